@@ -1,0 +1,59 @@
+"""Builds auth-service from its settings; the lifespan owns the pool, Redis and keys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from chatcore.db import create_pool
+from chatcore.logs import configure_logging
+from chatcore.redisconn import create_redis
+from chatcore.service import build_app, postgres_ready, redis_ready
+from chatcore.tokens import TokenVerifier
+from starlette.applications import Starlette
+
+from auth_service.keys import KeySet
+from auth_service.passwords import Passwords
+from auth_service.routes import api
+from auth_service.settings import AuthSettings
+
+
+def create_app(settings: AuthSettings) -> Starlette:
+    keys = KeySet.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.keys = keys
+        app.state.passwords = Passwords(settings)
+        app.state.pool = await create_pool(
+            settings.database_url,
+            application_name="auth-service",
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+        )
+        app.state.redis = create_redis(settings.redis_url)
+        # auth-service verifies its own tokens from its own key set: no HTTP round trip.
+        app.state.verifier = TokenVerifier(
+            settings.jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway,
+        )
+        app.state.verifier.load(keys.jwks())
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+
+    return build_app(
+        api, lifespan=lifespan, checks={"postgres": postgres_ready, "redis": redis_ready}
+    )
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory: settings read once from the environment."""
+    settings = AuthSettings.from_env()
+    configure_logging("auth-service", settings.log_level, json=settings.log_json)
+    return create_app(settings)

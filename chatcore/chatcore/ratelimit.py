@@ -1,0 +1,77 @@
+"""Token buckets: one in Redis shared by every replica, one in memory for a single connection.
+
+Both allow ``burst`` actions at once and refill at ``rate`` per second.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis.asyncio as aioredis
+
+from chatcore.errors import RateLimited
+
+# KEYS[1] the bucket; ARGV rate, burst, cost. Redis' own clock keeps replicas consistent.
+_BUCKET_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= cost then
+  tokens = tokens - cost
+else
+  wait = (cost - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
+
+class RedisRateLimiter:
+    """A token bucket per key in Redis, shared by every replica of a service."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str, *, rate: float, burst: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.rate = rate
+        self.burst = burst
+        self._script = redis.register_script(_BUCKET_LUA)
+
+    async def wait_time(self, key: str, cost: int = 1) -> float:
+        """Take ``cost`` tokens; 0 if allowed, else seconds until it would be."""
+        wait = await self._script(keys=[self.prefix + key], args=[self.rate, self.burst, cost])
+        return float(wait)
+
+    async def check(self, key: str, cost: int = 1) -> None:
+        """Take ``cost`` tokens or raise :class:`RateLimited` with the time to wait."""
+        wait = await self.wait_time(key, cost)
+        if wait > 0:
+            raise RateLimited(wait)
+
+
+class TokenBucket:
+    """An in-memory token bucket for one connection (no locking: one event loop owns it)."""
+
+    __slots__ = ("at", "burst", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.at = time.monotonic()
+
+    def take(self, cost: float = 1.0, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return True
+        return False

@@ -1,0 +1,77 @@
+"""Builds a service's Starlette application: its API routes plus what every process serves.
+
+Every service gets ``/healthz``, ``/readyz`` (each readiness check must pass), ``/metrics``,
+its OpenAPI document, the request-id middleware and the one error mapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from chatcore.logs import get_logger
+from chatcore.metrics import metrics_endpoint
+from chatcore.middleware import RequestContext
+from chatcore.openapi import Api
+from chatcore.web import exception_handlers, json_response
+
+log = get_logger(__name__)
+
+ReadinessCheck = Callable[[Starlette], Awaitable[Any]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def build_app(
+    api: Api,
+    *,
+    lifespan: Lifespan,
+    checks: dict[str, ReadinessCheck],
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The application for ``api``; ``checks`` decide ``/readyz`` (each within 2 s)."""
+
+    async def healthz(_request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        failed = []
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(request.app), timeout=2.0)
+            except Exception as exc:
+                log.warning("not_ready", check=name, error=type(exc).__name__)
+                failed.append(name)
+        if failed:
+            return json_response({"status": "unavailable", "failed": failed}, status=503)
+        return json_response({"status": "ok"})
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        api.openapi_route(),
+        *api.routes(),
+        *extra_routes,
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContext)],
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+
+
+async def postgres_ready(app: Starlette) -> None:
+    await app.state.pool.fetchval("SELECT 1")
+
+
+async def redis_ready(app: Starlette) -> None:
+    await app.state.redis.ping()

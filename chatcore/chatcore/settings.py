@@ -1,0 +1,52 @@
+"""Settings shared by every process, read once from the environment and passed in.
+
+Each service subclasses :class:`ServiceSettings` and adds its own fields, whose environment
+names carry the service's prefix (``AUTH_PORT``, ``GATEWAY_WORKERS``, ...). Nothing reads the
+environment at import time: a process calls ``Settings.from_env()`` once at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """The settings every process shares; environment names are the upper-case field names."""
+
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/chat"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Every Redis key and pub/sub channel starts with this, so test runs and deployments
+    # sharing one Redis never see each other (pub/sub ignores the DB number).
+    redis_prefix: str = "chat:"
+    bind_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    jwt_issuer: str = "chat-auth"
+    jwt_audience: str = "chat"
+    # Seconds of clock skew tolerated when checking exp and iat.
+    jwt_leeway: int = Field(default=30, ge=0, le=300)
+
+    auth_url: str = "http://127.0.0.1:8001"
+    rooms_url: str = "http://127.0.0.1:8002"
+    messages_url: str = "http://127.0.0.1:8003"
+    gateway_url: str = "http://127.0.0.1:8000"
+
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.auth_url.rstrip('/')}/auth/.well-known/jwks.json"
+
+    @classmethod
+    def from_env(cls) -> Self:
+        """Read and validate the settings from the process environment."""
+        return cls()

@@ -1,0 +1,216 @@
+"""pytest fixtures on the real thing: Postgres, Redis and the services as real processes.
+
+Loaded for every test by ``-p chatcore.testing.plugin`` in the root pytest configuration.
+Servers are found as :mod:`chatcore.testing.servers` says; each run gets a fresh database
+(dropped afterwards) and its own Redis prefix (its keys deleted afterwards). Service fixtures
+are session-scoped: a process starts the first time a test asks for it and serves the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.servers import (
+    NoServer,
+    free_port,
+    fresh_database,
+    postgres_server,
+    redis_server,
+)
+from chatcore.testing.users import TestUser, register_user
+
+SERVICES = {
+    "auth": "auth_service",
+    "rooms": "room_service",
+    "messages": "message_service",
+    "gateway": "gateway",
+}
+
+
+@pytest.fixture(scope="session")
+def _stack() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def database_url(_stack: ExitStack) -> Iterator[str]:
+    """A fresh database for this run, dropped at its end."""
+    try:
+        admin = _stack.enter_context(postgres_server(_stack))
+    except NoServer as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with fresh_database(admin) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(_stack: ExitStack) -> str:
+    try:
+        return _stack.enter_context(redis_server(_stack))
+    except NoServer as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """This run's Redis prefix; its keys are deleted at the end of the run."""
+    prefix = f"test-{secrets.token_hex(4)}:"
+    yield prefix
+
+    async def clean() -> None:
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+                await client.delete(key)
+        finally:
+            await client.aclose()
+
+    asyncio.run(clean())
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh Ed25519 private key (PEM) for the auth-service of this run."""
+    path = tmp_path_factory.mktemp("keys") / "signing-key.pem"
+    path.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def ports() -> dict[str, int]:
+    return {name: free_port() for name in SERVICES}
+
+
+@pytest.fixture(scope="session")
+def service_env(
+    database_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    signing_key_file: Path,
+    ports: dict[str, int],
+) -> dict[str, str]:
+    """The environment every service process of this run starts with."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": redis_prefix,
+        "LOG_LEVEL": "INFO",
+        "AUTH_URL": f"http://127.0.0.1:{ports['auth']}",
+        "ROOMS_URL": f"http://127.0.0.1:{ports['rooms']}",
+        "MESSAGES_URL": f"http://127.0.0.1:{ports['messages']}",
+        "GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+        "AUTH_PORT": str(ports["auth"]),
+        "ROOMS_PORT": str(ports["rooms"]),
+        "MESSAGES_PORT": str(ports["messages"]),
+        "GATEWAY_PORT": str(ports["gateway"]),
+        "AUTH_SIGNING_KEY_FILE": str(signing_key_file),
+    }
+
+
+StartService = Callable[..., ServiceProcess]
+
+
+@pytest.fixture(scope="session")
+def start_service(
+    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartService]:
+    """Start ``python -m <module> serve`` (after its migrations); stopped at session end.
+
+    ``start_service("room_service", port=..., env={...})`` starts an extra replica or a
+    differently configured instance for one test; pass ``migrate=False`` to skip migrations.
+    """
+    started: list[ServiceProcess] = []
+    logs = tmp_path_factory.mktemp("service-logs")
+
+    def start(
+        module: str,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        migrate: bool = True,
+    ) -> ServiceProcess:
+        port = port or free_port()
+        process = ServiceProcess(
+            module=module,
+            port=port,
+            env={**service_env, **(env or {})},
+            log_path=logs / f"{module}-{port}.log",
+        )
+        if migrate:
+            process.migrate()
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in reversed(started):
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_service(start_service: StartService, ports: dict[str, int]) -> ServiceProcess:
+    return start_service("auth_service", port=ports["auth"])
+
+
+@pytest.fixture(scope="session")
+def room_service(
+    start_service: StartService, ports: dict[str, int], auth_service: ServiceProcess
+) -> ServiceProcess:
+    return start_service("room_service", port=ports["rooms"])
+
+
+@pytest.fixture(scope="session")
+def message_service(
+    start_service: StartService, ports: dict[str, int], room_service: ServiceProcess
+) -> ServiceProcess:
+    return start_service("message_service", port=ports["messages"])
+
+
+@pytest.fixture(scope="session")
+def gateway_service(
+    start_service: StartService, ports: dict[str, int], message_service: ServiceProcess
+) -> ServiceProcess:
+    return start_service("gateway", port=ports["gateway"])
+
+
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        yield client
+
+
+MakeUser = Callable[..., Awaitable[TestUser]]
+
+
+@pytest.fixture
+def make_user(http: httpx.AsyncClient, auth_service: ServiceProcess) -> MakeUser:
+    """``await make_user(display_name=...)``: a fresh registered and logged-in user."""
+
+    async def make(**kwargs: str) -> TestUser:
+        return await register_user(http, auth_service.url, **kwargs)
+
+    return make

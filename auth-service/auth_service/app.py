@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from chatcore.db import create_pool
-from chatcore.logs import configure_logging
-from chatcore.redisconn import create_redis
-from chatcore.service import build_app, postgres_ready, redis_ready
-from chatcore.tokens import TokenVerifier
 from starlette.applications import Starlette
 
 from auth_service.keys import KeySet
 from auth_service.passwords import Passwords
 from auth_service.routes import api
 from auth_service.settings import AuthSettings
+from chatcore.db import create_pool
+from chatcore.logs import configure_logging
+from chatcore.redisconn import create_redis
+from chatcore.service import build_app, postgres_ready, redis_ready
+from chatcore.tokens import TokenVerifier
 
 
 def create_app(settings: AuthSettings) -> Starlette:

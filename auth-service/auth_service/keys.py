@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from chatcore.tokens import ACCESS_TOKEN_TYPE, ALGORITHM
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth_service.settings import AuthSettings
+from chatcore.tokens import ACCESS_TOKEN_TYPE, ALGORITHM
 
 
 class KeyConfigError(Exception):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from chatcore.errors import NotFound, Unauthorized
-from chatcore.openapi import Api
-from chatcore.web import authenticate, json_response, read_json
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,6 +10,9 @@ from auth_service.keys import KeySet
 from auth_service.models import JWKS, Login, Register, TokenPair, User, email_key
 from auth_service.passwords import Passwords
 from auth_service.settings import AuthSettings
+from chatcore.errors import NotFound, Unauthorized
+from chatcore.openapi import Api
+from chatcore.web import authenticate, json_response, read_json
 
 api = Api("auth-service", prefix="/auth")
 

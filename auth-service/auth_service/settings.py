@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from chatcore.settings import ServiceSettings
 from pydantic import AliasChoices, Field
+
+from chatcore.settings import ServiceSettings
 
 
 def _env(name: str) -> AliasChoices:

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+
 from chatcore.errors import Conflict
 
 USER_COLUMNS = "id, email, display_name, status_text, avatar_type, avatar_etag, created_at"

@@ -1,6 +1,7 @@
 """The auth-service core path over real HTTP: register, log in, read the profile, JWKS."""
 
 import httpx
+
 from chatcore.testing.processes import ServiceProcess
 
 

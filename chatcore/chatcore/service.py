@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -35,8 +36,12 @@ def build_app(
     lifespan: Lifespan,
     checks: dict[str, ReadinessCheck],
     extra_routes: Sequence[BaseRoute] = (),
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
-    """The application for ``api``; ``checks`` decide ``/readyz`` (each within 2 s)."""
+    """The application for ``api``; ``checks`` decide ``/readyz`` (each within 2 s).
+
+    ``cors_origins`` are the browser origins (the gateway's web client) allowed to call it.
+    """
 
     async def healthz(_request: Request) -> Response:
         return json_response({"status": "ok"})
@@ -63,7 +68,17 @@ def build_app(
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContext)],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            ),
+            Middleware(RequestContext),
+        ],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )

@@ -39,12 +39,20 @@ class ServiceSettings(BaseSettings):
     messages_url: str = "http://127.0.0.1:8003"
     gateway_url: str = "http://127.0.0.1:8000"
 
+    # Browser origins allowed to call the HTTP services (the web client is served by the
+    # gateway on another port, so its calls are cross-origin). Comma-separated.
+    cors_origins: str = "http://localhost:8000,http://127.0.0.1:8000"
+
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
 
     @property
     def jwks_url(self) -> str:
         return f"{self.auth_url.rstrip('/')}/auth/.well-known/jwks.json"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @classmethod
     def from_env(cls) -> Self:

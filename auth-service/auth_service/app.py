@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
+from auth_service import profiles, routes
+from auth_service.api import api
 from auth_service.keys import KeySet
 from auth_service.passwords import Passwords
-from auth_service.routes import api
 from auth_service.settings import AuthSettings
+from auth_service.throttle import LoginThrottle
 from chatcore.db import create_pool
 from chatcore.logs import configure_logging
 from chatcore.redisconn import create_redis
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 
+# Importing these modules is what declares their calls on ``api``.
+_ROUTE_MODULES = (routes, profiles)
+
 
 def create_app(settings: AuthSettings) -> Starlette:
+    """The auth-service application; the signing keys are loaded (and checked) right here."""
     keys = KeySet.from_settings(settings)
 
     @asynccontextmanager
@@ -33,12 +40,15 @@ def create_app(settings: AuthSettings) -> Starlette:
             max_size=settings.db_pool_max,
         )
         app.state.redis = create_redis(settings.redis_url)
-        # auth-service verifies its own tokens from its own key set: no HTTP round trip.
+        app.state.throttle = LoginThrottle(app.state.redis, settings)
+        # auth-service verifies its own tokens from its own key set, and never fetches one:
+        # AUTH_URL may name another replica, whose keys differ in the middle of a rotation.
         app.state.verifier = TokenVerifier(
             settings.jwks_url,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway=settings.jwt_leeway,
+            refetch_interval=math.inf,
         )
         app.state.verifier.load(keys.jwks())
         try:
@@ -48,7 +58,10 @@ def create_app(settings: AuthSettings) -> Starlette:
             await app.state.pool.close()
 
     return build_app(
-        api, lifespan=lifespan, checks={"postgres": postgres_ready, "redis": redis_ready}
+        api,
+        lifespan=lifespan,
+        checks={"postgres": postgres_ready, "redis": redis_ready},
+        cors_origins=settings.cors_origin_list,
     )
 
 

@@ -46,5 +46,8 @@ class AuthSettings(ServiceSettings):
         default=30.0, gt=0, validation_alias=_env("AUTH_LOGIN_IP_PER_MINUTE")
     )
     avatar_max_bytes: int = Field(
-        default=1024 * 1024, validation_alias=_env("AUTH_AVATAR_MAX_BYTES")
+        default=1024 * 1024, ge=1, validation_alias=_env("AUTH_AVATAR_MAX_BYTES")
     )
+    # Take the client address for login throttling from X-Forwarded-For (its last entry):
+    # only behind a proxy that sets it, or any client could pick its own address.
+    trust_forwarded: bool = Field(default=False, validation_alias=_env("AUTH_TRUST_FORWARDED"))

@@ -74,6 +74,9 @@ def _serve(spec: ServiceSpec, settings: ServiceSettings) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        # request.client is the TCP peer: uvicorn would otherwise take X-Forwarded-For from
+        # any local peer, and a local client could pick its own address (login throttling).
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     return 0

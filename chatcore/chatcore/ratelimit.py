@@ -71,7 +71,8 @@ class TokenBucket:
         now = time.monotonic() if now is None else now
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
-        if self.tokens >= cost:
-            self.tokens -= cost
+        # A refill of exactly ``cost`` can land a hair below it in floating point.
+        if self.tokens >= cost - 1e-9:
+            self.tokens = max(0.0, self.tokens - cost)
             return True
         return False

@@ -1,0 +1,78 @@
+"""Builds room-service from its settings; the lifespan owns the pool, Redis and HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+
+from chatcore.db import create_pool
+from chatcore.httpclient import ServiceClient, create_http_client
+from chatcore.logs import configure_logging
+from chatcore.redisconn import Names, create_redis
+from chatcore.service import build_app, postgres_ready, redis_ready
+from chatcore.tokens import TokenVerifier
+from room_service import members, routes
+from room_service.api import api
+from room_service.events import Publisher
+from room_service.settings import RoomSettings
+from room_service.users import UserDirectory
+
+# Importing these modules is what declares their calls on ``api``; ``routes`` first, so
+# /rooms/joined is matched before /rooms/{room_id}.
+_ROUTE_MODULES = (routes, members)
+
+
+def create_app(settings: RoomSettings) -> Starlette:
+    """The room-service application."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.pool = await create_pool(
+            settings.database_url,
+            application_name="room-service",
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+        )
+        app.state.redis = create_redis(settings.redis_url)
+        app.state.http = create_http_client()
+        app.state.verifier = TokenVerifier(
+            settings.jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway,
+            http=app.state.http,
+        )
+        app.state.users = UserDirectory(
+            ServiceClient(app.state.http, settings.auth_url),
+            concurrency=settings.user_check_concurrency,
+            remember=settings.known_users,
+            ttl=settings.known_users_ttl,
+        )
+        app.state.publisher = Publisher(
+            app.state.redis,
+            Names(settings.redis_prefix).membership_channel,
+            timeout=settings.publish_timeout,
+        )
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+
+    return build_app(
+        api,
+        lifespan=lifespan,
+        checks={"postgres": postgres_ready, "redis": redis_ready},
+        cors_origins=settings.cors_origin_list,
+    )
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory: settings read once from the environment."""
+    settings = RoomSettings.from_env()
+    configure_logging("room-service", settings.log_level, json=settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,139 @@
+"""Membership events (docs/events.md): their shape, and publishing them after commit.
+
+The store builds one event per change inside the transaction that makes it (so each carries
+the version that transaction gave the room); the route publishes them once the transaction
+has committed. A publish that fails is logged and counted, never raised: the change stands,
+and consumers converge by the version check and the TTL of their caches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from chatcore import jsonutil
+from chatcore.events import MembershipEventType as T
+from chatcore.logs import get_logger
+
+log = get_logger(__name__)
+
+PUBLISHED = Counter(
+    "rooms_membership_events_total", "Membership events published, by type.", ["type"]
+)
+PUBLISH_FAILURES = Counter(
+    "rooms_membership_publish_failures_total",
+    "Membership events not published (Redis down or too slow); the change stands.",
+    ["type"],
+)
+
+ROOM_FIELDS = ("id", "kind", "title", "created_by", "created_at", "member_count")
+Event = dict[str, Any]
+
+
+class Row(Protocol):
+    """A database row (asyncpg.Record) or a dict: read by column name."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def _event(kind: T, room: Row, actor: uuid.UUID, **fields: Any) -> Event:
+    """``room`` is the room row after the change, with its new ``version`` and ``at``."""
+    return {
+        "type": kind.value,
+        "room_id": room["id"],
+        "version": room["version"],
+        "actor_id": actor,
+        "at": room["at"],
+        "room": {name: room[name] for name in ROOM_FIELDS},
+        **fields,
+    }
+
+
+def _member(row: Row) -> dict[str, Any]:
+    return {"user_id": row["user_id"], "role": row["role"], "joined_at": row["joined_at"]}
+
+
+def room_created(room: Row, actor: uuid.UUID, members: Sequence[Row]) -> Event:
+    return _event(T.ROOM_CREATED, room, actor, members=[_member(m) for m in members])
+
+
+def member_added(room: Row, actor: uuid.UUID, member: Row) -> Event:
+    return _event(T.MEMBER_ADDED, room, actor, **_member(member))
+
+
+def member_removed(room: Row, actor: uuid.UUID, user_id: uuid.UUID) -> Event:
+    return _event(T.MEMBER_REMOVED, room, actor, user_id=user_id)
+
+
+def role_changed(room: Row, actor: uuid.UUID, member: Row) -> Event:
+    return _event(T.ROLE_CHANGED, room, actor, user_id=member["user_id"], role=member["role"])
+
+
+def room_updated(room: Row, actor: uuid.UUID) -> Event:
+    return _event(T.ROOM_UPDATED, room, actor)
+
+
+class Publisher:
+    """Publishes membership events to ``{prefix}membership``, in order, after commit."""
+
+    def __init__(self, redis: aioredis.Redis, channel: str, *, timeout: float) -> None:
+        self.redis = redis
+        self.channel = channel
+        self.timeout = timeout
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def ordered(self, room_id: uuid.UUID | str) -> AsyncIterator[None]:
+        """Hold around "change, commit, publish" so one process publishes a room's events in
+        version order: two changes of a room otherwise race from commit to publish."""
+        key = str(room_id)
+        lock, holders = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, holders + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, holders = self._locks[key]
+            if holders == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, holders - 1)
+
+    async def publish(self, events: list[Event]) -> None:
+        """Publish each event once, retrying briefly; give up after ``timeout`` seconds."""
+        deadline = time.monotonic() + self.timeout
+        for index, event in enumerate(events):
+            if not await self._publish_one(jsonutil.dumps(event), deadline):
+                for lost in events[index:]:
+                    PUBLISH_FAILURES.labels(lost["type"]).inc()
+                    log.warning(
+                        "membership_publish_failed",
+                        room_id=str(lost["room_id"]),
+                        type=lost["type"],
+                        version=lost["version"],
+                    )
+                return
+            PUBLISHED.labels(event["type"]).inc()
+
+    async def _publish_one(self, payload: bytes, deadline: float) -> bool:
+        delay = 0.02
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                async with asyncio.timeout(remaining):
+                    await self.redis.publish(self.channel, payload)
+                return True
+            except (RedisError, OSError, TimeoutError):
+                pass
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.2)

@@ -1,0 +1,138 @@
+"""What room-service takes and returns on the wire, and the text and id rules behind them."""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+TITLE_MAX = 200
+# The most member_ids one POST /rooms may name; larger rooms grow by POST /rooms/{id}/members.
+MAX_INITIAL_MEMBERS = 500
+ID_MAX = 64
+# Bidirectional overrides and isolates let a title display as something it is not.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+RoleName = Literal["owner", "admin", "member"]
+Kind = Literal["group", "direct"]
+
+
+def parse_id(value: Any) -> uuid.UUID:
+    """A UUID given as a string of at most 64 characters; anything else is refused."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or len(value) > ID_MAX:
+        raise ValueError("must be a UUID string")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ValueError("must be a UUID") from None
+
+
+Id = Annotated[uuid.UUID, BeforeValidator(parse_id)]
+
+
+def clean_title(value: str) -> str:
+    """``value`` NFC-normalised and trimmed, 1..200 characters, no control characters."""
+    value = unicodedata.normalize("NFC", value).strip()
+    if not 1 <= len(value) <= TITLE_MAX:
+        raise ValueError(f"must be 1 to {TITLE_MAX} characters after trimming")
+    for c in value:
+        if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") or c in _BIDI_CONTROLS:
+            raise ValueError("must not contain control characters")
+    if not any(unicodedata.category(c)[0] in "LNPSM" for c in value):
+        raise ValueError("must be visible text")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TitleField(Strict):
+    # The raw bound only keeps validation cheap; the real rule is clean_title's.
+    title: str = Field(max_length=4 * TITLE_MAX)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        return clean_title(value)
+
+
+class CreateRoom(TitleField):
+    """``POST /rooms``: a group room; the caller is its owner, ``member_ids`` its members."""
+
+    member_ids: list[Id] | None = Field(default=None, max_length=MAX_INITIAL_MEMBERS)
+
+
+class Rename(TitleField):
+    """``PATCH /rooms/{id}``."""
+
+
+class DirectRequest(Strict):
+    """``POST /rooms/direct``."""
+
+    user_id: Id
+
+
+class AddMember(Strict):
+    """``POST /rooms/{id}/members``."""
+
+    user_id: Id
+
+
+class RoleChange(Strict):
+    """``PATCH /rooms/{id}/members/{user_id}``."""
+
+    role: RoleName
+
+
+class PageQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=256)
+
+
+class Room(BaseModel):
+    id: uuid.UUID
+    kind: Kind
+    title: str | None
+    created_by: uuid.UUID
+    created_at: datetime
+    member_count: int
+    my_role: RoleName
+
+
+class RoomPage(BaseModel):
+    items: list[Room]
+    next_cursor: str | None
+
+
+class Member(BaseModel):
+    user_id: uuid.UUID
+    role: RoleName
+    joined_at: datetime
+
+
+class MemberPage(BaseModel):
+    items: list[Member]
+    next_cursor: str | None
+
+
+class Membership(Member):
+    """A member with the room's membership version (for caches; docs/events.md)."""
+
+    version: int
+
+
+class JoinedRoom(BaseModel):
+    room_id: uuid.UUID
+    role: RoleName
+    joined_at: datetime
+    version: int
+
+
+class JoinedRooms(BaseModel):
+    items: list[JoinedRoom]

@@ -1,0 +1,31 @@
+"""room-service settings: the shared ones plus those named ``ROOMS_*``."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+
+from chatcore.settings import ServiceSettings
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class RoomSettings(ServiceSettings):
+    port: int = Field(default=8002, validation_alias=_env("ROOMS_PORT"))
+    workers: int = Field(default=1, ge=1, validation_alias=_env("ROOMS_WORKERS"))
+    # How many "does this user exist?" calls to auth-service one request makes at once
+    # (POST /rooms with many member_ids).
+    user_check_concurrency: int = Field(
+        default=16, ge=1, le=100, validation_alias=_env("ROOMS_USER_CHECK_CONCURRENCY")
+    )
+    # Users auth-service said exist, remembered (how many, for how long) to skip asking again.
+    known_users: int = Field(default=100_000, ge=0, validation_alias=_env("ROOMS_KNOWN_USERS"))
+    known_users_ttl: float = Field(
+        default=600.0, ge=0, validation_alias=_env("ROOMS_KNOWN_USERS_TTL")
+    )
+    # Seconds a request spends, at most, publishing its membership events after commit.
+    # Past that the change still stands; consumers converge by version and TTL.
+    publish_timeout: float = Field(
+        default=1.0, gt=0, le=30, validation_alias=_env("ROOMS_PUBLISH_TIMEOUT")
+    )

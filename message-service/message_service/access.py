@@ -1,0 +1,53 @@
+"""Who may do what: room membership (cached, see :mod:`message_service.membership`) and the
+per-user send rate."""
+
+from __future__ import annotations
+
+import uuid
+
+from redis.exceptions import RedisError
+from starlette.requests import Request
+
+from chatcore.errors import NotFound, RateLimited
+from chatcore.logs import get_logger
+from chatcore.ratelimit import RedisRateLimiter
+from chatcore.web import bearer_token
+from message_service import metrics
+from message_service.membership import Membership
+
+log = get_logger(__name__)
+
+MODERATORS = frozenset({"owner", "admin"})
+
+
+async def member_role(request: Request, room_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
+    """The caller's role in the room, or None if they are not a member."""
+    membership: Membership = request.app.state.membership
+    return await membership.role(bearer_token(request), room_id, user_id)
+
+
+async def require_member(
+    request: Request, room_id: uuid.UUID, user_id: uuid.UUID, *, missing: NotFound | None = None
+) -> str:
+    """The caller's role in the room; ``missing`` (a 404) if they are not a member, the same
+    answer as for a room that does not exist."""
+    role = await member_role(request, room_id, user_id)
+    if role is None:
+        raise missing or NotFound("No such room.", code="room_not_found")
+    return role
+
+
+async def check_send_rate(limiter: RedisRateLimiter, user_id: uuid.UUID) -> None:
+    """Take one send from the user's bucket, or 429 with the time to wait.
+
+    If Redis cannot be asked the send goes through: the limit protects the service, and
+    refusing every send while Redis is down would be the bigger harm.
+    """
+    try:
+        wait = await limiter.wait_time(str(user_id))
+    except (RedisError, OSError) as exc:
+        metrics.RATE_LIMIT_UNCHECKED.inc()
+        log.warning("send_rate_unchecked", error=type(exc).__name__)
+        return
+    if wait > 0:
+        raise RateLimited(wait, "Too many messages; slow down.")

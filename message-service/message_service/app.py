@@ -1,0 +1,110 @@
+"""Builds message-service from its settings; the lifespan owns the pool, Redis, the HTTP
+client to room-service, the membership cache and its listener, the publisher and the writer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from starlette.applications import Starlette
+
+from chatcore.db import create_pool
+from chatcore.httpclient import ServiceClient, create_http_client
+from chatcore.logs import configure_logging
+from chatcore.redisconn import Names, create_redis
+from chatcore.service import build_app, postgres_ready, redis_ready
+from chatcore.tokens import TokenVerifier
+from message_service import batch, history, markers, routes
+from message_service.api import api
+from message_service.membership import Membership, MembershipListener
+from message_service.publisher import Publisher
+from message_service.sendrate import SendRateLimiter
+from message_service.settings import MessagesSettings
+from message_service.writer import Writer
+
+# Importing these modules is what declares their calls on ``api``.
+_ROUTE_MODULES = (routes, batch, history, markers)
+
+
+def events_redis(url: str) -> aioredis.Redis:
+    """The client for pub/sub and publishing: no retries inside redis-py, so a lost connection
+    surfaces (the membership cache must reset, a publish must not be sent twice)."""
+    return aioredis.Redis.from_url(
+        url,
+        retry=Retry(NoBackoff(), 0),
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        socket_keepalive=True,
+        health_check_interval=10,
+    )
+
+
+def create_app(settings: MessagesSettings) -> Starlette:
+    """The message-service application."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        names = Names(settings.redis_prefix)
+        app.state.settings = settings
+        app.state.pool = await create_pool(
+            settings.database_url,
+            application_name="message-service",
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+        )
+        app.state.redis = create_redis(settings.redis_url)
+        events = events_redis(settings.redis_url)
+        http = create_http_client(timeout=5.0, max_connections=100)
+        app.state.verifier = TokenVerifier(
+            settings.jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway,
+            http=http,
+        )
+        app.state.rooms = ServiceClient(http, settings.rooms_url)
+        app.state.send_limiter = SendRateLimiter(
+            app.state.redis,
+            f"{settings.redis_prefix}messages:send:",
+            rate=settings.send_rate,
+            burst=settings.send_burst,
+        )
+        app.state.membership = Membership(
+            app.state.rooms,
+            ttl=settings.membership_ttl,
+            max_entries=settings.membership_max_entries,
+        )
+        listener = MembershipListener(events, names, app.state.membership)
+        app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
+        app.state.writer = Writer(app.state.pool, app.state.publisher, batch_max=settings.batch_max)
+        app.state.publisher.start()
+        app.state.writer.start()
+        await listener.start()
+        try:
+            yield
+        finally:
+            # Sends already accepted are committed and published before the pool closes.
+            await app.state.writer.stop()
+            await app.state.publisher.stop()
+            await listener.stop()
+            await http.aclose()
+            await events.aclose()
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+
+    return build_app(
+        api,
+        lifespan=lifespan,
+        checks={"postgres": postgres_ready, "redis": redis_ready},
+        cors_origins=settings.cors_origin_list,
+    )
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory: settings read once from the environment."""
+    settings = MessagesSettings.from_env()
+    configure_logging("message-service", settings.log_level, json=settings.log_json)
+    return create_app(settings)

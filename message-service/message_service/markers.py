@@ -1,0 +1,75 @@
+"""Read markers and unread counts.
+
+A marker only moves forward (``GREATEST``) and never past the room's last seq; sending moves
+the sender's marker to their message (in the same statement that stores it). Unread counts
+cover every room of the caller: one call to room-service for the list, one query for all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chatcore.errors import Unavailable
+from chatcore.httpclient import ServiceClient
+from chatcore.web import authenticate, bearer_token, json_response, read_json
+from message_service import store
+from message_service.access import require_member
+from message_service.api import api
+from message_service.models import MarkRead, RoomReadState, UnreadList
+
+
+def read_state(room_id: uuid.UUID, last_seq: int, read_seq: int) -> dict[str, Any]:
+    return {
+        "room_id": room_id,
+        "last_seq": last_seq,
+        "read_seq": read_seq,
+        "unread": max(0, last_seq - read_seq),
+    }
+
+
+@api.route(
+    "POST",
+    "/read",
+    summary="Move the caller's read marker in a room (never backwards, at most the last seq)",
+    body=MarkRead,
+    responses={200: RoomReadState},
+    errors=(400, 404, 413),
+)
+async def mark_read(request: Request) -> Response:
+    claims = await authenticate(request)
+    payload = await read_json(request, MarkRead)
+    await require_member(request, payload.room_id, claims.user_id)
+    row = await store.mark_read(
+        request.app.state.pool, claims.user_id, payload.room_id, payload.seq
+    )
+    return json_response(read_state(payload.room_id, row["last_seq"], row["read_seq"]))
+
+
+@api.route(
+    "GET",
+    "/unread",
+    summary="Last seq, read marker and unread count of every room of the caller",
+    responses={200: UnreadList},
+    errors=(503,),
+)
+async def unread(request: Request) -> Response:
+    claims = await authenticate(request)
+    rooms: ServiceClient = request.app.state.rooms
+    answer = await rooms.request("GET", "/rooms/joined", token=bearer_token(request))
+    room_ids = _room_ids(answer)
+    rows = await store.read_states(request.app.state.pool, claims.user_id, room_ids)
+    items = [read_state(r["room_id"], r["last_seq"], r["read_seq"]) for r in rows]
+    return json_response({"items": items})
+
+
+def _room_ids(answer: Any) -> list[uuid.UUID]:
+    """The room ids of room-service's ``GET /rooms/joined`` answer, each once."""
+    try:
+        ids = [uuid.UUID(str(item["room_id"])) for item in answer["items"]]
+    except (KeyError, TypeError, ValueError):
+        raise Unavailable("room-service gave an answer that cannot be read.") from None
+    return list(dict.fromkeys(ids))

@@ -1,0 +1,208 @@
+"""Who is in which room, without an HTTP call per message, yet never stale for long.
+
+Each (room, user) answer from room-service (``GET /rooms/{id}/members/{user_id}``: a role, or
+404 for "not a member") is cached, negative answers too. Any event of a room on the membership
+channel drops that room's answers; (re)subscribing to the channel drops them all, since events
+may have been missed meanwhile; and each answer expires after a TTL as a last resort
+(docs/events.md). While the channel is not subscribed nothing is cached, so every check asks
+room-service: a removed member is refused as soon as room-service's event arrives, or at once
+when events cannot arrive.
+
+A look-up answered after an event of its room (or a reset) was seen may predate the change,
+so it is asked again and never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from chatcore import jsonutil
+from chatcore.errors import NotFound
+from chatcore.httpclient import ServiceClient
+from chatcore.logs import get_logger
+from chatcore.redisconn import Names
+from message_service import metrics
+
+log = get_logger(__name__)
+
+ROLES = frozenset({"owner", "admin", "member"})
+Key = tuple[uuid.UUID, uuid.UUID]
+
+
+@dataclass
+class _Flight:
+    """One look-up in progress, shared by every check of the same (room, user)."""
+
+    stale: bool = False
+
+
+class Membership:
+    """The cached answer to "what is this user's role in this room?" (None: not a member)."""
+
+    def __init__(self, rooms: ServiceClient, *, ttl: float, max_entries: int) -> None:
+        self.rooms = rooms
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.listening = False  # set by the listener while the channel is subscribed
+        self._cache: dict[uuid.UUID, dict[uuid.UUID, tuple[str | None, float]]] = {}
+        self._size = 0
+        self._flights: dict[Key, tuple[_Flight, asyncio.Task[str | None]]] = {}
+
+    async def role(self, token: str, room_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
+        """``user_id``'s role in the room, or None if not a member. ``token`` is the caller's,
+        forwarded to room-service, and the caller must be ``user_id`` (room-service answers
+        only its own members)."""
+        if self.listening:
+            entry = self._cache.get(room_id, {}).get(user_id)
+            if entry is not None and entry[1] > time.monotonic():
+                return entry[0]
+        key = (room_id, user_id)
+        in_flight = self._flights.get(key)
+        if in_flight is None:
+            flight = _Flight()
+            task = asyncio.create_task(self._look_up(token, key, flight))
+            task.add_done_callback(lambda done: self._end_flight(key, done))
+            in_flight = self._flights[key] = (flight, task)
+        # Shielded: one caller going away must not cancel the look-up the others wait for.
+        return await asyncio.shield(in_flight[1])
+
+    async def _look_up(self, token: str, key: Key, flight: _Flight) -> str | None:
+        room_id, user_id = key
+        attempts = 3
+        while True:
+            flight.stale = False
+            listening = self.listening
+            try:
+                answer = await self.rooms.request(
+                    "GET", f"/rooms/{room_id}/members/{user_id}", token=token
+                )
+            except NotFound:
+                role = None
+            else:
+                raw = answer.get("role") if isinstance(answer, dict) else None
+                role = raw if raw in ROLES else "member"
+            metrics.MEMBERSHIP_LOOKUPS.labels("member" if role else "not_member").inc()
+            attempts -= 1
+            if not flight.stale:
+                if listening and self.listening:
+                    self._remember(key, role)
+                return role
+            if attempts == 0:
+                return role  # membership keeps changing under us; the newest answer will do
+
+    def _end_flight(self, key: Key, task: asyncio.Task[str | None]) -> None:
+        in_flight = self._flights.get(key)
+        if in_flight is not None and in_flight[1] is task:
+            del self._flights[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so one nobody awaited any more is not logged
+
+    def _remember(self, key: Key, role: str | None) -> None:
+        if self._size >= self.max_entries:
+            self._cache.clear()
+            self._size = 0
+        room = self._cache.setdefault(key[0], {})
+        if key[1] not in room:
+            self._size += 1
+        room[key[1]] = (role, time.monotonic() + self.ttl)
+
+    def drop_room(self, room_id: uuid.UUID) -> None:
+        """Forget every answer about the room (a membership event of it was seen)."""
+        room = self._cache.pop(room_id, None)
+        if room is not None:
+            self._size -= len(room)
+        for (flight_room, _user), (flight, _task) in self._flights.items():
+            if flight_room == room_id:
+                flight.stale = True
+
+    def reset(self) -> None:
+        """Forget everything (events may have been missed)."""
+        self._cache.clear()
+        self._size = 0
+        for flight, _task in self._flights.values():
+            flight.stale = True
+        metrics.MEMBERSHIP_RESETS.inc()
+
+    def on_event(self, payload: bytes) -> None:
+        """Apply one membership-channel payload."""
+        try:
+            event = jsonutil.loads(payload)
+            room_id = uuid.UUID(str(event["room_id"]))
+        except (ValueError, TypeError, KeyError):
+            # An event we cannot read may be a change we would miss: trust nothing cached.
+            log.warning("membership_event_unreadable", size=len(payload))
+            self.reset()
+            return
+        self.drop_room(room_id)
+
+
+class MembershipListener:
+    """Keeps the membership channel subscribed and feeds its events to :class:`Membership`."""
+
+    def __init__(self, redis: aioredis.Redis, names: Names, membership: Membership) -> None:
+        # ``redis`` must not retry inside redis-py: a silent reconnect would hide the events
+        # lost meanwhile, and each reconnect has to reset the cache.
+        self.redis = redis
+        self.channel = names.membership_channel
+        self.membership = membership
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._subscriptions = 0
+
+    async def start(self, wait: float = 5.0) -> None:
+        """Start listening and give the subscription a moment (until then nothing is cached)."""
+        self._task = asyncio.create_task(self._run(), name="membership-listener")
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), wait)
+        except TimeoutError:
+            log.warning("membership_channel_not_subscribed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            subscribed_before = self._subscriptions
+            try:
+                await self._session()
+            except (RedisError, OSError) as exc:
+                log.warning("membership_channel_lost", error=type(exc).__name__)
+            except Exception:
+                log.exception("membership_listener_failed")
+            self._set_listening(False)
+            self.membership.reset()
+            # Back off while Redis refuses us; start again quickly after a working session.
+            delay = 0.1 if self._subscriptions != subscribed_before else min(delay * 2, 5.0)
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> None:
+        pubsub = self.redis.pubsub()
+        try:
+            await pubsub.subscribe(self.channel)
+            async for message in pubsub.listen():
+                if message["type"] == "message":
+                    self.membership.on_event(message["data"])
+                elif message["type"] == "subscribe":
+                    # From here on every change reaches us; what was cached before may not
+                    # have seen the ones in between.
+                    self.membership.reset()
+                    self._set_listening(True)
+                    self._subscribed.set()
+                    self._subscriptions += 1
+                    log.info("membership_channel_subscribed")
+        finally:
+            self._set_listening(False)
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _set_listening(self, listening: bool) -> None:
+        self.membership.listening = listening
+        metrics.MEMBERSHIP_LISTENING.set(1 if listening else 0)

@@ -1,0 +1,133 @@
+"""Room-channel publishing after commit: pipelined, in commit order, never blocking a send.
+
+Committed messages, edits and deletes are queued here and written to Redis by one task, one
+pipeline per round trip, so each batch costs one Redis round trip and publishes keep the order
+they were committed in. Each payload is published at most once: redis-py's retries are off,
+because retrying a pipeline whose reply was lost could publish it twice. A payload Redis does
+not take (Redis down, or the queue full) is dropped and counted; the message is committed, so
+the gateway finds the seq gap and fills it from history (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from chatcore.events import Kind, room_event
+from chatcore.logs import get_logger
+from chatcore.redisconn import Names
+from message_service import metrics
+
+log = get_logger(__name__)
+
+# Payloads per pipeline: large enough for any batch, small enough to keep one reply quick.
+PIPELINE_MAX = 1000
+# A connection idle this long may have died unnoticed (Redis restarted, a proxy dropped it):
+# ping before publishing on it. A ping can be retried; a publish cannot (it might go twice).
+IDLE_CHECK = 1.0
+# After a failed round trip, wait this long before the next one, so a Redis outage is not a
+# busy loop (whatever waits meanwhile goes out together, or overflows and is counted).
+FAILURE_PAUSE = 0.2
+
+
+def message_event(kind: Kind, frame_type: str, message: dict[str, Any]) -> tuple[Any, bytes]:
+    """``(room_id, payload)`` of a message frame for the room channel (docs/events.md)."""
+    frame = {"type": frame_type, "message": message}
+    return message["room_id"], room_event(kind, message["seq"], frame)
+
+
+class Publisher:
+    """Queues ``(channel, payload)`` pairs and publishes them in order from one task."""
+
+    def __init__(self, redis: aioredis.Redis, names: Names, *, max_pending: int) -> None:
+        self.redis = redis
+        self.names = names
+        self.max_pending = max_pending
+        self._pending: deque[tuple[str, bytes]] = deque()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._last_ok = 0.0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="publisher")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Publish what is queued (for at most ``grace`` seconds), then stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drained(), grace)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def drained(self) -> None:
+        """Return once nothing is queued or in flight."""
+        while self._pending or not self._idle.is_set():
+            await self._idle.wait()
+            await asyncio.sleep(0)
+
+    def publish(self, events: Iterable[tuple[uuid.UUID, bytes]]) -> None:
+        """Queue room-channel payloads ``(room_id, payload)``; returns at once."""
+        for room_id, payload in events:
+            self._pending.append((self.names.room_channel(room_id), payload))
+        overflow = len(self._pending) - self.max_pending
+        if overflow > 0:
+            for _ in range(overflow):
+                self._pending.popleft()
+            metrics.PUBLISH_FAILURES.inc(overflow)
+            log.warning("publish_queue_full", dropped=overflow)
+        if self._pending:
+            self._idle.clear()
+            self._wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                count = min(len(self._pending), PIPELINE_MAX)
+                chunk = [self._pending.popleft() for _ in range(count)]
+                if not await self._send(chunk):
+                    await asyncio.sleep(FAILURE_PAUSE)
+            self._idle.set()
+
+    async def _send(self, chunk: list[tuple[str, bytes]]) -> bool:
+        pipe = self.redis.pipeline(transaction=False)
+        for channel, payload in chunk:
+            pipe.publish(channel, payload)
+        try:
+            await self._check_connection()
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            metrics.PUBLISH_FAILURES.inc(len(chunk))
+            log.warning(
+                "publish_failed", payloads=len(chunk), error=type(exc).__name__, detail=str(exc)
+            )
+            return False
+        except Exception:
+            # Whatever it is, the task must outlive it: every later publish depends on it.
+            metrics.PUBLISH_FAILURES.inc(len(chunk))
+            log.exception("publish_failed", payloads=len(chunk))
+            return False
+        metrics.PUBLISHED.inc(len(chunk))
+        self._last_ok = time.monotonic()
+        return True
+
+    async def _check_connection(self) -> None:
+        """Ping first if the connection was idle or failing: a dead pooled connection fails
+        the ping (and is dropped), and the second ping connects afresh."""
+        if time.monotonic() - self._last_ok < IDLE_CHECK:
+            return
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError):
+            await self.redis.ping()

@@ -1,0 +1,124 @@
+"""message-service's writes: send, edit and delete.
+
+A send is checked (body, rate, membership), then handed to the group-commit writer, which
+answers once it is committed and queues its publication on the room channel.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.datastructures import State
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chatcore.errors import Conflict, Forbidden, NotFound
+from chatcore.events import Kind
+from chatcore.tokens import AccessClaims
+from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json
+from message_service import store
+from message_service.access import MODERATORS, check_send_rate, require_member
+from message_service.api import api
+from message_service.models import EditMessage, Message, SendMessage, message_text
+from message_service.publisher import Publisher, message_event
+from message_service.store import NewMessage
+from message_service.writer import Writer
+
+
+def _no_message() -> NotFound:
+    # The same answer for a message that does not exist and one in a room the caller is not
+    # in, so an id reveals nothing.
+    return NotFound("No such message.", code="message_not_found")
+
+
+@api.route(
+    "POST",
+    "",
+    summary="Send a message; the same client_msg_id again returns the first one (200)",
+    body=SendMessage,
+    responses={201: Message, 200: Message},
+    errors=(400, 404, 413, 429, 503),
+)
+async def send_message(request: Request) -> Response:
+    claims = await authenticate(request)
+    payload = await read_json(request, SendMessage)
+    new = await check_send(request.app.state, bearer_token(request), claims, payload)
+    writer: Writer = request.app.state.writer
+    appended = await writer.append(new)
+    return json_response(appended.message, status=201 if appended.created else 200)
+
+
+async def check_send(
+    state: State, token: str, claims: AccessClaims, payload: SendMessage
+) -> NewMessage:
+    """The send as the writer takes it, once its body, its sender's rate and membership pass."""
+    body = message_text(payload.body)
+    await check_send_rate(state.send_limiter, claims.user_id)
+    if await state.membership.role(token, payload.room_id, claims.user_id) is None:
+        raise NotFound("No such room.", code="room_not_found")
+    return NewMessage(
+        id=uuid.uuid4(),
+        room_id=payload.room_id,
+        sender_id=claims.user_id,
+        client_msg_id=payload.client_msg_id,
+        body=body,
+    )
+
+
+@api.route(
+    "PATCH",
+    "/{message_id}",
+    summary="Edit a message (its sender only; not once deleted)",
+    body=EditMessage,
+    responses={200: Message},
+    errors=(400, 403, 404, 409, 413),
+)
+async def edit_message(request: Request) -> Response:
+    claims = await authenticate(request)
+    message_id = path_uuid(request, "message_id")
+    body = message_text((await read_json(request, EditMessage)).body)
+    pool = request.app.state.pool
+    row = await store.message_by_id(pool, message_id)
+    if row is None:
+        raise _no_message()
+    await require_member(request, row["room_id"], claims.user_id, missing=_no_message())
+    if row["sender_id"] != claims.user_id:
+        raise Forbidden("Only its sender can edit a message.", code="not_sender")
+    edited = await store.edit_message(pool, message_id, claims.user_id, body)
+    if edited is None:  # deleted, before or while we looked
+        raise Conflict("A deleted message cannot be edited.", code="message_deleted")
+    message = store.message_json(edited)
+    _publisher(request).publish([message_event(Kind.CHANGE, "message_edited", message)])
+    return json_response(message)
+
+
+@api.route(
+    "DELETE",
+    "/{message_id}",
+    summary="Delete a message (its sender, or a room owner or admin); it stays as a tombstone",
+    responses={200: Message},
+    errors=(403, 404),
+)
+async def delete_message(request: Request) -> Response:
+    claims = await authenticate(request)
+    message_id = path_uuid(request, "message_id")
+    pool = request.app.state.pool
+    row = await store.message_by_id(pool, message_id)
+    if row is None:
+        raise _no_message()
+    role = await require_member(request, row["room_id"], claims.user_id, missing=_no_message())
+    if row["sender_id"] != claims.user_id and role not in MODERATORS:
+        raise Forbidden("Only its sender or a room owner or admin can delete a message.")
+    tombstone = await store.delete_message(pool, message_id)
+    if tombstone is None:
+        # Already a tombstone: deleting again changes nothing and publishes nothing.
+        current = await store.message_by_id(pool, message_id)
+        return json_response(store.message_json(current or row))
+    message = store.message_json(tombstone)
+    _publisher(request).publish([message_event(Kind.CHANGE, "message_deleted", message)])
+    return json_response(message)
+
+
+def _publisher(request: Request) -> Publisher:
+    publisher: Publisher = request.app.state.publisher
+    return publisher

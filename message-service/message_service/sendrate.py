@@ -1,0 +1,58 @@
+"""The per-user send limit, with the checks of concurrent sends sharing one Redis round trip.
+
+Each send takes a token from its sender's bucket (chatcore's token bucket in Redis, shared by
+every replica). Checked one command each, a busy process would make a Redis round trip per
+send and hold a Redis connection per send in flight (redis-py's pool stops at 100, and a
+check that cannot get a connection would wave the send through). So, as with group commit,
+the checks that arrive while one round trip is in flight go together in the next pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from chatcore.ratelimit import RedisRateLimiter
+
+
+class SendRateLimiter(RedisRateLimiter):
+    """A :class:`RedisRateLimiter` whose concurrent checks are pipelined together."""
+
+    _waiting: list[tuple[str, int, asyncio.Future[float]]]
+    _task: asyncio.Task[None] | None
+
+    def __init__(self, redis: aioredis.Redis, prefix: str, *, rate: float, burst: int) -> None:
+        super().__init__(redis, prefix, rate=rate, burst=burst)
+        self._waiting = []
+        self._task = None
+
+    async def wait_time(self, key: str, cost: int = 1) -> float:
+        """Take ``cost`` tokens; 0 if allowed, else seconds until it would be."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.append((key, cost, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._check_waiting())
+        return await future
+
+    async def _check_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                pipe = self.redis.pipeline(transaction=False)
+                for key, cost, _ in batch:
+                    await self._script(
+                        keys=[self.prefix + key], args=[self.rate, self.burst, cost], client=pipe
+                    )
+                try:
+                    waits = await pipe.execute()
+                except Exception as exc:
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, _, future), wait in zip(batch, waits, strict=True):
+                    if not future.done():
+                        future.set_result(float(wait))
+        finally:
+            self._task = None

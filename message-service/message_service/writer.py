@@ -1,0 +1,197 @@
+"""Group commit: the sends that arrive while a transaction is in flight go into the next one.
+
+One task per process owns the write path. Each round it takes every waiting send (at most
+``batch_max``), stores them with one statement (:func:`store.append_messages`), queues their
+room-channel payloads, and only then answers each waiting request. So a 201 always means
+committed, and a busy room costs one transaction per round rather than one per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any
+
+import asyncpg
+
+from chatcore.errors import ChatError, InvalidInput, Unavailable
+from chatcore.events import Kind
+from chatcore.logs import get_logger
+from message_service import metrics, store
+from message_service.publisher import Publisher, message_event
+from message_service.store import NewMessage, SendKey
+
+log = get_logger(__name__)
+
+# Deadlocks cannot happen between our own batches (locks are taken in sorted order), but a
+# retry costs little and keeps a send from failing over one.
+RETRIES = 4
+# Errors that belong to the data of one send rather than to the batch or the database.
+_ROW_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What a send got: the message, and whether this send created it (201) or an earlier
+    one with the same key did (200)."""
+
+    message: dict[str, Any]
+    created: bool
+
+
+Outcome = Appended | ChatError
+
+
+@dataclass(slots=True)
+class _Waiting:
+    message: NewMessage
+    future: asyncio.Future[Appended]
+
+
+class Writer:
+    """Queues sends and commits them in groups; :meth:`append` returns after the commit."""
+
+    def __init__(self, pool: asyncpg.Pool, publisher: Publisher, *, batch_max: int) -> None:
+        self.pool = pool
+        self.publisher = publisher
+        self.batch_max = batch_max
+        self._queue: deque[_Waiting] = deque()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()  # nothing queued or being committed
+        self._idle.set()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Commit what is queued (for at most ``grace`` seconds), then stop."""
+        self._closing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        while self._queue:
+            waiting = self._queue.popleft()
+            if not waiting.future.done():
+                waiting.future.set_exception(Unavailable("The service is shutting down."))
+
+    async def append(self, message: NewMessage) -> Appended:
+        """Store ``message`` (or find the one its key already names), committed."""
+        if self._closing:
+            raise Unavailable("The service is shutting down.")
+        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Waiting(message, future))
+        self._idle.clear()
+        self._wakeup.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                take = min(len(self._queue), self.batch_max)
+                batch = [self._queue.popleft() for _ in range(take)]
+                try:
+                    await self._commit(batch)
+                except Exception:
+                    # The loop serves every later send: it must outlive any one batch.
+                    log.exception("batch_failed", sends=len(batch))
+                    for waiting in batch:
+                        if not waiting.future.done():
+                            waiting.future.set_exception(Unavailable())
+            self._idle.set()
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        metrics.BATCH_SIZE.observe(len(batch))
+        # Two sends with one key in one batch: the first is stored, the second gets it too.
+        firsts: dict[SendKey, NewMessage] = {}
+        for waiting in batch:
+            firsts.setdefault(waiting.message.key, waiting.message)
+        outcomes = await self._store(list(firsts.values()))
+        for waiting in batch:
+            if waiting.future.done():  # the request went away; the message stands
+                continue
+            key = waiting.message.key
+            outcome = outcomes[key]
+            if isinstance(outcome, ChatError):
+                waiting.future.set_exception(outcome)
+            elif waiting.message is not firsts[key]:
+                metrics.DUPLICATES.inc()
+                waiting.future.set_result(replace(outcome, created=False))
+            else:
+                if not outcome.created:
+                    metrics.DUPLICATES.inc()
+                waiting.future.set_result(outcome)
+
+    async def _store(self, unique: list[NewMessage]) -> dict[SendKey, Outcome]:
+        """Each key's outcome; stored messages are queued for publishing before returning."""
+        try:
+            created = await self._insert(unique)
+        except _ROW_ERRORS as exc:
+            if len(unique) == 1:
+                log.warning("send_refused_by_database", error=type(exc).__name__)
+                return {unique[0].key: InvalidInput("body", "The message cannot be stored.")}
+            # One send the database refuses must not sink the others: store them one by one.
+            outcomes: dict[SendKey, Outcome] = {}
+            for message in unique:
+                outcomes.update(await self._store([message]))
+            return outcomes
+        except Exception as exc:
+            log.warning("batch_not_stored", sends=len(unique), error=type(exc).__name__)
+            failed = Unavailable("The message could not be stored; send it again.")
+            return {m.key: failed for m in unique}
+        self._publish(created.values())
+        outcomes = {
+            m.key: Appended(store.message_json(created[m.id]), True)
+            for m in unique
+            if m.id in created
+        }
+        taken = [m.key for m in unique if m.id not in created]
+        if taken:
+            outcomes.update(await self._earlier(taken))
+        return outcomes
+
+    async def _insert(self, unique: list[NewMessage]) -> dict[Any, asyncpg.Record]:
+        attempt = 1
+        while True:
+            started = time.perf_counter()
+            try:
+                created = await store.append_messages(self.pool, unique)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                if attempt == RETRIES:
+                    raise
+                metrics.BATCH_RETRIES.inc()
+                await asyncio.sleep(random.uniform(0.001, 0.01) * attempt)  # noqa: S311
+                attempt += 1
+                continue
+            metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+            metrics.PERSISTED.inc(len(created))
+            return created
+
+    async def _earlier(self, keys: list[SendKey]) -> dict[SendKey, Outcome]:
+        """The messages that keys already taken name (sends repeated by their client)."""
+        rows: dict[SendKey, asyncpg.Record] = {}
+        try:
+            rows = await store.messages_by_keys(self.pool, keys)
+        except Exception as exc:
+            log.warning("earlier_messages_not_read", sends=len(keys), error=type(exc).__name__)
+        # A key is taken only together with its message, so a miss here is a failed read:
+        # the client sends again and gets the message then.
+        missing = Unavailable("The message could not be read back; send it again.")
+        return {
+            k: Appended(store.message_json(rows[k]), False) if k in rows else missing for k in keys
+        }
+
+    def _publish(self, rows: Any) -> None:
+        ordered = sorted(rows, key=lambda row: row["seq"])
+        self.publisher.publish(
+            message_event(Kind.MESSAGE, "message", store.message_json(row)) for row in ordered
+        )

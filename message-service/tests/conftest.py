@@ -1,0 +1,315 @@
+"""Fixtures of the message-service tests: clients for rooms and messages, a room-channel feed,
+extra instances configured for one concern each, and a direct database connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from chatcore.events import RoomEvent, parse_room_event
+from chatcore.testing.plugin import StartService
+from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.servers import free_port
+from chatcore.testing.users import TestUser, register_user
+
+
+class Chat:
+    """room-service and message-service calls, made as one test user or another."""
+
+    def __init__(self, http: httpx.AsyncClient, rooms_url: str, messages_url: str) -> None:
+        self.http = http
+        self.rooms_url = rooms_url
+        self.url = messages_url
+
+    async def room(self, owner: TestUser, *members: TestUser) -> str:
+        """A new group room of ``owner`` with ``members``; its id."""
+        r = await self.http.post(
+            f"{self.rooms_url}/rooms",
+            json={"title": "Room", "member_ids": [str(m.id) for m in members]},
+            headers=owner.headers,
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def add(self, actor: TestUser, room_id: str, user: TestUser) -> None:
+        r = await self.http.post(
+            f"{self.rooms_url}/rooms/{room_id}/members",
+            json={"user_id": str(user.id)},
+            headers=actor.headers,
+        )
+        assert r.status_code == 201, r.text
+
+    async def remove(self, actor: TestUser, room_id: str, user: TestUser) -> None:
+        r = await self.http.delete(
+            f"{self.rooms_url}/rooms/{room_id}/members/{user.id}", headers=actor.headers
+        )
+        assert r.status_code == 204, r.text
+
+    async def set_role(self, actor: TestUser, room_id: str, user: TestUser, role: str) -> None:
+        r = await self.http.patch(
+            f"{self.rooms_url}/rooms/{room_id}/members/{user.id}",
+            json={"role": role},
+            headers=actor.headers,
+        )
+        assert r.status_code == 200, r.text
+
+    async def post(
+        self,
+        user: TestUser | None,
+        room_id: str,
+        body: str = "hello",
+        client_msg_id: str | None = None,
+        *,
+        url: str | None = None,
+    ) -> httpx.Response:
+        """``POST /messages`` as ``user``; the answer, whatever it is."""
+        return await self.http.post(
+            f"{url or self.url}/messages",
+            json={
+                "room_id": room_id,
+                "body": body,
+                "client_msg_id": client_msg_id or uuid.uuid4().hex,
+            },
+            headers=user.headers if user else {},
+        )
+
+    async def send(self, user: TestUser, room_id: str, body: str = "hello") -> dict[str, Any]:
+        """A message sent as ``user``; fails the test unless it is a 201."""
+        r = await self.post(user, room_id, body)
+        assert r.status_code == 201, r.text
+        message: dict[str, Any] = r.json()
+        return message
+
+    async def call(
+        self, method: str, path: str, user: TestUser | None, url: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = user.headers if user is not None else {}
+        return await self.http.request(
+            method, f"{url or self.url}{path}", headers=headers, **kwargs
+        )
+
+    async def history(
+        self, user: TestUser, room_id: str, url: str | None = None, **params: Any
+    ) -> httpx.Response:
+        """``GET /messages?room_id=...`` with ``params``."""
+        return await self.call(
+            "GET", "/messages", user, url=url, params={"room_id": room_id, **params}
+        )
+
+    async def metric(self, name: str, url: str | None = None) -> float:
+        """One sample (``name`` with its labels) of the service's /metrics; 0 if absent."""
+        text = (await self.http.get(f"{url or self.url}/metrics")).text
+        match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+
+@pytest.fixture
+def chat(
+    http: httpx.AsyncClient, room_service: ServiceProcess, message_service: ServiceProcess
+) -> Chat:
+    return Chat(http, room_service.url, message_service.url)
+
+
+class RoomFeed:
+    """The payloads published on some room channels since the fixture subscribed."""
+
+    def __init__(self, pubsub: aioredis.client.PubSub) -> None:
+        self.pubsub = pubsub
+        self.events: list[RoomEvent] = []
+
+    async def collect(self, count: int, timeout: float = 10.0, settle: float = 0.3) -> None:
+        """Read until ``count`` payloads arrived (or ``timeout``), then ``settle`` more
+        seconds, so a payload published twice would be seen too."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.events) < count and loop.time() < deadline:
+            await self._read(deadline - loop.time())
+        quiet_until = loop.time() + settle
+        while loop.time() < quiet_until:
+            await self._read(quiet_until - loop.time())
+
+    async def _read(self, timeout: float) -> None:
+        message = await self.pubsub.get_message(
+            ignore_subscribe_messages=True, timeout=max(0.01, timeout)
+        )
+        if message is not None and message["type"] == "message":
+            self.events.append(parse_room_event(message["data"]))
+
+
+OpenFeed = Callable[..., Any]
+
+
+@pytest.fixture
+async def room_feed(redis_url: str, redis_prefix: str) -> AsyncIterator[OpenFeed]:
+    """``await room_feed(room_id, ...)``: a :class:`RoomFeed` subscribed (confirmed) to them."""
+    client = aioredis.Redis.from_url(redis_url)
+    opened: list[aioredis.client.PubSub] = []
+
+    async def open_(*room_ids: str) -> RoomFeed:
+        pubsub = client.pubsub()
+        opened.append(pubsub)
+        await pubsub.subscribe(*[f"{redis_prefix}room:{r}" for r in room_ids])
+        confirmed = 0
+        while confirmed < len(room_ids):
+            message = await pubsub.get_message(timeout=5.0)
+            assert message is not None, "no subscribe confirmation"
+            confirmed += message["type"] == "subscribe"
+        return RoomFeed(pubsub)
+
+    yield open_
+    for pubsub in opened:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def crowd(http: httpx.AsyncClient, auth_service: ServiceProcess) -> Sequence[TestUser]:
+    """50 registered users, made once for the run."""
+    return await asyncio.gather(*(register_user(http, auth_service.url) for _ in range(50)))
+
+
+def extra_messages(start_service: StartService, env: dict[str, str]) -> ServiceProcess:
+    """Another message-service process on its own port, sharing the database and Redis."""
+    port = free_port()
+    return start_service(
+        "message_service", port=port, env={**env, "MESSAGES_PORT": str(port)}, migrate=False
+    )
+
+
+@pytest.fixture(scope="session")
+def second_replica(start_service: StartService, message_service: ServiceProcess) -> ServiceProcess:
+    """A second replica of message-service, as a deployment with two would have."""
+    return extra_messages(start_service, {})
+
+
+@pytest.fixture(scope="session")
+def strict_limits(
+    start_service: StartService, message_service: ServiceProcess, redis_prefix: str
+) -> ServiceProcess:
+    """An instance allowing each user bursts of 3 sends, refilled at 1 per second."""
+    return extra_messages(
+        start_service,
+        {
+            "REDIS_PREFIX": f"{redis_prefix}strict:",
+            "MESSAGES_SEND_BURST": "3",
+            "MESSAGES_SEND_RATE": "1",
+        },
+    )
+
+
+class TcpProxy:
+    """A TCP relay to one address, run in its own thread (service start-up blocks the test's
+    event loop), that a test can cut (closing every connection and refusing new ones) and
+    restore: Redis "going down" for one service process only."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.restore()
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+
+    def restore(self) -> None:
+        """Accept connections again."""
+
+        async def listen() -> None:
+            self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+        self._run(listen())
+
+    def cut(self) -> None:
+        """Close every relayed connection and stop accepting: connections are refused."""
+
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+            for writer in list(self._writers):
+                writer.close()
+            self._writers.clear()
+
+        self._run(close())
+
+    def close(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+def redis_cut_off(
+    start_service: StartService, redis_url: str
+) -> Iterator[tuple[ServiceProcess, TcpProxy]]:
+    """An instance that reaches Redis only through a :class:`TcpProxy` the test can cut."""
+    parts = urlsplit(redis_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    proxied = urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
+    process = extra_messages(start_service, {"REDIS_URL": proxied})
+    yield process, proxy
+    process.stop()
+    proxy.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, only to look at what the service stored."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+Eventually = Callable[..., Any]
+
+
+@pytest.fixture
+def eventually() -> Eventually:
+    """``await eventually(check, within=s)``: call the async ``check`` until it returns true;
+    the seconds it took (the test fails past ``within``)."""
+
+    async def wait(check: Callable[[], Any], *, within: float, every: float = 0.02) -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while True:
+            with contextlib.suppress(AssertionError):
+                if await check():
+                    return loop.time() - started
+            if loop.time() - started > within:
+                raise AssertionError(f"not true within {within}s")
+            await asyncio.sleep(every)
+
+    return wait

@@ -1,0 +1,72 @@
+"""What every process serves: health, readiness, metrics and a complete OpenAPI document."""
+
+from __future__ import annotations
+
+import httpx
+
+from chatcore.testing.processes import ServiceProcess
+
+CALLS = {
+    ("post", "/messages"),
+    ("get", "/messages"),
+    ("patch", "/messages/{message_id}"),
+    ("delete", "/messages/{message_id}"),
+    ("post", "/messages/read"),
+    ("get", "/messages/unread"),
+    ("post", "/messages/batch"),
+}
+
+
+async def test_health_ready_metrics(
+    http: httpx.AsyncClient, message_service: ServiceProcess
+) -> None:
+    """/healthz and /readyz answer 200; /metrics has the HTTP and message-service metrics."""
+    assert (await http.get(f"{message_service.url}/healthz")).json() == {"status": "ok"}
+    assert (await http.get(f"{message_service.url}/readyz")).json() == {"status": "ok"}
+    await http.get(f"{message_service.url}/messages/unread")
+    metrics = await http.get(f"{message_service.url}/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'route="/messages/unread"' in metrics.text
+    for name in [
+        "messages_persisted_total",
+        "messages_batch_size_bucket",
+        "messages_publish_failures_total",
+        "messages_published_total",
+        "messages_membership_cache_resets_total",
+    ]:
+        assert f"\n{name}" in metrics.text, name
+
+
+async def test_openapi_document_is_complete(
+    http: httpx.AsyncClient, message_service: ServiceProcess
+) -> None:
+    """Every call is in the OpenAPI document with its body, query parameters and answers."""
+    doc = (await http.get(f"{message_service.url}/messages/openapi.json")).json()
+    assert doc["openapi"].startswith("3.1")
+    paths = doc["paths"]
+    assert {(m, p) for p, ops in paths.items() for m in ops} == CALLS
+    for path, method in [
+        ("/messages", "post"),
+        ("/messages/{message_id}", "patch"),
+        ("/messages/read", "post"),
+    ]:
+        assert "application/json" in paths[path][method]["requestBody"]["content"], path
+    query = {p["name"] for p in paths["/messages"]["get"]["parameters"]}
+    assert query == {"room_id", "before_seq", "after_seq", "limit", "cursor"}
+    send = paths["/messages"]["post"]["responses"]
+    assert {"200", "201", "404", "413", "422", "429"} <= set(send)
+    assert "409" in paths["/messages/{message_id}"]["patch"]["responses"]
+    schemas = doc["components"]["schemas"]
+    assert {"Message", "MessagePage", "UnreadList", "RoomReadState", "SendMessage"} <= set(schemas)
+    assert set(schemas["Message"]["properties"]) == {
+        "id",
+        "room_id",
+        "seq",
+        "sender_id",
+        "body",
+        "client_msg_id",
+        "created_at",
+        "edited_at",
+        "deleted",
+    }

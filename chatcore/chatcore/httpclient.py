@@ -6,6 +6,7 @@ come back to the caller as the matching :mod:`chatcore.errors` type.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import httpx
@@ -44,13 +45,17 @@ class ServiceClient:
         method: str,
         path: str,
         *,
-        token: str,
+        token: str | None = None,
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """The decoded JSON answer (None for 204); errors raised as :class:`ChatError`."""
-        sent = {"authorization": f"Bearer {token}", **(headers or {})}
+        """The decoded JSON answer (None for 204); errors raised as :class:`ChatError`.
+
+        ``token`` is the caller's, forwarded; calls whose items carry their own go without.
+        """
+        sent = {"authorization": f"Bearer {token}"} if token else {}
+        sent.update(headers or {})
         content = None
         if json is not None:
             content = jsonutil.dumps(json)
@@ -69,21 +74,28 @@ class ServiceClient:
 
 
 def _error_from(response: httpx.Response) -> ChatError:
-    error: dict[str, Any] = {}
-    try:
+    error: Any = None
+    with contextlib.suppress(ValueError, KeyError, TypeError):
         error = jsonutil.loads(response.content)["error"]
+    return error_from(response.status_code, error, response.headers.get("retry-after", "1"))
+
+
+def error_from(status: int, error: Any, retry_after: Any = 1) -> ChatError:
+    """The :class:`ChatError` for another service's error answer (status and error body)."""
+    try:
         code, message = str(error["code"]), str(error["message"])
-    except (ValueError, KeyError, TypeError):
-        code, message = "", ""
-    status = response.status_code
+    except (KeyError, TypeError):
+        error, code, message = {}, "", ""
     if status == 422:
         return InvalidInput(
             str(error.get("field", "body")) if code else "body", message or None, code=code or None
         )
     if status == 429:
-        return RateLimited(
-            float(response.headers.get("retry-after", "1")), message or None, code=code or None
-        )
+        try:
+            wait = float(retry_after)
+        except (TypeError, ValueError):
+            wait = 1.0
+        return RateLimited(wait, message or None, code=code or None)
     kinds: dict[int, type[ChatError]] = {
         400: BadRequest,
         401: Unauthorized,

@@ -44,6 +44,8 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
     root.setLevel(level.upper())
     # Our middleware writes one access line per request; uvicorn's own would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every call between services at INFO, repeating the callee's access line.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _bind_service(service: str) -> structlog.types.Processor:

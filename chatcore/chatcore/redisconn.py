@@ -15,16 +15,23 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
-def create_redis(url: str) -> aioredis.Redis:
-    """A pooled client that retries a command a few times across a reconnect."""
-    return aioredis.Redis.from_url(
+def create_redis(url: str, *, max_connections: int = 100) -> aioredis.Redis:
+    """A pooled client that retries a command a few times across a reconnect.
+
+    Past ``max_connections`` commands at once, a command waits for a free connection (up to
+    5 s) instead of failing: a burst of load must queue, not error.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=5,
         health_check_interval=15,
         socket_connect_timeout=3,
         socket_keepalive=True,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 class Names:

@@ -36,6 +36,13 @@ SERVICES = {
     "messages": "message_service",
     "gateway": "gateway",
 }
+# The setting each service reads its port from.
+PORT_SETTING = {
+    "auth_service": "AUTH_PORT",
+    "room_service": "ROOMS_PORT",
+    "message_service": "MESSAGES_PORT",
+    "gateway": "GATEWAY_PORT",
+}
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +136,8 @@ def service_env(
         "MESSAGES_PORT": str(ports["messages"]),
         "GATEWAY_PORT": str(ports["gateway"]),
         "AUTH_SIGNING_KEY_FILE": str(signing_key_file),
+        # The web client is served by this run's gateway and calls the services cross-origin.
+        "CORS_ORIGINS": f"http://127.0.0.1:{ports['gateway']},http://localhost:{ports['gateway']}",
     }
 
 
@@ -155,10 +164,12 @@ def start_service(
         migrate: bool = True,
     ) -> ServiceProcess:
         port = port or free_port()
+        # The port goes in the environment too: service_env pins each to the default one.
+        own_port = {PORT_SETTING[module]: str(port)} if module in PORT_SETTING else {}
         process = ServiceProcess(
             module=module,
             port=port,
-            env={**service_env, **(env or {})},
+            env={**service_env, **own_port, **(env or {})},
             log_path=logs / f"{module}-{port}.log",
         )
         if migrate:

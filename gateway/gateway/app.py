@@ -1,0 +1,175 @@
+"""The gateway process: resources built from settings, the websocket server, shutdown.
+
+``GATEWAY_WORKERS`` > 1 forks that many independent processes sharing the port with
+SO_REUSEPORT; they share nothing in memory (Redis carries everything between them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+import uvloop
+from websockets.asyncio.server import serve
+
+from chatcore.logs import get_logger
+from chatcore.redisconn import Names, create_redis
+from chatcore.tokens import TokenVerifier
+from gateway.delivery import Delivery
+from gateway.fanout import Fanout
+from gateway.gapcheck import GapCheck
+from gateway.membership import Membership
+from gateway.presence import Presence
+from gateway.routes import Routes
+from gateway.server import Connections
+from gateway.settings import GatewaySettings
+from gateway.upstream import Upstream
+
+log = get_logger(__name__)
+
+
+class Gateway:
+    """Every resource of one gateway process, wired together."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        names = Names(settings.redis_prefix)
+        self.redis = create_redis(settings.redis_url)
+        self.upstream = Upstream(settings)
+        self.verifier = TokenVerifier(
+            settings.jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway,
+            http=self.upstream.http,
+        )
+        self.fanout = Fanout(
+            settings.redis_url,
+            names,
+            on_room=self._on_room,
+            on_membership=self._on_membership,
+            on_reconnect=self._on_reconnect,
+            # Named so an operator (or a test) can find this process's pub/sub connection.
+            client_name=f"{settings.redis_prefix}gateway-pubsub-{settings.port}",
+        )
+        self.delivery = Delivery(
+            self.upstream,
+            subscribe=self.fanout.subscribe,
+            unsubscribe=self.fanout.unsubscribe,
+            send_buffer_limit=settings.send_buffer_limit,
+        )
+        self.gaps = GapCheck(self.delivery, settings.gap_check_interval)
+        self.presence = Presence(self.redis, names, settings.presence_lease)
+        self.connections = Connections(
+            settings,
+            verifier=self.verifier,
+            upstream=self.upstream,
+            delivery=self.delivery,
+            presence=self.presence,
+            names=names,
+        )
+        self.membership = Membership(self.connections)
+        self.routes = Routes(settings, self.ready)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _on_room(self, room_id: str, payload: bytes) -> None:
+        self.delivery.on_payload(room_id, payload)
+
+    def _on_membership(self, payload: bytes) -> None:
+        self.membership.on_event(payload)
+
+    async def _on_reconnect(self) -> None:
+        self.gaps.all_gapped()
+        await self.membership.reconcile()
+
+    async def ready(self) -> bool:
+        """Redis answers, the pub/sub connection is up and the token keys are fetched."""
+        try:
+            await self.redis.ping()
+        except Exception:
+            return False
+        if not self.verifier.has_keys:
+            with contextlib.suppress(Exception):
+                await self.verifier.refresh(force=False)
+        return self.verifier.has_keys and self.fanout.connected
+
+    async def run(self) -> None:
+        """Serve until SIGTERM/SIGINT, then close every connection with 1001 and return."""
+        with contextlib.suppress(Exception):
+            await self.verifier.refresh()
+        await self.fanout.start()
+        self._tasks = [
+            asyncio.create_task(self.gaps.run()),
+            asyncio.create_task(self.presence.run()),
+        ]
+        stop = asyncio.get_running_loop().create_future()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
+        s = self.settings
+        async with serve(
+            self.connections.handle,
+            s.bind_host,
+            s.port,
+            process_request=self.routes,
+            compression=None,
+            max_size=s.max_frame,
+            max_queue=s.max_queue,
+            ping_interval=s.ping_interval,
+            ping_timeout=s.ping_timeout,
+            close_timeout=5,
+            server_header=None,
+            reuse_port=s.workers > 1,
+        ) as server:
+            log.info("gateway_listening", port=s.port, pid=os.getpid())
+            await stop
+            log.info("gateway_stopping")
+            # Stop accepting, and close every open connection with 1001 (going away).
+            server.close(close_connections=True)
+            await server.wait_closed()
+        await self.close()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.presence.release_all()
+        await self.fanout.stop()
+        await self.upstream.aclose()
+        await self.redis.aclose()
+
+
+def serve_process(settings: GatewaySettings) -> int:
+    """Run the gateway: one process, or ``workers`` forked ones sharing the port."""
+    if settings.workers == 1:
+        uvloop.run(Gateway(settings).run())
+        return 0
+    children: list[int] = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                uvloop.run(Gateway(settings).run())
+            except BaseException:
+                log.exception("worker_failed")
+                code = 1
+            os._exit(code)
+        children.append(pid)
+
+    def forward(sig: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, sig)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for child in children:
+        _, code = os.waitpid(child, 0)
+        status = status or os.waitstatus_to_exitcode(code)
+    sys.stdout.flush()
+    return 0 if status <= 0 else status

@@ -1,0 +1,84 @@
+"""A connected client as the I/O layers see it: its socket and its :class:`Session`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from websockets.asyncio.connection import broadcast
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from chatcore.logs import get_logger
+from gateway.session import Session
+from gateway.tasks import background
+
+log = get_logger(__name__)
+
+
+class Client:
+    """One open websocket connection."""
+
+    def __init__(self, ws: ServerConnection, session: Session, max_inflight: int = 32) -> None:
+        self.ws = ws
+        self.session = session
+        self.id = uuid.uuid4().hex
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.inflight = asyncio.Semaphore(max_inflight)
+        # Rooms this client holds a channel subscription for.
+        self.subscribed: set[str] = set()
+        # Membership work that arrived before `ready`; run right after it (None once ready).
+        self.queued: list[Callable[[Client], Awaitable[None]]] | None = []
+        self._expiry: asyncio.TimerHandle | None = None
+        self.membership_lock = asyncio.Lock()
+
+    @property
+    def open(self) -> bool:
+        return self.ws.protocol.state is State.OPEN
+
+    @property
+    def token(self) -> str:
+        return self.session.token or ""
+
+    def buffered(self) -> int:
+        """Bytes written but not yet taken by the kernel."""
+        transport = self.ws.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def push(self, frame: bytes) -> None:
+        """Write a frame now, without waiting (order is the order of calls)."""
+        broadcast([self.ws], frame, text=True)
+
+    def spawn(self, coro: object) -> None:
+        """Run work for this client; it is cancelled when the connection ends."""
+        task: asyncio.Task[None] = background(coro)  # type: ignore[arg-type]
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        # A peer that went away mid-write is normal; anything else is a bug worth a trace.
+        if error is not None and not isinstance(error, ConnectionClosed):
+            log.error("client_task_failed", error=repr(error), exc_info=error)
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake without waiting for it."""
+        if self.ws.protocol.state is State.OPEN:
+            background(self.ws.close(code, reason))
+
+    def watch_expiry(self, expires_at: float, callback: Callable[[Client], None]) -> None:
+        """Call ``callback`` when the current token expires (a new token moves the timer)."""
+        self.stop_watching()
+        delay = max(0.0, expires_at - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(delay, callback, self)
+
+    def stop_watching(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None

@@ -1,0 +1,298 @@
+"""Room feeds on one process: live frames in seq order to in-sync clients, holes filled
+from history, clients caught up from history before they join (docs/protocol.md).
+
+The seam between a client's catch-up and live delivery is kept by joining the in-sync set
+only when the client's position equals the feed's seq, checked and joined with no await in
+between. Every frame of a room goes out once through :func:`websockets.broadcast` (the same
+bytes to every in-sync client, no task per recipient); a client whose write buffer is over
+the limit has stopped reading and is closed with 4008 rather than skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+from websockets.asyncio.connection import broadcast
+
+from chatcore.errors import ChatError, NotFound
+from chatcore.events import BadPayload, Kind, parse_room_event
+from chatcore.logs import get_logger
+from gateway import frames, metrics
+from gateway.client import Client
+from gateway.feed import Feed
+from gateway.session import CLOSE_SLOW_CONSUMER, RoomState
+from gateway.tasks import background
+from gateway.upstream import Upstream
+
+log = get_logger(__name__)
+
+Subscriber = Callable[[str], Coroutine[Any, Any, None]]
+Unsubscriber = Callable[[str], None]
+
+
+class Delivery:
+    """Every room feed of this process and the clients in them."""
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        *,
+        subscribe: Subscriber,
+        unsubscribe: Unsubscriber,
+        send_buffer_limit: int,
+    ) -> None:
+        self.upstream = upstream
+        self._subscribe = subscribe
+        self._unsubscribe = unsubscribe
+        self.limit = send_buffer_limit
+        self.feeds: dict[str, Feed[Client]] = {}
+
+    # Subscriptions: one per (client, room); the channel follows the first and the last.
+
+    async def subscribe(self, room_id: str) -> None:
+        """Count one more local interest in the room and wait until its channel is live."""
+        feed = self.feeds.get(room_id)
+        if feed is None:
+            feed = self.feeds[room_id] = Feed(room_id)
+        feed.subscribers += 1
+        await self._subscribe(room_id)
+
+    def start(self, room_id: str, seq: int) -> None:
+        """Tell a new feed where its room stands (the newest seq read after subscribing)."""
+        feed = self.feeds.get(room_id)
+        if feed is not None and feed.seq is None:
+            feed.start(seq)
+            self._drain(feed)
+
+    def unsubscribe(self, client: Client, room_id: str) -> None:
+        """Drop one interest; the feed and the channel go with the last."""
+        feed = self.feeds.get(room_id)
+        if feed is None:
+            return
+        feed.discard(client)
+        feed.subscribers -= 1
+        if feed.subscribers <= 0:
+            del self.feeds[room_id]
+            self._unsubscribe(room_id)
+
+    def detach(self, client: Client, room_id: str) -> None:
+        """Stop live delivery of one room to a client, synchronously."""
+        feed = self.feeds.get(room_id)
+        if feed is not None:
+            feed.discard(client)
+        state = client.session.rooms.get(room_id)
+        if state is not None and state.in_sync and feed is not None and feed.seq is not None:
+            state.pos = feed.seq
+        if state is not None:
+            state.in_sync = False
+
+    def position(self, client: Client, room_id: str) -> int:
+        """The last seq delivered to the client in that room."""
+        state = client.session.rooms[room_id]
+        feed = self.feeds.get(room_id)
+        if state.in_sync and feed is not None and feed.seq is not None:
+            return feed.seq
+        return state.pos
+
+    # Live frames from the room channel.
+
+    def on_payload(self, room_id: str, payload: bytes) -> None:
+        feed = self.feeds.get(room_id)
+        if feed is None:
+            return
+        try:
+            event = parse_room_event(payload)
+        except BadPayload:
+            metrics.BAD_PAYLOADS.inc()
+            log.warning("bad_room_payload", room_id=room_id)
+            return
+        if event.kind is Kind.MESSAGE:
+            if feed.accept(event.seq, event.frame):
+                self._drain(feed)
+        elif event.kind is Kind.CHANGE:
+            if feed.seq is not None and event.seq <= feed.seq:
+                self._broadcast(feed, event.frame)
+            else:
+                feed.changes.setdefault(event.seq, []).append(event.frame)
+        elif event.kind is Kind.TYPING:
+            self._broadcast(feed, event.frame, skip_user=_user_of(event.frame))
+        else:
+            self._broadcast(feed, event.frame)
+
+    def _drain(self, feed: Feed[Client]) -> None:
+        while (item := feed.next()) is not None:
+            self._delivered(feed, item[1])
+        if feed.has_gap():
+            self._fill_soon(feed)
+
+    def _delivered(self, feed: Feed[Client], frame: bytes) -> None:
+        """The feed moved to a new seq: send it, then let waiting clients join."""
+        self._broadcast(feed, frame)
+        for client in feed.take_waiting():
+            state = client.session.rooms.get(feed.room_id)
+            if state is not None and client.open:
+                state.pos = feed.seq or 0
+                state.in_sync = True
+                feed.members.add(client)
+        for change in feed.take_changes():
+            self._broadcast(feed, change)
+
+    def _broadcast(self, feed: Feed[Client], frame: bytes, skip_user: str | None = None) -> None:
+        sockets = []
+        slow: list[Client] = []
+        for client in feed.members:
+            if client.buffered() > self.limit:
+                slow.append(client)
+            elif skip_user is None or client.session.user_id != skip_user:
+                sockets.append(client.ws)
+        broadcast(sockets, frame, text=True)
+        metrics.FRAMES_OUT.inc(len(sockets))
+        for client in slow:
+            self.kick(client)
+
+    def kick(self, client: Client) -> None:
+        """A client stopped reading: out of every feed now, closed with 4008."""
+        metrics.SLOW_CONSUMERS.inc()
+        for room_id in list(client.session.rooms):
+            self.detach(client, room_id)
+        client.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume to continue")
+
+    # Holes: filled from history with the token of a client in the feed.
+
+    def _fill_soon(self, feed: Feed[Client]) -> None:
+        if not feed.filling:
+            feed.filling = True
+            background(self._fill(feed))
+
+    async def _fill(self, feed: Feed[Client]) -> None:
+        delay = 0.05
+        try:
+            while self.feeds.get(feed.room_id) is feed and feed.has_gap():
+                token = any_token(feed)
+                if token is None:
+                    return
+                try:
+                    items = await self.upstream.after(token, feed.room_id, feed.seq or 0)
+                except ChatError:
+                    items = []
+                moved = self._apply_history(feed, items)
+                if not moved and not items and feed.highest <= (feed.seq or 0):
+                    # Clients claimed a seq the room has not reached: start them here.
+                    self._release_waiting(feed)
+                    return
+                if moved:
+                    delay = 0.05
+                else:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            feed.filling = False
+
+    def _apply_history(self, feed: Feed[Client], items: list[dict[str, Any]]) -> bool:
+        moved = False
+        for item in items:
+            if feed.advance(int(item["seq"])):
+                metrics.GAP_FILLS.inc()
+                self._delivered(feed, frames.message(item))
+                moved = True
+                while (nxt := feed.next()) is not None:
+                    self._delivered(feed, nxt[1])
+        return moved
+
+    def _release_waiting(self, feed: Feed[Client]) -> None:
+        for pos in list(feed.waiting):
+            for client in feed.waiting.pop(pos):
+                state = client.session.rooms.get(feed.room_id)
+                if state is not None:
+                    state.pos = feed.seq or 0
+                    state.in_sync = True
+                    feed.members.add(client)
+
+    def fill_to(self, feed: Feed[Client], seq: int) -> None:
+        """Fill the feed from history up to ``seq`` (the room's newest, read elsewhere)."""
+        if feed.seq is not None and seq > feed.seq:
+            feed.waiting.setdefault(seq, set())
+            self._fill_soon(feed)
+
+    # Clients: catch up from history, then join.
+
+    async def attach(self, client: Client, room_id: str) -> None:
+        """Deliver what the client misses in the room, then put it in the live set."""
+        state = client.session.rooms.get(room_id)
+        if state is None or state.in_sync or state.attaching == state.generation:
+            return
+        generation = state.attaching = state.generation
+        try:
+            await self._catch_up(client, room_id, state, generation)
+        finally:
+            if state.attaching == generation:
+                state.attaching = -1
+
+    async def _catch_up(
+        self, client: Client, room_id: str, state: RoomState, generation: int
+    ) -> None:
+        delay = 0.05
+
+        def current() -> bool:
+            return (
+                client.open
+                and client.session.rooms.get(room_id) is state
+                and state.generation == generation
+            )
+
+        while current():
+            feed = self.feeds.get(room_id)
+            if feed is None:
+                return
+            feed.start(state.pos)
+            if state.pos == feed.seq:
+                state.in_sync = True
+                feed.members.add(client)
+                self._drain(feed)
+                return
+            if state.pos > (feed.seq or 0):
+                feed.waiting.setdefault(state.pos, set()).add(client)
+                self._fill_soon(feed)
+                return
+            try:
+                items = await self.upstream.after(client.token, room_id, state.pos)
+            except NotFound:
+                return  # removed meanwhile; the membership event says so to the client
+            except ChatError:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            moved = False
+            for item in items:
+                if not current() or int(item["seq"]) != state.pos + 1:
+                    break
+                await client.ws.send(frames.message(item), text=True)
+                metrics.CATCHUP.inc()
+                state.pos = int(item["seq"])
+                moved = True
+            if not moved:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def any_token(feed: Feed[Client]) -> str | None:
+    """The token of a connection in the feed, to read history with."""
+    for client in feed.members:
+        if client.open and client.token:
+            return client.token
+    for group in feed.waiting.values():
+        for client in group:
+            if client.open and client.token:
+                return client.token
+    return None
+
+
+def _user_of(frame: bytes) -> str | None:
+    try:
+        value = orjson.loads(frame).get("user_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,64 @@
+"""The periodic check that finds a lost publish with no later message behind it.
+
+Every ``interval`` seconds (staggered per room), a room with local connections that has been
+silent that long is checked: message-service is asked for its newest seq (one small
+request, at most 8 at once) and the feed is filled from history if it is behind. After a
+pub/sub reconnect every room is checked at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from chatcore.errors import ChatError
+from gateway.delivery import Delivery, any_token
+from gateway.tasks import background
+
+
+class GapCheck:
+    """Checks silent rooms of one process against message-service's newest seq."""
+
+    def __init__(self, delivery: Delivery, interval: float) -> None:
+        self.delivery = delivery
+        self.interval = interval
+        self._slots = asyncio.Semaphore(8)
+
+    async def check(self, room_id: str) -> None:
+        """Fill the room's feed if message-service has a newer seq than it delivered."""
+        feed = self.delivery.feeds.get(room_id)
+        if feed is None or feed.seq is None or feed.filling:
+            return
+        token = any_token(feed)
+        if token is None:
+            return
+        async with self._slots:
+            try:
+                newest = await self.delivery.upstream.newest(token, room_id)
+            except ChatError:
+                return
+        if newest:
+            self.delivery.fill_to(feed, int(newest[0]["seq"]))
+
+    async def run(self) -> None:
+        """Check, every few seconds, the rooms that have been silent for an interval."""
+        while True:
+            await asyncio.sleep(min(1.0, self.interval))
+            now = time.monotonic()
+            for feed in list(self.delivery.feeds.values()):
+                if feed.idle():
+                    continue
+                if feed.next_check == 0.0:
+                    # Spread first checks over an interval so rooms do not go in lockstep.
+                    feed.next_check = now + self.interval * random.random()  # noqa: S311
+                if feed.next_check > now:
+                    continue
+                feed.next_check = now + self.interval * (1 + 0.2 * random.random())  # noqa: S311
+                if now - feed.last_event >= self.interval:
+                    background(self.check(feed.room_id))
+
+    def all_gapped(self) -> None:
+        """After a pub/sub reconnect anything may have been missed: check every room now."""
+        for room_id in list(self.delivery.feeds):
+            background(self.check(room_id))

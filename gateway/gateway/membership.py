@@ -1,0 +1,223 @@
+"""Membership events (docs/events.md) applied to this process's open connections.
+
+A user added to a room gets ``room_added`` on every open connection, then the messages sent
+since they joined, then the room live, without reconnecting. A removed user's connections
+leave the room's feed at once (no further frame of it) and get ``room_removed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from chatcore.errors import ChatError
+from chatcore.events import MembershipEventType as T
+from chatcore.logs import get_logger
+from gateway import frames
+from gateway.client import Client
+from gateway.server import Connections
+from gateway.session import Phase
+from gateway.tasks import background
+
+log = get_logger(__name__)
+
+# message-service drops its cached "not a member" answer on the same event we react to,
+# so the first history read of a new member may race it: retry for about two seconds.
+HISTORY_TRIES = 12
+
+
+class Membership:
+    """Reacts to the membership channel for the connections of one process."""
+
+    def __init__(self, connections: Connections) -> None:
+        self.connections = connections
+        self._resyncing: set[str] = set()
+
+    def on_event(self, data: bytes) -> None:
+        try:
+            event = orjson.loads(data)
+            kind = T(event["type"])
+            room_id = str(event["room_id"])
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+            log.warning("bad_membership_event")
+            return
+        room = dict(event.get("room") or {"id": room_id})
+        user_id = str(event.get("user_id", ""))
+        self._check_version(room_id, event.get("version"))
+        version = event.get("version")
+        if kind is T.ROOM_CREATED:
+            for member in event.get("members") or []:
+                self._added(str(member["user_id"]), room, member, version)
+        elif kind is T.MEMBER_ADDED:
+            self._notify(room_id, "member_joined", user_id)
+            self._added(user_id, room, event, version)
+        elif kind is T.MEMBER_REMOVED:
+            for client in list(self.connections.users.get(user_id, ())):
+                self.remove(client, room_id, room)
+            self._notify(room_id, "member_left", user_id)
+        else:
+            if kind is T.ROLE_CHANGED:
+                for client in self.connections.users.get(user_id, ()):
+                    state = client.session.rooms.get(room_id)
+                    if state is not None:
+                        state.role = str(event.get("role", state.role))
+            for client in self.connections.by_room.get(room_id, ()):
+                state = client.session.rooms.get(room_id)
+                if state is not None:
+                    client.push(frames.build("room_updated", room={**room, "my_role": state.role}))
+
+    def _check_version(self, room_id: str, version: object) -> None:
+        """Re-read the room's local members if an event of it was lost (a version skipped)."""
+        known = self.connections.versions.get(room_id)
+        if not isinstance(version, int) or known is None:
+            return
+        self.connections.versions[room_id] = max(known, version)
+        if version > known + 1 and room_id not in self._resyncing:
+            log.warning("membership_event_lost", room_id=room_id, known=known, got=version)
+            self._resyncing.add(room_id)
+            background(self._resync(room_id))
+
+    async def _resync(self, room_id: str) -> None:
+        """Each local member of the room asks room-service whether they still are one."""
+        try:
+            clients = list(self.connections.by_room.get(room_id, ()))
+            for user_id in {c.session.user_id for c in clients}:
+                mine = [c for c in clients if c.session.user_id == user_id and c.open]
+                if not mine:
+                    continue
+                try:
+                    joined = await self.connections.upstream.joined(mine[0].token)
+                except ChatError:
+                    continue
+                entry = next((r for r in joined if str(r["room_id"]) == room_id), None)
+                if entry is None:
+                    for client in mine:
+                        self.remove(client, room_id, {"id": room_id})
+                else:
+                    self.connections.note_version(room_id, entry.get("version"))
+        finally:
+            self._resyncing.discard(room_id)
+
+    def _notify(self, room_id: str, kind: str, user_id: str) -> None:
+        for client in self.connections.by_room.get(room_id, ()):
+            if room_id in client.session.rooms and client.session.user_id != user_id:
+                client.push(frames.build(kind, room_id=room_id, user_id=user_id))
+
+    def _added(
+        self, user_id: str, room: dict[str, Any], entry: dict[str, Any], version: object
+    ) -> None:
+        role = str(entry.get("role", "member"))
+        joined_at = str(entry.get("joined_at") or "")
+
+        async def add(client: Client) -> None:
+            await self.add(client, room, role, joined_at, version)
+
+        for client in self.connections.users.get(user_id, ()):
+            if client.queued is not None:
+                client.queued.append(add)
+            else:
+                client.spawn(add(client))
+
+    async def add(
+        self,
+        client: Client,
+        room: dict[str, Any],
+        role: str,
+        joined_at: str,
+        version: object = None,
+    ) -> None:
+        """Subscribe, send ``room_added``, the messages since ``joined_at``, then go live."""
+        room_id = str(room["id"])
+        async with client.membership_lock:
+            if room_id in client.session.rooms or client.session.phase is Phase.CLOSED:
+                return
+            self.connections.hold_room(client, room_id)
+            self.connections.note_version(room_id, version)
+            try:
+                await self.connections.delivery.subscribe(room_id)
+                page = await self._newest(client, room_id)
+            except (ChatError, TimeoutError):
+                log.warning("room_add_failed", room_id=room_id)
+                self.connections.drop_room(client, room_id)
+                return
+            newest = int(page[0]["seq"]) if page else 0
+            since = _time(joined_at)
+            if room_id not in client.subscribed:
+                return  # removed while we were reading: the removal already said so
+            missed = [m for m in reversed(page) if _after(m.get("created_at"), since)]
+            client.session.add_room(room_id, newest, role)
+            self.connections.delivery.start(room_id, newest)
+            client.push(frames.build("room_added", room={**room, "my_role": role}))
+            for message in missed:
+                client.push(frames.message(message))
+        if client.session.phase is Phase.LIVE:
+            await self.connections.delivery.attach(client, room_id)
+        await self.connections.presence.room_joined(client.session.user_id or "", room_id)
+
+    async def _newest(self, client: Client, room_id: str) -> list[dict[str, Any]]:
+        delay = 0.05
+        for attempt in range(HISTORY_TRIES):
+            try:
+                return await self.connections.upstream.newest(client.token, room_id, 200)
+            except ChatError:
+                if attempt == HISTORY_TRIES - 1:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        return []
+
+    def remove(self, client: Client, room_id: str, room: dict[str, Any]) -> None:
+        """Out of the room now: no frame of it after this, then ``room_removed``."""
+        state = client.session.remove_room(room_id)
+        self.connections.delivery.detach(client, room_id)
+        self.connections.drop_room(client, room_id)
+        if state is not None:
+            client.push(frames.build("room_removed", room=room))
+
+    async def reconcile(self) -> None:
+        """After a pub/sub reconnect: re-read every connected user's rooms and converge."""
+        for clients in list(self.connections.users.values()):
+            ready = [c for c in clients if c.queued is None and c.open]
+            if not ready:
+                continue
+            try:
+                joined = await self.connections.upstream.joined(ready[0].token)
+            except ChatError:
+                continue
+            rooms = {str(r["room_id"]): r for r in joined}
+            for client in ready:
+                for room_id in [r for r in client.session.rooms if r not in rooms]:
+                    self.remove(client, room_id, {"id": room_id})
+                for room_id, entry in rooms.items():
+                    if room_id not in client.session.rooms:
+                        client.spawn(self._fetch_and_add(client, room_id, entry))
+
+    async def _fetch_and_add(self, client: Client, room_id: str, entry: dict[str, Any]) -> None:
+        try:
+            room = await self.connections.upstream.room(client.token, room_id)
+        except ChatError:
+            return
+        room.pop("my_role", None)
+        await self.add(
+            client,
+            room,
+            str(entry.get("role", "member")),
+            str(entry.get("joined_at", "")),
+            entry.get("version"),
+        )
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _after(created_at: Any, since: datetime | None) -> bool:
+    """True for a message sent at or after the member joined (or when either is unknown)."""
+    at = _time(created_at)
+    return since is None or at is None or at >= since

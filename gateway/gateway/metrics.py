@@ -1,0 +1,23 @@
+"""The gateway's Prometheus metrics (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CONNECTIONS = Gauge("gateway_connections", "Open websocket connections.")
+ROOMS = Gauge("gateway_rooms_subscribed", "Room channels this process is subscribed to.")
+FRAMES_IN = Counter("gateway_frames_in_total", "Client frames received.")
+FRAMES_OUT = Counter("gateway_frames_out_total", "Frames written to clients.")
+SLOW_CONSUMERS = Counter(
+    "gateway_slow_consumer_disconnects_total", "Connections closed for not reading (4008)."
+)
+RESUMES = Counter("gateway_resumes_total", "resume requests served.")
+GAP_FILLS = Counter("gateway_gap_fills_total", "Messages delivered from history to fill a gap.")
+CATCHUP = Counter("gateway_catchup_frames_total", "Messages sent to one client from history.")
+BAD_PAYLOADS = Counter("gateway_bad_payloads_total", "Room-channel payloads that did not parse.")
+REDIS_RECONNECTS = Counter("gateway_redis_reconnects_total", "Pub/sub reconnections.")
+SEND_BATCH = Histogram(
+    "gateway_send_batch_size",
+    "send frames forwarded to message-service in one call.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)

@@ -1,0 +1,92 @@
+"""The gateway's plain HTTP answers, given during the websocket handshake's request phase:
+/healthz, /readyz, /metrics, /config.json, the web client's static files, and the Origin
+check for /ws (a browser page from a foreign origin gets 403 before any upgrade).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from chatcore import jsonutil
+from gateway.settings import GatewaySettings
+
+STATIC = Path(__file__).parent / "static"
+WS_PATH = "/ws"
+
+Ready = Callable[[], Awaitable[bool]]
+
+
+def response(status: int, body: bytes, content_type: str, **extra: str) -> Response:
+    # websockets closes the TCP connection after an HTTP answer: say so, or keep-alive
+    # clients would reuse a closed connection.
+    headers = Headers(
+        {"Content-Type": content_type, "Content-Length": str(len(body)), "Connection": "close"}
+    )
+    for name, value in extra.items():
+        headers[name.replace("_", "-")] = value
+    return Response(status, HTTPStatus(status).phrase, headers, body)
+
+
+def _json(status: int, value: object) -> Response:
+    return response(status, jsonutil.dumps(value), "application/json")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _json(status, {"error": {"code": code, "message": message}})
+
+
+class Routes:
+    """``process_request`` for the websocket server."""
+
+    def __init__(self, settings: GatewaySettings, ready: Ready) -> None:
+        self.origins = set(settings.origin_list)
+        self.ready = ready
+        self.static = Path(settings.static_dir) if settings.static_dir else STATIC
+        self.config = jsonutil.dumps(
+            {
+                "auth_url": settings.public_auth_url or settings.auth_url,
+                "rooms_url": settings.public_rooms_url or settings.rooms_url,
+                "messages_url": settings.public_messages_url or settings.messages_url,
+                "ws_url": settings.ws_url,
+            }
+        )
+
+    async def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.partition("?")[0]
+        if path == WS_PATH:
+            origin = request.headers.get("Origin")
+            if origin is not None and origin.rstrip("/") not in self.origins:
+                return _error(403, "forbidden_origin", "This origin may not open the websocket.")
+            if request.headers.get("Upgrade", "").lower() != "websocket":
+                return _error(426, "upgrade_required", "Open /ws as a websocket.")
+            return None
+        if path == "/healthz":
+            return _json(200, {"status": "ok"})
+        if path == "/readyz":
+            ok = await self.ready()
+            return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
+        if path == "/metrics":
+            return response(200, generate_latest(), CONTENT_TYPE_LATEST)
+        if path == "/config.json":
+            return response(200, self.config, "application/json", Cache_Control="no-cache")
+        return self._file(path)
+
+    def _file(self, path: str) -> Response:
+        name = "index.html" if path in ("", "/") else path.lstrip("/")
+        root = self.static.resolve()
+        target = (root / name).resolve()
+        # Only files inside the static directory; "..", absolute paths or links out of it 404.
+        if not target.is_relative_to(root) or not target.is_file():
+            return _error(404, "not_found", "Not found.")
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if kind.startswith("text/") or kind == "application/javascript":
+            kind += "; charset=utf-8"
+        return response(200, target.read_bytes(), kind, Cache_Control="no-cache")

@@ -1,0 +1,283 @@
+"""The thin I/O loop around :class:`Session`: one handler per websocket connection.
+
+It reads client frames, asks the session what to do, and does it: verifies tokens, reads
+the user's rooms (room-service) and positions (message-service) at connect, starts live
+delivery (gateway.delivery), and executes requests with the user's own token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from chatcore.errors import ChatError, Forbidden, NotFound, Unauthorized, Unavailable
+from chatcore.events import Kind, room_event
+from chatcore.logs import get_logger
+from chatcore.redisconn import Names
+from chatcore.tokens import TokenVerifier
+from gateway import frames, metrics
+from gateway.client import Client
+from gateway.delivery import Delivery
+from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
+from gateway.presence import Presence
+from gateway.resume import Resumes
+from gateway.sends import Sends
+from gateway.session import (
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHORIZED,
+    Close,
+    Execute,
+    Out,
+    Phase,
+    Reply,
+    Session,
+    Start,
+    Verify,
+)
+from gateway.settings import GatewaySettings
+from gateway.upstream import Upstream
+
+log = get_logger(__name__)
+
+
+class Connections:
+    """The connections of this process, by user and by room, and what each one does."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        verifier: TokenVerifier,
+        upstream: Upstream,
+        delivery: Delivery,
+        presence: Presence,
+        names: Names,
+    ) -> None:
+        self.settings = settings
+        self.verifier = verifier
+        self.upstream = upstream
+        self.delivery = delivery
+        self.presence = presence
+        self.names = names
+        self.resumes = Resumes(delivery, upstream)
+        self.sends = Sends(upstream)
+        self.users: dict[str, set[Client]] = {}
+        self.by_room: dict[str, set[Client]] = {}
+        # The membership version (docs/events.md) last seen of each room in by_room: an
+        # event that skips one means an event was lost, and the room's members are re-read.
+        self.versions: dict[str, int] = {}
+
+    async def handle(self, ws: ServerConnection) -> None:
+        """Serve one connection from the handshake to its close."""
+        session = Session(
+            rate=self.settings.rate,
+            burst=self.settings.burst,
+            typing_interval=self.settings.typing_interval,
+        )
+        client = Client(ws, session, self.settings.max_inflight)
+        metrics.CONNECTIONS.inc()
+        try:
+            if await self._authenticate(client):
+                async for data in ws:
+                    metrics.FRAMES_IN.inc()
+                    await self.run(client, session.receive(data))
+        except ConnectionClosed:
+            pass
+        finally:
+            metrics.CONNECTIONS.dec()
+            await self._forget(client)
+
+    async def _authenticate(self, client: Client) -> bool:
+        """Verify the header token or the first frame's; False if the connection closed."""
+        header = client.ws.request.headers.get("Authorization") if client.ws.request else None
+        token = None
+        if header and header[:7].lower() == "bearer ":
+            token = header[7:].strip()
+        await self.run(client, client.session.open(token))
+        deadline = time.monotonic() + self.settings.auth_timeout
+        while client.session.phase is Phase.AUTH:
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    data = await client.ws.recv()
+            except TimeoutError:
+                await client.ws.close(CLOSE_UNAUTHORIZED, "authentication timeout")
+                return False
+            metrics.FRAMES_IN.inc()
+            await self.run(client, client.session.receive(data))
+        return client.session.phase is not Phase.CLOSED
+
+    async def run(self, client: Client, outs: list[Out]) -> None:
+        """Carry out what the session asked for, in order."""
+        for out in outs:
+            if isinstance(out, Reply):
+                client.push(out.frame)
+                metrics.FRAMES_OUT.inc()
+            elif isinstance(out, Close):
+                client.session.closed()
+                await client.ws.close(out.code, out.reason)
+                return
+            elif isinstance(out, Verify):
+                await self._verify(client, out)
+            elif isinstance(out, Start):
+                client.spawn(self.resumes.start(client, out.resume, out.ref))
+            elif isinstance(out, Execute):
+                await client.inflight.acquire()
+                client.spawn(self._execute(client, out.frame))
+
+    async def _verify(self, client: Client, out: Verify) -> None:
+        session = client.session
+        first = session.user_id is None
+        try:
+            claims = await self.verifier.verify(out.token)
+        except Unauthorized as exc:
+            await self.run(client, session.auth_failed(exc.code))
+            return
+        except Unavailable:
+            session.closed()
+            await client.ws.close(CLOSE_TRY_AGAIN, "token keys unavailable")
+            return
+        await self.run(
+            client, session.authenticated(str(claims.user_id), out.token, claims.expires_at)
+        )
+        if session.phase is Phase.CLOSED:
+            return
+        client.watch_expiry(claims.expires_at, self._expired)
+        if first:
+            await self._connect(client, out.resume, out.ref)
+
+    def _expired(self, client: Client) -> None:
+        outs = client.session.check_expiry()
+        if outs:
+            client.spawn(self.run(client, outs))
+        elif client.session.phase is not Phase.CLOSED:
+            # The loop's clock and the wall clock drift apart: a timer may fire a hair early.
+            client.watch_expiry(client.session.expires_at, self._expired)
+
+    async def _connect(
+        self, client: Client, resume: dict[str, int] | None, ref: str | None
+    ) -> None:
+        """Subscribe the user's rooms, then read their positions, then answer ``ready``."""
+        session = client.session
+        user_id = session.user_id or ""
+        # Registered first, so a membership change from now on is seen (queued until ready).
+        self.users.setdefault(user_id, set()).add(client)
+        try:
+            joined = await self.upstream.joined(client.token)
+            roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
+            for entry in joined:
+                self.note_version(str(entry["room_id"]), entry.get("version"))
+            for room_id in roles:
+                self.hold_room(client, room_id)
+            await asyncio.gather(*(self.delivery.subscribe(r) for r in roles))
+            positions = await self.upstream.unread(client.token)
+        except (ChatError, TimeoutError) as exc:
+            log.warning("connect_failed", error=type(exc).__name__)
+            session.closed()
+            code = CLOSE_UNAUTHORIZED if isinstance(exc, Unauthorized) else CLOSE_TRY_AGAIN
+            await client.ws.close(code, "cannot load rooms; retry")
+            return
+        rooms = {rid: (positions.get(rid, 0), role) for rid, role in roles.items()}
+        for room_id, (seq, _) in rooms.items():
+            self.delivery.start(room_id, seq)
+        await self.run(client, session.ready(rooms, client.id, resume, ref))
+        client.spawn(self.presence.connected(user_id, client.id, rooms))
+        queued, client.queued = client.queued, None
+        for event in queued or []:
+            client.spawn(event(client))
+        if resume is None and session.phase is Phase.HOLD:
+            grace = self.settings.resume_grace_ms / 1000
+            asyncio.get_running_loop().call_later(grace, self._grace_over, client)
+
+    def _grace_over(self, client: Client) -> None:
+        outs = client.session.grace_over()
+        if outs:
+            client.spawn(self.run(client, outs))
+
+    def hold_room(self, client: Client, room_id: str) -> None:
+        client.subscribed.add(room_id)
+        self.by_room.setdefault(room_id, set()).add(client)
+
+    def drop_room(self, client: Client, room_id: str) -> None:
+        if room_id in client.subscribed:
+            client.subscribed.discard(room_id)
+            self.delivery.unsubscribe(client, room_id)
+        group = self.by_room.get(room_id)
+        if group is not None:
+            group.discard(client)
+            if not group:
+                del self.by_room[room_id]
+                self.versions.pop(room_id, None)
+
+    def note_version(self, room_id: str, version: object) -> None:
+        """Remember a room's membership version read from room-service (never lower it)."""
+        if isinstance(version, int) and not isinstance(version, bool):
+            self.versions[room_id] = max(version, self.versions.get(room_id, 0))
+
+    async def _forget(self, client: Client) -> None:
+        client.session.closed()
+        client.stop_watching()
+        for task in list(client.tasks):
+            task.cancel()
+        for room_id in list(client.subscribed):
+            self.drop_room(client, room_id)
+        user_id = client.session.user_id
+        if user_id is not None and client in self.users.get(user_id, set()):
+            self.users[user_id].discard(client)
+            if not self.users[user_id]:
+                del self.users[user_id]
+            if client.id in self.presence.local:
+                try:
+                    await self.presence.disconnected(user_id, client.id)
+                except Exception as exc:  # Redis down: the lease expires by itself.
+                    log.warning("presence_release_failed", error=type(exc).__name__)
+
+    async def _execute(self, client: Client, frame: ClientFrame) -> None:
+        try:
+            await self._do(client, frame)
+        except ChatError as exc:
+            client.push(frames.error(*_error_code(exc), frame.ref))
+        finally:
+            client.inflight.release()
+
+    async def _do(self, client: Client, frame: ClientFrame) -> None:
+        token = client.token
+        if isinstance(frame, Send):
+            message = await self.sends.send(token, frame.room_id, frame.body, frame.client_msg_id)
+            client.push(frames.build("ack", frame.ref, message=message))
+        elif isinstance(frame, Read):
+            await self.upstream.read(token, frame.room_id, frame.seq)
+        elif isinstance(frame, Typing):
+            payload: dict[str, Any] = {
+                "type": "typing",
+                "room_id": frame.room_id,
+                "user_id": client.session.user_id,
+            }
+            await self.presence.redis.publish(
+                self.names.room_channel(frame.room_id), room_event(Kind.TYPING, 0, payload)
+            )
+        elif isinstance(frame, Who):
+            members = await self.upstream.members(token, frame.room_id)
+            online = await self.presence.online(members)
+            client.push(
+                frames.build("presence_state", frame.ref, room_id=frame.room_id, online=online)
+            )
+        elif isinstance(frame, Resume):
+            await self.resumes.later(client, frame)
+
+
+def _error_code(exc: ChatError) -> tuple[str, str]:
+    """The ``error`` frame's code for an upstream error (docs/protocol.md)."""
+    if isinstance(exc, NotFound | Forbidden):
+        return "not_a_member", "Not a member of that room."
+    if isinstance(exc, Unavailable):
+        return "unavailable", "A service is unavailable; try again."
+    known = {"too_large", "invalid_input", "rate_limited", "unauthorized"}
+    if exc.code in known:
+        return exc.code, exc.message
+    return {413: "too_large", 422: "invalid_input", 429: "rate_limited", 401: "unauthorized"}.get(
+        exc.status, "unavailable"
+    ), exc.message

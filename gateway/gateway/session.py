@@ -1,0 +1,244 @@
+"""One websocket connection's protocol state, with no I/O (style.md: sans-I/O).
+
+The server feeds a :class:`Session` what happened (a client frame, a verified token, the
+rooms at connect, the end of the resume grace) and gets back what to do: frames to send,
+a close, or an action that needs I/O. Tests drive it synchronously (tests/test_session.py).
+
+Phases: AUTH (waiting for a token) -> CONNECTING (token verified, rooms being read) ->
+HOLD (``ready`` sent; live delivery held until the first client frame or the grace ends, so
+a ``resume`` is applied before any live frame) -> LIVE -> CLOSED.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from chatcore.ratelimit import TokenBucket
+from gateway import frames
+from gateway.frames import Auth, ClientFrame, FrameError, Ping, Resume, Send, Typing
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_SLOW_CONSUMER = 4008
+
+
+class Phase(IntEnum):
+    AUTH = 0
+    CONNECTING = 1
+    HOLD = 2
+    LIVE = 3
+    CLOSED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Send this frame to the client."""
+
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verify:
+    """Verify this token (the first one, or a replacement on an open connection)."""
+
+    token: str
+    resume: dict[str, int] | None
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Start live delivery; rooms in ``resume`` start from the client's seq (``resumed``)."""
+
+    resume: dict[str, int] | None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    """Carry out a validated request of a member (send, read, who, typing, later resume)."""
+
+    frame: ClientFrame
+
+
+Out = Reply | Close | Verify | Start | Execute
+
+
+@dataclass(slots=True)
+class RoomState:
+    """Where one room stands on this connection."""
+
+    pos: int  # the last seq delivered to this connection (or to start after)
+    role: str = "member"
+    in_sync: bool = False  # in its feed's in-sync set: live frames go straight out
+    generation: int = 0  # bumped when the room is removed or restarted; stale work stops
+    attaching: int = -1  # the generation a catch-up runs for (-1: none), so only one runs
+
+
+@dataclass
+class Session:
+    """The protocol state of one connection."""
+
+    rate: float = 20.0
+    burst: int = 100
+    typing_interval: float = 2.0
+    phase: Phase = Phase.AUTH
+    user_id: str | None = None
+    token: str | None = None
+    expires_at: float = 0.0
+    rooms: dict[str, RoomState] = field(default_factory=dict)
+    bucket: TokenBucket = field(init=False)
+    _typing_at: dict[str, float] = field(default_factory=dict)
+    _verifying: bool = False
+
+    def __post_init__(self) -> None:
+        self.bucket = TokenBucket(self.rate, self.burst)
+
+    def open(self, header_token: str | None) -> list[Out]:
+        """The connection is open; a token from the Authorization header is verified now."""
+        if header_token is None:
+            return []
+        self._verifying = True
+        return [Verify(header_token, None, None)]
+
+    def receive(self, data: str | bytes, now: float | None = None) -> list[Out]:
+        """What to do about one client frame."""
+        if self.phase is Phase.CLOSED:
+            return []
+        if not self.bucket.take(1.0, now):
+            return [Reply(frames.error("rate_limited", "Too many frames; slow down."))]
+        try:
+            frame = frames.parse(data)
+        except FrameError as exc:
+            return [Reply(frames.error(exc.code, exc.message, exc.ref))]
+        if self.phase is Phase.AUTH:
+            if isinstance(frame, Auth) and not self._verifying:
+                self._verifying = True
+                return [Verify(frame.token, frame.resume, frame.ref)]
+            return [self._close(CLOSE_UNAUTHORIZED, "authentication required")]
+        if self.phase is Phase.HOLD:
+            self.phase = Phase.LIVE
+            if isinstance(frame, Resume):
+                return [Start(frame.rooms, frame.ref)]
+            return [Start(None), *self._live(frame, now)]
+        return self._live(frame, now)
+
+    def _live(self, frame: ClientFrame, now: float | None) -> list[Out]:
+        if isinstance(frame, Auth):
+            return [Verify(frame.token, None, frame.ref)]
+        if isinstance(frame, Ping):
+            return [Reply(frames.build("pong", frame.ref))]
+        if isinstance(frame, Resume):
+            return [Execute(frame)]
+        if frame.room_id not in self.rooms:
+            # Same answer whether the room exists or not: never leak existence.
+            return [Reply(frames.error("not_a_member", "Not a member of that room.", frame.ref))]
+        if isinstance(frame, Typing):
+            now = time.monotonic() if now is None else now
+            last = self._typing_at.get(frame.room_id)
+            if last is not None and now - last < self.typing_interval:
+                return []
+            self._typing_at[frame.room_id] = now
+        elif isinstance(frame, Send):
+            # A message ends its sender's typing: the next keystroke is news again.
+            self._typing_at.pop(frame.room_id, None)
+        return [Execute(frame)]
+
+    def authenticated(self, user_id: str, token: str, expires_at: float) -> list[Out]:
+        """A token was verified; ``expires_at`` is its ``exp`` (epoch seconds)."""
+        self._verifying = False
+        if self.phase is Phase.CLOSED:
+            return []
+        if self.user_id is None:
+            self.user_id, self.token, self.expires_at = user_id, token, expires_at
+            self.phase = Phase.CONNECTING
+            return []
+        if user_id != self.user_id:
+            return [self._close(CLOSE_UNAUTHORIZED, "token of another user")]
+        self.token, self.expires_at = token, expires_at
+        return []
+
+    def auth_failed(self, reason: str) -> list[Out]:
+        """The token was refused: close with 4001 whatever the phase."""
+        self._verifying = False
+        return [self._close(CLOSE_UNAUTHORIZED, reason)]
+
+    def ready(
+        self,
+        rooms: dict[str, tuple[int, str]],
+        session_id: str,
+        resume: dict[str, int] | None = None,
+        ref: str | None = None,
+    ) -> list[Out]:
+        """The rooms ({room_id: (last_seq, role)}) are subscribed: send ``ready`` and hold."""
+        if self.phase is not Phase.CONNECTING:
+            return []
+        self.rooms = {rid: RoomState(pos=seq, role=role) for rid, (seq, role) in rooms.items()}
+        listed = [{"room_id": rid, "last_seq": seq} for rid, (seq, _) in rooms.items()]
+        out: list[Out] = [
+            Reply(
+                frames.build(
+                    "ready", ref, user_id=self.user_id, rooms=listed, session_id=session_id
+                )
+            )
+        ]
+        if resume is not None:
+            self.phase = Phase.LIVE
+            out.append(Start(resume, ref))
+        else:
+            self.phase = Phase.HOLD
+        return out
+
+    def grace_over(self) -> list[Out]:
+        """No frame came within the resume grace: deliver live from the ``ready`` positions."""
+        if self.phase is not Phase.HOLD:
+            return []
+        self.phase = Phase.LIVE
+        return [Start(None)]
+
+    def check_expiry(self, now: float | None = None) -> list[Out]:
+        """Close with 4001 once the current token has expired and was not replaced."""
+        now = time.time() if now is None else now
+        if self.phase in (Phase.AUTH, Phase.CLOSED) or now < self.expires_at:
+            return []
+        return [self._close(CLOSE_UNAUTHORIZED, "token expired")]
+
+    def split_resume(self, claimed: dict[str, int]) -> tuple[dict[str, int], list[str]]:
+        """The claimed positions of the user's rooms, and the rooms that are not theirs."""
+        known = {rid: seq for rid, seq in claimed.items() if rid in self.rooms}
+        return known, [rid for rid in claimed if rid not in self.rooms]
+
+    def add_room(self, room_id: str, pos: int, role: str) -> RoomState:
+        """The user joined a room; its delivery starts after ``pos``."""
+        old = self.rooms.get(room_id)
+        state = RoomState(pos=pos, role=role, generation=(old.generation + 1) if old else 0)
+        self.rooms[room_id] = state
+        return state
+
+    def remove_room(self, room_id: str) -> RoomState | None:
+        """The user left a room: no further frame of it goes out."""
+        state = self.rooms.pop(room_id, None)
+        if state is not None:
+            state.generation += 1
+            state.in_sync = False
+        self._typing_at.pop(room_id, None)
+        return state
+
+    def closed(self) -> None:
+        self.phase = Phase.CLOSED
+
+    def _close(self, code: int, reason: str) -> Close:
+        self.phase = Phase.CLOSED
+        return Close(code, reason)

@@ -1,0 +1,73 @@
+"""gateway settings: the shared ones plus those named ``GATEWAY_*``."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+
+from chatcore.settings import ServiceSettings
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class GatewaySettings(ServiceSettings):
+    port: int = Field(default=8000, validation_alias=_env("GATEWAY_PORT"))
+    # Independent processes sharing the port with SO_REUSEPORT; about one per core.
+    workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("GATEWAY_WORKERS"))
+    # Browser origins allowed to open /ws (comma-separated). Empty: the defaults below plus
+    # gateway_url. Requests without an Origin header (non-browser clients) are always allowed.
+    allowed_origins: str = Field(default="", validation_alias=_env("GATEWAY_ALLOWED_ORIGINS"))
+    # Per-connection token bucket for client frames.
+    rate: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_RATE"))
+    burst: int = Field(default=100, ge=1, validation_alias=_env("GATEWAY_BURST"))
+    auth_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("GATEWAY_AUTH_TIMEOUT"))
+    ping_interval: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_PING_INTERVAL"))
+    ping_timeout: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_PING_TIMEOUT"))
+    # How long live delivery waits after `ready` for the client's `resume` (or any frame).
+    resume_grace_ms: int = Field(
+        default=300, ge=0, le=10000, validation_alias=_env("GATEWAY_RESUME_GRACE_MS")
+    )
+    # A user with no refreshed connection lease is offline after this many seconds.
+    presence_lease: float = Field(
+        default=30.0, ge=3, le=60, validation_alias=_env("GATEWAY_PRESENCE_LEASE")
+    )
+    # Bytes a connection may have waiting in its write buffer; above it the client has
+    # stopped reading and is closed with 4008 (it resumes on reconnect).
+    send_buffer_limit: int = Field(
+        default=1024 * 1024, ge=4096, validation_alias=_env("GATEWAY_SEND_BUFFER_LIMIT")
+    )
+    max_frame: int = Field(default=65536, ge=1024, validation_alias=_env("GATEWAY_MAX_FRAME"))
+    # Client frames waiting to be read before the socket stops reading (backpressure).
+    max_queue: int = Field(default=32, ge=1, validation_alias=_env("GATEWAY_MAX_QUEUE"))
+    # Seconds of silence on a room before the gateway asks message-service for its newest seq.
+    gap_check_interval: float = Field(
+        default=5.0, gt=0, validation_alias=_env("GATEWAY_GAP_CHECK_INTERVAL")
+    )
+    typing_interval: float = Field(
+        default=2.0, ge=0, validation_alias=_env("GATEWAY_TYPING_INTERVAL")
+    )
+    # Requests (send, read, who, ...) one connection may have in flight at once.
+    max_inflight: int = Field(default=32, ge=1, validation_alias=_env("GATEWAY_MAX_INFLIGHT"))
+    static_dir: str = Field(default="", validation_alias=_env("GATEWAY_STATIC_DIR"))
+    # The service URLs the web client is told in /config.json, where the browser's view of
+    # them differs from the gateway's own (compose hostnames, an Ingress). Empty: the same.
+    public_auth_url: str = Field(default="", validation_alias=_env("GATEWAY_PUBLIC_AUTH_URL"))
+    public_rooms_url: str = Field(default="", validation_alias=_env("GATEWAY_PUBLIC_ROOMS_URL"))
+    public_messages_url: str = Field(
+        default="", validation_alias=_env("GATEWAY_PUBLIC_MESSAGES_URL")
+    )
+
+    @property
+    def origin_list(self) -> list[str]:
+        raw = self.allowed_origins or ",".join(
+            ["http://localhost:8000", "http://127.0.0.1:8000", self.gateway_url]
+        )
+        return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+
+    @property
+    def ws_url(self) -> str:
+        base = self.gateway_url.rstrip("/")
+        if base.startswith("https://"):
+            return "wss://" + base[len("https://") :] + "/ws"
+        return "ws://" + base.removeprefix("http://") + "/ws"

@@ -1,0 +1,264 @@
+// The open conversation: history as you scroll up, live messages, sending, edit and delete.
+
+import { api } from "./api.js";
+import { $, clockTime, dayLabel, el, fullTime, sameLocalDay, showError, toast } from "./dom.js";
+import { avatarNode, nameNode } from "./people.js";
+import { canModerate, convoOf, state, storeMessage } from "./state.js";
+
+const PAGE = 50;
+// Consecutive messages of one sender within this many ms share one header.
+const GROUP_MS = 5 * 60 * 1000;
+
+let conn = null;
+const failed = new Map(); // client_msg_id -> { entry, message }
+
+let wired = false;
+
+export function initChat(connection) {
+  conn = connection;
+  if (wired) return;
+  wired = true;
+  const scroller = $("#scroller");
+  scroller.addEventListener("scroll", () => {
+    if (scroller.scrollTop < 150) loadOlder();
+    if (nearBottom()) markSeen();
+  });
+  setupEditDialog();
+}
+
+const nearBottom = () => {
+  const s = $("#scroller");
+  return s.scrollHeight - s.scrollTop - s.clientHeight < 90;
+};
+export const scrollToBottom = () => { const s = $("#scroller"); s.scrollTop = s.scrollHeight; };
+
+/** Load the newest page of a room (once) and show it, scrolled to the end. */
+export async function showConversation(roomId) {
+  const convo = convoOf(roomId);
+  renderMessages();
+  scrollToBottom();
+  if (!convo.loaded) {
+    setHistoryState("Loading messages…");
+    try {
+      const page = await api("GET", "messages", "/messages", { query: { room_id: roomId, limit: PAGE } });
+      convo.loaded = true;
+      for (const m of page.items) storeMessage(m);
+      convo.hasMore = (convo.oldest ?? 1) > 1;
+      await fillGap(roomId);
+    } catch (err) {
+      setHistoryState(`Could not load messages: ${err.message}`);
+      return;
+    }
+    if (state.currentRoomId !== roomId) return;
+    renderMessages();
+    scrollToBottom();
+  }
+  markSeen();
+}
+
+/** Fetch whatever the conversation lacks after its newest message (after a load or a gap). */
+export async function fillGap(roomId) {
+  const convo = state.convos.get(roomId);
+  if (!convo?.loaded) return;
+  let after = Math.max(0, ...convo.bySeq.keys());
+  for (;;) {
+    const page = await api("GET", "messages", "/messages", { query: { room_id: roomId, after_seq: after, limit: 200 } });
+    for (const m of page.items) { storeMessage(m); after = Math.max(after, m.seq); }
+    if (!page.next_cursor || !page.items.length) break;
+  }
+  if (state.currentRoomId === roomId) renderMessages();
+}
+
+let loadingOlder = false;
+async function loadOlder() {
+  const roomId = state.currentRoomId;
+  const convo = roomId && state.convos.get(roomId);
+  if (!convo?.loaded || !convo.hasMore || loadingOlder) return;
+  loadingOlder = true;
+  setHistoryState("Loading earlier messages…");
+  const scroller = $("#scroller");
+  try {
+    const page = await api("GET", "messages", "/messages", { query: { room_id: roomId, before_seq: convo.oldest, limit: PAGE } });
+    for (const m of page.items) storeMessage(m);
+    convo.hasMore = page.items.length > 0 && convo.oldest > 1;
+    if (state.currentRoomId === roomId) {
+      const before = scroller.scrollHeight - scroller.scrollTop;
+      renderMessages();
+      scroller.scrollTop = scroller.scrollHeight - before;
+    }
+  } catch (err) {
+    setHistoryState(`Could not load earlier messages: ${err.message}`);
+  } finally {
+    loadingOlder = false;
+  }
+}
+
+function setHistoryState(text) { $("#history-state").textContent = text; }
+
+/** A message arrived (live or resumed) or changed: show it if its room is open. */
+export function onMessage(message) {
+  const changed = storeMessage(message);
+  if (message.room_id !== state.currentRoomId || !changed) return;
+  const stick = nearBottom() || message.sender_id === state.me.id;
+  renderMessages();
+  if (stick) scrollToBottom();
+  markSeen();
+}
+
+/** Tell the server (and the room list) that the newest message of the open room is read. */
+export function markSeen() {
+  const roomId = state.currentRoomId;
+  const convo = roomId && state.convos.get(roomId);
+  if (!convo?.loaded || document.visibilityState !== "visible" || !nearBottom()) return;
+  const seq = Math.max(0, ...convo.bySeq.keys());
+  if (seq > (convo.readSeq ?? 0)) {
+    convo.readSeq = seq;
+    conn.send({ type: "read", room_id: roomId, seq });
+  }
+  document.dispatchEvent(new CustomEvent("room-read", { detail: roomId }));
+}
+
+/** Whether a new message in this room is being read as it arrives. */
+export const isReading = (roomId) => roomId === state.currentRoomId && document.visibilityState === "visible" && nearBottom();
+
+/** A system line ("Ana joined") shown in the open conversation. */
+export function addNotice(roomId, text) {
+  const convo = state.convos.get(roomId);
+  if (!convo?.loaded) return;
+  (convo.notices ||= []).push({ afterSeq: Math.max(0, ...convo.bySeq.keys()), text, at: new Date().toISOString() });
+  if (roomId === state.currentRoomId) {
+    const stick = nearBottom();
+    renderMessages();
+    if (stick) scrollToBottom();
+  }
+}
+
+export function sendFailed({ entry, code, message }) {
+  failed.set(entry.client_msg_id, { entry, message: message || code });
+  if (entry.room_id === state.currentRoomId) renderMessages();
+  toast(`Message not sent: ${message || code}`, "error");
+}
+
+/** Rebuild the message list of the open room. */
+export function renderMessages() {
+  const roomId = state.currentRoomId;
+  const list = $("#message-list");
+  const convo = roomId && state.convos.get(roomId);
+  if (!convo) { list.replaceChildren(); return; }
+  const messages = [...convo.bySeq.values()].sort((a, b) => a.seq - b.seq);
+  const notices = convo.notices || [];
+  const waiting = [...conn.pending.values(), ...[...failed.values()].map((f) => ({ ...f.entry, error: f.message }))]
+    .filter((p) => p.room_id === roomId && !messages.some((m) => m.client_msg_id === p.client_msg_id && m.sender_id === state.me.id));
+  const nodes = [];
+  let prev = null;
+  let n = 0;
+  const pushNotices = (upTo) => {
+    while (n < notices.length && notices[n].afterSeq <= upTo) {
+      nodes.push(el("li", { class: "notice" }, el("span", { text: notices[n].text })));
+      prev = null;
+      n += 1;
+    }
+  };
+  pushNotices(convo.oldest ? convo.oldest - 1 : 0);
+  for (const message of messages) {
+    if (!prev || !sameLocalDay(prev.created_at, message.created_at)) {
+      nodes.push(el("li", { class: "day" }, el("span", { text: dayLabel(message.created_at) })));
+      prev = null;
+    }
+    nodes.push(messageNode(message, prev));
+    prev = message;
+    pushNotices(message.seq);
+  }
+  pushNotices(Infinity);
+  for (const p of waiting) nodes.push(pendingNode(p));
+  list.replaceChildren(...nodes);
+  setHistoryState(!convo.loaded ? "Loading messages…" : convo.hasMore ? "" : messages.length ? "This is the beginning of the conversation." : "No messages yet. Say hello!");
+}
+
+function messageNode(message, prev) {
+  const own = message.sender_id === state.me.id;
+  const grouped = prev && prev.sender_id === message.sender_id && !prev.deleted === !message.deleted
+    && new Date(message.created_at) - new Date(prev.created_at) < GROUP_MS;
+  const classes = ["msg", own ? "own" : "other", grouped ? "cont" : "first", message.deleted ? "deleted" : ""];
+  const actions = [];
+  if (!message.deleted && own) {
+    actions.push(el("button", { type: "button", class: "ghost small", "aria-label": "Edit message", onclick: () => openEdit(message) }, "Edit"));
+  }
+  if (!message.deleted && (own || canModerate(message.room_id))) {
+    actions.push(el("button", { type: "button", class: "ghost small", "aria-label": "Delete message", onclick: () => deleteMessage(message) }, "Delete"));
+  }
+  // A message with actions takes focus (a tap on a phone, Tab on a keyboard) to reveal them.
+  return el("li", { class: classes.join(" "), dataset: { seq: message.seq, id: message.id }, tabindex: actions.length ? "0" : null },
+    !own ? (grouped ? el("span", { class: "avatar-gap" }) : avatarNode(message.sender_id, "avatar small")) : null,
+    el("div", { class: "bubble" },
+      !grouped ? el("div", { class: "meta" }, own ? el("span", { class: "name", text: "You" }) : nameNode(message.sender_id)) : null,
+      message.deleted
+        ? el("p", { class: "body", text: "This message was deleted." })
+        : el("p", { class: "body", text: message.body }),
+      el("div", { class: "foot" },
+        message.edited_at && !message.deleted ? el("span", { class: "edited", title: `Edited ${fullTime(message.edited_at)}` }, "edited") : null,
+        el("time", { datetime: message.created_at, title: fullTime(message.created_at), text: clockTime(message.created_at) }))),
+    actions.length ? el("div", { class: "actions" }, ...actions) : null);
+}
+
+function pendingNode(p) {
+  const failure = p.error;
+  return el("li", { class: `msg own cont ${failure ? "failed" : "pending"}`, dataset: { clientMsgId: p.client_msg_id } },
+    el("div", { class: "bubble" },
+      el("p", { class: "body", text: p.body }),
+      el("div", { class: "foot" },
+        el("span", { class: "status", text: failure ? `Not sent: ${failure}` : "Sending…" }))),
+    failure ? el("div", { class: "actions visible" },
+      el("button", { type: "button", class: "ghost small", onclick: () => retry(p.client_msg_id) }, "Retry"),
+      el("button", { type: "button", class: "ghost small", onclick: () => { failed.delete(p.client_msg_id); renderMessages(); } }, "Discard")) : null);
+}
+
+function retry(clientMsgId) {
+  const f = failed.get(clientMsgId);
+  if (!f) return;
+  failed.delete(clientMsgId);
+  conn.pending.set(clientMsgId, f.entry);
+  if (conn.authed) conn.sendPending(f.entry);
+  renderMessages();
+}
+
+async function deleteMessage(message) {
+  if (!window.confirm("Delete this message for everyone?")) return;
+  try {
+    const answer = await api("DELETE", "messages", `/messages/${message.id}`);
+    onMessage(answer?.id ? answer : { ...message, body: null, deleted: true });
+  } catch (err) {
+    toast(`Could not delete: ${err.message}`, "error");
+  }
+}
+
+let editing = null;
+function openEdit(message) {
+  editing = message;
+  const dialog = $("#edit-dialog");
+  $("#edit-input").value = message.body;
+  showError($("#edit-form .form-error"), null);
+  dialog.showModal();
+  $("#edit-input").focus();
+}
+
+function setupEditDialog() {
+  const form = $("#edit-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = $("#edit-input").value.trim();
+    const error = form.querySelector(".form-error");
+    if (!body) return showError(error, new Error("A message can't be empty; delete it instead."));
+    try {
+      const answer = await api("PATCH", "messages", `/messages/${editing.id}`, { json: { body } });
+      onMessage(answer?.id ? answer : { ...editing, body, edited_at: new Date().toISOString() });
+      $("#edit-dialog").close();
+    } catch (err) {
+      showError(error, err);
+    }
+    return undefined;
+  });
+  $("#edit-input").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
+}

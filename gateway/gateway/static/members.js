@@ -1,0 +1,132 @@
+// The members panel: who is in the open room and online, inviting, removing and leaving.
+
+import { api } from "./api.js";
+import { $, el, showError, toast } from "./dom.js";
+import { avatarNode, nameNode } from "./people.js";
+import { canModerate, emit, state } from "./state.js";
+import { searchAsYouType } from "./rooms.js";
+
+let conn = null;
+
+let wired = false;
+
+export function initMembers(connection) {
+  conn = connection;
+  if (wired) return;
+  wired = true;
+  $("#members-button").addEventListener("click", () => toggleMembers());
+  $("#members-close").addEventListener("click", () => toggleMembers(false));
+  $("#leave-button").addEventListener("click", leaveRoom);
+  $("#invite-form").addEventListener("submit", (event) => event.preventDefault());
+  searchAsYouType($("#invite-input"), $("#invite-results"), $("#members-error"), "Add", async (user) => {
+    const roomId = state.currentRoomId;
+    await api("POST", "rooms", `/rooms/${roomId}/members`, { json: { user_id: user.id } });
+    toast(`${user.display_name} was added.`);
+    $("#invite-input").value = "";
+    $("#invite-results").replaceChildren();
+    await loadMembers(roomId);
+  }, (user) => (state.members.get(state.currentRoomId) || []).some((m) => m.user_id === user.id));
+}
+
+export function toggleMembers(open = $("#members-panel").hidden) {
+  $("#members-panel").hidden = !open;
+  $("#members-button").setAttribute("aria-expanded", String(open));
+  $("#app-view").classList.toggle("with-members", open);
+  if (open && state.currentRoomId) {
+    loadMembers(state.currentRoomId);
+    $("#members-close").focus();
+  }
+}
+
+/** Fetch the member list of a room and ask the gateway who of them is online. */
+export async function loadMembers(roomId) {
+  try {
+    const page = await api("GET", "rooms", `/rooms/${roomId}/members`);
+    state.members.set(roomId, page.items);
+    const room = state.rooms.get(roomId);
+    if (room) room.member_count = page.items.length;
+    showError($("#members-error"), null);
+  } catch (err) {
+    showError($("#members-error"), err);
+  }
+  conn.send({ type: "who", room_id: roomId });
+  if (roomId === state.currentRoomId) renderMembers();
+}
+
+export function onPresenceState({ room_id: roomId, online }) {
+  state.online.set(roomId, new Set(online));
+  if (roomId === state.currentRoomId) renderMembers();
+}
+
+export function onPresence({ room_id: roomId, user_id: userId, online }) {
+  let set = state.online.get(roomId);
+  if (!set) { set = new Set(); state.online.set(roomId, set); }
+  if (online) set.add(userId); else set.delete(userId);
+  if (roomId === state.currentRoomId) renderMembers();
+}
+
+const ROLE_ORDER = { owner: 0, admin: 1, member: 2 };
+
+/** Draw the panel and the header's "n members, m online" line. */
+export function renderMembers() {
+  const roomId = state.currentRoomId;
+  const room = state.rooms.get(roomId);
+  if (!room) return;
+  const members = [...(state.members.get(roomId) || [])];
+  const online = new Set(state.online.get(roomId) || []);
+  if (conn?.state === "online") online.add(state.me.id);
+  const moderator = canModerate(roomId) && room.kind === "group";
+  members.sort((a, b) => (online.has(b.user_id) - online.has(a.user_id)) || (ROLE_ORDER[a.role] - ROLE_ORDER[b.role]));
+  $("#member-list").replaceChildren(...members.map((m) => {
+    const isOnline = online.has(m.user_id);
+    const me = m.user_id === state.me.id;
+    return el("li", { class: `person${isOnline ? " online" : ""}`, dataset: { userId: m.user_id } },
+      el("span", { class: "avatar-wrap" }, avatarNode(m.user_id, "avatar"),
+        el("span", { class: "dot", title: isOnline ? "Online" : "Offline" })),
+      el("span", { class: "person-text" },
+        el("span", { class: "person-name" }, nameNode(m.user_id), me ? " (you)" : ""),
+        el("span", { class: "muted small", text: `${isOnline ? "Online" : "Offline"}${m.role !== "member" ? ` · ${m.role}` : ""}` })),
+      moderator && !me && m.role !== "owner"
+        ? el("button", { type: "button", class: "ghost small", "aria-label": "Remove from room", onclick: () => removeMember(roomId, m.user_id) }, "Remove")
+        : null);
+  }));
+  $("#invite-form").hidden = !moderator;
+  $("#leave-button").hidden = room.kind !== "group";
+  emit("members-rendered", roomId);
+}
+
+async function removeMember(roomId, userId) {
+  try {
+    await api("DELETE", "rooms", `/rooms/${roomId}/members/${userId}`);
+    await loadMembers(roomId);
+  } catch (err) {
+    showError($("#members-error"), err);
+  }
+}
+
+async function leaveRoom() {
+  const roomId = state.currentRoomId;
+  if (!roomId || !window.confirm("Leave this room? You will stop getting its messages.")) return;
+  try {
+    await api("DELETE", "rooms", `/rooms/${roomId}/members/${state.me.id}`);
+    toggleMembers(false);
+    emit("room-gone", { roomId, text: "You left the room." });
+  } catch (err) {
+    showError($("#members-error"), err);
+  }
+}
+
+/** Someone joined or left a room we are in: keep the list current. */
+export function onMembership(frame, joined) {
+  const members = state.members.get(frame.room_id);
+  if (members) {
+    const without = members.filter((m) => m.user_id !== frame.user_id);
+    state.members.set(frame.room_id, joined ? [...without, { user_id: frame.user_id, role: "member", joined_at: new Date().toISOString() }] : without);
+  }
+  const room = state.rooms.get(frame.room_id);
+  if (room && members) room.member_count = state.members.get(frame.room_id).length;
+  if (frame.room_id === state.currentRoomId) {
+    renderMembers();
+    if (!$("#members-panel").hidden) loadMembers(frame.room_id);
+  }
+}

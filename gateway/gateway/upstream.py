@@ -1,0 +1,81 @@
+"""Calls to room-service and message-service, each with the connection's own token.
+
+One keep-alive httpx client per process (performance.md: a fresh connection per message
+would dominate the profile).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from chatcore.httpclient import ServiceClient, create_http_client
+from gateway.settings import GatewaySettings
+
+PAGE = 200
+
+
+class Upstream:
+    """The HTTP calls the gateway makes, answers decoded, errors as ChatError types."""
+
+    def __init__(self, settings: GatewaySettings, http: httpx.AsyncClient | None = None) -> None:
+        self.http = http or create_http_client(timeout=10.0, max_connections=200)
+        self.rooms = ServiceClient(self.http, settings.rooms_url)
+        self.messages = ServiceClient(self.http, settings.messages_url)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def joined(self, token: str) -> list[dict[str, Any]]:
+        """Every room of the caller: [{room_id, role, joined_at, version}]."""
+        answer = await self.rooms.request("GET", "/rooms/joined", token=token)
+        return list(answer["items"])
+
+    async def room(self, token: str, room_id: str) -> dict[str, Any]:
+        return dict(await self.rooms.request("GET", f"/rooms/{room_id}", token=token))
+
+    async def members(self, token: str, room_id: str) -> list[str]:
+        """Every member's id, page after page."""
+        members: list[str] = []
+        params: dict[str, Any] = {"limit": PAGE}
+        while True:
+            answer = await self.rooms.request(
+                "GET", f"/rooms/{room_id}/members", token=token, params=params
+            )
+            members.extend(str(m["user_id"]) for m in answer["items"])
+            if not answer.get("next_cursor"):
+                return members
+            params["cursor"] = answer["next_cursor"]
+
+    async def unread(self, token: str) -> dict[str, int]:
+        """The newest seq of each of the caller's rooms."""
+        answer = await self.messages.request("GET", "/messages/unread", token=token)
+        return {str(i["room_id"]): int(i["last_seq"]) for i in answer["items"]}
+
+    async def after(self, token: str, room_id: str, seq: int) -> list[dict[str, Any]]:
+        """Up to a page of the room's messages after ``seq``, oldest first."""
+        answer = await self.messages.request(
+            "GET",
+            "/messages",
+            token=token,
+            params={"room_id": room_id, "after_seq": seq, "limit": PAGE},
+        )
+        return list(answer["items"])
+
+    async def newest(self, token: str, room_id: str, limit: int = 1) -> list[dict[str, Any]]:
+        """The room's newest messages, newest first."""
+        answer = await self.messages.request(
+            "GET", "/messages", token=token, params={"room_id": room_id, "limit": limit}
+        )
+        return list(answer["items"])
+
+    async def send_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Many sends, each with its sender's token: one answer per item, in order."""
+        answer = await self.messages.request("POST", "/messages/batch", json={"items": items})
+        return list(answer["items"])
+
+    async def read(self, token: str, room_id: str, seq: int) -> None:
+        await self.messages.request(
+            "POST", "/messages/read", token=token, json={"room_id": room_id, "seq": seq}
+        )

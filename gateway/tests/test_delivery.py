@@ -1,0 +1,359 @@
+"""Delivery over real processes: order, membership, resume, lost publishes, slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from chatcore.testing.plugin import MakeUser, StartService
+from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.servers import free_port
+from chatcore.testing.users import TestUser
+
+Open = Callable[..., Any]
+
+
+@pytest.fixture(scope="module")
+def lossy_messages(
+    start_service: StartService, message_service: ServiceProcess, redis_prefix: str
+) -> ServiceProcess:
+    """A message-service replica that commits to the same database but publishes on another
+    Redis prefix: every message sent through it is a publish the gateway never sees."""
+    port = free_port()
+    env = {"MESSAGES_PORT": str(port), "REDIS_PREFIX": f"{redis_prefix}lost:"}
+    return start_service("message_service", port=port, env=env, migrate=False)
+
+
+@pytest.fixture(scope="module")
+def tight_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
+    """A gateway with a 64 KiB write-buffer limit and a 1 s silent-room check."""
+    port = free_port()
+    env = {
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_SEND_BUFFER_LIMIT": "65536",
+        "GATEWAY_GAP_CHECK_INTERVAL": "1",
+    }
+    return start_service("gateway", port=port, env=env, migrate=False)
+
+
+async def _send_many(
+    api: Any, senders: list[TestUser], room_id: str, count: int, body: str
+) -> None:
+    """Send ``count`` messages spread over ``senders`` (each stays within its burst)."""
+
+    async def run(user: TestUser, n: int) -> None:
+        for _ in range(n):
+            await api.send(user, room_id, body)
+
+    share, extra = divmod(count, len(senders))
+    await asyncio.gather(*(run(u, share + (1 if i < extra else 0)) for i, u in enumerate(senders)))
+
+
+async def test_members_see_each_others_messages_in_order_and_outsiders_nothing(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """Two members get every message of the room in seq order; a third user gets none."""
+    a, b, c = await make_user(), await make_user(), await make_user()
+    room = await api.room(a, b)
+    sa = await open_socket(gateway_service.url, a.access_token)
+    sb = await open_socket(gateway_service.url, b.access_token, header=False)
+    sc = await open_socket(gateway_service.url, c.access_token)
+
+    async def over_socket() -> None:
+        for i in range(10):
+            await sa.send(
+                {
+                    "type": "send",
+                    "room_id": room,
+                    "body": f"a{i}",
+                    "client_msg_id": f"a{i}",
+                    "ref": f"r{i}",
+                }
+            )
+
+    await asyncio.gather(over_socket(), _send_many(api, [b], room, 10, "from b"))
+    seqs_a = await sa.messages(room, 20)
+    seqs_b = await sb.messages(room, 20)
+    assert seqs_a == list(range(1, 21))
+    assert seqs_b == list(range(1, 21))
+    while len({f["ref"] for f in sa.frames if f["type"] == "ack"}) < 10:
+        await sa.until(lambda f: f["type"] == "ack")
+    acks = [f for f in sa.frames if f["type"] == "ack"]
+    assert sorted(f["message"]["body"] for f in acks) == sorted(f"a{i}" for i in range(10))
+    assert not [f for f in await sc.quiet(1.0) if f["type"] == "message"]
+
+
+async def test_added_member_gets_the_room_live_and_removal_stops_it(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """room_added then messages with no reconnect; after removal, nothing within a second."""
+    owner, newcomer = await make_user(), await make_user()
+    room = await api.room(owner)
+    await api.send(owner, room, "before")
+    client = await open_socket(gateway_service.url, newcomer.access_token)
+    await client.send({"type": "ping"})
+    await api.add(owner, room, newcomer)
+    added = await client.until(lambda f: f["type"] == "room_added")
+    assert added["room"]["id"] == room
+    assert added["room"]["my_role"] == "member"
+    sent = await api.send(owner, room, "after")
+    frame = await client.until(lambda f: f["type"] == "message")
+    assert frame["message"]["seq"] == sent["seq"]
+    await api.remove(owner, room, newcomer)
+    removed = await client.until(lambda f: f["type"] == "room_removed", timeout=1.0)
+    assert removed["room"]["id"] == room
+    await api.send(owner, room, "gone")
+    assert not [f for f in await client.quiet(1.0) if f["type"] == "message"]
+
+
+async def test_resume_after_disconnect_gets_exactly_the_missed_messages(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """500 messages sent while away arrive on resume in order, once, then live at the seam."""
+    reader, *senders = [await make_user() for _ in range(6)]
+    room = await api.room(senders[0], reader, *senders[1:])
+    first = await open_socket(gateway_service.url, reader.access_token)
+    await first.send({"type": "ping"})
+    await api.send(senders[0], room, "seen")
+    assert await first.messages(room, 1) == [1]
+    await first.close()
+    await _send_many(api, senders, room, 500, "while away")
+    again = await open_socket(gateway_service.url, reader.access_token, header=False, ready=False)
+    await again.until(lambda f: f["type"] == "ready")
+    await again.send({"type": "resume", "ref": "r", "rooms": {room: 1}})
+    live = asyncio.create_task(api.send(senders[1], room, "at the seam"))
+    seqs = await again.messages(room, 501, timeout=30)
+    await live
+    assert seqs == list(range(2, 503))
+    if not [f for f in again.frames if f["type"] == "resumed"]:
+        await again.until(lambda f: f["type"] == "resumed")
+    resumed = next(f for f in again.frames if f["type"] == "resumed")
+    assert resumed["ref"] == "r"
+    assert resumed["rooms"][room] >= 501
+    assert not [f for f in await again.quiet(0.5) if f["type"] == "message"]
+
+
+async def test_resume_in_the_auth_frame_and_foreign_rooms(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """resume inside auth replays from the given seq; a foreign room gets not_a_member."""
+    user, stranger = await make_user(), await make_user()
+    room = await api.room(user)
+    foreign = await api.room(stranger)
+    for _ in range(3):
+        await api.send(user, room, "x")
+    client = await open_socket(
+        gateway_service.url, user.access_token, header=False, resume={room: 1, foreign: 0}
+    )
+    assert await client.messages(room, 2) == [2, 3]
+    error = await client.until(lambda f: f["type"] in ("error", "resumed"))
+    if error["type"] == "resumed":
+        error = next(f for f in client.frames if f["type"] == "error")
+    assert error["code"] == "not_a_member"
+    assert foreign not in str(error)
+
+
+async def test_lost_publish_is_filled_from_history(
+    tight_gateway: ServiceProcess,
+    lossy_messages: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+) -> None:
+    """A message whose publish was lost arrives, in order, before the next one or alone."""
+    sender, reader = await make_user(), await make_user()
+    room = await api.room(sender, reader)
+    client = await open_socket(tight_gateway.url, reader.access_token)
+    await client.send({"type": "ping"})
+    await api.send(sender, room, "lost", base=lossy_messages.url)
+    await api.send(sender, room, "published")
+    assert await client.messages(room, 2) == [1, 2]
+    # A lost publish with no later message is found by the periodic check.
+    await api.send(sender, room, "lost alone", base=lossy_messages.url)
+    assert await client.messages(room, 1, timeout=10) == [3]
+
+
+async def test_client_that_stops_reading_is_cut_off_others_get_everything(
+    tight_gateway: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    http: httpx.AsyncClient,
+) -> None:
+    """A non-reading client is disconnected; a reading one gets every message in order."""
+    senders = [await make_user() for _ in range(14)]
+    reader, stalled = await make_user(), await make_user()
+    room = await api.room(senders[0], reader, stalled, *senders[1:])
+    tiny = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    tiny.connect(("127.0.0.1", tight_gateway.port))
+    slow = await open_socket(tight_gateway.url, stalled.access_token, sock=tiny, max_queue=1)
+    await slow.send({"type": "ping"})
+    fast = await open_socket(tight_gateway.url, reader.access_token)
+    await fast.send({"type": "ping"})
+    count = 1200
+    sending = asyncio.create_task(_send_many(api, senders, room, count, "x" * 3900))
+    seqs = await fast.messages(room, count, timeout=90)
+    await sending
+    assert seqs == list(range(1, count + 1))
+    assert await slow.closed(timeout=15) in (4008, 1006)
+    metrics = (await http.get(f"{tight_gateway.url}/metrics")).text
+    line = next(x for x in metrics.splitlines() if x.startswith("gateway_slow_consumer"))
+    assert float(line.split()[-1]) >= 1
+
+
+async def test_typing_presence_and_who(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """Members see typing (not their own) and presence; who lists the members online."""
+    a, b = await make_user(), await make_user()
+    room = await api.room(a, b)
+    sb = await open_socket(gateway_service.url, b.access_token)
+    await sb.send({"type": "ping"})
+    sa = await open_socket(gateway_service.url, a.access_token)
+    online = await sb.until(lambda f: f["type"] == "presence" and f["user_id"] == str(a.id))
+    assert online["online"] is True
+    assert online["room_id"] == room
+    await sa.send({"type": "typing", "room_id": room})
+    typing = await sb.until(lambda f: f["type"] == "typing")
+    assert typing == {"type": "typing", "room_id": room, "user_id": str(a.id)}
+    assert not [f for f in await sa.quiet(0.5) if f["type"] == "typing"]
+    await sb.send({"type": "who", "room_id": room, "ref": "w"})
+    state = await sb.until(lambda f: f["type"] == "presence_state")
+    assert state["ref"] == "w"
+    assert set(state["online"]) == {str(a.id), str(b.id)}
+    await sa.close()
+    offline = await sb.until(lambda f: f["type"] == "presence" and f["user_id"] == str(a.id))
+    assert offline["online"] is False
+
+
+async def test_gateway_recovers_its_pubsub_connection(
+    tight_gateway: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    redis: Any,
+    redis_prefix: str,
+) -> None:
+    """After Redis drops the gateway's pub/sub connection, messages still arrive, in order."""
+    sender, reader = await make_user(), await make_user()
+    room = await api.room(sender, reader)
+    client = await open_socket(tight_gateway.url, reader.access_token)
+    await client.send({"type": "ping"})
+    await api.send(sender, room, "before")
+    assert await client.messages(room, 1) == [1]
+    name = f"{redis_prefix}gateway-pubsub-{tight_gateway.port}"
+    listed = await redis.client_list()
+    ids = [c["id"] for c in listed if c.get("name") == name]
+    assert ids
+    for client_id in ids:
+        await redis.client_kill_filter(_id=client_id)
+    for i in range(3):
+        await api.send(sender, room, f"during {i}")
+    assert await client.messages(room, 3, timeout=10) == [2, 3, 4]
+    await api.send(sender, room, "after")
+    assert await client.messages(room, 1) == [5]
+
+
+async def test_send_read_and_edit_over_the_socket(
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    http: httpx.AsyncClient,
+) -> None:
+    """send gets an ack with the message; a retry acks the same one; read and edits work."""
+    a, b = await make_user(), await make_user()
+    room = await api.room(a, b)
+    sa = await open_socket(gateway_service.url, a.access_token)
+    sb = await open_socket(gateway_service.url, b.access_token)
+    await sb.send({"type": "ping"})
+    send = {"type": "send", "room_id": room, "body": "hi", "client_msg_id": "once", "ref": "s1"}
+    await sa.send(send)
+    ack = await sa.until(lambda f: f["type"] == "ack")
+    assert ack["ref"] == "s1"
+    assert ack["message"]["body"] == "hi"
+    await sa.send({**send, "ref": "s2"})
+    again = await sa.until(lambda f: f["type"] == "ack")
+    assert again["message"]["id"] == ack["message"]["id"]
+    assert await sb.messages(room, 1) == [ack["message"]["seq"]]
+    await sb.send({"type": "read", "room_id": room, "seq": ack["message"]["seq"], "ref": "r"})
+    unread = {}
+    for _ in range(50):
+        answer = await http.get(f"{api.messages_url}/messages/unread", headers=b.headers)
+        unread = {i["room_id"]: i for i in answer.json()["items"]}
+        if unread[room]["read_seq"] == ack["message"]["seq"]:
+            break
+        await asyncio.sleep(0.1)
+    assert unread[room]["read_seq"] == ack["message"]["seq"]
+    edited = await http.patch(
+        f"{api.messages_url}/messages/{ack['message']['id']}",
+        json={"body": "hi!"},
+        headers=a.headers,
+    )
+    assert edited.status_code == 200, edited.text
+    frame = await sb.until(lambda f: f["type"] == "message_edited")
+    assert frame["message"]["body"] == "hi!"
+    big = {"type": "send", "room_id": room, "body": "x" * 4001, "client_msg_id": "big", "ref": "b"}
+    await sa.send(big)
+    error = await sa.until(lambda f: f["type"] == "error")
+    assert error["code"] == "too_large"
+    assert error["ref"] == "b"
+
+
+async def test_created_room_reaches_every_initial_member_live(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """A room created while its members are connected arrives as room_added, then live."""
+    owner, member = await make_user(), await make_user()
+    so = await open_socket(gateway_service.url, owner.access_token)
+    sm = await open_socket(gateway_service.url, member.access_token)
+    for client in (so, sm):
+        await client.send({"type": "ping"})
+    room = await api.room(owner, member)
+    for client, role in ((so, "owner"), (sm, "member")):
+        added = await client.until(lambda f: f["type"] == "room_added")
+        assert added["room"]["id"] == room
+        assert added["room"]["my_role"] == role
+    sent = await api.send(member, room, "first")
+    for client in (so, sm):
+        assert await client.messages(room, 1) == [sent["seq"]]
+
+
+@pytest.fixture(scope="module")
+def muted_rooms(
+    start_service: StartService, room_service: ServiceProcess, redis_prefix: str
+) -> ServiceProcess:
+    """A room-service replica that publishes its membership events on another Redis prefix:
+    every change made through it is an event the gateway never sees."""
+    return start_service(
+        "room_service", env={"REDIS_PREFIX": f"{redis_prefix}muted:"}, migrate=False
+    )
+
+
+async def test_lost_removal_event_is_found_by_the_next_version(
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    http: httpx.AsyncClient,
+    muted_rooms: ServiceProcess,
+) -> None:
+    """A removal whose event was lost takes effect when the room's next event skips a version."""
+    owner, gone, other = await make_user(), await make_user(), await make_user()
+    room = await api.room(owner, gone)
+    client = await open_socket(gateway_service.url, gone.access_token)
+    removed = await http.delete(
+        f"{muted_rooms.url}/rooms/{room}/members/{gone.id}", headers=owner.headers
+    )
+    assert removed.status_code == 204
+    await api.add(owner, room, other)  # published: its version is two past the last seen
+    frame = await client.until(lambda f: f["type"] == "room_removed", timeout=3.0)
+    assert frame["room"]["id"] == room
+    await api.send(owner, room, "not for you")
+    assert not [f for f in await client.quiet(1.0) if f["type"] == "message"]

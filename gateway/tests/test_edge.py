@@ -1,0 +1,211 @@
+"""The gateway's edge over real processes: authentication, origins, bad frames, HTTP routes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from chatcore.testing.plugin import MakeUser, StartService
+from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.servers import free_port
+
+Open = Callable[..., Any]
+
+
+@pytest.fixture(scope="module")
+def quick_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
+    """A second gateway with a 1 s auth timeout (same Redis and services)."""
+    port = free_port()
+    env = {"GATEWAY_PORT": str(port), "GATEWAY_AUTH_TIMEOUT": "1"}
+    return start_service("gateway", port=port, env=env, migrate=False)
+
+
+async def test_header_auth_and_first_frame_auth_both_work(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open
+) -> None:
+    """A token in the Authorization header or in a first auth frame gets ready."""
+    user = await make_user()
+    by_header = await open_socket(gateway_service.url, user.access_token)
+    by_frame = await open_socket(gateway_service.url, user.access_token, header=False)
+    assert by_header.frames[0]["user_id"] == str(user.id)
+    assert by_frame.frames[0]["user_id"] == str(user.id)
+    assert isinstance(by_frame.frames[0]["session_id"], str)
+
+
+async def test_bad_or_missing_token_closes_4001(
+    gateway_service: ServiceProcess, open_socket: Open
+) -> None:
+    """A bad header token, a bad auth frame, or another first frame close 4001, never ready."""
+    bad = await open_socket(gateway_service.url, "not-a-token", ready=False)
+    assert await bad.closed() == 4001
+    assert bad.frames == []
+    framed = await open_socket(gateway_service.url, "x.y.z", header=False, ready=False)
+    assert await framed.closed() == 4001
+    other = await open_socket(gateway_service.url)
+    await other.send({"type": "ping"})
+    assert await other.closed() == 4001
+
+
+async def test_auth_timeout_closes_4001(quick_gateway: ServiceProcess, open_socket: Open) -> None:
+    """No token within the auth timeout closes with 4001."""
+    silent = await open_socket(quick_gateway.url)
+    assert await silent.closed(timeout=5) == 4001
+
+
+async def test_expired_token_closes_4001(
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    forge_token: Callable[[uuid.UUID, int], str],
+) -> None:
+    """An access token that expires on an open connection closes it with 4001."""
+    user = await make_user()
+    client = await open_socket(gateway_service.url, forge_token(user.id, 2))
+    assert await client.closed(timeout=8) == 4001
+
+
+async def test_replaced_token_keeps_the_connection(
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    forge_token: Callable[[uuid.UUID, int], str],
+) -> None:
+    """An auth frame with a fresh token of the same user keeps the connection past exp."""
+    user = await make_user()
+    client = await open_socket(gateway_service.url, forge_token(user.id, 2))
+    await client.send({"type": "auth", "token": user.access_token})
+    await asyncio.sleep(3)
+    await client.send({"type": "ping", "ref": "p"})
+    assert (await client.until(lambda f: f["type"] == "pong"))["ref"] == "p"
+
+
+async def test_token_of_another_user_closes_4001(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open
+) -> None:
+    """Replacing the token with another user's closes with 4001."""
+    user, other = await make_user(), await make_user()
+    client = await open_socket(gateway_service.url, user.access_token)
+    await client.send({"type": "auth", "token": other.access_token})
+    assert await client.closed() == 4001
+
+
+async def test_foreign_origin_is_refused_403(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open
+) -> None:
+    """A browser page from an origin not allowed gets 403 at the handshake."""
+    user = await make_user()
+    with pytest.raises(InvalidStatus) as refused:
+        await open_socket(gateway_service.url, user.access_token, origin="https://evil.example")
+    assert refused.value.response.status_code == 403
+    allowed = await open_socket(gateway_service.url, user.access_token, origin=gateway_service.url)
+    assert allowed.frames[0]["type"] == "ready"
+
+
+async def test_bad_frames_get_error_frames_and_the_connection_stays(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open
+) -> None:
+    """Binary, invalid JSON, deep nesting, unknown type, wrong fields: documented codes."""
+    user = await make_user()
+    client = await open_socket(gateway_service.url, user.access_token)
+    cases: list[tuple[str | bytes, str]] = [
+        (b"\x01\x02", "bad_frame"),
+        ("{nope", "bad_frame"),
+        ("[" * 20000 + "]" * 20000, "bad_frame"),
+        ('"a string"', "bad_frame"),
+        ('{"type":"teleport","ref":"r"}', "unknown_type"),
+        (f'{{"type":"read","room_id":"{uuid.uuid4()}","seq":"one"}}', "invalid_field"),
+        ('{"type":"send","body":"x","client_msg_id":"c"}', "missing_field"),
+        (f'{{"type":"who","room_id":"{uuid.uuid4()}"}}', "not_a_member"),
+    ]
+    for raw, code in cases:
+        await client.send(raw)
+        frame = await client.until(lambda f: f["type"] == "error")
+        assert frame["code"] == code, raw
+    await client.send({"type": "ping", "ref": "still"})
+    assert (await client.until(lambda f: f["type"] == "pong"))["ref"] == "still"
+
+
+async def test_oversized_frame_closes_1009(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open
+) -> None:
+    """A frame over 64 KiB closes the connection with 1009."""
+    user = await make_user()
+    client = await open_socket(gateway_service.url, user.access_token)
+    await client.send('{"type":"ping","ref":"' + "x" * 70000 + '"}')
+    assert await client.closed() == 1009
+
+
+async def test_flood_gets_rate_limited(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open
+) -> None:
+    """More frames than the burst get rate_limited errors; the connection stays open."""
+    user = await make_user()
+    client = await open_socket(gateway_service.url, user.access_token)
+    for i in range(130):
+        await client.send({"type": "ping", "ref": str(i)})
+    got = [await client.next() for _ in range(130)]
+    assert sum(f["type"] == "pong" for f in got) >= 100
+    assert any(f.get("code") == "rate_limited" for f in got)
+
+
+async def test_http_routes(gateway_service: ServiceProcess, http: httpx.AsyncClient) -> None:
+    """healthz, readyz, metrics, config.json and the web client are served over HTTP."""
+    base = gateway_service.url
+    assert (await http.get(f"{base}/healthz")).status_code == 200
+    assert (await http.get(f"{base}/readyz")).status_code == 200
+    metrics = await http.get(f"{base}/metrics")
+    assert "gateway_connections" in metrics.text
+    config = (await http.get(f"{base}/config.json")).json()
+    assert set(config) == {"auth_url", "rooms_url", "messages_url", "ws_url"}
+    assert config["ws_url"].startswith("ws://")
+    assert config["ws_url"].endswith("/ws")
+    index = await http.get(f"{base}/")
+    assert index.status_code == 200
+    assert "text/html" in index.headers["content-type"]
+    assert (await http.get(f"{base}/socket.js")).status_code == 200
+    assert (await http.get(f"{base}/../pyproject.toml")).status_code == 404
+    assert (await http.get(f"{base}/nothing-here")).status_code == 404
+
+
+async def test_sigterm_closes_connections_1001_and_exits(
+    start_service: StartService,
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+) -> None:
+    """On SIGTERM the gateway closes every connection with 1001 and exits 0."""
+    port = free_port()
+    doomed = start_service("gateway", port=port, env={"GATEWAY_PORT": str(port)}, migrate=False)
+    user = await make_user()
+    client = await open_socket(doomed.url, user.access_token)
+    code = await asyncio.to_thread(doomed.stop)
+    assert code == 0
+    assert await client.closed() == 1001
+
+
+async def test_several_workers_share_the_port(
+    start_service: StartService,
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+) -> None:
+    """GATEWAY_WORKERS=2 serves every connection; a message reaches members on any worker."""
+    port = free_port()
+    env = {"GATEWAY_PORT": str(port), "GATEWAY_WORKERS": "2"}
+    workers = start_service("gateway", port=port, env=env, migrate=False)
+    users = [await make_user() for _ in range(4)]
+    room = await api.room(users[0], *users[1:])
+    clients = [await open_socket(workers.url, u.access_token) for u in users for _ in range(2)]
+    for client in clients:
+        await client.send({"type": "ping"})
+    sent = await api.send(users[0], room, "to all workers")
+    for client in clients:
+        assert await client.messages(room, 1) == [sent["seq"]]
+    assert await asyncio.to_thread(workers.stop) == 0

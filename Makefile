@@ -7,12 +7,12 @@ UV         = .uv/bin/uv
 VENV       = .venv
 BIN        = $(VENV)/bin
 # Services with database migrations, in the order `make migrate` applies them.
-MIGRATE_SERVICES = auth_service
+MIGRATE_SERVICES = auth_service room_service message_service
 KEY_FILE  ?= .secrets/signing-key.pem
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
 
-.PHONY: install run migrate keys lint fmt test clean
+.PHONY: install run migrate keys check-services seed lint fmt test browser clean bench
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,14 +26,26 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml)
 
 install: $(VENV)/.synced
 
-keys: install
-	@$(BIN)/python -m auth_service keygen $(KEY_FILE)
+# Postgres and Redis must answer before anything else; if not, one line says what to do.
+check-services: install
+	@$(BIN)/python scripts/check_services.py
 
-migrate: install
+# The signing key auth-service uses, created once (never committed: .secrets/ is ignored).
+keys: install
+	@$(BIN)/python -m auth_service keygen "$(AUTH_SIGNING_KEY_FILE)"
+
+# Creates the database if it is missing, then applies each service's pending migrations.
+migrate: install check-services
 	@for s in $(MIGRATE_SERVICES); do $(BIN)/python -m $$s migrate || exit 1; done
 
-run: install keys migrate
-	$(BIN)/honcho start -f Procfile
+# honcho starts every Procfile process and stops them all on Ctrl-C; announce.py prints the
+# URLs once every service is ready.
+run: install check-services keys migrate
+	@$(BIN)/python scripts/announce.py & exec $(BIN)/honcho start -f Procfile
+
+# Demo users, rooms and messages through the running services' APIs; safe to repeat.
+seed: install
+	@$(BIN)/python scripts/seed.py
 
 lint: install
 	$(BIN)/ruff check .
@@ -44,8 +56,21 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+# The browser tests drive Debian's Chromium; the script installs it once (needs root or sudo).
+browser:
+	@sh scripts/install-browser.sh >/dev/null
+
+test: lint browser
 	$(BIN)/pytest
+
+# Benchmarks against the peers, not part of `make test` (bench/README.md). A subset:
+# make bench SCENARIOS=fanout,latency SYSTEMS=ours,socketio
+bench/node_modules/.installed: bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund --prefer-offline --loglevel=error
+	@touch $@
+
+bench: install bench/node_modules/.installed
+	PYTHONPATH=bench $(BIN)/python -m harness --systems "$(SYSTEMS)" --scenarios "$(SCENARIOS)"
 
 clean:
 	rm -rf .uv $(VENV) .mypy_cache .ruff_cache .pytest_cache

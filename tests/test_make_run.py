@@ -1,0 +1,339 @@
+"""`make run` as a newcomer uses it: a scripted chat session over real HTTP and websockets,
+`make seed` twice, then Ctrl-C (SIGINT to the whole process group) leaving no process behind.
+
+`make run` gets this test run's Postgres server (a database name that does not exist yet, so
+it must create it), its own Redis prefix, free ports and a key file path with no key yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from chatcore.testing.servers import free_port
+from chatcore.testing.users import TestUser, register_user
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = {"auth": "AUTH", "rooms": "ROOMS", "messages": "MESSAGES", "gateway": "GATEWAY"}
+
+
+@dataclass
+class Run:
+    """A `make run` in its own process group, and where its services listen."""
+
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    ports: dict[str, int]
+    log: Path
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _run_env(database_url: str, redis_url: str, prefix: str, key: Path) -> dict[str, Any]:
+    ports = {name: free_port() for name in NAMES}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    env |= {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": prefix,
+        "AUTH_SIGNING_KEY_FILE": str(key),
+        "LOG_LEVEL": "WARNING",
+        "CORS_ORIGINS": f"http://localhost:{ports['gateway']}",
+    }
+    for name, upper in NAMES.items():
+        env[f"{upper}_PORT"] = str(ports[name])
+        env[f"{upper}_URL"] = f"http://127.0.0.1:{ports[name]}"
+    return {"env": env, "ports": ports}
+
+
+def _descendants(root: int) -> set[int]:
+    """Every live process below ``root`` (by parent pid), found through /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is not running)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str) -> Iterator[str]:
+    """A database name on this run's server that does not exist yet; dropped afterwards."""
+    name = f"chat_run_{secrets.token_hex(4)}"
+    parts = urlsplit(database_url)
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def make_run(
+    fresh_database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[Run]:
+    """`make run`, ready; afterwards (if the test did not stop it) stopped by force."""
+    key = tmp_path / "keys" / "signing-key.pem"
+    setup = _run_env(fresh_database_url, redis_url, f"{redis_prefix}run:", key)
+    log = tmp_path / "make-run.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=setup["env"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    run = Run(process, setup["env"], setup["ports"], log)
+    try:
+        _wait_ready(run)
+        yield run
+    finally:
+        if process.poll() is None:
+            for pid in _descendants(process.pid):
+                os.kill(pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def _wait_ready(run: Run, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(NAMES)
+    while pending and time.monotonic() < deadline:
+        if run.process.poll() is not None:
+            pytest.fail(f"make run exited ({run.process.returncode}):\n{run.output()[-4000:]}")
+        for name in list(pending):
+            try:
+                if httpx.get(f"{run.url(name)}/readyz", timeout=1.0).status_code == 200:
+                    pending.discard(name)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    if pending:
+        pytest.fail(f"not ready: {sorted(pending)}\n{run.output()[-4000:]}")
+
+
+class Socket:
+    """A gateway websocket; frames read but not yet asked for wait in ``pending``."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.pending: list[dict[str, Any]] = []
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(orjson.dumps(frame).decode())
+
+    async def until(self, kind: str, timeout: float = 10.0, **match: str) -> dict[str, Any]:
+        """The first frame of type ``kind`` whose object has the ``match`` fields, whether
+        it already arrived (an ack and a message may come in either order) or not."""
+
+        def wanted(frame: dict[str, Any]) -> bool:
+            body = frame.get("message") or {}
+            return frame["type"] == kind and all(body.get(k) == v for k, v in match.items())
+
+        for seen in self.pending:
+            if wanted(seen):
+                self.pending.remove(seen)
+                return seen
+        async with asyncio.timeout(timeout):
+            while True:
+                frame: dict[str, Any] = orjson.loads(await self.ws.recv())
+                if wanted(frame):
+                    return frame
+                self.pending.append(frame)
+
+
+async def _open(run: Run, user: TestUser) -> Socket:
+    ws = await connect(
+        f"ws://127.0.0.1:{run.ports['gateway']}/ws",
+        additional_headers=user.headers,
+        compression=None,
+    )
+    socket_ = Socket(ws)
+    ready = await socket_.until("ready")
+    assert ready["user_id"] == str(user.id)
+    return socket_
+
+
+async def _chat_session(run: Run, http: httpx.AsyncClient) -> None:
+    """Two users, a room, messages both ways over the gateway, then the history."""
+    alice = await register_user(http, run.url("auth"), display_name="Alice")
+    bob = await register_user(http, run.url("auth"), display_name="Bob")
+    created = await http.post(
+        f"{run.url('rooms')}/rooms",
+        json={"title": "make run", "member_ids": [str(bob.id)]},
+        headers=alice.headers,
+    )
+    assert created.status_code == 201, created.text
+    room_id = created.json()["id"]
+    alice_ws, bob_ws = await _open(run, alice), await _open(run, bob)
+    try:
+        for sender, receiver, text in (
+            (alice_ws, bob_ws, "hello from make run"),
+            (bob_ws, alice_ws, "hello back"),
+        ):
+            ref = secrets.token_hex(4)
+            await sender.send(
+                {"type": "send", "ref": ref, "room_id": room_id, "body": text, "client_msg_id": ref}
+            )
+            ack = await sender.until("ack")
+            assert ack["ref"] == ref
+            assert ack["message"]["body"] == text
+            # Every connection of every member gets it, the sender's included.
+            for ws in (receiver, sender):
+                delivered = await ws.until("message", id=ack["message"]["id"])
+                assert delivered["message"]["seq"] == ack["message"]["seq"]
+    finally:
+        await alice_ws.ws.close()
+        await bob_ws.ws.close()
+    history = await http.get(
+        f"{run.url('messages')}/messages", params={"room_id": room_id}, headers=bob.headers
+    )
+    assert history.status_code == 200, history.text
+    items = history.json()["items"]
+    assert [(m["seq"], m["body"]) for m in items] == [(2, "hello back"), (1, "hello from make run")]
+
+
+def _seed(run: Run) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "seed"],
+        cwd=ROOT,
+        env=run.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def _seeded_state(run: Run, http: httpx.AsyncClient) -> dict[str, int]:
+    """Alice's rooms by title, each with its number of messages."""
+    login = await http.post(
+        f"{run.url('auth')}/auth/login",
+        json={"email": "alice@example.com", "password": "chat-demo-password"},
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    rooms = await http.get(f"{run.url('rooms')}/rooms", headers=headers)
+    counts: dict[str, int] = {}
+    for room in rooms.json()["items"]:
+        page = await http.get(
+            f"{run.url('messages')}/messages", params={"room_id": room["id"]}, headers=headers
+        )
+        counts[room["title"] or room["kind"]] = counts.get(room["title"] or room["kind"], 0) + len(
+            page.json()["items"]
+        )
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_make_run_chat_session_then_ctrl_c_leaves_nothing(
+    make_run: Run, http: httpx.AsyncClient
+) -> None:
+    """make run serves a whole chat session, seeds idempotently, and Ctrl-C stops it all."""
+    run = make_run
+    assert Path(run.env["AUTH_SIGNING_KEY_FILE"]).exists(), "make run created no signing key"
+    await _chat_session(run, http)
+
+    first, second = _seed(run), _seed(run)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert "alice@example.com" in first.stdout
+    assert "password" in first.stdout
+    assert await _seeded_state(run, http) == {"General": 3, "Weekend plans": 2, "direct": 2}
+
+    deadline = time.monotonic() + 15
+    while "Chat is running" not in run.output() and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    output = run.output()
+    assert f"http://localhost:{run.ports['gateway']}/" in output
+    assert f"http://localhost:{run.ports['auth']}/auth/openapi.json" in output
+
+    processes = _descendants(run.process.pid)
+    assert len(processes) >= 5  # honcho and the four services, at least
+    os.killpg(run.process.pid, signal.SIGINT)
+    run.process.wait(30)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in processes) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    left = [p for p in processes if _alive(p)]
+    assert left == [], f"still running after Ctrl-C: {left}\n{run.output()[-3000:]}"
+    assert not any(_listening(port) for port in run.ports.values())
+
+
+def test_make_run_says_in_one_line_what_to_do_without_postgres(tmp_path: Path) -> None:
+    """With Postgres and Redis unreachable make run starts nothing and prints one line."""
+    closed = [free_port(), free_port()]
+    setup = _run_env(
+        f"postgresql://postgres@127.0.0.1:{closed[0]}/chat",
+        f"redis://127.0.0.1:{closed[1]}/0",
+        "unused:",
+        tmp_path / "key.pem",
+    )
+    result = subprocess.run(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=setup["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(ours) == 1, result.stderr
+    assert f"Postgres at 127.0.0.1:{closed[0]}" in ours[0]
+    assert f"Redis at 127.0.0.1:{closed[1]}" in ours[0]
+    assert "docker compose up" in ours[0]
+    assert not (tmp_path / "key.pem").exists()
+    assert "honcho" not in result.stdout

@@ -152,7 +152,8 @@ function wire(c) {
     const room = event.detail.room;
     c.track(room.id);
     const stored = await addRoom(room);
-    toast(`You were added to ${roomTitle(stored)}.`);
+    // Rooms we created ourselves arrive this way too; only someone else's invitation is news.
+    if (room.created_by !== state.me?.id) toast(`You were added to ${roomTitle(stored)}.`);
   });
   c.addEventListener("room_removed", (event) => {
     const room = event.detail.room;

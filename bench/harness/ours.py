@@ -1,0 +1,131 @@
+"""Our system, started exactly as the tests start it: ``python -m <pkg> migrate`` then
+``python -m <pkg> serve`` for each service, on a database of its own recreated each run,
+with a Redis prefix of its own and a throwaway signing key. Limits that would throttle a
+load generator on purpose (rate limits, login throttling, slow password hashing) are raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from harness.config import Config
+from harness.plan import Plan
+from harness.population import populate
+from harness.processes import Server, free_port, run_once
+from harness.systems import System
+
+MODULES = {
+    "auth-service": "auth_service",
+    "room-service": "room_service",
+    "message-service": "message_service",
+    "gateway": "gateway",
+}
+UNLIMITED = "1000000"
+
+
+async def recreate_database(admin_url: str, name: str) -> tuple[str, int | None]:
+    """The URL of a new, empty database ``name``, and the Postgres server's main pid."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+    finally:
+        await conn.close()
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")), _parent(int(backend))
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text[text.rindex(")") + 2 :].split()[1])
+
+
+async def _drop_keys(url: str, prefix: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+def start_ours(config: Config, plan: Plan, logs: Path) -> System:
+    """Start the four services and create the plan's users and rooms through their APIs."""
+    database_url, postmaster = asyncio.run(
+        recreate_database(config.admin_database_url, config.database_name)
+    )
+    prefix = f"bench:{secrets.token_hex(4)}:"
+    keys = tempfile.TemporaryDirectory(prefix="bench-keys-")
+    key_file = str(Path(keys.name) / "signing-key.pem")
+    ports = {name: free_port() for name in MODULES}
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": config.redis_url,
+        "REDIS_PREFIX": prefix,
+        "LOG_LEVEL": "WARNING",
+        "AUTH_URL": f"http://127.0.0.1:{ports['auth-service']}",
+        "ROOMS_URL": f"http://127.0.0.1:{ports['room-service']}",
+        "MESSAGES_URL": f"http://127.0.0.1:{ports['message-service']}",
+        "GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+        "AUTH_PORT": str(ports["auth-service"]),
+        "ROOMS_PORT": str(ports["room-service"]),
+        "MESSAGES_PORT": str(ports["message-service"]),
+        "GATEWAY_PORT": str(ports["gateway"]),
+        "AUTH_SIGNING_KEY_FILE": key_file,
+        # Thousands of users are made per run: cheap hashes, long tokens, no login throttle.
+        "AUTH_ARGON2_MEMORY_KIB": "8",
+        "AUTH_ARGON2_TIME_COST": "1",
+        "AUTH_ACCESS_TTL": "3600",
+        "AUTH_LOGIN_ACCOUNT_BURST": UNLIMITED,
+        "AUTH_LOGIN_ACCOUNT_PER_MINUTE": UNLIMITED,
+        "AUTH_LOGIN_IP_BURST": UNLIMITED,
+        "AUTH_LOGIN_IP_PER_MINUTE": UNLIMITED,
+        # A load generator sends far above a person's rate on purpose.
+        "GATEWAY_RATE": UNLIMITED,
+        "GATEWAY_BURST": UNLIMITED,
+        "MESSAGES_SEND_RATE": UNLIMITED,
+        "MESSAGES_SEND_BURST": UNLIMITED,
+        "GATEWAY_WORKERS": "2",
+    }
+    python = sys.executable
+    run_once([python, "-m", "auth_service", "keygen", key_file], env)
+    system = System(
+        name="ours",
+        protocol="ours",
+        url=f"ws://127.0.0.1:{ports['gateway']}/ws",
+        persists=True,
+        servers=[],
+        pid_groups={},
+    )
+    system.stop_hooks.append(keys.cleanup)
+    system.stop_hooks.append(lambda: asyncio.run(_drop_keys(config.redis_url, prefix)))
+    try:
+        for name, module in MODULES.items():
+            run_once([python, "-m", module, "migrate"], env)
+            server = Server(
+                name=name,
+                argv=[python, "-m", module, "serve"],
+                env=env,
+                health_url=f"http://127.0.0.1:{ports[name]}/readyz",
+                log_path=logs / f"ours-{name}.log",
+            )
+            system.servers.append(server.start())
+            system.pid_groups[name] = [server.pid]
+        if postmaster is not None:
+            system.pid_groups["postgres (all databases)"] = [postmaster]
+        system.tokens, system.room_names = populate(plan, env["AUTH_URL"], env["ROOMS_URL"])
+    except BaseException:
+        system.stop()
+        raise
+    return system

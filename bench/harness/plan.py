@@ -1,0 +1,76 @@
+"""Who is in which room, for every system alike: users by index, rooms by key.
+
+Our system turns the plan into real users and rooms through its HTTP APIs; the peers use the
+room keys as room names. A user's connection joins all of the user's rooms on every system,
+as our gateway subscribes a connection to every room of its user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.config import Config
+
+GROUPS = 100
+GROUP_SIZE = 10
+DIRECT_PAIRS = 1000
+
+
+@dataclass(frozen=True)
+class Room:
+    key: str
+    members: tuple[int, ...]  # user indexes; the first one creates the room
+    direct: bool = False
+
+
+@dataclass
+class Plan:
+    users: int = 0
+    idle_users: range = field(default_factory=lambda: range(0))
+    rooms: dict[str, Room] = field(default_factory=dict)
+
+    def add(self, room: Room) -> None:
+        self.rooms[room.key] = room
+        self.users = max(self.users, max(room.members) + 1)
+
+    def rooms_of(self) -> dict[int, list[str]]:
+        """Each user's room keys, in plan order."""
+        out: dict[int, list[str]] = {}
+        for room in self.rooms.values():
+            for user in room.members:
+                out.setdefault(user, []).append(room.key)
+        return out
+
+
+def fanout_key(size: int) -> str:
+    return f"f{size}"
+
+
+def build(config: Config) -> Plan:
+    """The users and rooms the selected scenarios need, and no more."""
+    plan = Plan()
+    wanted = set(config.scenarios)
+    if wanted & {"fanout", "latency"}:
+        sizes = config.fanout_sizes if "fanout" in wanted else config.fanout_sizes[:1]
+        for size in sizes:
+            plan.add(Room(fanout_key(size), tuple(range(size))))
+    if "groups" in wanted:
+        for g in range(GROUPS):
+            first = g * GROUP_SIZE
+            plan.add(Room(f"g{g}", tuple(range(first, first + GROUP_SIZE))))
+    if "direct" in wanted:
+        for i in range(DIRECT_PAIRS):
+            plan.add(Room(f"d{i}", (i, i + DIRECT_PAIRS), direct=True))
+    if "resume" in wanted:
+        plan.add(Room("resume", (0, 1), direct=True))
+    if "idle" in wanted:
+        # Users of their own, in rooms of ten: idle sockets of members of the big rooms would
+        # make the scenario a presence storm (every connect tells every member) instead.
+        first = plan.users
+        plan.idle_users = range(first, first + config.idle_users)
+        for j, start in enumerate(range(first, first + config.idle_users, GROUP_SIZE)):
+            members = tuple(range(start, min(start + GROUP_SIZE, first + config.idle_users)))
+            if len(members) > 1:
+                plan.add(Room(f"i{j}", members))
+        plan.users = max(plan.users, first + config.idle_users)
+    return plan

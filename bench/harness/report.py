@@ -1,0 +1,214 @@
+"""The one table a run prints (absolute figures, our ratio to each peer), the targets of
+issue 8 judged on the same run, and the notes that say what to distrust."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Results = dict[str, dict[str, dict[str, Any]]]  # scenario -> system -> result
+Extract = Callable[[dict[str, Any]], float | None]
+KIB = 1024
+SATURATED = 0.9
+OTHER_LOAD = 0.25  # cores used by processes outside the run before a note says so
+SHARED_GROUPS = ("redis", "postgres (all databases)")
+
+
+def dig(data: Any, *path: str) -> Any:
+    for step in path:
+        if not isinstance(data, dict) or step not in data:
+            return None
+        data = data[step]
+    return data
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def measured(*path: str) -> Extract:
+    return lambda r: _num(dig(r, "measured", *path))
+
+
+def warmup(*path: str) -> Extract:
+    return lambda r: _num(dig(r, "warmup", *path))
+
+
+def server_cores(r: dict[str, Any]) -> float | None:
+    groups = dig(r, "server") or {}
+    cores = [_num(g.get("cores")) for n, g in groups.items() if n not in SHARED_GROUPS]
+    known = [c for c in cores if c is not None]
+    return sum(known) if known else None
+
+
+def memory_per_connection_kib(r: dict[str, Any]) -> float | None:
+    memory = dig(r, "memory") or {}
+    group = memory.get("gateway") or memory.get("server") or {}
+    value = _num(group.get("per_connection_bytes"))
+    return None if value is None else value / KIB
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    label: str
+    extract: Extract
+    digits: int = 0
+    ratio: bool = True
+
+
+ROWS = [
+    Row("fanout-500", "deliveries/s", measured("delivered_per_s")),
+    Row("fanout-500", "warm-up deliveries/s", warmup("delivered_per_s"), ratio=False),
+    Row("fanout-500", "latency p50 ms", measured("latency", "p50_ms"), 1, False),
+    Row("fanout-500", "latency p99 ms", measured("latency", "p99_ms"), 1, False),
+    Row("fanout-2000", "deliveries/s", measured("delivered_per_s")),
+    Row("fanout-2000", "warm-up deliveries/s", warmup("delivered_per_s"), ratio=False),
+    Row("fanout-2000", "latency p50 ms", measured("latency", "p50_ms"), 1, False),
+    Row("fanout-2000", "latency p99 ms", measured("latency", "p99_ms"), 1, False),
+    Row("groups", "deliveries/s", measured("delivered_per_s")),
+    Row("groups", "latency p50 ms", measured("latency", "p50_ms"), 1, False),
+    Row("groups", "latency p99 ms", measured("latency", "p99_ms"), 1, False),
+    Row("direct", "messages/s acked*", measured("acked_per_s")),
+    Row("direct", "deliveries/s", measured("delivered_per_s")),
+    Row("direct", "latency p99 ms", measured("latency", "p99_ms"), 1, False),
+    Row("latency", "p50 ms", measured("latency", "p50_ms"), 1, False),
+    Row("latency", "p99 ms", measured("latency", "p99_ms"), 1, False),
+    Row("latency", "max ms", measured("latency", "max_ms"), 1, False),
+    Row("resume", "resume -> all, s", lambda r: _num(r.get("resume_to_all_s")), 3, False),
+    Row("resume", "connect -> all, s", lambda r: _num(r.get("connect_to_all_s")), 3, False),
+    Row("idle", "connections held", lambda r: _num(r.get("open_at_end"))),
+    Row("idle", "server KiB/connection", memory_per_connection_kib, 1, False),
+    Row("idle", "connects/s", lambda r: _num(r.get("connect_per_s")), ratio=False),
+]
+LOAD_ROWS = [
+    # Members connected within the connect budget: a rate from fewer members is no like-for-like.
+    Row("", "connected", lambda r: _num(dig(r, "connections", "ok")), ratio=False),
+    Row("", "server CPU cores", server_cores, 2, False),
+    Row("", "loadgen CPU cores", lambda r: _num(dig(r, "loadgen", "total_cores")), 2, False),
+    Row("", "other CPU cores", lambda r: _num(dig(r, "machine", "other_cores")), 2, False),
+]
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None:
+        return "-"
+    if digits == 0:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def _cell(result: dict[str, Any] | None, row: Row) -> tuple[str, float | None]:
+    if result is None:
+        return "", None
+    error = str(result.get("error") or "")
+    if error:
+        return ("skipped" if error.startswith("skipped") else "FAILED"), None
+    value = row.extract(result)
+    return _fmt(value, row.digits), value
+
+
+def table(results: Results, titles: dict[str, str], systems: list[str]) -> str:
+    """The run's figures, one line per metric; ratio columns are ours / peer."""
+    peers = [s for s in systems if s != "ours"]
+    show_ratio = "ours" in systems and bool(peers)
+    head = ["scenario", "metric", *systems]
+    if show_ratio:
+        head += [f"ours/{p}" for p in peers]
+    lines: list[list[str]] = [head]
+    for scenario in titles:
+        first = True
+        for row in [*ROWS, *LOAD_ROWS]:
+            if row.scenario not in (scenario, ""):
+                continue
+            if scenario in ("resume", "idle") and row in LOAD_ROWS[:1]:
+                continue
+            if scenario == "resume" and row in LOAD_ROWS:
+                continue
+            by_system = results.get(scenario, {})
+            cells = [_cell(by_system.get(s), row) for s in systems]
+            if all(text in ("", "-") for text, _ in cells):
+                continue
+            line = [titles[scenario] if first else "", row.label, *(text for text, _ in cells)]
+            first = False
+            if show_ratio:
+                ours = cells[0][1]
+                for peer in peers:
+                    theirs = cells[systems.index(peer)][1]
+                    line.append(f"{ours / theirs:.2f}x" if row.ratio and ours and theirs else "")
+            lines.append(line)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = []
+    for n, line in enumerate(lines):
+        padded = [
+            line[i].ljust(widths[i]) if i < 2 else line[i].rjust(widths[i])
+            for i in range(len(line))
+        ]
+        out.append("  ".join(padded).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def notes(results: Results, persists: dict[str, bool]) -> list[str]:
+    """What to distrust in the table: failures, lost deliveries, a saturated generator."""
+    out = []
+    peers_without = [s for s, p in persists.items() if not p]
+    if peers_without and "direct" in results:
+        out.append(
+            "* messages/s acked: ours acks after the Postgres commit; "
+            f"{', '.join(peers_without)} persist nothing (ack = broadcast done)."
+        )
+    for scenario, by_system in results.items():
+        for system, r in by_system.items():
+            where = f"{scenario} / {system}"
+            error = str(r.get("error") or "")
+            if error:
+                out.append(
+                    f"{'SKIPPED' if error.startswith('skipped') else 'FAILED'} {where}: {error}"
+                )
+                continue
+            cores = dig(r, "loadgen", "per_worker_cores") or []
+            if dig(r, "loadgen", "saturated"):
+                busiest = max(c for c in cores if c is not None)
+                out.append(
+                    f"WARNING {where}: load generator saturated "
+                    f"({busiest:.0%} of a core in one worker): the figure may be its limit"
+                )
+            other = _num(dig(r, "machine", "other_cores"))
+            if other is not None and other > OTHER_LOAD:
+                out.append(
+                    f"WARNING {where}: other processes kept {other:.2f} cores busy during "
+                    "the measurement (a shared machine): figures are low by that much CPU"
+                )
+            complete = _num(dig(r, "totals", "completeness"))
+            if complete is not None and complete < 0.999:
+                out.append(
+                    f"WARNING {where}: {complete:.2%} of expected deliveries arrived "
+                    "(lost or still queued after the drain)"
+                )
+            conns = dig(r, "connections") or {}
+            failures = conns.get("failures") or {}
+            if failures:
+                summary = "; ".join(f"{n} x {why}" for why, n in list(failures.items())[:3])
+                out.append(f"WARNING {where}: {sum(failures.values())} connects failed: {summary}")
+            skipped = conns.get("skipped_over_budget") or 0
+            if skipped:
+                out.append(
+                    f"WARNING {where}: connect budget spent after {conns.get('ok', 0):,} of "
+                    f"{conns.get('requested', 0):,} connections ({skipped:,} not tried)"
+                )
+            send = r.get("send") or {}
+            if send.get("refused") or (
+                send.get("sent", 0) and send.get("sent") < r.get("count", 0)
+            ):
+                out.append(f"WARNING {where}: sender: {send}")
+            for field in ("errors", "closed_during_run"):
+                found = r.get(field) or {}
+                if found:
+                    text = ", ".join(f"{k}: {v}" for k, v in list(found.items())[:5])
+                    out.append(f"WARNING {where}: {field.replace('_', ' ')}: {text}")
+            if r.get("out_of_order"):
+                out.append(f"WARNING {where}: {r['out_of_order']} messages out of order")
+    return out

@@ -1,0 +1,165 @@
+'use strict';
+// Scenario 6 (ours only): one member is away while another sends `count` messages to their
+// room; then the away member connects and resumes from the seq it had. We time how long
+// until it holds every missed message, and check they came in seq order, each once.
+
+const { nowUs } = require('./stats');
+const { Connection, makeBody, parseSeq } = require('./protocols');
+
+function quietHandlers(overrides) {
+  const noop = () => {};
+  return {
+    message: noop,
+    ack: noop,
+    error: noop,
+    resumed: noop,
+    other: noop,
+    closed: noop,
+    ...overrides,
+  };
+}
+
+/**
+ * Sends `count` messages with at most `window` unacked, within `send_budget_s` (a slow system
+ * gets that long; the away member then resumes what was sent). Resolves with the figures.
+ */
+function sendAll(url, spec) {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    let acked = 0;
+    let refused = 0;
+    let started = 0;
+    let deadline = Infinity;
+    const codes = {};
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      conn.close();
+      const seconds = (nowUs() - started) / 1e6;
+      resolve({ seconds, sent: n, acked, refused, refusals: codes, acked_per_s: acked / seconds });
+    };
+    const pump = () => {
+      while (n < spec.count && n - acked - refused < spec.window && nowUs() < deadline) {
+        conn.send(spec.room, makeBody(nowUs(), 0, 'resume'), `${spec.tag}-${n}`);
+        n += 1;
+      }
+      if (acked + refused >= n && (n >= spec.count || nowUs() >= deadline)) finish();
+    };
+    const conn = new Connection('ours', url, {
+      token: spec.sender_token,
+      handlers: quietHandlers({
+        ack() {
+          acked += 1;
+          pump();
+        },
+        error(buf) {
+          let code = 'error';
+          try {
+            code = JSON.parse(buf.toString()).code || code;
+          } catch {
+            // Counted under "error".
+          }
+          codes[code] = (codes[code] || 0) + 1;
+          refused += 1;
+          pump();
+        },
+        closed(code) {
+          reject(new Error(`sender closed with ${code} after ${acked} acks`));
+        },
+      }),
+    });
+    conn
+      .connect(30000)
+      .then(() => {
+        started = nowUs();
+        const budget = spec.send_budget_s || 60;
+        deadline = started + budget * 1e6;
+        // Acks that never come (a stuck system) do not hold the run: give up 30 s later.
+        setTimeout(finish, (budget + 30) * 1000).unref();
+        pump();
+      })
+      .catch(reject);
+  });
+}
+
+/** Connects the away member and resumes from `fromSeq`; resolves with the timings. */
+function resumeFrom(url, spec, fromSeq, expected) {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    let last = fromSeq;
+    let outOfOrder = 0;
+    let resumedAt = null;
+    let allAt = null;
+    let resumeSentAt = null;
+    const connectAt = nowUs();
+    const timer = setTimeout(() => {
+      conn.close();
+      resolve(result(`timed out after ${spec.timeout_ms} ms`));
+    }, spec.timeout_ms);
+    const result = (error) => ({
+      error,
+      expected,
+      received: got,
+      out_of_order: outOfOrder,
+      connect_to_all_s: allAt && (allAt - connectAt) / 1e6,
+      resume_to_all_s: allAt && (allAt - resumeSentAt) / 1e6,
+      resume_to_resumed_s: resumedAt && (resumedAt - resumeSentAt) / 1e6,
+      connect_to_ready_s: resumeSentAt && (resumeSentAt - connectAt) / 1e6,
+    });
+    const maybeDone = () => {
+      if (got >= expected && resumedAt !== null) {
+        clearTimeout(timer);
+        conn.close();
+        resolve(result(null));
+      }
+    };
+    const conn = new Connection('ours', url, {
+      token: spec.away_token,
+      handlers: quietHandlers({
+        message(buf) {
+          const parsed = parseSeq(buf);
+          if (parsed === null || parsed[1] !== spec.room || parsed[0] <= fromSeq) return;
+          if (parsed[0] !== last + 1) outOfOrder += 1;
+          last = Math.max(last, parsed[0]);
+          got += 1;
+          if (got === expected) allAt = nowUs();
+          maybeDone();
+        },
+        resumed() {
+          resumedAt = nowUs();
+          maybeDone();
+        },
+        closed(code) {
+          clearTimeout(timer);
+          resolve(result(`connection closed with ${code}`));
+        },
+      }),
+    });
+    conn
+      .connect(30000)
+      .then(() => {
+        resumeSentAt = nowUs();
+        conn.resume({ [spec.room]: fromSeq }, 'bench-resume');
+      })
+      .catch(reject);
+  });
+}
+
+async function runResume(spec) {
+  // The seq the away member had: the room's newest when it left, read from a `ready`.
+  const probe = new Connection('ours', spec.url, {
+    token: spec.away_token,
+    handlers: quietHandlers({}),
+  });
+  const ready = await probe.connect(30000);
+  probe.close();
+  const entry = (ready.rooms || []).find((r) => r.room_id === spec.room);
+  if (!entry) return { error: 'the away member is not in the room' };
+  const fromSeq = entry.last_seq;
+  const sent = await sendAll(spec.url, spec);
+  const resumed = await resumeFrom(spec.url, spec, fromSeq, sent.acked);
+  return { count: spec.count, from_seq: fromSeq, send: sent, ...resumed };
+}
+
+module.exports = { runResume };

@@ -1,0 +1,35 @@
+from harness.config import load
+from harness.plan import build
+
+
+def test_full_plan_has_the_rooms_of_every_scenario() -> None:
+    """1x500, 1x2000, 100 groups of 10, 1,000 direct pairs, the resume pair, idle pairs."""
+    plan = build(load([], {"BENCH_IDLE_USERS": "2000"}))
+    rooms = plan.rooms
+    assert len(rooms["f500"].members) == 500
+    assert len(rooms["f2000"].members) == 2000
+    assert sum(1 for k in rooms if k.startswith("g")) == 100
+    assert all(len(rooms[f"g{g}"].members) == 10 for g in range(100))
+    directs = [r for k, r in rooms.items() if k.startswith("d")]
+    assert len(directs) == 1000
+    assert all(r.direct and len(r.members) == 2 for r in directs)
+    assert rooms["resume"].members == (0, 1)
+    assert plan.users == 4000
+    assert list(plan.idle_users) == list(range(2000, 4000))
+
+
+def test_idle_users_are_in_no_big_room() -> None:
+    """Idle connections belong to users who are each in one room of ten, and no other."""
+    plan = build(load([], {"BENCH_IDLE_USERS": "100"}))
+    rooms_of = plan.rooms_of()
+    for user in plan.idle_users:
+        assert len(rooms_of[user]) == 1
+        assert len(plan.rooms[rooms_of[user][0]].members) == 10
+
+
+def test_a_subset_makes_only_the_users_it_needs() -> None:
+    """SCENARIOS=latency makes the 1x500 room only; resume alone makes two users."""
+    plan = build(load([], {"SCENARIOS": "latency"}))
+    assert list(plan.rooms) == ["f500"]
+    assert plan.users == 500
+    assert build(load([], {"SCENARIOS": "resume"})).users == 2

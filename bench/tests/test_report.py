@@ -1,0 +1,80 @@
+from typing import Any
+
+from harness import report, targets
+
+
+def traffic(delivered: float, acked: float = 0.0, p99: float = 5.0) -> dict[str, Any]:
+    return {
+        "measured": {
+            "delivered_per_s": delivered,
+            "acked_per_s": acked,
+            "latency": {"p50_ms": 1.0, "p99_ms": p99, "max_ms": p99 * 2},
+        },
+        "warmup": {"delivered_per_s": delivered / 2},
+        "loadgen": {"total_cores": 0.5, "per_worker_cores": [0.25, 0.25], "saturated": False},
+        "totals": {"completeness": 1.0},
+    }
+
+
+def test_targets_are_judged_on_ratios_of_the_same_run() -> None:
+    """Fan-out 1.2x socket.io and 9x python-socketio meet both; 0.4x direct does not."""
+    results = {
+        "fanout-500": {
+            "ours": traffic(180_000),
+            "socketio": traffic(150_000),
+            "pysio": traffic(20_000),
+        },
+        "direct": {"ours": traffic(0, acked=10_000), "socketio": traffic(0, acked=25_000)},
+        "latency": {"ours": traffic(1000, p99=49.0)},
+        "idle": {
+            "ours": {
+                "open_at_end": 20000,
+                "memory": {"gateway": {"per_connection_bytes": 15 * 1024}},
+            }
+        },
+        "resume": {"ours": {"expected": 10000, "resume_to_all_s": 1.2}},
+    }
+    verdicts = {v.target: v for v in targets.judge(results)}
+    met = {t: v.met for t, v in verdicts.items()}
+    assert met["fan-out deliveries/s >= 1x socket.io"] is True
+    assert met["fan-out deliveries/s >= 8x python-socketio"] is True
+    assert met["direct-room msgs/s with persistence >= 0.5x socket.io (no persistence)"] is False
+    assert met["p99 <= 50 ms at the fixed rate"] is True
+    assert met[">= 20,000 idle connections at <= 20 KiB gateway memory each"] is True
+    assert met["resume of 10,000 messages in < 1 s"] is False
+
+
+def test_a_failed_or_missing_scenario_is_not_measured_never_met() -> None:
+    """A scenario that failed on ours gives n/a, not a pass."""
+    results = {"fanout-500": {"ours": {"error": "boom"}, "socketio": traffic(1)}}
+    verdicts = targets.judge(results)
+    assert all(v.met is None for v in verdicts)
+
+
+def test_table_shows_absolute_figures_ratios_and_failures() -> None:
+    """One line per metric; ours/peer ratios for rates; FAILED where a run failed."""
+    results = {
+        "fanout-500": {
+            "ours": traffic(200_000),
+            "socketio": traffic(100_000),
+            "pysio": {"error": "x"},
+        }
+    }
+    text = report.table(results, {"fanout-500": "fan-out 1x500"}, ["ours", "socketio", "pysio"])
+    line = next(x for x in text.splitlines() if "  deliveries/s" in x and "warm" not in x)
+    assert "200,000" in line
+    assert "100,000" in line
+    assert "FAILED" in line
+    assert "2.00x" in line
+
+
+def test_notes_warn_about_saturation_losses_and_the_shared_machine() -> None:
+    """A saturated generator, missing deliveries and other load each get a warning."""
+    r = traffic(1000)
+    r["loadgen"] = {"total_cores": 1.9, "per_worker_cores": [0.95, 0.95], "saturated": True}
+    r["totals"] = {"completeness": 0.9}
+    r["machine"] = {"other_cores": 1.0}
+    notes = "\n".join(report.notes({"groups": {"ours": r}}, {"ours": True}))
+    assert "load generator saturated" in notes
+    assert "90.00% of expected deliveries" in notes
+    assert "other processes kept 1.00 cores busy" in notes

@@ -39,7 +39,7 @@ def create_app(settings: AuthSettings) -> Starlette:
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
         )
-        app.state.redis = create_redis(settings.redis_url)
+        app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
         app.state.throttle = LoginThrottle(app.state.redis, settings)
         # auth-service verifies its own tokens from its own key set, and never fetches one:
         # AUTH_URL may name another replica, whose keys differ in the middle of a rotation.

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import time
 
-import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from chatcore.errors import RateLimited
+from chatcore.redisconn import RedisClient
 
 # KEYS[1] the bucket; ARGV rate, burst, cost. Redis' own clock keeps replicas consistent.
 _BUCKET_LUA = """
@@ -37,7 +39,7 @@ return tostring(wait)
 class RedisRateLimiter:
     """A token bucket per key in Redis, shared by every replica of a service."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str, *, rate: float, burst: int) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, *, rate: float, burst: int) -> None:
         self.redis = redis
         self.prefix = prefix
         self.rate = rate
@@ -48,6 +50,16 @@ class RedisRateLimiter:
         """Take ``cost`` tokens; 0 if allowed, else seconds until it would be."""
         wait = await self._script(keys=[self.prefix + key], args=[self.rate, self.burst, cost])
         return float(wait)
+
+    async def queue(self, pipe: Pipeline | ClusterPipeline, key: str, cost: int = 1) -> None:
+        """Add the take to a pipeline; its answer there is what :meth:`wait_time` returns."""
+        args = [self.rate, self.burst, cost]
+        if isinstance(pipe, ClusterPipeline):
+            # A cluster pipeline refuses EVALSHA (it could not load the script on the node a
+            # key lands on); EVAL carries the script, which Redis caches by its hash anyway.
+            pipe.execute_command("EVAL", _BUCKET_LUA, 1, self.prefix + key, *args)
+        else:
+            await self._script(keys=[self.prefix + key], args=args, client=pipe)
 
     async def check(self, key: str, cost: int = 1) -> None:
         """Take ``cost`` tokens or raise :class:`RateLimited` with the time to wait."""

@@ -2,25 +2,47 @@
 
 All names start with the configured prefix. The channel payloads are described in
 docs/events.md.
+
+With ``REDIS_CLUSTER=true`` every process talks to a Redis Cluster instead of one server:
+``REDIS_URL`` names any node and the client finds the others. No command or script of ours
+touches two keys at once, so no key needs a hash tag; channels are sharded (``SPUBLISH``,
+and ``SSUBSCRIBE`` in :mod:`chatcore.pubsub`), so a room's channel lives on the shard that
+owns its name's slot and only that shard carries its traffic.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import TypeAlias
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+RedisClient: TypeAlias = aioredis.Redis | RedisCluster
 
-def create_redis(url: str, *, max_connections: int = 100) -> aioredis.Redis:
+
+def create_redis(url: str, *, cluster: bool = False, max_connections: int = 100) -> RedisClient:
     """A pooled client that retries a command a few times across a reconnect.
 
     Past ``max_connections`` commands at once, a command waits for a free connection (up to
-    5 s) instead of failing: a burst of load must queue, not error.
+    5 s) instead of failing: a burst of load must queue, not error. With ``cluster`` it is a
+    cluster client (``max_connections`` per node; it follows MOVED and failovers itself).
     """
+    retry = Retry(ExponentialBackoff(cap=0.5, base=0.02), 3)
+    errors: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
+    if cluster:
+        return RedisCluster.from_url(
+            url,
+            max_connections=max_connections,
+            socket_connect_timeout=3,
+            socket_keepalive=True,
+            retry=retry,
+            retry_on_error=errors,
+        )
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
@@ -28,14 +50,28 @@ def create_redis(url: str, *, max_connections: int = 100) -> aioredis.Redis:
         health_check_interval=15,
         socket_connect_timeout=3,
         socket_keepalive=True,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 3),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        retry=retry,
+        retry_on_error=errors,
     )
     return aioredis.Redis(connection_pool=pool)
 
 
+def publish_command(client: object) -> str:
+    """``SPUBLISH`` for a cluster client or pipeline (the channel's shard only), else
+    ``PUBLISH``: use it as ``client.execute_command(publish_command(client), channel, data)``.
+
+    Classic ``PUBLISH`` on a cluster would copy every payload to every node over the cluster
+    bus, and sharded subscribers (``SSUBSCRIBE``) would not see it at all.
+    """
+    return "SPUBLISH" if isinstance(client, RedisCluster | ClusterPipeline) else "PUBLISH"
+
+
 class Names:
-    """Redis key and channel names under one prefix."""
+    """Redis key and channel names under one prefix.
+
+    On a cluster the prefix must not contain ``{``: a hash tag in it would put every key and
+    channel of the deployment in one slot, so on one shard.
+    """
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix

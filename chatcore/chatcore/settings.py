@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     # Every Redis key and pub/sub channel starts with this, so test runs and deployments
     # sharing one Redis never see each other (pub/sub ignores the DB number).
     redis_prefix: str = "chat:"
+    # A Redis Cluster instead of one server: REDIS_URL names any of its nodes, and room and
+    # membership channels use sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7).
+    redis_cluster: bool = False
     bind_host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_json: bool = True
@@ -45,6 +48,13 @@ class ServiceSettings(BaseSettings):
 
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _prefix_fits_a_cluster(self) -> Self:
+        # A hash tag in the prefix would put every key and channel in one slot: one shard.
+        if self.redis_cluster and "{" in self.redis_prefix:
+            raise ValueError("REDIS_PREFIX must not contain '{' when REDIS_CLUSTER is true")
+        return self
 
     @property
     def jwks_url(self) -> str:

@@ -37,7 +37,7 @@ class Gateway:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         names = Names(settings.redis_prefix)
-        self.redis = create_redis(settings.redis_url)
+        self.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
         self.upstream = Upstream(settings)
         self.verifier = TokenVerifier(
             settings.jwks_url,
@@ -49,9 +49,11 @@ class Gateway:
         self.fanout = Fanout(
             settings.redis_url,
             names,
+            cluster=settings.redis_cluster,
             on_room=self._on_room,
             on_membership=self._on_membership,
-            on_reconnect=self._on_reconnect,
+            on_room_gap=self._on_room_gap,
+            on_membership_gap=self._on_membership_gap,
             # Named so an operator (or a test) can find this process's pub/sub connection.
             client_name=f"{settings.redis_prefix}gateway-pubsub-{settings.port}",
         )
@@ -81,8 +83,10 @@ class Gateway:
     def _on_membership(self, payload: bytes) -> None:
         self.membership.on_event(payload)
 
-    async def _on_reconnect(self) -> None:
-        self.gaps.all_gapped()
+    async def _on_room_gap(self, room_id: str) -> None:
+        await self.gaps.check(room_id)
+
+    async def _on_membership_gap(self) -> None:
         await self.membership.reconcile()
 
     async def ready(self) -> bool:

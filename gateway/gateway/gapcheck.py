@@ -3,7 +3,7 @@
 Every ``interval`` seconds (staggered per room), a room with local connections that has been
 silent that long is checked: message-service is asked for its newest seq (one small
 request, at most 8 at once) and the feed is filled from history if it is behind. After a
-pub/sub reconnect every room is checked at once.
+pub/sub reconnect each room of the reconnected connection is checked at once (gateway.fanout).
 """
 
 from __future__ import annotations
@@ -57,8 +57,3 @@ class GapCheck:
                 feed.next_check = now + self.interval * (1 + 0.2 * random.random())  # noqa: S311
                 if now - feed.last_event >= self.interval:
                     background(self.check(feed.room_id))
-
-    def all_gapped(self) -> None:
-        """After a pub/sub reconnect anything may have been missed: check every room now."""
-        for room_id in list(self.delivery.feeds):
-            background(self.check(room_id))

@@ -1,61 +1,83 @@
 """Who is online, per user across every connection and gateway process, in Redis only.
 
-Each connection holds a lease: ``{p}presence:user:{user_id}`` is a sorted set of connection
-ids scored by lease expiry (ms), and ``{p}presence:leases`` indexes every lease for the
-sweep. Each process renews its connections' leases every lease/3. A user is online while an
-unexpired entry exists. The first connection publishes ``presence online`` to each of the
-user's rooms; the last disconnect, or the sweep (any process) finding an expired lease of a
-crashed gateway, publishes ``online: false``. So a user is shown offline at most one lease
-(default 30 s, at most 60 s) plus one sweep interval after their gateway dies.
+Each connection holds a lease: ``{p}presence:user:{user_id}`` is a sorted set of the user's
+connection ids scored by lease expiry (ms), renewed by the connection's process every
+lease/3. A user is online while an unexpired entry exists. The first connection publishes
+``presence online`` to each of the user's rooms; the last disconnect publishes
+``online: false``.
+
+A crashed process renews nothing, so its leases must be found by someone else. Each process
+keeps the list of its leases in ``{p}presence:process:{id}`` and a heartbeat in
+``{p}presence:processes`` (process id scored by expiry, renewed with the leases). A sweep in
+every process claims an expired process (one script on that one key re-arms its heartbeat,
+so only one sweeper has it at a time, and a sweeper that dies mid-way leaves it to the next)
+and releases its leases, announcing ``online: false`` for users left with none. So a user is
+shown offline at most one lease (default 30 s, at most 60 s) plus one sweep interval after
+their gateway dies.
+
+Every script and command touches one key, so on a Redis Cluster each goes to the one shard
+that owns its key, and no key needs a hash tag. Releasing a lease twice (the disconnect and a
+sweep) announces once: only the call that removed the entry counts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterable
-
-import redis.asyncio as aioredis
 
 from chatcore.events import Kind, room_event
 from chatcore.logs import get_logger
-from chatcore.redisconn import Names
+from chatcore.redisconn import Names, RedisClient, publish_command
 
 log = get_logger(__name__)
 
-# KEYS user set, leases; ARGV conn, now, expiry, member. Returns live entries before ours.
+# KEYS user set; ARGV conn, now, expiry. Returns the live entries before ours.
 _CONNECT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local before = redis.call('ZCARD', KEYS[1])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3] + 60000)
 return before
 """
 
-# KEYS user set, leases; ARGV conn, now, member. -1 if someone else already removed it.
+# KEYS user set; ARGV conn, now. Live entries left, or -1 if someone else removed ours.
 _DROP = """
-if redis.call('ZREM', KEYS[2], ARGV[3]) == 0 then
-  redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
   return -1
 end
-redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 return redis.call('ZCARD', KEYS[1])
 """
+
+# KEYS processes; ARGV process, now, until. 1 if the process had expired and is ours now.
+_CLAIM = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
+# Leases of a dead process released per round trip, and processes claimed per sweep.
+SWEEP_BATCH = 100
 
 
 class Presence:
     """Connection leases and presence events for one process."""
 
-    def __init__(self, redis: aioredis.Redis, names: Names, lease: float) -> None:
+    def __init__(self, redis: RedisClient, names: Names, lease: float) -> None:
         self.redis = redis
         self.names = names
         self.lease_ms = int(lease * 1000)
-        self.leases_key = names.key("presence", "leases")
+        self.process_id = uuid.uuid4().hex
+        self.processes_key = names.key("presence", "processes")
         self.local: dict[str, str] = {}  # conn id -> user id, this process's connections
         self._connect = redis.register_script(_CONNECT)
         self._drop = redis.register_script(_DROP)
+        self._claim = redis.register_script(_CLAIM)
 
     def _user_key(self, user_id: str) -> str:
         return self.names.key("presence", "user", user_id)
@@ -63,22 +85,27 @@ class Presence:
     def _rooms_key(self, user_id: str) -> str:
         return self.names.key("presence", "rooms", user_id)
 
+    def _process_key(self, process_id: str) -> str:
+        return self.names.key("presence", "process", process_id)
+
     async def connected(self, user_id: str, conn_id: str, rooms: Iterable[str]) -> None:
         """Take a lease for a new connection; announce the user if they just came online."""
         rooms = list(rooms)
         self.local[conn_id] = user_id
         now = int(time.time() * 1000)
+        expiry = now + self.lease_ms
         rooms_key = self._rooms_key(user_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.delete(rooms_key)
             if rooms:
                 pipe.sadd(rooms_key, *rooms)
             pipe.expire(rooms_key, 86400)
+            # Listed under this process before the lease exists, so a crash in between
+            # leaves nothing the sweep cannot find.
+            pipe.sadd(self._process_key(self.process_id), f"{user_id}|{conn_id}")
+            pipe.zadd(self.processes_key, {self.process_id: expiry})
             await pipe.execute()
-        before = await self._connect(
-            keys=[self._user_key(user_id), self.leases_key],
-            args=[conn_id, now, now + self.lease_ms, f"{user_id}|{conn_id}"],
-        )
+        before = await self._connect(keys=[self._user_key(user_id)], args=[conn_id, now, expiry])
         if int(before) == 0:
             await self._announce(user_id, rooms, online=True)
 
@@ -86,12 +113,10 @@ class Presence:
         """Give the lease back; announce the user offline if it was their last connection."""
         self.local.pop(conn_id, None)
         await self._release(user_id, conn_id, int(time.time() * 1000))
+        await self.redis.srem(self._process_key(self.process_id), f"{user_id}|{conn_id}")
 
     async def _release(self, user_id: str, conn_id: str, now: int) -> None:
-        left = await self._drop(
-            keys=[self._user_key(user_id), self.leases_key],
-            args=[conn_id, now, f"{user_id}|{conn_id}"],
-        )
+        left = await self._drop(keys=[self._user_key(user_id)], args=[conn_id, now])
         if int(left) == 0:
             rooms = await self.redis.smembers(self._rooms_key(user_id))
             await self._announce(user_id, [_text(r) for r in rooms], online=False)
@@ -99,9 +124,18 @@ class Presence:
     async def room_joined(self, user_id: str, room_id: str) -> None:
         await self.redis.sadd(self._rooms_key(user_id), room_id)
 
+    async def publish(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
+        """Publish an ephemeral frame (typing, presence) on the room's channel."""
+        await self.redis.execute_command(
+            publish_command(self.redis),
+            self.names.room_channel(room_id),
+            room_event(kind, 0, frame),
+        )
+
     async def _announce(self, user_id: str, rooms: list[str], *, online: bool) -> None:
         if not rooms:
             return
+        command = publish_command(self.redis)
         async with self.redis.pipeline(transaction=False) as pipe:
             for room_id in rooms:
                 frame = {
@@ -110,7 +144,8 @@ class Presence:
                     "user_id": user_id,
                     "online": online,
                 }
-                pipe.publish(self.names.room_channel(room_id), room_event(Kind.PRESENCE, 0, frame))
+                payload = room_event(Kind.PRESENCE, 0, frame)
+                pipe.execute_command(command, self.names.room_channel(room_id), payload)
             await pipe.execute()
 
     async def online(self, user_ids: list[str]) -> list[str]:
@@ -137,22 +172,41 @@ class Presence:
     async def _renew(self) -> None:
         expiry = int(time.time() * 1000) + self.lease_ms
         async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.processes_key, {self.process_id: expiry})
             for conn_id, user_id in list(self.local.items()):
                 pipe.zadd(self._user_key(user_id), {conn_id: expiry}, xx=True)
-                pipe.zadd(self.leases_key, {f"{user_id}|{conn_id}": expiry}, xx=True)
             await pipe.execute()
 
     async def _sweep(self) -> None:
         now = int(time.time() * 1000)
-        expired = await self.redis.zrangebyscore(self.leases_key, "-inf", now, start=0, num=100)
+        expired = await self.redis.zrangebyscore(
+            self.processes_key, "-inf", now, start=0, num=SWEEP_BATCH
+        )
         for member in expired:
-            user_id, _, conn_id = _text(member).partition("|")
-            await self._release(user_id, conn_id, now)
+            process_id = _text(member)
+            # Ours for one lease: time enough to release it, and if we die meanwhile it
+            # expires again for the next sweeper.
+            claimed = await self._claim(
+                keys=[self.processes_key], args=[process_id, now, now + self.lease_ms]
+            )
+            if int(claimed) == 1:
+                await self._release_process(process_id, now)
+
+    async def _release_process(self, process_id: str, now: int) -> None:
+        """Release every lease a dead process left, then forget the process."""
+        key = self._process_key(process_id)
+        while leases := await self.redis.srandmember(key, SWEEP_BATCH):
+            for lease in leases:
+                user_id, _, conn_id = _text(lease).partition("|")
+                await self._release(user_id, conn_id, now)
+            await self.redis.srem(key, *leases)
+        await self.redis.zrem(self.processes_key, process_id)
 
     async def release_all(self) -> None:
-        """On shutdown: every local connection is gone."""
+        """On shutdown: every local connection is gone, and so is this process."""
         for conn_id, user_id in list(self.local.items()):
             await self.disconnected(user_id, conn_id)
+        await self.redis.zrem(self.processes_key, self.process_id)
 
 
 def _text(value: object) -> str:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.applications import Starlette
@@ -14,7 +15,7 @@ from starlette.applications import Starlette
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
-from chatcore.redisconn import Names, create_redis
+from chatcore.redisconn import Names, RedisClient, create_redis
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 from message_service import batch, history, markers, routes
@@ -29,9 +30,17 @@ from message_service.writer import Writer
 _ROUTE_MODULES = (routes, batch, history, markers)
 
 
-def events_redis(url: str) -> aioredis.Redis:
-    """The client for pub/sub and publishing: no retries inside redis-py, so a lost connection
-    surfaces (the membership cache must reset, a publish must not be sent twice)."""
+def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
+    """The client for publishing: no retries inside redis-py, so a publish is never sent
+    twice."""
+    if cluster:
+        return RedisCluster.from_url(
+            url,
+            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            socket_keepalive=True,
+        )
     return aioredis.Redis.from_url(
         url,
         retry=Retry(NoBackoff(), 0),
@@ -55,8 +64,8 @@ def create_app(settings: MessagesSettings) -> Starlette:
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
         )
-        app.state.redis = create_redis(settings.redis_url)
-        events = events_redis(settings.redis_url)
+        app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+        events = events_redis(settings.redis_url, cluster=settings.redis_cluster)
         http = create_http_client(timeout=5.0, max_connections=100)
         app.state.verifier = TokenVerifier(
             settings.jwks_url,
@@ -77,7 +86,9 @@ def create_app(settings: MessagesSettings) -> Starlette:
             ttl=settings.membership_ttl,
             max_entries=settings.membership_max_entries,
         )
-        listener = MembershipListener(events, names, app.state.membership)
+        listener = MembershipListener(
+            settings.redis_url, names, app.state.membership, cluster=settings.redis_cluster
+        )
         app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
         app.state.writer = Writer(app.state.pool, app.state.publisher, batch_max=settings.batch_max)
         app.state.publisher.start()

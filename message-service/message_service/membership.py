@@ -19,13 +19,11 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from chatcore import jsonutil
 from chatcore.errors import NotFound
 from chatcore.httpclient import ServiceClient
 from chatcore.logs import get_logger
+from chatcore.pubsub import Subscriber
 from chatcore.redisconn import Names
 from message_service import metrics
 
@@ -143,65 +141,52 @@ class Membership:
 
 
 class MembershipListener:
-    """Keeps the membership channel subscribed and feeds its events to :class:`Membership`."""
+    """Keeps the membership channel subscribed and feeds its events to :class:`Membership`.
 
-    def __init__(self, redis: aioredis.Redis, names: Names, membership: Membership) -> None:
-        # ``redis`` must not retry inside redis-py: a silent reconnect would hide the events
-        # lost meanwhile, and each reconnect has to reset the cache.
-        self.redis = redis
+    The channel has its own pub/sub connection (on a cluster, to the shard that owns it). While
+    it is down nothing is cached; each (re)subscription resets the cache, since events may
+    have been missed meanwhile.
+    """
+
+    def __init__(
+        self, redis_url: str, names: Names, membership: Membership, *, cluster: bool = False
+    ) -> None:
         self.channel = names.membership_channel
         self.membership = membership
-        self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
-        self._subscriptions = 0
+        self.subscriber = Subscriber(
+            redis_url,
+            cluster=cluster,
+            on_message=self._on_message,
+            on_lost=self._on_lost,
+            on_ready=self._on_ready,
+        )
 
-    async def start(self, wait: float = 5.0) -> None:
+    async def start(self) -> None:
         """Start listening and give the subscription a moment (until then nothing is cached)."""
-        self._task = asyncio.create_task(self._run(), name="membership-listener")
+        await self.subscriber.start()
         try:
-            await asyncio.wait_for(self._subscribed.wait(), wait)
+            await self.subscriber.subscribe(self.channel)
         except TimeoutError:
             log.warning("membership_channel_not_subscribed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self.subscriber.stop()
+        self._set_listening(False)
 
-    async def _run(self) -> None:
-        delay = 0.1
-        while True:
-            subscribed_before = self._subscriptions
-            try:
-                await self._session()
-            except (RedisError, OSError) as exc:
-                log.warning("membership_channel_lost", error=type(exc).__name__)
-            except Exception:
-                log.exception("membership_listener_failed")
-            self._set_listening(False)
-            self.membership.reset()
-            # Back off while Redis refuses us; start again quickly after a working session.
-            delay = 0.1 if self._subscriptions != subscribed_before else min(delay * 2, 5.0)
-            await asyncio.sleep(delay)
+    def _on_message(self, _channel: bytes, data: bytes) -> None:
+        self.membership.on_event(data)
 
-    async def _session(self) -> None:
-        pubsub = self.redis.pubsub()
-        try:
-            await pubsub.subscribe(self.channel)
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    self.membership.on_event(message["data"])
-                elif message["type"] == "subscribe":
-                    # From here on every change reaches us; what was cached before may not
-                    # have seen the ones in between.
-                    self.membership.reset()
-                    self._set_listening(True)
-                    self._subscribed.set()
-                    self._subscriptions += 1
-                    log.info("membership_channel_subscribed")
-        finally:
-            self._set_listening(False)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+    def _on_lost(self, _channels: set[str]) -> None:
+        log.warning("membership_channel_lost")
+        self._set_listening(False)
+        self.membership.reset()
+
+    def _on_ready(self, _channel: str, _again: bool) -> None:
+        # From here on every change reaches us; what was cached before may not have seen the
+        # ones in between.
+        self.membership.reset()
+        self._set_listening(True)
+        log.info("membership_channel_subscribed")
 
     def _set_listening(self, listening: bool) -> None:
         self.membership.listening = listening

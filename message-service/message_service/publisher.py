@@ -18,12 +18,11 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from chatcore.events import Kind, room_event
 from chatcore.logs import get_logger
-from chatcore.redisconn import Names
+from chatcore.redisconn import Names, RedisClient, publish_command
 from message_service import metrics
 
 log = get_logger(__name__)
@@ -47,8 +46,10 @@ def message_event(kind: Kind, frame_type: str, message: dict[str, Any]) -> tuple
 class Publisher:
     """Queues ``(channel, payload)`` pairs and publishes them in order from one task."""
 
-    def __init__(self, redis: aioredis.Redis, names: Names, *, max_pending: int) -> None:
+    def __init__(self, redis: RedisClient, names: Names, *, max_pending: int) -> None:
         self.redis = redis
+        # SPUBLISH on a cluster: the pipeline sends each payload to its channel's shard.
+        self.command = publish_command(redis)
         self.names = names
         self.max_pending = max_pending
         self._pending: deque[tuple[str, bytes]] = deque()
@@ -103,7 +104,7 @@ class Publisher:
     async def _send(self, chunk: list[tuple[str, bytes]]) -> bool:
         pipe = self.redis.pipeline(transaction=False)
         for channel, payload in chunk:
-            pipe.publish(channel, payload)
+            pipe.execute_command(self.command, channel, payload)
         try:
             await self._check_connection()
             await pipe.execute()
@@ -124,8 +125,12 @@ class Publisher:
 
     async def _check_connection(self) -> None:
         """Ping first if the connection was idle or failing: a dead pooled connection fails
-        the ping (and is dropped), and the second ping connects afresh."""
-        if time.monotonic() - self._last_ok < IDLE_CHECK:
+        the ping (and is dropped), and the second ping connects afresh.
+
+        Not on a cluster: its PING goes to every node, so one shard down would stop the
+        publishes of every room; there a dead connection costs the payloads of its one node,
+        and the cluster client reconnects it for the next pipeline."""
+        if self.command == "SPUBLISH" or time.monotonic() - self._last_ok < IDLE_CHECK:
             return
         try:
             await self.redis.ping()

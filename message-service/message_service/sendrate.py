@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
-import redis.asyncio as aioredis
-
 from chatcore.ratelimit import RedisRateLimiter
+from chatcore.redisconn import RedisClient
 
 
 class SendRateLimiter(RedisRateLimiter):
@@ -22,7 +21,7 @@ class SendRateLimiter(RedisRateLimiter):
     _waiting: list[tuple[str, int, asyncio.Future[float]]]
     _task: asyncio.Task[None] | None
 
-    def __init__(self, redis: aioredis.Redis, prefix: str, *, rate: float, burst: int) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, *, rate: float, burst: int) -> None:
         super().__init__(redis, prefix, rate=rate, burst=burst)
         self._waiting = []
         self._task = None
@@ -41,9 +40,7 @@ class SendRateLimiter(RedisRateLimiter):
                 batch, self._waiting = self._waiting, []
                 pipe = self.redis.pipeline(transaction=False)
                 for key, cost, _ in batch:
-                    await self._script(
-                        keys=[self.prefix + key], args=[self.rate, self.burst, cost], client=pipe
-                    )
+                    await self.queue(pipe, key, cost)
                 try:
                     waits = await pipe.execute()
                 except Exception as exc:
@@ -51,6 +48,10 @@ class SendRateLimiter(RedisRateLimiter):
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                finally:
+                    # redis-py loads the script before the part of execute() that hands the
+                    # connection back, so a failure there would keep it from the pool for good.
+                    await pipe.reset()  # type: ignore[no-untyped-call]
                 for (_, _, future), wait in zip(batch, waits, strict=True):
                     if not future.done():
                         future.set_result(float(wait))

@@ -36,7 +36,7 @@ def create_app(settings: RoomSettings) -> Starlette:
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
         )
-        app.state.redis = create_redis(settings.redis_url)
+        app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
         app.state.http = create_http_client()
         app.state.verifier = TokenVerifier(
             settings.jwks_url,

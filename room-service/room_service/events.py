@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from chatcore import jsonutil
 from chatcore.events import MembershipEventType as T
 from chatcore.logs import get_logger
+from chatcore.redisconn import RedisClient, publish_command
 
 log = get_logger(__name__)
 
@@ -84,8 +84,10 @@ def room_updated(room: Row, actor: uuid.UUID) -> Event:
 class Publisher:
     """Publishes membership events to ``{prefix}membership``, in order, after commit."""
 
-    def __init__(self, redis: aioredis.Redis, channel: str, *, timeout: float) -> None:
+    def __init__(self, redis: RedisClient, channel: str, *, timeout: float) -> None:
         self.redis = redis
+        # SPUBLISH on a cluster: the channel lives on the one shard that owns its slot.
+        self.command = publish_command(redis)
         self.channel = channel
         self.timeout = timeout
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -131,7 +133,7 @@ class Publisher:
                 return False
             try:
                 async with asyncio.timeout(remaining):
-                    await self.redis.publish(self.channel, payload)
+                    await self.redis.execute_command(self.command, self.channel, payload)
                 return True
             except (RedisError, OSError, TimeoutError):
                 pass

@@ -21,10 +21,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import jwt
 
+from chatcore import jsonutil
 from chatcore.errors import Unauthorized, Unavailable
+from chatcore.httpclient import TRANSPORT_ERRORS, HttpClient
 from chatcore.logs import get_logger
 
 log = get_logger(__name__)
@@ -58,7 +59,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway: int = 30,
-        http: httpx.AsyncClient | None = None,
+        http: HttpClient | None = None,
         refetch_interval: float = 10.0,
         capacity: int = 10_000,
     ) -> None:
@@ -148,15 +149,16 @@ class TokenVerifier:
                 return
             self._fetched_at = time.monotonic()
             try:
-                http = self._http or httpx.AsyncClient(timeout=5.0)
+                http = self._http or HttpClient(timeout=5.0)
                 try:
-                    response = await http.get(self.jwks_url)
+                    answer = await http.request("GET", self.jwks_url)
                 finally:
                     if self._http is None:
                         await http.aclose()
-                response.raise_for_status()
-                self._keys = parse_jwks(response.json())
-            except (httpx.HTTPError, ValueError) as exc:
+                if answer.status != 200:
+                    raise ValueError(f"the key set answered {answer.status}")
+                self._keys = parse_jwks(jsonutil.loads(answer.body))
+            except (*TRANSPORT_ERRORS, ValueError) as exc:
                 log.warning("jwks_fetch_failed", url=self.jwks_url, error=type(exc).__name__)
                 if not self._keys:
                     raise Unavailable("The token keys cannot be fetched.") from None

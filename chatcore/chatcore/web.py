@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import aiohttp
 import asyncpg
-import httpx
 import orjson
 import redis.exceptions
 from pydantic import BaseModel, ValidationError
@@ -171,9 +171,13 @@ def exception_handlers() -> dict[Any, Any]:
         asyncpg.exceptions.InterfaceError: _dependency_down,
         asyncpg.exceptions.TooManyConnectionsError: _dependency_down,
         asyncpg.exceptions.AdminShutdownError: _dependency_down,
+        asyncpg.exceptions.PostgresConnectionError: _dependency_down,
+        # asyncpg can hand out a pooled connection left mid-operation by a Postgres restart
+        # (MagicStack/asyncpg#1069): the request failed on the database, not on its input.
+        asyncpg.exceptions.InternalClientError: _dependency_down,
         redis.exceptions.ConnectionError: _dependency_down,
         redis.exceptions.TimeoutError: _dependency_down,
         TimeoutError: _dependency_down,
-        httpx.TransportError: _dependency_down,
+        aiohttp.ClientError: _dependency_down,
         Exception: _unexpected,
     }

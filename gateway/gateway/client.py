@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from chatcore.logs import get_logger
@@ -48,6 +49,13 @@ class Client:
         transport = self.ws.transport
         return transport.get_write_buffer_size() if transport is not None else 0
 
+    def write(self, wire: bytes) -> bool:
+        """Write frames already in wire form (:func:`wire_frames`); False if not open."""
+        if self.ws.protocol.state is not State.OPEN or self.ws.transport is None:
+            return False
+        self.ws.transport.write(wire)
+        return True
+
     def push(self, frame: bytes) -> None:
         """Write a frame now, without waiting (order is the order of calls)."""
         broadcast([self.ws], frame, text=True)
@@ -82,3 +90,11 @@ class Client:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
+
+
+def wire_frames(frames: list[bytes]) -> bytes:
+    """JSON frames as the bytes of unmasked, uncompressed websocket text frames, ready to be
+    written as they are to every server connection (no extension is negotiated)."""
+    return b"".join(
+        Frame(Opcode.TEXT, frame).serialize(mask=False, extensions=[]) for frame in frames
+    )

@@ -3,9 +3,12 @@ from history, clients caught up from history before they join (docs/protocol.md)
 
 The seam between a client's catch-up and live delivery is kept by joining the in-sync set
 only when the client's position equals the feed's seq, checked and joined with no await in
-between. Every frame of a room goes out once through :func:`websockets.broadcast` (the same
-bytes to every in-sync client, no task per recipient); a client whose write buffer is over
-the limit has stopped reading and is closed with 4008 rather than skipped.
+between. A room's frames are queued and written at the end of the loop iteration: the
+frames that arrived together (a batch commit publishes many at once) are encoded once as
+websocket frames, and the same bytes go to every in-sync client in one write each, with no
+task per recipient (performance.md). The queue is flushed before a feed's members change.
+A client whose write buffer is over the limit has stopped reading and is closed with 4008
+rather than skipped.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
-from websockets.asyncio.connection import broadcast
 
 from chatcore.errors import ChatError, NotFound
 from chatcore.events import BadPayload, Kind, parse_room_event
 from chatcore.logs import get_logger
 from gateway import frames, metrics
-from gateway.client import Client
+from gateway.client import Client, wire_frames
 from gateway.feed import Feed
 from gateway.session import CLOSE_SLOW_CONSUMER, RoomState
 from gateway.tasks import background
@@ -49,6 +51,9 @@ class Delivery:
         self._unsubscribe = unsubscribe
         self.limit = send_buffer_limit
         self.feeds: dict[str, Feed[Client]] = {}
+        # Feeds with frames queued this loop iteration, and whether their flush is scheduled.
+        self._dirty: list[Feed[Client]] = []
+        self._flush_soon = False
 
     # Subscriptions: one per (client, room); the channel follows the first and the last.
 
@@ -72,16 +77,20 @@ class Delivery:
         feed = self.feeds.get(room_id)
         if feed is None:
             return
+        self._flush(feed)
         feed.discard(client)
         feed.subscribers -= 1
         if feed.subscribers <= 0:
             del self.feeds[room_id]
             self._unsubscribe(room_id)
 
-    def detach(self, client: Client, room_id: str) -> None:
-        """Stop live delivery of one room to a client, synchronously."""
+    def detach(self, client: Client, room_id: str, *, flush: bool = True) -> None:
+        """Stop live delivery of one room to a client, synchronously (what is already
+        queued for it goes out first, unless ``flush`` is false)."""
         feed = self.feeds.get(room_id)
         if feed is not None:
+            if flush:
+                self._flush(feed)
             feed.discard(client)
         state = client.session.rooms.get(room_id)
         if state is not None and state.in_sync and feed is not None and feed.seq is not None:
@@ -136,28 +145,65 @@ class Delivery:
             if state is not None and client.open:
                 state.pos = feed.seq or 0
                 state.in_sync = True
-                feed.members.add(client)
+                self._join(feed, client)
         for change in feed.take_changes():
             self._broadcast(feed, change)
 
     def _broadcast(self, feed: Feed[Client], frame: bytes, skip_user: str | None = None) -> None:
-        sockets = []
+        """Queue a frame for every member; the queue goes out at the end of this iteration."""
+        if skip_user is not None:
+            # Typing goes to all but the typist's own connections: it cannot share the batch.
+            self._flush(feed)
+            self._write(feed, [frame], skip_user)
+            return
+        if not feed.outbox:
+            self._dirty.append(feed)
+            if not self._flush_soon:
+                self._flush_soon = True
+                asyncio.get_running_loop().call_soon(self._flush_dirty)
+        feed.outbox.append(frame)
+
+    def _flush_dirty(self) -> None:
+        self._flush_soon = False
+        dirty, self._dirty = self._dirty, []
+        for feed in dirty:
+            self._flush(feed)
+
+    def _flush(self, feed: Feed[Client]) -> None:
+        """Write the feed's queued frames now: done before its members change, so a joining
+        client never gets a frame from before it joined, nor a leaving one a frame after."""
+        if feed.outbox:
+            frames, feed.outbox = feed.outbox, []
+            self._write(feed, frames)
+
+    def flush_room(self, room_id: str) -> None:
+        feed = self.feeds.get(room_id)
+        if feed is not None:
+            self._flush(feed)
+
+    def _write(self, feed: Feed[Client], frames: list[bytes], skip_user: str | None = None) -> None:
+        # The frames are encoded once and the same bytes go to every member, one write each.
+        wire = wire_frames(frames)
         slow: list[Client] = []
+        written = 0
         for client in feed.members:
             if client.buffered() > self.limit:
                 slow.append(client)
-            elif skip_user is None or client.session.user_id != skip_user:
-                sockets.append(client.ws)
-        broadcast(sockets, frame, text=True)
-        metrics.FRAMES_OUT.inc(len(sockets))
+            elif (skip_user is None or client.session.user_id != skip_user) and client.write(wire):
+                written += 1
+        metrics.FRAMES_OUT.inc(written * len(frames))
         for client in slow:
             self.kick(client)
+
+    def _join(self, feed: Feed[Client], client: Client) -> None:
+        self._flush(feed)
+        feed.members.add(client)
 
     def kick(self, client: Client) -> None:
         """A client stopped reading: out of every feed now, closed with 4008."""
         metrics.SLOW_CONSUMERS.inc()
         for room_id in list(client.session.rooms):
-            self.detach(client, room_id)
+            self.detach(client, room_id, flush=False)
         client.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume to continue")
 
     # Holes: filled from history with the token of a client in the feed.
@@ -209,7 +255,7 @@ class Delivery:
                 if state is not None:
                     state.pos = feed.seq or 0
                     state.in_sync = True
-                    feed.members.add(client)
+                    self._join(feed, client)
 
     def fill_to(self, feed: Feed[Client], seq: int) -> None:
         """Fill the feed from history up to ``seq`` (the room's newest, read elsewhere)."""
@@ -250,7 +296,7 @@ class Delivery:
             feed.start(state.pos)
             if state.pos == feed.seq:
                 state.in_sync = True
-                feed.members.add(client)
+                self._join(feed, client)
                 self._drain(feed)
                 return
             if state.pos > (feed.seq or 0):

@@ -32,6 +32,8 @@ class Feed(Generic[C]):
         # Edits/deletes of a seq not yet delivered go out right after that seq.
         self.changes: dict[int, list[bytes]] = {}
         self.subscribers = 0
+        # Frames for every member, written together at the end of this loop iteration.
+        self.outbox: list[bytes] = []
         self.filling = False
         self.last_event = time.monotonic()
         self.next_check = 0.0

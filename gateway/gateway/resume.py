@@ -58,6 +58,9 @@ class Resumes:
 
     def _resumed(self, client: Client, known: dict[str, int], ref: str | None) -> None:
         metrics.RESUMES.inc()
+        for room_id in known:
+            # Live frames queued up to the positions we report go out before the report.
+            self.delivery.flush_room(room_id)
         rooms = {
             rid: self.delivery.position(client, rid) for rid in known if rid in client.session.rooms
         }

@@ -9,22 +9,28 @@ its sender's own token, and each gets its own answer (``POST /messages/batch``).
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chatcore.errors import ChatError
+from chatcore.errors import ChatError, Unavailable
 from chatcore.httpclient import error_from
+from chatcore.logs import get_logger
 from gateway import metrics
 from gateway.tasks import background
 from gateway.upstream import Upstream
+
+log = get_logger(__name__)
+
+
+Done = Callable[[Any, ChatError | None], None]
 
 
 @dataclass(slots=True)
 class _Pending:
     item: dict[str, Any]
-    answer: asyncio.Future[dict[str, Any]]
+    done: Done
 
 
 class Sends:
@@ -37,16 +43,15 @@ class Sends:
         self._queue: deque[_Pending] = deque()
         self._calls = 0
 
-    async def send(self, token: str, room_id: str, body: str, client_msg_id: str) -> Any:
-        """The committed message (after commit), or the :class:`ChatError` of its refusal."""
+    def submit(self, token: str, room_id: str, body: str, client_msg_id: str, done: Done) -> None:
+        """Queue a send; ``done(message, None)`` once it is committed, or ``done(None, error)``.
+
+        A callback rather than an awaitable: a busy gateway forwards thousands of sends a
+        second, and a task per send would cost more than the send itself.
+        """
         item = {"token": token, "room_id": room_id, "body": body, "client_msg_id": client_msg_id}
-        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(item, answer))
+        self._queue.append(_Pending(item, done))
         self._next()
-        result = await answer
-        if "message" in result and result.get("status") in (200, 201):
-            return result["message"]
-        raise error_from(int(result.get("status", 503)), result.get("error"), _wait(result))
 
     def _next(self) -> None:
         while self._queue and self._calls < self.max_calls:
@@ -61,18 +66,29 @@ class Sends:
             answers = await self.upstream.send_batch([p.item for p in batch])
             if len(answers) != len(batch):
                 raise ValueError("message-service answered a different number of items")
-            for pending, answer in zip(batch, answers, strict=True):
-                if not pending.answer.done():
-                    pending.answer.set_result(answer)
         except (ChatError, ValueError, TypeError, KeyError) as exc:
             # The call as a whole failed: every send in it may be retried by its client.
-            error = exc if isinstance(exc, ChatError) else ChatError()
+            log.warning("send_batch_failed", sends=len(batch), error=type(exc).__name__)
+            error = exc if isinstance(exc, ChatError) else Unavailable()
             for pending in batch:
-                if not pending.answer.done():
-                    pending.answer.set_result({"status": error.status, **error.body()})
+                pending.done(None, error)
+        else:
+            for pending, answer in zip(batch, answers, strict=True):
+                _answer(pending, answer)
         finally:
             self._calls -= 1
             self._next()
+
+
+def _answer(pending: _Pending, answer: Any) -> None:
+    if not isinstance(answer, dict):
+        pending.done(None, Unavailable())
+    elif answer.get("status") in (200, 201) and "message" in answer:
+        pending.done(answer["message"], None)
+    else:
+        status = answer.get("status")
+        code = int(status) if isinstance(status, int) else 503
+        pending.done(None, error_from(code, answer.get("error"), _wait(answer)))
 
 
 def _wait(result: dict[str, Any]) -> Any:

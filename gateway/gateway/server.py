@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from chatcore.errors import ChatError, Forbidden, NotFound, Unauthorized, Unavailable
-from chatcore.events import Kind, room_event
+from chatcore.events import Kind
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names
 from chatcore.tokens import TokenVerifier
@@ -126,7 +126,10 @@ class Connections:
                 client.spawn(self.resumes.start(client, out.resume, out.ref))
             elif isinstance(out, Execute):
                 await client.inflight.acquire()
-                client.spawn(self._execute(client, out.frame))
+                if isinstance(out.frame, Send):
+                    self._send(client, out.frame)
+                else:
+                    client.spawn(self._execute(client, out.frame))
 
     async def _verify(self, client: Client, out: Verify) -> None:
         session = client.session
@@ -235,6 +238,18 @@ class Connections:
                 except Exception as exc:  # Redis down: the lease expires by itself.
                     log.warning("presence_release_failed", error=type(exc).__name__)
 
+    def _send(self, client: Client, frame: Send) -> None:
+        """Forward a send (batched with others); ``ack`` after commit, or ``error``."""
+
+        def done(message: Any, error: ChatError | None) -> None:
+            client.inflight.release()
+            if error is None:
+                client.push(frames.build("ack", frame.ref, message=message))
+            else:
+                client.push(frames.error(*_error_code(error), frame.ref))
+
+        self.sends.submit(client.token, frame.room_id, frame.body, frame.client_msg_id, done)
+
     async def _execute(self, client: Client, frame: ClientFrame) -> None:
         try:
             await self._do(client, frame)
@@ -245,10 +260,7 @@ class Connections:
 
     async def _do(self, client: Client, frame: ClientFrame) -> None:
         token = client.token
-        if isinstance(frame, Send):
-            message = await self.sends.send(token, frame.room_id, frame.body, frame.client_msg_id)
-            client.push(frames.build("ack", frame.ref, message=message))
-        elif isinstance(frame, Read):
+        if isinstance(frame, Read):
             await self.upstream.read(token, frame.room_id, frame.seq)
         elif isinstance(frame, Typing):
             payload: dict[str, Any] = {
@@ -256,9 +268,7 @@ class Connections:
                 "room_id": frame.room_id,
                 "user_id": client.session.user_id,
             }
-            await self.presence.redis.publish(
-                self.names.room_channel(frame.room_id), room_event(Kind.TYPING, 0, payload)
-            )
+            await self.presence.publish(frame.room_id, Kind.TYPING, payload)
         elif isinstance(frame, Who):
             members = await self.upstream.members(token, frame.room_id)
             online = await self.presence.online(members)

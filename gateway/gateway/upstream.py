@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from chatcore.httpclient import ServiceClient, create_http_client
+from chatcore.httpclient import HttpClient, ServiceClient, create_http_client
 from gateway.settings import GatewaySettings
 
 PAGE = 200
@@ -19,7 +17,7 @@ PAGE = 200
 class Upstream:
     """The HTTP calls the gateway makes, answers decoded, errors as ChatError types."""
 
-    def __init__(self, settings: GatewaySettings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: GatewaySettings, http: HttpClient | None = None) -> None:
         self.http = http or create_http_client(timeout=10.0, max_connections=200)
         self.rooms = ServiceClient(self.http, settings.rooms_url)
         self.messages = ServiceClient(self.http, settings.messages_url)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 import uuid
 from datetime import datetime
 
@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 from chatcore.errors import InvalidInput, TooLarge
 
 BODY_MAX = 4000
+# Unicode category Cc: the C0 and C1 control characters and DEL.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CLIENT_MSG_ID_MAX = 64
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
@@ -43,7 +45,7 @@ class SendMessage(Strict):
     @field_validator("client_msg_id")
     @classmethod
     def _client_msg_id(cls, value: str) -> str:
-        if any(unicodedata.category(c) == "Cc" for c in value):
+        if _CONTROL.search(value):
             raise ValueError("must not contain control characters")
         return value
 

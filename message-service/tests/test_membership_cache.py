@@ -10,11 +10,10 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import orjson
 import pytest
 
-from chatcore.httpclient import ServiceClient
+from chatcore.httpclient import ServiceClient, create_http_client
 from message_service.membership import Membership
 
 
@@ -58,7 +57,7 @@ def rooms() -> Iterator[FakeRooms]:
 
 async def test_one_look_up_for_concurrent_checks(rooms: FakeRooms) -> None:
     """Twenty checks of one (room, user) at once share a single call, then the cache."""
-    async with httpx.AsyncClient() as http:
+    async with create_http_client() as http:
         cache = Membership(ServiceClient(http, rooms.url), ttl=30, max_entries=100)
         cache.listening = True
         room, user = uuid.uuid4(), uuid.uuid4()
@@ -71,7 +70,7 @@ async def test_one_look_up_for_concurrent_checks(rooms: FakeRooms) -> None:
 
 async def test_an_event_during_a_look_up_makes_it_ask_again(rooms: FakeRooms) -> None:
     """A removal whose event arrives while the look-up is in flight is never hidden by it."""
-    async with httpx.AsyncClient() as http:
+    async with create_http_client() as http:
         cache = Membership(ServiceClient(http, rooms.url), ttl=30, max_entries=100)
         cache.listening = True
         room, user = uuid.uuid4(), uuid.uuid4()
@@ -88,7 +87,7 @@ async def test_an_event_during_a_look_up_makes_it_ask_again(rooms: FakeRooms) ->
 
 async def test_nothing_cached_while_not_listening(rooms: FakeRooms) -> None:
     """Without the membership channel every check asks room-service."""
-    async with httpx.AsyncClient() as http:
+    async with create_http_client() as http:
         cache = Membership(ServiceClient(http, rooms.url), ttl=30, max_entries=100)
         room, user = uuid.uuid4(), uuid.uuid4()
         for _ in range(3):

@@ -78,5 +78,8 @@ def _serve(spec: ServiceSpec, settings: ServiceSettings) -> int:
         # any local peer, and a local client could pick its own address (login throttling).
         proxy_headers=False,
         timeout_graceful_shutdown=10,
+        # Longer than the clients' own idle timeout (chatcore.httpclient: 30 s), so it is
+        # the client that closes an idle connection, never a request that meets it closing.
+        timeout_keep_alive=75,
     )
     return 0

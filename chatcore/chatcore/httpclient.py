@@ -59,7 +59,11 @@ class HttpClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=self.timeout,
-                connector=aiohttp.TCPConnector(limit=self.max_connections, ttl_dns_cache=300),
+                # Idle connections are closed here before the server's keep-alive (uvicorn,
+                # 75 s: chatcore.cli) closes them, so a request rarely meets a closing one.
+                connector=aiohttp.TCPConnector(
+                    limit=self.max_connections, ttl_dns_cache=300, keepalive_timeout=30
+                ),
                 auto_decompress=True,
             )
         return self._session
@@ -128,12 +132,21 @@ class ServiceClient:
         if json is not None:
             content = jsonutil.dumps(json)
             sent["content-type"] = "application/json"
+        url = self.base_url + path
         try:
-            answer = await self.http.request(
-                method, self.base_url + path, content=content, params=params, headers=sent
-            )
-        except TRANSPORT_ERRORS:
-            raise Unavailable() from None
+            try:
+                answer = await self.http.request(
+                    method, url, content=content, params=params, headers=sent
+                )
+            except aiohttp.ServerDisconnectedError:
+                # A pooled connection the server closed as we picked it. Every call between
+                # our services is safe to repeat (reads, and writes keyed by the client's
+                # ids), so one more try on a fresh connection.
+                answer = await self.http.request(
+                    method, url, content=content, params=params, headers=sent
+                )
+        except TRANSPORT_ERRORS as exc:
+            raise Unavailable() from exc
         if answer.status == 204:
             return None
         if answer.status < 400:

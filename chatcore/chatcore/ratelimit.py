@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 
 from chatcore.errors import RateLimited
 from chatcore.redisconn import RedisClient
@@ -35,6 +35,35 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return tostring(wait)
 """
 
+# The same for many takes at once: KEYS the buckets (a key may repeat), ARGV rate, burst, then
+# one cost per key. One script call for a whole batch of sends (single Redis only: on a
+# cluster the keys of one script must share a slot).
+_BUCKETS_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local ttl = math.ceil(burst / rate * 1000) + 1000
+local waits = {}
+for i, key in ipairs(KEYS) do
+  local cost = tonumber(ARGV[2 + i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or burst
+  local at = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  local wait = 0
+  if tokens >= cost then
+    tokens = tokens - cost
+  else
+    wait = (cost - tokens) / rate
+  end
+  redis.call('HSET', key, 'tokens', tokens, 'at', now)
+  redis.call('PEXPIRE', key, ttl)
+  waits[i] = tostring(wait)
+end
+return waits
+"""
+
 
 class RedisRateLimiter:
     """A token bucket per key in Redis, shared by every replica of a service."""
@@ -45,11 +74,29 @@ class RedisRateLimiter:
         self.rate = rate
         self.burst = burst
         self._script = redis.register_script(_BUCKET_LUA)
+        self._many = redis.register_script(_BUCKETS_LUA)
+        self._cluster = isinstance(redis, RedisCluster)
 
     async def wait_time(self, key: str, cost: int = 1) -> float:
         """Take ``cost`` tokens; 0 if allowed, else seconds until it would be."""
         wait = await self._script(keys=[self.prefix + key], args=[self.rate, self.burst, cost])
         return float(wait)
+
+    async def wait_times(self, takes: list[tuple[str, int]]) -> list[float]:
+        """Take each ``(key, cost)`` in order (a key may repeat); the waits, as
+        :meth:`wait_time` gives them, in one round trip."""
+        if not takes:
+            return []
+        if self._cluster:
+            pipe = self.redis.pipeline(transaction=False)
+            for key, cost in takes:
+                await self.queue(pipe, key, cost)
+            return [float(w) for w in await pipe.execute()]
+        waits = await self._many(
+            keys=[self.prefix + key for key, _ in takes],
+            args=[self.rate, self.burst, *(cost for _, cost in takes)],
+        )
+        return [float(w) for w in waits]
 
     async def queue(self, pipe: Pipeline | ClusterPipeline, key: str, cost: int = 1) -> None:
         """Add the take to a pipeline; its answer there is what :meth:`wait_time` returns."""

@@ -68,7 +68,8 @@ class Sends:
                 raise ValueError("message-service answered a different number of items")
         except (ChatError, ValueError, TypeError, KeyError) as exc:
             # The call as a whole failed: every send in it may be retried by its client.
-            log.warning("send_batch_failed", sends=len(batch), error=type(exc).__name__)
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            log.warning("send_batch_failed", sends=len(batch), error=repr(cause))
             error = exc if isinstance(exc, ChatError) else Unavailable()
             for pending in batch:
                 pending.done(None, error)

@@ -171,6 +171,7 @@ class Connections:
         try:
             joined = await self.upstream.joined(client.token)
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
+            announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
             for entry in joined:
                 self.note_version(str(entry["room_id"]), entry.get("version"))
             for room_id in roles:
@@ -187,7 +188,7 @@ class Connections:
         for room_id, (seq, _) in rooms.items():
             self.delivery.start(room_id, seq)
         await self.run(client, session.ready(rooms, client.id, resume, ref))
-        client.spawn(self.presence.connected(user_id, client.id, rooms))
+        client.spawn(self.presence.connected(user_id, client.id, announced))
         queued, client.queued = client.queued, None
         for event in queued or []:
             client.spawn(event(client))
@@ -214,6 +215,11 @@ class Connections:
             if not group:
                 del self.by_room[room_id]
                 self.versions.pop(room_id, None)
+
+    def announces_presence(self, room: dict[str, Any]) -> bool:
+        """Whether presence changes are published to the room (small enough: settings)."""
+        count = room.get("member_count")
+        return not isinstance(count, int) or count <= self.settings.presence_room_max
 
     def note_version(self, room_id: str, version: object) -> None:
         """Remember a room's membership version read from room-service (never lower it)."""

@@ -28,6 +28,11 @@ class GatewaySettings(ServiceSettings):
     resume_grace_ms: int = Field(
         default=300, ge=0, le=10000, validation_alias=_env("GATEWAY_RESUME_GRACE_MS")
     )
+    # Presence changes are published to rooms of at most this many members; in larger rooms
+    # a member asks with `who` (a broadcast per member coming online would cost O(members²)).
+    presence_room_max: int = Field(
+        default=100, ge=0, validation_alias=_env("GATEWAY_PRESENCE_ROOM_MAX")
+    )
     # A user with no refreshed connection lease is offline after this many seconds.
     presence_lease: float = Field(
         default=30.0, ge=3, le=60, validation_alias=_env("GATEWAY_PRESENCE_LEASE")

@@ -357,3 +357,28 @@ async def test_lost_removal_event_is_found_by_the_next_version(
     assert frame["room"]["id"] == room
     await api.send(owner, room, "not for you")
     assert not [f for f in await client.quiet(1.0) if f["type"] == "message"]
+
+
+@pytest.fixture(scope="module")
+def quiet_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
+    """A gateway that publishes presence only to rooms of at most 2 members."""
+    return start_service("gateway", env={"GATEWAY_PRESENCE_ROOM_MAX": "2"}, migrate=False)
+
+
+async def test_presence_is_announced_only_in_rooms_up_to_the_limit(
+    quiet_gateway: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """A member coming online is announced in a 2-member room, not in a 3-member one."""
+    a, b, c = await make_user(), await make_user(), await make_user()
+    small = await api.room(a, b)
+    big = await api.room(a, b, c)
+    watcher = await open_socket(quiet_gateway.url, a.access_token)
+    await watcher.send({"type": "ping"})  # live now, without waiting for the resume grace
+    await watcher.until(lambda f: f["type"] == "pong")
+    await open_socket(quiet_gateway.url, b.access_token)
+    got = await watcher.quiet(1.5)
+    frames = [f for f in got if f["type"] == "presence" and f["user_id"] == str(b.id)]
+    assert [(f["room_id"], f["online"]) for f in frames] == [(small, True)], got
+    await watcher.send({"type": "who", "room_id": big, "ref": "w"})
+    state = await watcher.until(lambda f: f["type"] == "presence_state")
+    assert set(state["online"]) == {str(a.id), str(b.id)}

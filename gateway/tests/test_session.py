@@ -260,3 +260,20 @@ def test_config_names_the_public_urls_when_set() -> None:
     assert config["auth_url"] == "/"
     assert config["rooms_url"] == "https://rooms.example.com"
     assert config["messages_url"] == public.messages_url
+
+
+async def test_slots_hold_the_reader_until_one_is_free() -> None:
+    """A connection with every request slot taken waits until one is released."""
+    import asyncio
+
+    from gateway.client import Slots
+
+    slots = Slots(2)
+    await slots.acquire()
+    await slots.acquire()
+    third = asyncio.ensure_future(slots.acquire())
+    await asyncio.sleep(0.01)
+    assert not third.done()
+    slots.release()
+    await asyncio.wait_for(third, 1)
+    assert slots.free == 0

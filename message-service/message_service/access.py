@@ -37,6 +37,17 @@ async def require_member(
     return role
 
 
+async def send_waits(limiter: RedisRateLimiter, users: list[uuid.UUID]) -> list[float]:
+    """Take one send from each user's bucket (a user may repeat), in one round trip; the
+    seconds each must wait (0: allowed). All 0 if Redis cannot be asked (see below)."""
+    try:
+        return await limiter.wait_times([(str(user), 1) for user in users])
+    except (RedisError, OSError) as exc:
+        metrics.RATE_LIMIT_UNCHECKED.inc(len(users))
+        log.warning("send_rate_unchecked", error=type(exc).__name__)
+        return [0.0] * len(users)
+
+
 async def check_send_rate(limiter: RedisRateLimiter, user_id: uuid.UUID) -> None:
     """Take one send from the user's bucket, or 429 with the time to wait.
 

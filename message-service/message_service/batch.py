@@ -12,6 +12,7 @@ sends in one call are committed in the order it sent them.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, Field, StrictStr
@@ -19,14 +20,18 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import ChatError, RateLimited, Unauthorized
-from chatcore.tokens import TokenVerifier
+from chatcore.errors import ChatError, NotFound, RateLimited, Unauthorized, Unavailable
+from chatcore.logs import get_logger
+from chatcore.tokens import AccessClaims, TokenVerifier, UnknownKey
 from chatcore.web import json_response, read_json, validate
+from message_service.access import send_waits
 from message_service.api import api
-from message_service.models import Message, SendMessage
-from message_service.routes import check_send
+from message_service.membership import Membership, Unknown
+from message_service.models import Message, SendMessage, message_text
 from message_service.store import NewMessage
 from message_service.writer import Appended, Writer
+
+log = get_logger(__name__)
 
 BATCH_MAX = 256
 # Each item may carry a 4,000-character body (up to 16 KB of UTF-8) and a token.
@@ -65,14 +70,15 @@ class BatchAnswers(BaseModel):
 )
 async def send_batch(request: Request) -> Response:
     batch = await read_json(request, SendBatch, max_bytes=BATCH_BYTES)
-    state = request.app.state
-    checked = await asyncio.gather(*(_check(state, item) for item in batch.items))
-    writer: Writer = state.writer
-    # Tasks start in creation order and each queues its send before its first await.
-    outcomes: list[asyncio.Future[Appended] | ChatError] = [
-        asyncio.ensure_future(writer.append(item)) if isinstance(item, NewMessage) else item
-        for item in checked
-    ]
+    admitted = await _admit(request.app.state, batch.items)
+    writer: Writer = request.app.state.writer
+    # Queued in item order, with no await in between: one call's sends keep their order.
+    outcomes: list[asyncio.Future[Appended] | ChatError] = []
+    for item in admitted:
+        try:
+            outcomes.append(writer.submit(item) if isinstance(item, NewMessage) else item)
+        except ChatError as exc:
+            outcomes.append(exc)
     answers = []
     for outcome in outcomes:
         if isinstance(outcome, ChatError):
@@ -85,14 +91,71 @@ async def send_batch(request: Request) -> Response:
     return json_response({"items": answers})
 
 
-async def _check(state: State, raw: dict[str, Any]) -> NewMessage | ChatError:
-    try:
-        item = validate(BatchItem, raw)
-        verifier: TokenVerifier = state.verifier
-        claims = await verifier.verify(item.token)
-        return await check_send(state, item.token, claims, item)
-    except ChatError as exc:
-        return exc
+async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | ChatError]:
+    """Each item as the writer takes it, or the error a lone send would get.
+
+    The common case costs no task and no wait per item: tokens verified before and cached
+    memberships are answered from memory, and every rate check of the call is one Redis round
+    trip; only cache misses wait, concurrently.
+    """
+    verifier: TokenVerifier = state.verifier
+    membership: Membership = state.membership
+    items: list[tuple[BatchItem, AccessClaims, str] | ChatError] = []
+    for raw in raws:
+        try:
+            item = validate(BatchItem, raw)
+            body = message_text(item.body)
+            try:
+                claims = verifier.verify_cached(item.token)
+            except UnknownKey:
+                claims = await verifier.verify(item.token)  # a new key: fetched once
+            items.append((item, claims, body))
+        except ChatError as exc:
+            items.append(exc)
+    valid = [entry for entry in items if not isinstance(entry, ChatError)]
+    waits = iter(await send_waits(state.send_limiter, [claims.user_id for _, claims, _ in valid]))
+    # Per valid item: its role, None (not a member), or the error of its look-up.
+    roles: dict[int, str | Unknown | BaseException | None] = {}
+    for index, entry in enumerate(items):
+        if not isinstance(entry, ChatError):
+            item, claims, _ = entry
+            wait = next(waits)
+            if wait > 0:
+                items[index] = RateLimited(wait, "Too many messages; slow down.")
+            else:
+                roles[index] = membership.cached(item.room_id, claims.user_id)
+    misses = [i for i, role in roles.items() if isinstance(role, Unknown)]
+    looked_up = await asyncio.gather(
+        *(_role(membership, items[i]) for i in misses), return_exceptions=True
+    )
+    roles.update(zip(misses, looked_up, strict=True))
+    admitted: list[NewMessage | ChatError] = []
+    for index, entry in enumerate(items):
+        role = roles.get(index)
+        if isinstance(entry, ChatError):
+            admitted.append(entry)
+        elif isinstance(role, ChatError):
+            admitted.append(role)
+        elif isinstance(role, str):
+            item, claims, body = entry
+            admitted.append(
+                NewMessage(uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body)
+            )
+        elif isinstance(role, BaseException):
+            log.error("membership_look_up_failed", error=repr(role))
+            admitted.append(Unavailable())
+        else:  # not a member: the same answer as for a room that does not exist
+            admitted.append(NotFound("No such room.", code="room_not_found"))
+    return admitted
+
+
+async def _role(
+    membership: Membership, entry: tuple[BatchItem, AccessClaims, str] | ChatError
+) -> str | None:
+    if isinstance(entry, ChatError):  # only valid items are looked up
+        raise entry
+    item, claims, _ = entry
+    return await membership.role(item.token, item.room_id, claims.user_id)
 
 
 def _answer(outcome: Appended | ChatError) -> dict[str, Any]:

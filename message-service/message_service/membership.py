@@ -18,6 +18,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from enum import Enum
 
 from chatcore import jsonutil
 from chatcore.errors import NotFound
@@ -31,6 +32,15 @@ log = get_logger(__name__)
 
 ROLES = frozenset({"owner", "admin", "member"})
 Key = tuple[uuid.UUID, uuid.UUID]
+
+
+class Unknown(Enum):
+    """No cached answer: room-service must be asked."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN = Unknown.UNKNOWN
 
 
 @dataclass
@@ -52,14 +62,22 @@ class Membership:
         self._size = 0
         self._flights: dict[Key, tuple[_Flight, asyncio.Task[str | None]]] = {}
 
-    async def role(self, token: str, room_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
-        """``user_id``'s role in the room, or None if not a member. ``token`` is the caller's,
-        forwarded to room-service, and the caller must be ``user_id`` (room-service answers
-        only its own members)."""
+    def cached(self, room_id: uuid.UUID, user_id: uuid.UUID) -> str | Unknown | None:
+        """The cached answer (a role, or None for not a member); :data:`UNKNOWN` if there is
+        none to trust, and :meth:`role` must ask."""
         if self.listening:
             entry = self._cache.get(room_id, {}).get(user_id)
             if entry is not None and entry[1] > time.monotonic():
                 return entry[0]
+        return UNKNOWN
+
+    async def role(self, token: str, room_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
+        """``user_id``'s role in the room, or None if not a member. ``token`` is the caller's,
+        forwarded to room-service, and the caller must be ``user_id`` (room-service answers
+        only its own members)."""
+        known = self.cached(room_id, user_id)
+        if not isinstance(known, Unknown):
+            return known
         key = (room_id, user_id)
         in_flight = self._flights.get(key)
         if in_flight is None:

@@ -4,7 +4,8 @@ Each send takes a token from its sender's bucket (chatcore's token bucket in Red
 every replica). Checked one command each, a busy process would make a Redis round trip per
 send and hold a Redis connection per send in flight (redis-py's pool stops at 100, and a
 check that cannot get a connection would wave the send through). So, as with group commit,
-the checks that arrive while one round trip is in flight go together in the next pipeline.
+the checks that arrive while one round trip is in flight go together in the next one: one
+script call for all of them on a single Redis, a pipeline on a cluster.
 """
 
 from __future__ import annotations
@@ -38,22 +39,15 @@ class SendRateLimiter(RedisRateLimiter):
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
-                pipe = self.redis.pipeline(transaction=False)
-                for key, cost, _ in batch:
-                    await self.queue(pipe, key, cost)
                 try:
-                    waits = await pipe.execute()
+                    waits = await self.wait_times([(key, cost) for key, cost, _ in batch])
                 except Exception as exc:
                     for _, _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                finally:
-                    # redis-py loads the script before the part of execute() that hands the
-                    # connection back, so a failure there would keep it from the pool for good.
-                    await pipe.reset()  # type: ignore[no-untyped-call]
                 for (_, _, future), wait in zip(batch, waits, strict=True):
                     if not future.done():
-                        future.set_result(float(wait))
+                        future.set_result(wait)
         finally:
             self._task = None

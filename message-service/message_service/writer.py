@@ -84,13 +84,18 @@ class Writer:
 
     async def append(self, message: NewMessage) -> Appended:
         """Store ``message`` (or find the one its key already names), committed."""
+        return await self.submit(message)
+
+    def submit(self, message: NewMessage) -> asyncio.Future[Appended]:
+        """Queue ``message`` now (sends queued together keep their order); the future is set
+        after the commit."""
         if self._closing:
             raise Unavailable("The service is shutting down.")
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(message, future))
         self._idle.clear()
         self._wakeup.set()
-        return await future
+        return future
 
     async def _run(self) -> None:
         while True:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from chatcore.testing.plugin import MakeUser
+from chatcore.testing.processes import ServiceProcess
 
 if TYPE_CHECKING:
     from conftest import Chat, OpenFeed
@@ -71,3 +72,17 @@ async def test_a_bad_batch_as_a_whole_is_refused(chat: Chat, make_user: MakeUser
     assert (await _batch(chat, too_many)).status_code == 422
     history = await chat.history(user, room)
     assert history.json()["items"] == []
+
+
+async def test_items_over_the_senders_rate_get_429(
+    chat: Chat, make_user: MakeUser, strict_limits: ServiceProcess
+) -> None:
+    """Within one call, a sender's items past their burst (3 here) each get 429 and a wait."""
+    user = await make_user()
+    room = await chat.room(user)
+    items = [_item(user.access_token, room, f"m{i}") for i in range(5)]
+    answer = await chat.http.post(f"{strict_limits.url}/messages/batch", json={"items": items})
+    got = answer.json()["items"]
+    assert [a["status"] for a in got] == [201, 201, 201, 429, 429]
+    assert got[3]["error"]["code"] == "rate_limited"
+    assert got[3]["error"]["retry_after"] >= 1

@@ -132,6 +132,7 @@ class JoinedRoom(BaseModel):
     role: RoleName
     joined_at: datetime
     version: int
+    member_count: int
 
 
 class JoinedRooms(BaseModel):

@@ -89,13 +89,13 @@ async def rooms_of(
 
 
 async def joined_json(pool: asyncpg.Pool, user: uuid.UUID) -> str:
-    """Every room of the user with its role, joining time and membership version, as the
-    JSON array of GET /rooms/joined, in one indexed query.
+    """Every room of the user with its role, joining time, membership version and member
+    count, as the JSON array of GET /rooms/joined, in one indexed query.
 
     Postgres builds the JSON: for a user in 1,000 rooms that costs the service a quarter of
     the CPU of decoding and re-encoding 1,000 rows. The version is a primary-key lookup per
     row on purpose: as a join the planner may hash the whole rooms table, which grows with
-    every room of every user.
+    every room of every user (the LATERAL subquery keeps it a lookup per row).
     """
     text: str = await pool.fetchval(
         """SELECT coalesce(json_agg(json_build_object(
@@ -103,9 +103,11 @@ async def joined_json(pool: asyncpg.Pool, user: uuid.UUID) -> str:
                       'role', m.role,
                       'joined_at', to_char(m.joined_at AT TIME ZONE 'UTC',
                                            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                      'version', (SELECT r.version FROM rooms.rooms r WHERE r.id = m.room_id))),
+                      'version', r.version,
+                      'member_count', r.member_count)),
                   '[]')::text
-           FROM rooms.members m
+           FROM rooms.members m,
+                LATERAL (SELECT version, member_count FROM rooms.rooms WHERE id = m.room_id) r
            WHERE m.user_id = $1""",
         user,
     )

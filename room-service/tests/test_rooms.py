@@ -277,7 +277,9 @@ async def test_membership_check(rooms: Rooms, make_users: MakeUsers) -> None:
     r = await rooms.call("GET", f"/rooms/{room['id']}/members/{bo.id}", bo)
     assert (r.json()["role"], r.json()["version"]) == ("admin", 2)
     joined = (await rooms.call("GET", "/rooms/joined", bo)).json()["items"]
-    assert [(j["room_id"], j["role"], j["version"]) for j in joined] == [(room["id"], "admin", 2)]
+    assert [(j["room_id"], j["role"], j["version"], j["member_count"]) for j in joined] == [
+        (room["id"], "admin", 2, 2)
+    ]
     assert _time(joined[0]["joined_at"]) == _time(member["joined_at"])
 
 

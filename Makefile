@@ -12,7 +12,7 @@ KEY_FILE  ?= .secrets/signing-key.pem
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
 
-.PHONY: install run migrate keys check-services seed lint fmt test browser clean bench
+.PHONY: install run migrate keys check-services seed lint fmt test browser clean bench chaos
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -20,8 +20,10 @@ $(UV):
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on our CI machines),
+# every process start would otherwise compile each imported module again (~2.5 s a start).
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml)
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 install: $(VENV)/.synced
@@ -71,6 +73,11 @@ bench/node_modules/.installed: bench/package.json bench/package-lock.json
 
 bench: install bench/node_modules/.installed
 	PYTHONPATH=bench $(BIN)/python -m harness --systems "$(SYSTEMS)" --scenarios "$(SCENARIOS)"
+
+# The full fault, bad-input and attack suites (docs/reliability.md); prints the figures table.
+# Runs on private Redis and Postgres servers it starts itself, never the shared ones.
+chaos: install check-services
+	CHAOS=1 $(BIN)/pytest tests/chaos tests/fuzz tests/security --timeout=900
 
 clean:
 	rm -rf .uv $(VENV) .mypy_cache .ruff_cache .pytest_cache

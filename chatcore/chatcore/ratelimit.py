@@ -90,7 +90,7 @@ class RedisRateLimiter:
         if self._cluster:
             pipe = self.redis.pipeline(transaction=False)
             for key, cost in takes:
-                await self.queue(pipe, key, cost)
+                self.queue(pipe, key, cost)
             return [float(w) for w in await pipe.execute()]
         waits = await self._many(
             keys=[self.prefix + key for key, _ in takes],
@@ -98,15 +98,12 @@ class RedisRateLimiter:
         )
         return [float(w) for w in waits]
 
-    async def queue(self, pipe: Pipeline | ClusterPipeline, key: str, cost: int = 1) -> None:
+    def queue(self, pipe: Pipeline | ClusterPipeline, key: str, cost: int = 1) -> None:
         """Add the take to a pipeline; its answer there is what :meth:`wait_time` returns."""
-        args = [self.rate, self.burst, cost]
-        if isinstance(pipe, ClusterPipeline):
-            # A cluster pipeline refuses EVALSHA (it could not load the script on the node a
-            # key lands on); EVAL carries the script, which Redis caches by its hash anyway.
-            pipe.execute_command("EVAL", _BUCKET_LUA, 1, self.prefix + key, *args)
-        else:
-            await self._script(keys=[self.prefix + key], args=args, client=pipe)
+        # EVAL, not the registered script: redis-py checks a pipeline's scripts with a round
+        # trip of its own (SCRIPT EXISTS), and a cluster pipeline refuses EVALSHA. Redis
+        # caches the script by its hash, so sending it costs only its bytes.
+        pipe.execute_command("EVAL", _BUCKET_LUA, 1, self.prefix + key, self.rate, self.burst, cost)
 
     async def check(self, key: str, cost: int = 1) -> None:
         """Take ``cost`` tokens or raise :class:`RateLimited` with the time to wait."""

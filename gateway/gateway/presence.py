@@ -75,7 +75,6 @@ class Presence:
         self.process_id = uuid.uuid4().hex
         self.processes_key = names.key("presence", "processes")
         self.local: dict[str, str] = {}  # conn id -> user id, this process's connections
-        self._connect = redis.register_script(_CONNECT)
         self._drop = redis.register_script(_DROP)
         self._claim = redis.register_script(_CLAIM)
 
@@ -95,17 +94,23 @@ class Presence:
         now = int(time.time() * 1000)
         expiry = now + self.lease_ms
         rooms_key = self._rooms_key(user_id)
+        # One round trip: the pipeline runs in order, so the connection is listed under this
+        # process before its lease exists, and a crash in between leaves nothing the sweep
+        # cannot find.
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.delete(rooms_key)
             if rooms:
                 pipe.sadd(rooms_key, *rooms)
             pipe.expire(rooms_key, 86400)
-            # Listed under this process before the lease exists, so a crash in between
-            # leaves nothing the sweep cannot find.
             pipe.sadd(self._process_key(self.process_id), f"{user_id}|{conn_id}")
             pipe.zadd(self.processes_key, {self.process_id: expiry})
-            await pipe.execute()
-        before = await self._connect(keys=[self._user_key(user_id)], args=[conn_id, now, expiry])
+            user_key = self._user_key(user_id)
+            args: list[str | int] = [conn_id, now, expiry]
+            # EVAL, not the registered script: redis-py checks a pipeline's scripts with a
+            # round trip of its own (SCRIPT EXISTS), and a cluster pipeline takes no EVALSHA.
+            # Redis caches the script by its hash, so sending it costs only its bytes.
+            pipe.execute_command("EVAL", _CONNECT, 1, user_key, *args)
+            before = (await pipe.execute())[-1]
         if int(before) == 0:
             await self._announce(user_id, rooms, online=True)
 

@@ -163,22 +163,27 @@ class Connections:
     async def _connect(
         self, client: Client, resume: dict[str, int] | None, ref: str | None
     ) -> None:
-        """Subscribe the user's rooms, then read their positions, then answer ``ready``."""
+        """Read the user's rooms and where each stands, subscribe them, answer ``ready``.
+
+        One call gives the rooms and their last seqs. A message committed after that read
+        but before a new subscription is confirmed is not lost: the feed finds the gap at
+        the room's next message, or at its silent-room check, and fills it from history.
+        """
         session = client.session
         user_id = session.user_id or ""
         # Registered first, so a membership change from now on is seen (queued until ready).
         self.users.setdefault(user_id, set()).add(client)
         try:
-            joined = await self.upstream.joined(client.token)
+            joined = await self.upstream.rooms_with_positions(client.token)
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
+            positions = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
             announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
             for entry in joined:
                 self.note_version(str(entry["room_id"]), entry.get("version"))
             for room_id in roles:
                 self.hold_room(client, room_id)
             await asyncio.gather(*(self.delivery.subscribe(r) for r in roles))
-            positions = await self.upstream.unread(client.token)
-        except (ChatError, TimeoutError) as exc:
+        except (ChatError, TimeoutError, KeyError, TypeError, ValueError) as exc:
             log.warning("connect_failed", error=type(exc).__name__)
             session.closed()
             code = CLOSE_UNAUTHORIZED if isinstance(exc, Unauthorized) else CLOSE_TRY_AGAIN

@@ -46,10 +46,11 @@ class Upstream:
                 return members
             params["cursor"] = answer["next_cursor"]
 
-    async def unread(self, token: str) -> dict[str, int]:
-        """The newest seq of each of the caller's rooms."""
-        answer = await self.messages.request("GET", "/messages/unread", token=token)
-        return {str(i["room_id"]): int(i["last_seq"]) for i in answer["items"]}
+    async def rooms_with_positions(self, token: str) -> list[dict[str, Any]]:
+        """Every room of the caller with where it stands: [{room_id, role, joined_at,
+        version, member_count, last_seq, read_seq, unread}] (message-service, one call)."""
+        answer = await self.messages.request("GET", "/messages/rooms", token=token)
+        return list(answer["items"])
 
     async def after(self, token: str, room_id: str, seq: int) -> list[dict[str, Any]]:
         """Up to a page of the room's messages after ``seq``, oldest first."""

@@ -19,7 +19,7 @@ from chatcore.web import authenticate, bearer_token, json_response, read_json
 from message_service import store
 from message_service.access import require_member
 from message_service.api import api
-from message_service.models import MarkRead, RoomReadState, UnreadList
+from message_service.models import JoinedRoomStates, MarkRead, RoomReadState, UnreadList
 
 
 def read_state(room_id: uuid.UUID, last_seq: int, read_seq: int) -> dict[str, Any]:
@@ -64,6 +64,42 @@ async def unread(request: Request) -> Response:
     rows = await store.read_states(request.app.state.pool, claims.user_id, room_ids)
     items = [read_state(r["room_id"], r["last_seq"], r["read_seq"]) for r in rows]
     return json_response({"items": items})
+
+
+@api.route(
+    "GET",
+    "/rooms",
+    summary=(
+        "Every room of the caller as room-service lists it (role, joined_at, version, "
+        "member_count) with its last seq, read marker and unread count: what a gateway "
+        "needs at connect, in one call"
+    ),
+    responses={200: JoinedRoomStates},
+    errors=(503,),
+)
+async def rooms_with_positions(request: Request) -> Response:
+    claims = await authenticate(request)
+    rooms: ServiceClient = request.app.state.rooms
+    answer = await rooms.request("GET", "/rooms/joined", token=bearer_token(request))
+    joined = {str(item["room_id"]): item for item in _items(answer)}
+    ids = [uuid.UUID(room_id) for room_id in joined]
+    rows = await store.read_states(request.app.state.pool, claims.user_id, ids)
+    items = [
+        {**joined[str(r["room_id"])], **read_state(r["room_id"], r["last_seq"], r["read_seq"])}
+        for r in rows
+    ]
+    return json_response({"items": items})
+
+
+def _items(answer: Any) -> list[dict[str, Any]]:
+    """The entries of room-service's ``GET /rooms/joined`` answer, each with a room id."""
+    try:
+        items = [dict(item) for item in answer["items"]]
+        for item in items:
+            uuid.UUID(str(item["room_id"]))
+    except (KeyError, TypeError, ValueError):
+        raise Unavailable("room-service gave an answer that cannot be read.") from None
+    return items
 
 
 def _room_ids(answer: Any) -> list[uuid.UUID]:

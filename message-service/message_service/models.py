@@ -94,3 +94,14 @@ class RoomReadState(BaseModel):
 
 class UnreadList(BaseModel):
     items: list[RoomReadState]
+
+
+class JoinedRoomState(RoomReadState):
+    role: str
+    joined_at: datetime
+    version: int
+    member_count: int
+
+
+class JoinedRoomStates(BaseModel):
+    items: list[JoinedRoomState]

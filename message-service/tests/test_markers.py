@@ -80,6 +80,33 @@ async def test_unread_counts_for_every_room(
     assert set(await _unread(chat, me)) == {rooms[0], rooms[1], rooms[3]}
 
 
+async def test_rooms_with_positions(
+    chat: Chat, make_user: MakeUser, crowd: Sequence[TestUser]
+) -> None:
+    """/messages/rooms joins room-service's entry of each room with where it stands."""
+    me, other = await make_user(), crowd[0]
+    room_id = await chat.room(other, me)
+    for n in range(3):
+        await chat.send(other, room_id, f"m{n}")
+    await _read(chat, me, room_id, 1)
+    answer = await chat.call("GET", "/messages/rooms", me)
+    assert answer.status_code == 200
+    [item] = answer.json()["items"]
+    assert set(item) == {
+        "room_id",
+        "role",
+        "joined_at",
+        "version",
+        "member_count",
+        "last_seq",
+        "read_seq",
+        "unread",
+    }
+    assert (item["room_id"], item["role"], item["member_count"]) == (room_id, "member", 2)
+    assert (item["last_seq"], item["read_seq"], item["unread"]) == (3, 1, 2)
+    assert (await chat.call("GET", "/messages/rooms", None)).status_code == 401
+
+
 async def test_bad_read_markers(chat: Chat, make_user: MakeUser) -> None:
     """Bad bodies get 400 or 422 naming the field."""
     owner = await make_user()

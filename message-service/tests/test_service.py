@@ -14,6 +14,7 @@ CALLS = {
     ("post", "/messages/read"),
     ("get", "/messages/unread"),
     ("post", "/messages/batch"),
+    ("get", "/messages/rooms"),
 }
 
 

@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
@@ -59,6 +58,8 @@ class Client:
         self.queued: list[Callable[[Client], Awaitable[None]]] | None = []
         self._expiry: asyncio.TimerHandle | None = None
         self.membership_lock = asyncio.Lock()
+        # Frames pushed this loop iteration, written together at its end (:class:`Outboxes`).
+        self.outbox: list[bytes] = []
 
     @property
     def open(self) -> bool:
@@ -74,15 +75,30 @@ class Client:
         return transport.get_write_buffer_size() if transport is not None else 0
 
     def write(self, wire: bytes) -> bool:
-        """Write frames already in wire form (:func:`wire_frames`); False if not open."""
+        """Write frames already in wire form (:func:`wire_frames`), after anything pushed
+        before; False if the connection is not open."""
+        self.flush()
+        return self._write(wire)
+
+    def push(self, frame: bytes) -> None:
+        """Send a frame to this client alone, without waiting; frames pushed in one loop
+        iteration go out together in one write, in the order of the calls."""
+        if not self.outbox:
+            _outboxes.add(self)
+        self.outbox.append(frame)
+
+    def flush(self) -> None:
+        """Write what was pushed and not yet written (before anything written otherwise)."""
+        if self.outbox:
+            frames, self.outbox = self.outbox, []
+            self._write(wire_frames(frames))
+
+    def _write(self, wire: bytes) -> bool:
+        # Raw bytes only while open: after a close frame, data frames would break the protocol.
         if self.ws.protocol.state is not State.OPEN or self.ws.transport is None:
             return False
         self.ws.transport.write(wire)
         return True
-
-    def push(self, frame: bytes) -> None:
-        """Write a frame now, without waiting (order is the order of calls)."""
-        broadcast([self.ws], frame, text=True)
 
     def spawn(self, coro: object) -> None:
         """Run work for this client; it is cancelled when the connection ends."""
@@ -100,8 +116,9 @@ class Client:
             log.error("client_task_failed", error=repr(error), exc_info=error)
 
     def close(self, code: int, reason: str) -> None:
-        """Start the closing handshake without waiting for it."""
+        """Start the closing handshake without waiting for it (pushed frames go first)."""
         if self.ws.protocol.state is State.OPEN:
+            self.flush()
             background(self.ws.close(code, reason))
 
     def watch_expiry(self, expires_at: float, callback: Callable[[Client], None]) -> None:
@@ -114,6 +131,27 @@ class Client:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
+
+
+class Outboxes:
+    """The clients with pushed frames waiting, written at the end of the loop iteration: a
+    client that gets an ``ack`` and a message at once costs one write, not two."""
+
+    def __init__(self) -> None:
+        self._clients: list[Client] = []
+
+    def add(self, client: Client) -> None:
+        if not self._clients:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._clients.append(client)
+
+    def _flush(self) -> None:
+        clients, self._clients = self._clients, []
+        for client in clients:
+            client.flush()
+
+
+_outboxes = Outboxes()
 
 
 def wire_frames(frames: list[bytes]) -> bytes:

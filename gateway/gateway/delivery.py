@@ -315,6 +315,7 @@ class Delivery:
             for item in items:
                 if not current() or int(item["seq"]) != state.pos + 1:
                     break
+                client.flush()
                 await client.ws.send(frames.message(item), text=True)
                 metrics.CATCHUP.inc()
                 state.pos = int(item["seq"])

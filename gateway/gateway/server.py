@@ -104,6 +104,7 @@ class Connections:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     data = await client.ws.recv()
             except TimeoutError:
+                client.flush()
                 await client.ws.close(CLOSE_UNAUTHORIZED, "authentication timeout")
                 return False
             metrics.FRAMES_IN.inc()
@@ -118,6 +119,7 @@ class Connections:
                 metrics.FRAMES_OUT.inc()
             elif isinstance(out, Close):
                 client.session.closed()
+                client.flush()
                 await client.ws.close(out.code, out.reason)
                 return
             elif isinstance(out, Verify):
@@ -141,6 +143,7 @@ class Connections:
             return
         except Unavailable:
             session.closed()
+            client.flush()
             await client.ws.close(CLOSE_TRY_AGAIN, "token keys unavailable")
             return
         await self.run(
@@ -187,6 +190,7 @@ class Connections:
             log.warning("connect_failed", error=type(exc).__name__)
             session.closed()
             code = CLOSE_UNAUTHORIZED if isinstance(exc, Unauthorized) else CLOSE_TRY_AGAIN
+            client.flush()
             await client.ws.close(code, "cannot load rooms; retry")
             return
         rooms = {rid: (positions.get(rid, 0), role) for rid, role in roles.items()}

@@ -267,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     say(report.table(run.results, run.titles, systems))
     for note in report.notes(run.results, persists):
         say(note)
+    if "ours" in systems and (cores := report.per_process(run.results)):
+        say("")
+        say(cores)
     say("")
     say("targets (issue 8), this run:")
     say(targets.render(verdicts))

@@ -151,6 +151,56 @@ def table(results: Results, titles: dict[str, str], systems: list[str]) -> str:
     return "\n".join(out)
 
 
+# Our process groups, in the order the per-process table shows them.
+OUR_GROUPS = (
+    "gateway",
+    "message-service",
+    "room-service",
+    "auth-service",
+    "postgres (all databases)",
+    "redis",
+)
+# What a scenario's work is counted in: the rate that the per-core figures divide.
+WORK = {
+    "fanout-500": ("deliveries", "delivered_per_s"),
+    "fanout-2000": ("deliveries", "delivered_per_s"),
+    "groups": ("deliveries", "delivered_per_s"),
+    "direct": ("sends", "acked_per_s"),
+    "latency": ("deliveries", "delivered_per_s"),
+}
+
+
+def per_process(results: Results) -> str:
+    """Our CPU per process group and the work each core did (docs/scaling.md builds on it):
+    per scenario, each group's cores and the scenario's rate divided by them."""
+    head = ["scenario", "work/s", *(f"{g.split(' ')[0]} cores | /core" for g in OUR_GROUPS)]
+    lines: list[list[str]] = [head]
+    for scenario, (unit, key) in WORK.items():
+        r = results.get(scenario, {}).get("ours")
+        if not r or r.get("error"):
+            continue
+        rate = _num(dig(r, "measured", key))
+        groups = dig(r, "server") or {}
+        cells = []
+        for group in OUR_GROUPS:
+            cores = _num(dig(groups, group, "cores"))
+            if cores is None:
+                cells.append("-")
+                continue
+            per_core = f"{rate / cores:,.0f}" if rate and cores > 0.01 else "-"
+            cells.append(f"{cores:.2f} | {per_core}")
+        lines.append([scenario, f"{_fmt(rate, 0)} {unit}", *cells])
+    if len(lines) == 1:
+        return ""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = ["ours, per process: CPU cores used, and the scenario's work/s per core of it"]
+    for n, line in enumerate(lines):
+        out.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(line)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
 def notes(results: Results, persists: dict[str, bool]) -> list[str]:
     """What to distrust in the table: failures, lost deliveries, a saturated generator."""
     out = []

@@ -78,3 +78,19 @@ def test_notes_warn_about_saturation_losses_and_the_shared_machine() -> None:
     assert "load generator saturated" in notes
     assert "90.00% of expected deliveries" in notes
     assert "other processes kept 1.00 cores busy" in notes
+
+
+def test_per_process_table_divides_the_work_by_each_groups_cores() -> None:
+    """The scaling figures: a group's cores and the scenario's rate per core of it."""
+    ours = traffic(200_000)
+    ours["server"] = {"gateway": {"cores": 0.8}, "redis": {"cores": 0.1}}
+    direct = {"measured": {"acked_per_s": 5_000}, "server": {"message-service": {"cores": 0.5}}}
+    text = report.per_process({"fanout-500": {"ours": ours}, "direct": {"ours": direct}})
+    fanout = next(x for x in text.splitlines() if x.startswith("fanout-500"))
+    assert "200,000 deliveries" in fanout
+    assert "0.80 | 250,000" in fanout
+    assert "0.10 | 2,000,000" in fanout
+    line = next(x for x in text.splitlines() if x.startswith("direct"))
+    assert "5,000 sends" in line
+    assert "0.50 | 10,000" in line
+    assert report.per_process({"direct": {"ours": {"error": "x"}}}) == ""

@@ -106,6 +106,10 @@ class Subscriber:
         if waiter is None:
             waiter = self._confirmed[channel] = asyncio.get_running_loop().create_future()
         link = self._assign(channel)
+        if link is not None and channel not in link.sent and waiter.done():
+            # Confirmed for a subscription that has ended since (a reconnect came between the
+            # unsubscribe and now): this one must be confirmed anew.
+            waiter = self._confirmed[channel] = asyncio.get_running_loop().create_future()
         if link is not None:
             await link.sync(channel)
         await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_TIMEOUT)
@@ -114,9 +118,6 @@ class Subscriber:
         """Stop wanting ``channel`` now; the command follows in order with the others."""
         self._wanted.discard(channel)
         self._again.discard(channel)
-        waiter = self._confirmed.pop(channel, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)  # whoever waited has no interest left in it either
         link = self._home.pop(channel, None)
         if link is not None:
             link.channels.discard(channel)
@@ -230,6 +231,12 @@ class _Link:
                     await self._subscribe(pubsub, [channel])
                 elif channel not in self.channels and channel in self.sent:
                     self.sent.discard(channel)
+                    # Only now does the channel leave Redis, so only now may its confirmation
+                    # go: a subscribe that came back before this found the channel still live
+                    # and sent nothing, and must not wait for a confirmation that never comes.
+                    waiter = self.owner._confirmed.pop(channel, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
                     self.unsubscribing[channel] = self.unsubscribing.get(channel, 0) + 1
                     if self.owner.cluster:
                         await pubsub.sunsubscribe(channel)

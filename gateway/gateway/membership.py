@@ -177,6 +177,7 @@ class Membership:
         self.connections.drop_room(client, room_id)
         if state is not None:
             client.push(frames.build("room_removed", room=room))
+            client.spawn(self.connections.presence.room_left(client.session.user_id or "", room_id))
 
     async def reconcile(self) -> None:
         """After a pub/sub reconnect: re-read every connected user's rooms and converge."""

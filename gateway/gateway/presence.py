@@ -1,10 +1,10 @@
 """Who is online, per user across every connection and gateway process, in Redis only.
 
-Each connection holds a lease: ``{p}presence:user:{user_id}`` is a sorted set of the user's
-connection ids scored by lease expiry (ms), renewed by the connection's process every
+Each connection holds a lease: ``{p}presence:{user_id}:leases`` is a sorted set of the
+user's connection ids scored by lease expiry (ms), renewed by the connection's process every
 lease/3. A user is online while an unexpired entry exists. The first connection publishes
-``presence online`` to each of the user's rooms; the last disconnect publishes
-``online: false``.
+``presence online`` to each of the user's (small enough) rooms and records them in
+``{p}presence:{user_id}:rooms``; the last disconnect publishes ``online: false`` to those.
 
 A crashed process renews nothing, so its leases must be found by someone else. Each process
 keeps the list of its leases in ``{p}presence:process:{id}`` and a heartbeat in
@@ -15,9 +15,11 @@ and releases its leases, announcing ``online: false`` for users left with none. 
 shown offline at most one lease (default 30 s, at most 60 s) plus one sweep interval after
 their gateway dies.
 
-Every script and command touches one key, so on a Redis Cluster each goes to the one shard
-that owns its key, and no key needs a hash tag. Releasing a lease twice (the disconnect and a
-sweep) announces once: only the call that removed the entry counts.
+Every script touches one key, or the two keys of one user, which share a slot by their
+``{user_id}`` hash tag: on a Redis Cluster each goes to the one shard that owns it. A
+connect or a disconnect is one round trip (two when the user comes online or goes offline,
+to announce it). Releasing a lease twice (the disconnect and a sweep) announces once: only
+the call that removed the entry counts.
 """
 
 from __future__ import annotations
@@ -33,22 +35,35 @@ from chatcore.redisconn import Names, RedisClient, publish_command
 
 log = get_logger(__name__)
 
-# KEYS user set; ARGV conn, now, expiry. Returns the live entries before ours.
+# KEYS the user's lease set and room set (one slot: see _user_keys); ARGV conn, now, expiry,
+# then the rooms to announce in. Returns the live leases before ours; a user coming online
+# (none before) gets their room set written, for the announcement of their going offline.
 _CONNECT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local before = redis.call('ZCARD', KEYS[1])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3] + 60000)
+if before == 0 then
+  redis.call('DEL', KEYS[2])
+  for i = 4, #ARGV, 1000 do
+    redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
+  redis.call('EXPIRE', KEYS[2], 86400)
+end
 return before
 """
 
-# KEYS user set; ARGV conn, now. Live entries left, or -1 if someone else removed ours.
+# KEYS the user's lease set and room set; ARGV conn, now. The rooms to announce the user
+# offline in if that was their last lease; nil if not, or if someone else removed ours.
 _DROP = """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
-  return -1
+  return false
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-return redis.call('ZCARD', KEYS[1])
+if redis.call('ZCARD', KEYS[1]) > 0 then
+  return false
+end
+return redis.call('SMEMBERS', KEYS[2])
 """
 
 # KEYS processes; ARGV process, now, until. 1 if the process had expired and is ours now.
@@ -78,38 +93,37 @@ class Presence:
         self._drop = redis.register_script(_DROP)
         self._claim = redis.register_script(_CLAIM)
 
-    def _user_key(self, user_id: str) -> str:
-        return self.names.key("presence", "user", user_id)
-
-    def _rooms_key(self, user_id: str) -> str:
-        return self.names.key("presence", "rooms", user_id)
+    def _user_keys(self, user_id: str) -> list[str]:
+        """The user's lease set and room set. The ``{user_id}`` hash tag puts both in one
+        slot, so one script can use both on a Redis Cluster too."""
+        return [
+            self.names.key("presence", f"{{{user_id}}}", "leases"),
+            self.names.key("presence", f"{{{user_id}}}", "rooms"),
+        ]
 
     def _process_key(self, process_id: str) -> str:
         return self.names.key("presence", "process", process_id)
 
     async def connected(self, user_id: str, conn_id: str, rooms: Iterable[str]) -> None:
-        """Take a lease for a new connection; announce the user if they just came online."""
+        """Take a lease for a new connection; announce the user if they just came online.
+
+        One round trip: the pipeline runs in order, so the connection is listed under this
+        process before its lease exists, and a crash in between leaves nothing the sweep
+        cannot find.
+        """
         rooms = list(rooms)
         self.local[conn_id] = user_id
         now = int(time.time() * 1000)
         expiry = now + self.lease_ms
-        rooms_key = self._rooms_key(user_id)
-        # One round trip: the pipeline runs in order, so the connection is listed under this
-        # process before its lease exists, and a crash in between leaves nothing the sweep
-        # cannot find.
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.delete(rooms_key)
-            if rooms:
-                pipe.sadd(rooms_key, *rooms)
-            pipe.expire(rooms_key, 86400)
             pipe.sadd(self._process_key(self.process_id), f"{user_id}|{conn_id}")
             pipe.zadd(self.processes_key, {self.process_id: expiry})
-            user_key = self._user_key(user_id)
-            args: list[str | int] = [conn_id, now, expiry]
-            # EVAL, not the registered script: redis-py checks a pipeline's scripts with a
+            # EVAL, not a registered script: redis-py checks a pipeline's scripts with a
             # round trip of its own (SCRIPT EXISTS), and a cluster pipeline takes no EVALSHA.
             # Redis caches the script by its hash, so sending it costs only its bytes.
-            pipe.execute_command("EVAL", _CONNECT, 1, user_key, *args)
+            pipe.execute_command(
+                "EVAL", _CONNECT, 2, *self._user_keys(user_id), conn_id, now, expiry, *rooms
+            )
             before = (await pipe.execute())[-1]
         if int(before) == 0:
             await self._announce(user_id, rooms, online=True)
@@ -117,17 +131,24 @@ class Presence:
     async def disconnected(self, user_id: str, conn_id: str) -> None:
         """Give the lease back; announce the user offline if it was their last connection."""
         self.local.pop(conn_id, None)
-        await self._release(user_id, conn_id, int(time.time() * 1000))
-        await self.redis.srem(self._process_key(self.process_id), f"{user_id}|{conn_id}")
+        now = int(time.time() * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.execute_command("EVAL", _DROP, 2, *self._user_keys(user_id), conn_id, now)
+            pipe.srem(self._process_key(self.process_id), f"{user_id}|{conn_id}")
+            rooms = (await pipe.execute())[0]
+        if rooms:
+            await self._announce(user_id, [_text(r) for r in rooms], online=False)
 
     async def _release(self, user_id: str, conn_id: str, now: int) -> None:
-        left = await self._drop(keys=[self._user_key(user_id)], args=[conn_id, now])
-        if int(left) == 0:
-            rooms = await self.redis.smembers(self._rooms_key(user_id))
+        rooms = await self._drop(keys=self._user_keys(user_id), args=[conn_id, now])
+        if rooms:
             await self._announce(user_id, [_text(r) for r in rooms], online=False)
 
     async def room_joined(self, user_id: str, room_id: str) -> None:
-        await self.redis.sadd(self._rooms_key(user_id), room_id)
+        await self.redis.sadd(self._user_keys(user_id)[1], room_id)
+
+    async def room_left(self, user_id: str, room_id: str) -> None:
+        await self.redis.srem(self._user_keys(user_id)[1], room_id)
 
     async def publish(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
         """Publish an ephemeral frame (typing, presence) on the room's channel."""
@@ -160,7 +181,7 @@ class Presence:
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
-                pipe.zcount(self._user_key(user_id), now + 1, "+inf")
+                pipe.zcount(self._user_keys(user_id)[0], now + 1, "+inf")
             counts = await pipe.execute()
         return [u for u, n in zip(user_ids, counts, strict=True) if int(n) > 0]
 
@@ -179,7 +200,7 @@ class Presence:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(self.processes_key, {self.process_id: expiry})
             for conn_id, user_id in list(self.local.items()):
-                pipe.zadd(self._user_key(user_id), {conn_id: expiry}, xx=True)
+                pipe.zadd(self._user_keys(user_id)[0], {conn_id: expiry}, xx=True)
             await pipe.execute()
 
     async def _sweep(self) -> None:

@@ -1,8 +1,11 @@
 """Resume: start a connection's rooms from the seqs the client last saw (docs/protocol.md).
 
 The first ``resume`` (or the one inside ``auth``) sets each listed room's position before the
-connection joins any feed, so the replay comes before any live frame. A later ``resume`` only
-skips rooms forward; a room behind what the connection was given is left alone.
+connection joins any feed, so the replay comes before any live frame. A later ``resume`` skips
+rooms forward; it moves a room back only if that room has delivered nothing on this connection
+since ``ready`` (a resume that came after the grace, in a quiet room: the replay is still in
+order). A room that has already delivered a live frame past the claimed seq is left alone, and
+``resumed`` reports where it stands, so the client can read the rest from history.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Resumes:
         for room_id, seq in known.items():
             state = client.session.rooms.get(room_id)
             if state is not None:
+                state.rewind_from = -1
                 state.pos = await self._clamp(client, room_id, seq, state.pos)
         return known
 
@@ -75,10 +79,15 @@ class Resumes:
             )
         for room_id, seq in known.items():
             state = client.session.rooms.get(room_id)
-            if state is None or seq <= self.delivery.position(client, room_id):
+            if state is None:
+                continue
+            at = self.delivery.position(client, room_id)
+            untouched = state.rewind_from == at
+            state.rewind_from = -1
+            if seq == at or (seq < at and not untouched):
                 continue
             self.delivery.detach(client, room_id)
             state.generation += 1
-            state.pos = await self._clamp(client, room_id, seq, state.pos)
+            state.pos = max(0, seq) if seq < at else await self._clamp(client, room_id, seq, at)
             await self.delivery.attach(client, room_id)
         self._resumed(client, known, frame.ref)

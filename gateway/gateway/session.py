@@ -85,6 +85,9 @@ class RoomState:
     in_sync: bool = False  # in its feed's in-sync set: live frames go straight out
     generation: int = 0  # bumped when the room is removed or restarted; stale work stops
     attaching: int = -1  # the generation a catch-up runs for (-1: none), so only one runs
+    # ``ready``'s last_seq while no resume has set the position (-1 after one, or for a room
+    # joined later): a late ``resume`` may still rewind a room that has delivered nothing.
+    rewind_from: int = -1
 
 
 @dataclass
@@ -185,7 +188,10 @@ class Session:
         """The rooms ({room_id: (last_seq, role)}) are subscribed: send ``ready`` and hold."""
         if self.phase is not Phase.CONNECTING:
             return []
-        self.rooms = {rid: RoomState(pos=seq, role=role) for rid, (seq, role) in rooms.items()}
+        self.rooms = {
+            rid: RoomState(pos=seq, role=role, rewind_from=seq)
+            for rid, (seq, role) in rooms.items()
+        }
         listed = [{"room_id": rid, "last_seq": seq} for rid, (seq, _) in rooms.items()]
         out: list[Out] = [
             Reply(

@@ -138,6 +138,31 @@ async def test_resume_after_disconnect_gets_exactly_the_missed_messages(
     assert not [f for f in await again.quiet(0.5) if f["type"] == "message"]
 
 
+async def test_late_resume_rewinds_a_quiet_room_and_reports_a_busy_one(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """A resume that comes after the grace still replays a room that has delivered nothing
+    since ``ready``; a room that already went live past the claimed seq is not rewound (that
+    would break seq order) and ``resumed`` says where it stands."""
+    user, other = await make_user(), await make_user()
+    quiet = await api.room(user, other)
+    busy = await api.room(user, other)
+    for room in (quiet, busy):
+        for _ in range(3):
+            await api.send(other, room, "before")
+    client = await open_socket(gateway_service.url, user.access_token, header=False, ready=False)
+    await client.until(lambda f: f["type"] == "ready")
+    await asyncio.sleep(1.3)  # past GATEWAY_RESUME_GRACE_MS (1 s): the connection is live
+    await api.send(other, busy, "live")
+    assert await client.messages(busy, 1) == [4]
+    await client.send({"type": "resume", "ref": "late", "rooms": {quiet: 1, busy: 1}})
+    assert await client.messages(quiet, 2) == [2, 3]
+    resumed = await client.until(lambda f: f["type"] == "resumed")
+    assert resumed["ref"] == "late"
+    assert resumed["rooms"] == {quiet: 3, busy: 4}
+    assert not [f for f in await client.quiet(0.5) if f["type"] == "message"]
+
+
 async def test_resume_in_the_auth_frame_and_foreign_rooms(
     gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
 ) -> None:

@@ -1,0 +1,127 @@
+"""Login enumeration and brute force, on auth-service instances of this suite's own (their
+failure counters must not leak into other tests sharing the run's auth-service)."""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import time
+
+import httpx
+import pytest
+
+from chatcore.testing.plugin import StartService
+from chatcore.testing.processes import ServiceProcess
+from tests.chaos import report
+
+SAMPLES = 40
+
+
+@pytest.fixture(scope="module")
+def unthrottled_auth(start_service: StartService, redis_prefix: str) -> ServiceProcess:
+    """An auth-service that never throttles, so every login does the full password check."""
+    return start_service(
+        "auth_service",
+        env={
+            "REDIS_PREFIX": f"{redis_prefix}sec-timing:",
+            "AUTH_LOGIN_ACCOUNT_BURST": "100000",
+            "AUTH_LOGIN_IP_BURST": "100000",
+        },
+        migrate=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def default_auth(start_service: StartService, redis_prefix: str) -> ServiceProcess:
+    """An auth-service with the default throttling and counters of its own."""
+    return start_service(
+        "auth_service", env={"REDIS_PREFIX": f"{redis_prefix}sec-brute:"}, migrate=False
+    )
+
+
+async def _register(http: httpx.AsyncClient, url: str) -> tuple[str, str]:
+    email, password = f"sec-{secrets.token_hex(5)}@example.test", secrets.token_hex(10)
+    r = await http.post(
+        f"{url}/auth/register", json={"email": email, "password": password, "display_name": "S"}
+    )
+    assert r.status_code == 201, r.text
+    return email, password
+
+
+async def _login(http: httpx.AsyncClient, url: str, email: str, password: str) -> httpx.Response:
+    return await http.post(f"{url}/auth/login", json={"email": email, "password": password})
+
+
+async def test_unknown_email_and_wrong_password_look_the_same(
+    http: httpx.AsyncClient, unthrottled_auth: ServiceProcess
+) -> None:
+    """Same status, same body, same headers but the request id, and median times within 5 ms
+    (interleaved samples, so load on the machine hits both alike)."""
+    url = unthrottled_auth.url
+    email, _ = await _register(http, url)
+    for _ in range(3):  # warm the pool, the hasher and the connection
+        await _login(http, url, email, "not-the-password")
+    known: list[float] = []
+    unknown: list[float] = []
+    bodies = set()
+    header_names = set()
+    for i in range(SAMPLES):
+        pairs = [(email, known), (f"nobody-{secrets.token_hex(4)}@example.test", unknown)]
+        if i % 2:
+            pairs.reverse()
+        for address, samples in pairs:
+            started = time.perf_counter()
+            r = await _login(http, url, address, "not-the-password")
+            samples.append(time.perf_counter() - started)
+            assert r.status_code == 401
+            bodies.add(r.content)
+            header_names.add(frozenset(set(r.headers) - {"date", "x-request-id"}))
+    assert len(bodies) == 1, bodies
+    assert len(header_names) == 1, header_names
+    gap_ms = abs(statistics.median(known) - statistics.median(unknown)) * 1000
+    report.MEASURES.append(
+        report.Measure(
+            "login: median unknown email vs wrong password",
+            f"{statistics.median(unknown) * 1000:.1f} vs {statistics.median(known) * 1000:.1f} ms"
+            f" (gap {gap_ms:.2f} ms, {SAMPLES} samples each)",
+            "gap < 5 ms",
+        )
+    )
+    assert gap_ms < 5.0, (statistics.median(known), statistics.median(unknown))
+
+
+async def test_password_guessing_is_throttled_and_gives_no_oracle(
+    http: httpx.AsyncClient, default_auth: ServiceProcess
+) -> None:
+    """Guessing one account's password: after the burst every try is 429 with Retry-After,
+    the right password included, so a lucky guess cannot be told from a wrong one."""
+    url = default_auth.url
+    email, password = await _register(http, url)
+    statuses = [(await _login(http, url, email, f"guess-{i}")).status_code for i in range(20)]
+    report.MEASURES.append(
+        report.Measure(
+            "brute force: 20 guesses at one account",
+            f"{statuses.count(401)} checked (401), {statuses.count(429)} refused (429)",
+            "at most the burst (5) checked",
+        )
+    )
+    assert statuses.count(401) <= 5, statuses
+    assert statuses[-10:] == [429] * 10, statuses
+    right = await _login(http, url, email, password)
+    assert right.status_code == 429
+    assert int(right.headers["retry-after"]) >= 1
+
+
+async def test_spraying_many_accounts_from_one_address_is_throttled(
+    http: httpx.AsyncClient, default_auth: ServiceProcess
+) -> None:
+    """One address trying a password on many accounts is stopped by the per-address limit."""
+    url = default_auth.url
+    statuses = [
+        (
+            await _login(http, url, f"spray-{i}-{secrets.token_hex(3)}@example.test", "Winter2026!")
+        ).status_code
+        for i in range(45)
+    ]
+    assert 429 in statuses, statuses
+    assert statuses.count(401) <= 31, statuses

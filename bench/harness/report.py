@@ -190,7 +190,13 @@ def per_process(results: Results) -> str:
             per_core = f"{rate / cores:,.0f}" if rate and cores > 0.01 else "-"
             cells.append(f"{cores:.2f} | {per_core}")
         lines.append([scenario, f"{_fmt(rate, 0)} {unit}", *cells])
-    if len(lines) == 1:
+    idle = results.get("idle", {}).get("ours")
+    connects = []
+    for group in OUR_GROUPS:
+        ms = _num(dig(idle, "memory", group, "cpu_ms_per_connection"))
+        if ms is not None:
+            connects.append(f"{group.split(' ')[0]} {ms:.2f}")
+    if len(lines) == 1 and not connects:
         return ""
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = ["ours, per process: CPU cores used, and the scenario's work/s per core of it"]
@@ -198,6 +204,8 @@ def per_process(results: Results) -> str:
         out.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(line)).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
+    if connects:
+        out.append(f"idle: CPU ms per connection (connect + hold): {', '.join(connects)}")
     return "\n".join(out)
 
 

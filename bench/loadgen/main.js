@@ -204,10 +204,13 @@ async function runIdle(workers, spec, connected, before) {
   const memory = {};
   for (const [name, b] of Object.entries(before)) {
     const delta = after[name].rss_bytes - b.rss_bytes;
+    const cpu = after[name].cpu_s - b.cpu_s;
     memory[name] = {
       rss_before_bytes: b.rss_bytes,
       rss_after_bytes: after[name].rss_bytes,
       per_connection_bytes: open > 0 ? delta / open : null,
+      // CPU from before the first connect to the end of the hold, per connection made.
+      cpu_ms_per_connection: connected.ok > 0 ? (cpu * 1000) / connected.ok : null,
     };
   }
   return {

@@ -94,3 +94,5 @@ def test_per_process_table_divides_the_work_by_each_groups_cores() -> None:
     assert "5,000 sends" in line
     assert "0.50 | 10,000" in line
     assert report.per_process({"direct": {"ours": {"error": "x"}}}) == ""
+    idle = {"memory": {"gateway": {"cpu_ms_per_connection": 2.5}}}
+    assert "gateway 2.50" in report.per_process({"idle": {"ours": idle}})

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from auth_service.keys import SigningKey, generate_pem
 from chatcore.testing.plugin import MakeUser
 from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.tokens import access_claims, b64url, sign, unsigned
 
 
 async def _refresh(http: httpx.AsyncClient, url: str, token: str) -> httpx.Response:
@@ -177,38 +176,6 @@ async def test_logout_unknown_token_is_204(
 # --- the access-token matrix --------------------------------------------------------------
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _claims(user_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "sub": str(user_id),
-        "name": "forged",
-        "iss": "chat-auth",
-        "aud": "chat",
-        "iat": now,
-        "exp": now + 600,
-        "jti": uuid.uuid4().hex,
-    }
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def _sign(key: SigningKey, claims: dict[str, Any]) -> str:
-    return jwt.encode(
-        claims, key.private, algorithm="EdDSA", headers={"kid": key.kid, "typ": "at+jwt"}
-    )
-
-
-def _unsigned(header: dict[str, Any], claims: dict[str, Any], secret: bytes | None) -> str:
-    head = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
-    if secret is None:
-        return head + "."
-    return head + "." + _b64(hmac.new(secret, head.encode(), hashlib.sha256).digest())
-
-
 async def test_token_matrix(
     http: httpx.AsyncClient,
     auth_service: ServiceProcess,
@@ -223,27 +190,29 @@ async def test_token_matrix(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     now = int(time.time())
-    good = _claims(user.id)
+    good = access_claims(user.id)
     header = {"kid": key.kid, "typ": "at+jwt"}
-    valid = _sign(key, good)
+
+    def signed(claims: dict[str, Any], by: SigningKey = key) -> str:
+        return sign(claims, by.private, by.kid)
+
+    valid = signed(good)
     rotated = (await _refresh(http, auth_service.url, user.refresh_token)).json()
     await _refresh(http, auth_service.url, user.refresh_token)  # reuse: revokes the family
     cases = {
-        "alg none": _unsigned({**header, "alg": "none"}, good, None),
-        "HS256 with the public key": _unsigned({**header, "alg": "HS256"}, good, public_pem),
-        "expired": _sign(key, _claims(user.id, iat=now - 2000, exp=now - 120)),
-        "iat in the future": _sign(key, _claims(user.id, iat=now + 600, exp=now + 1200)),
-        "no exp": _sign(key, _claims(user.id, exp=None)),
-        "wrong aud": _sign(key, _claims(user.id, aud="someone-else")),
-        "wrong iss": _sign(key, _claims(user.id, iss="evil-auth")),
-        "unknown kid": _sign(stranger, good),
-        "kid of ours, signed by another key": jwt.encode(
-            good, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers=header
-        ),
+        "alg none": unsigned({**header, "alg": "none"}, good, None),
+        "HS256 with the public key": unsigned({**header, "alg": "HS256"}, good, public_pem),
+        "expired": signed(access_claims(user.id, iat=now - 2000, exp=now - 120)),
+        "iat in the future": signed(access_claims(user.id, iat=now + 600, exp=now + 1200)),
+        "no exp": signed(access_claims(user.id, exp=None)),
+        "wrong aud": signed(access_claims(user.id, aud="someone-else")),
+        "wrong iss": signed(access_claims(user.id, iss="evil-auth")),
+        "unknown kid": signed(good, stranger),
+        "kid of ours, signed by another key": sign(good, Ed25519PrivateKey.generate(), key.kid),
         "refresh token as access token": user.refresh_token,
         "tampered payload": valid.split(".")[0]
         + "."
-        + _b64(json.dumps(_claims(uuid.uuid4())).encode())
+        + b64url(json.dumps(access_claims(uuid.uuid4())).encode())
         + "."
         + valid.split(".")[2],
         "garbage": "a.b.c",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
@@ -20,6 +19,7 @@ import redis.asyncio as aioredis
 from chatcore.events import RoomEvent, parse_room_event
 from chatcore.testing.plugin import StartService
 from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.proxy import TcpProxy
 from chatcore.testing.servers import free_port
 from chatcore.testing.users import TestUser, register_user
 
@@ -208,76 +208,13 @@ def strict_limits(
     )
 
 
-class TcpProxy:
-    """A TCP relay to one address, run in its own thread (service start-up blocks the test's
-    event loop), that a test can cut (closing every connection and refusing new ones) and
-    restore: Redis "going down" for one service process only."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self.restore()
-
-    def _run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
-
-    def restore(self) -> None:
-        """Accept connections again."""
-
-        async def listen() -> None:
-            self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-
-        self._run(listen())
-
-    def cut(self) -> None:
-        """Close every relayed connection and stop accepting: connections are refused."""
-
-        async def close() -> None:
-            if self._server is not None:
-                self._server.close()
-                self._server = None
-            for writer in list(self._writers):
-                writer.close()
-            self._writers.clear()
-
-        self._run(close())
-
-    def close(self) -> None:
-        self.cut()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        self._writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 @pytest.fixture
 def redis_cut_off(
     start_service: StartService, redis_url: str
 ) -> Iterator[tuple[ServiceProcess, TcpProxy]]:
     """An instance that reaches Redis only through a :class:`TcpProxy` the test can cut."""
     parts = urlsplit(redis_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
+    proxy = TcpProxy(parts.port or 6379, parts.hostname or "127.0.0.1")
     proxied = urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
     process = extra_messages(start_service, {"REDIS_URL": proxied})
     yield process, proxy

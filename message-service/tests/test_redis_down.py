@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from chatcore.testing.plugin import MakeUser
 from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.proxy import TcpProxy
 
 if TYPE_CHECKING:
-    from conftest import Chat, Eventually, OpenFeed, TcpProxy
+    from conftest import Chat, Eventually, OpenFeed
 
 FAILURES = "messages_publish_failures_total"
 LISTENING = "messages_membership_channel_subscribed"

@@ -5,8 +5,6 @@ as "Unclosed Pipeline client"; with the pool drained every send waited 5 s)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 from redis.exceptions import RedisError
 
 from chatcore.redisconn import create_redis
-from chatcore.testing.servers import free_port
+from chatcore.testing.servers import free_port, spawn_redis, wait_port
 from message_service.sendrate import SendRateLimiter
 
 
@@ -24,36 +22,9 @@ def scriptless_redis(tmp_path: Path) -> Iterator[str]:
     """A private Redis that refuses SCRIPT commands, as one still LOADING after a restart or
     a managed Redis that forbids them would: loading the limiter's script fails there."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-            "--rename-command",
-            "SCRIPT",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = spawn_redis(port, tmp_path, "--rename-command", "SCRIPT", "")
     try:
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "PING"], capture_output=True, check=False
-            ).stdout.strip()
-            != b"PONG"
-        ):
-            assert time.monotonic() < deadline, "the private redis-server did not start"
-            time.sleep(0.05)
+        assert wait_port(port, 10), "the private redis-server did not start"
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()

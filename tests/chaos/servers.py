@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatcore.testing.servers import free_port
+from chatcore.testing.servers import free_port, spawn_redis, wait_port
 
 PG_BIN = Path(os.environ.get("CHAOS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 class ServerFailed(Exception):
     """A private server did not start (its log's tail is the message)."""
-
-
-def _wait_port(port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 @dataclass
@@ -48,26 +35,9 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> PrivateRedis:
-        log = (self.workdir / f"redis-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        if not _wait_port(self.port, 10):
+        log = self.workdir / f"redis-{self.port}.log"
+        self.process = spawn_redis(self.port, self.workdir, log=log)
+        if not wait_port(self.port, 10):
             raise ServerFailed(f"redis-server did not listen on {self.port}")
         return self
 

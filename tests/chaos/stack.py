@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.proxy import TcpProxy
 from chatcore.testing.servers import free_port
-from tests.chaos.proxy import TcpProxy
 from tests.chaos.servers import PrivatePostgres, PrivateRedis
 
 PORT_SETTING = {

@@ -9,28 +9,16 @@ every node says ``cluster_state:ok``.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatcore.testing.servers import free_port
+from chatcore.testing.servers import free_port, spawn_redis, wait_port
 
 
 class ClusterFailed(Exception):
     """The cluster did not form; the message says why."""
-
-
-def _wait_port(port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.02)
-    return False
 
 
 @dataclass
@@ -55,38 +43,24 @@ class RedisClusterNodes:
             port = free_port()
             home = self.workdir / f"node-{port}"
             home.mkdir(parents=True)
-            log = (home / "redis.log").open("ab")
             self.processes.append(
-                subprocess.Popen(
-                    [
-                        server,
-                        "--port",
-                        str(port),
-                        "--cluster-port",
-                        str(free_port()),
-                        "--bind",
-                        "127.0.0.1",
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        str(home / "nodes.conf"),
-                        "--cluster-node-timeout",
-                        "5000",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        str(home),
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+                spawn_redis(
+                    port,
+                    home,
+                    "--cluster-port",
+                    str(free_port()),
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    str(home / "nodes.conf"),
+                    "--cluster-node-timeout",
+                    "5000",
+                    log=home / "redis.log",
                 )
             )
-            log.close()
             self.ports.append(port)
         for port in self.ports:
-            if not _wait_port(port, 10):
+            if not wait_port(port, 10):
                 raise ClusterFailed(f"redis-server did not listen on {port}")
         created = subprocess.run(
             [

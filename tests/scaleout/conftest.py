@@ -1,13 +1,15 @@
-"""What both scale-out systems share: the run's migrated database and an HTTP client."""
+"""What both scale-out systems share: the run's migrated database, an HTTP client of each
+test's own, and websockets that authenticate in their first frame."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.scaleout.clients import Api, OpenSocket, Socket
+from chatcore.testing.sockets import OpenSocket
 from tests.scaleout.stack import migrate_all
 
 
@@ -19,22 +21,17 @@ def scaleout_env(service_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[Api]:
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        yield Api(http)
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A client of this test's own: the run's would keep connections to replicas that stop
+    after each module."""
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        yield client
 
 
 @pytest.fixture
-async def open_socket() -> AsyncIterator[OpenSocket]:
-    """``await open_socket(gateway_url, token, resume=None)``; every socket is closed after
-    the test (a gateway stopping later would otherwise wait for their close handshakes)."""
-    opened: list[Socket] = []
-
-    async def open_(gateway: str, token: str, *, resume: dict[str, int] | None = None) -> Socket:
-        socket = await Socket.open(gateway, token, resume=resume)
-        opened.append(socket)
-        return socket
-
-    yield open_
-    for socket in opened:
-        await socket.close()
+def open_socket(open_socket: OpenSocket) -> OpenSocket:
+    """``await open_socket(gateway_url, token, resume=None)``: authenticated in the first
+    frame, then (unless resuming) a ping, so live delivery starts at once. Every socket is
+    closed after the test (a gateway stopping later would otherwise wait for their close
+    handshakes)."""
+    return functools.partial(open_socket, header=False, live=True)

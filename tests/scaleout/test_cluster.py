@@ -11,12 +11,14 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+from chatcore.testing.chat import Chat
+from chatcore.testing.sockets import OpenSocket
 from chatcore.testing.users import TestUser, register_user
-from tests.scaleout.clients import Api, OpenSocket
 from tests.scaleout.cluster import ClusterFailed, RedisClusterNodes
 from tests.scaleout.stack import Replicas
 
@@ -86,8 +88,21 @@ async def cluster(redis_cluster: RedisClusterNodes) -> AsyncIterator[RedisCluste
     await client.aclose()
 
 
-async def _users(api: Api, system: Replicas, count: int) -> list[TestUser]:
-    return [await register_user(api.http, system.url("auth")) for _ in range(count)]
+@pytest.fixture
+def chat(http: httpx.AsyncClient, system: Replicas) -> Chat:
+    """Calls to the system's rooms and messages (``send(..., base=...)`` for another)."""
+    return Chat(http, system.url("rooms"), system.url("messages"))
+
+
+async def _users(chat: Chat, system: Replicas, count: int) -> list[TestUser]:
+    return [await register_user(chat.http, system.url("auth")) for _ in range(count)]
+
+
+async def _metric(chat: Chat, base: str, name: str) -> float:
+    """The value of an unlabelled metric of one process."""
+    text = (await chat.http.get(f"{base}/metrics")).text
+    line = next(x for x in text.splitlines() if x.startswith(name + " "))
+    return float(line.split()[-1])
 
 
 def _channel(system: Replicas, room_id: str) -> str:
@@ -134,14 +149,14 @@ async def _kill_pubsub(node: str, gateway_port: int, prefix: str) -> int:
 
 
 async def test_rooms_on_different_shards_reach_members_on_both_gateways(
-    system: Replicas, cluster: RedisCluster, api: Api, open_socket: OpenSocket
+    system: Replicas, cluster: RedisCluster, chat: Chat, open_socket: OpenSocket
 ) -> None:
     """Rooms on different shards: members on both gateways get all, in order; others none."""
     # Each room's channel has sharded subscribers (one per gateway) on its own shard only.
-    a, b, outsider = await _users(api, system, 3)
+    a, b, outsider = await _users(chat, system, 3)
     by_node: dict[str, str] = {}
     for _ in range(12):
-        room = await api.room(system.url("rooms"), a, b)
+        room = await chat.room(a, b)
         channel = _channel(system, room)
         node = cluster.get_node_from_key(channel)
         assert node is not None
@@ -160,7 +175,7 @@ async def test_rooms_on_different_shards_reach_members_on_both_gateways(
     for room in by_node.values():
         await sa.send({"type": "send", "room_id": room, "body": "ws", "client_msg_id": room})
         for i in range(3):
-            await api.send(system.url("messages"), (a, b)[i % 2], room, f"http {i}")
+            await chat.send((a, b)[i % 2], room, f"http {i}")
     for room in by_node.values():
         assert await sa.messages(room, 4) == [1, 2, 3, 4]
         assert await sb.messages(room, 4) == [1, 2, 3, 4]
@@ -168,11 +183,11 @@ async def test_rooms_on_different_shards_reach_members_on_both_gateways(
 
 
 async def test_membership_changes_reach_the_open_connection(
-    system: Replicas, cluster: RedisCluster, api: Api, open_socket: OpenSocket
+    system: Replicas, cluster: RedisCluster, chat: Chat, open_socket: OpenSocket
 ) -> None:
     """Added: the room live on the other gateway; removed: room_removed within a second."""
-    owner, newcomer = await _users(api, system, 2)
-    room = await api.room(system.url("rooms"), owner)
+    owner, newcomer = await _users(chat, system, 2)
+    room = await chat.room(owner)
     watcher = await open_socket(system.url("gateway_a"), owner.access_token)
     client = await open_socket(system.url("gateway_b"), newcomer.access_token)
     membership = f"{system.env['REDIS_PREFIX']}membership"
@@ -181,27 +196,27 @@ async def test_membership_changes_reach_the_open_connection(
     sharded, classic = await _subscribers(node.name, membership)
     assert sharded >= 4  # three gateways and message-service
     assert classic == 0
-    await api.add(system.url("rooms"), owner, room, newcomer)
+    await chat.add(owner, room, newcomer)
     added = await client.until(lambda f: f["type"] == "room_added")
     assert added["room"]["id"] == room
     joined = await watcher.until(lambda f: f["type"] == "member_joined")
     assert joined["user_id"] == str(newcomer.id)
-    sent = await api.send(system.url("messages"), owner, room, "welcome")
+    sent = await chat.send(owner, room, "welcome")
     frame = await client.until(lambda f: f["type"] == "message")
     assert frame["message"]["seq"] == sent["seq"]
-    await api.remove(system.url("rooms"), owner, room, newcomer)
+    await chat.remove(owner, room, newcomer)
     removed = await client.until(lambda f: f["type"] == "room_removed", timeout=1.0)
     assert removed["room"]["id"] == room
-    await api.send(system.url("messages"), owner, room, "gone")
+    await chat.send(owner, room, "gone")
     assert not [f for f in await client.quiet(1.0) if f["type"] == "message"]
 
 
 async def test_presence_and_typing_across_gateways(
-    system: Replicas, api: Api, open_socket: OpenSocket
+    system: Replicas, chat: Chat, open_socket: OpenSocket
 ) -> None:
     """Online, typing, who and offline reach a member connected to the other gateway."""
-    a, b = await _users(api, system, 2)
-    room = await api.room(system.url("rooms"), a, b)
+    a, b = await _users(chat, system, 2)
+    room = await chat.room(a, b)
     sb = await open_socket(system.url("gateway_b"), b.access_token)
     sa = await open_socket(system.url("gateway_a"), a.access_token)
     online = await sb.until(lambda f: f["type"] == "presence" and f["user_id"] == str(a.id))
@@ -218,11 +233,11 @@ async def test_presence_and_typing_across_gateways(
 
 
 async def test_users_of_a_crashed_gateway_go_offline(
-    system: Replicas, api: Api, open_socket: OpenSocket
+    system: Replicas, chat: Chat, open_socket: OpenSocket
 ) -> None:
     """A SIGKILLed gateway's users are shown offline by another's sweep within a lease."""
-    watcher, doomed = await _users(api, system, 2)
-    room = await api.room(system.url("rooms"), watcher, doomed)
+    watcher, doomed = await _users(chat, system, 2)
+    room = await chat.room(watcher, doomed)
     sw = await open_socket(system.url("gateway_a"), watcher.access_token)
     await open_socket(system.url("gateway_c"), doomed.access_token)
     online = await sw.until(lambda f: f["type"] == "presence" and f["user_id"] == str(doomed.id))
@@ -236,29 +251,29 @@ async def test_users_of_a_crashed_gateway_go_offline(
 
 
 async def test_lost_shard_connection_fills_its_rooms_and_resyncs_membership(
-    system: Replicas, cluster: RedisCluster, api: Api, open_socket: OpenSocket
+    system: Replicas, cluster: RedisCluster, chat: Chat, open_socket: OpenSocket
 ) -> None:
     """A dropped shard connection fills its rooms' gaps, and on the membership shard resyncs."""
     # The message and the removal are published under another prefix: nobody hears them,
     # and nothing but the reconnect would find them within the test (the silent-room check
     # runs every minute).
-    owner, reader = await _users(api, system, 2)
-    room = await api.room(system.url("rooms"), owner, reader)
-    other = await api.room(system.url("rooms"), owner, reader)
+    owner, reader = await _users(chat, system, 2)
+    room = await chat.room(owner, reader)
+    other = await chat.room(owner, reader)
     client = await open_socket(system.url("gateway_a"), reader.access_token)
     gateway = system["gateway_a"]
     prefix = system.env["REDIS_PREFIX"]
-    reconnects = await api.metric(gateway.url, "gateway_redis_reconnects_total")
+    reconnects = await _metric(chat, gateway.url, "gateway_redis_reconnects_total")
 
-    lost = await api.send(system.url("messages_lossy"), owner, room, "nobody heard this")
+    lost = await chat.send(owner, room, "nobody heard this", base=system.url("messages_lossy"))
     node = cluster.get_node_from_key(_channel(system, room))
     assert node is not None
     assert await _kill_pubsub(node.name, gateway.port, prefix) == 1
     frame = await client.until(lambda f: f["type"] == "message", timeout=5.0)
     assert frame["message"]["seq"] == lost["seq"]
-    assert await api.metric(gateway.url, "gateway_redis_reconnects_total") > reconnects
+    assert await _metric(chat, gateway.url, "gateway_redis_reconnects_total") > reconnects
 
-    removed = await api.http.delete(
+    removed = await chat.http.delete(
         f"{system.url('rooms_muted')}/rooms/{other}/members/{reader.id}", headers=owner.headers
     )
     assert removed.status_code == 204
@@ -271,13 +286,13 @@ async def test_lost_shard_connection_fills_its_rooms_and_resyncs_membership(
 
 
 async def test_room_channel_follows_its_slot_to_another_shard(
-    system: Replicas, cluster: RedisCluster, api: Api, open_socket: OpenSocket
+    system: Replicas, cluster: RedisCluster, chat: Chat, open_socket: OpenSocket
 ) -> None:
     """Resharding: the gateway follows the room's slot to its new primary and fills the gap."""
     # Redis ends the subscription on the old owner; the gateway re-reads the slot map,
     # subscribes on the new one, checks the room, and delivers live from there.
-    owner, reader = await _users(api, system, 2)
-    room = await api.room(system.url("rooms"), owner, reader)
+    owner, reader = await _users(chat, system, 2)
+    room = await chat.room(owner, reader)
     client = await open_socket(system.url("gateway_b"), reader.access_token)
     channel = _channel(system, room)
     slot = cluster.keyslot(channel)
@@ -285,7 +300,7 @@ async def test_room_channel_follows_its_slot_to_another_shard(
     assert source is not None
     target = next(n for n in cluster.get_primaries() if n.name != source.name)
     assert (await _subscribers(source.name, channel))[0] == 1
-    lost = await api.send(system.url("messages_lossy"), owner, room, "during the move")
+    lost = await chat.send(owner, room, "during the move", base=system.url("messages_lossy"))
     target_id = await _on_node(target.name, "CLUSTER", "MYID")
     assert isinstance(target_id, bytes)
     others = [n.name for n in cluster.get_primaries() if n.name not in (source.name, target.name)]
@@ -295,5 +310,5 @@ async def test_room_channel_follows_its_slot_to_another_shard(
     assert frame["message"]["seq"] == lost["seq"]
     assert await _subscribers(target.name, channel) == (1, 0)
     assert await _subscribers(source.name, channel) == (0, 0)
-    sent = await api.send(system.url("messages"), owner, room, "after the move")
+    sent = await chat.send(owner, room, "after the move")
     assert await client.messages(room, 1) == [sent["seq"]]

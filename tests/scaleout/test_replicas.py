@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from chatcore.testing.chat import Chat
+from chatcore.testing.sockets import OpenSocket, Socket
 from chatcore.testing.users import TestUser, register_user
-from tests.scaleout.clients import Api, OpenSocket, Socket
 from tests.scaleout.stack import Replicas
 
 
@@ -41,17 +43,26 @@ def replicas(
         system.stop()
 
 
-async def _user(api: Api, system: Replicas, lane: str) -> TestUser:
-    return await register_user(api.http, system.url(f"auth{lane}"))
+@pytest.fixture
+def lanes(http: httpx.AsyncClient, replicas: Replicas) -> dict[str, Chat]:
+    """Calls by lane: ``lanes["1"]`` to rooms1 and messages1, ``lanes["2"]`` to the 2s."""
+    return {
+        lane: Chat(http, replicas.url(f"rooms{lane}"), replicas.url(f"messages{lane}"))
+        for lane in "12"
+    }
+
+
+async def _user(http: httpx.AsyncClient, system: Replicas, lane: str) -> TestUser:
+    return await register_user(http, system.url(f"auth{lane}"))
 
 
 async def test_members_on_two_gateways_see_the_same_messages_in_order(
-    replicas: Replicas, api: Api, open_socket: OpenSocket
+    replicas: Replicas, http: httpx.AsyncClient, lanes: dict[str, Chat], open_socket: OpenSocket
 ) -> None:
     """Sends through every replica reach both members in one order; non-members get none."""
-    a, b = await _user(api, replicas, "1"), await _user(api, replicas, "2")
-    outsider_a, outsider_b = await _user(api, replicas, "1"), await _user(api, replicas, "2")
-    room = await api.room(replicas.url("rooms1"), a, b)
+    a, b = await _user(http, replicas, "1"), await _user(http, replicas, "2")
+    outsider_a, outsider_b = await _user(http, replicas, "1"), await _user(http, replicas, "2")
+    room = await lanes["1"].room(a, b)
     sa = await open_socket(replicas.url("gateway_a"), a.access_token)
     sb = await open_socket(replicas.url("gateway_b"), b.access_token)
     quiet = [
@@ -65,15 +76,15 @@ async def test_members_on_two_gateways_see_the_same_messages_in_order(
                 {"type": "send", "room_id": room, "body": f"{tag}{i}", "client_msg_id": f"{tag}{i}"}
             )
 
-    async def over_http(user: TestUser, messages: str) -> None:
+    async def over_http(user: TestUser, chat: Chat) -> None:
         for i in range(6):
-            await api.send(messages, user, room, f"http {i}")
+            await chat.send(user, room, f"http {i}")
 
     await asyncio.gather(
         over_socket(sa, "a"),
         over_socket(sb, "b"),
-        over_http(a, replicas.url("messages2")),
-        over_http(b, replicas.url("messages1")),
+        over_http(a, lanes["2"]),
+        over_http(b, lanes["1"]),
     )
     total = 8 + 8 + 6 + 6
     assert await sa.messages(room, total) == list(range(1, total + 1))
@@ -97,47 +108,47 @@ async def test_members_on_two_gateways_see_the_same_messages_in_order(
 
 
 async def test_membership_change_on_one_replica_reaches_the_other_gateway(
-    replicas: Replicas, api: Api, open_socket: OpenSocket
+    replicas: Replicas, http: httpx.AsyncClient, lanes: dict[str, Chat], open_socket: OpenSocket
 ) -> None:
     """Added through rooms2: live on gateway_b; removed through rooms1: gone within 1 s."""
-    owner, newcomer = await _user(api, replicas, "1"), await _user(api, replicas, "2")
-    room = await api.room(replicas.url("rooms1"), owner)
-    await api.send(replicas.url("messages1"), owner, room, "before")
+    owner, newcomer = await _user(http, replicas, "1"), await _user(http, replicas, "2")
+    room = await lanes["1"].room(owner)
+    await lanes["1"].send(owner, room, "before")
     client = await open_socket(replicas.url("gateway_b"), newcomer.access_token)
-    await api.add(replicas.url("rooms2"), owner, room, newcomer)
+    await lanes["2"].add(owner, room, newcomer)
     added = await client.until(lambda f: f["type"] == "room_added")
     assert added["room"]["id"] == room
     assert added["room"]["my_role"] == "member"
-    sent = await api.send(replicas.url("messages1"), owner, room, "after")
+    sent = await lanes["1"].send(owner, room, "after")
     frame = await client.until(lambda f: f["type"] == "message")
     assert frame["message"]["seq"] == sent["seq"]
-    await api.remove(replicas.url("rooms1"), owner, room, newcomer)
+    await lanes["1"].remove(owner, room, newcomer)
     removed = await client.until(lambda f: f["type"] == "room_removed", timeout=1.0)
     assert removed["room"]["id"] == room
-    await api.send(replicas.url("messages2"), owner, room, "gone")
+    await lanes["2"].send(owner, room, "gone")
     assert not [f for f in await client.quiet(1.0) if f["type"] == "message"]
 
 
 async def test_resume_on_the_other_gateway_gets_exactly_the_missed_messages(
-    replicas: Replicas, api: Api, open_socket: OpenSocket
+    replicas: Replicas, http: httpx.AsyncClient, lanes: dict[str, Chat], open_socket: OpenSocket
 ) -> None:
     """Left gateway_a, resumed on gateway_b: exactly the missed messages, in order, once."""
     # Then the one sent during the resume, at the seam, and nothing more.
-    reader = await _user(api, replicas, "1")
-    senders = [await _user(api, replicas, lane) for lane in "1212"]
-    room = await api.room(replicas.url("rooms2"), senders[0], reader, *senders[1:])
+    reader = await _user(http, replicas, "1")
+    senders = [await _user(http, replicas, lane) for lane in "1212"]
+    room = await lanes["2"].room(senders[0], reader, *senders[1:])
     first = await open_socket(replicas.url("gateway_a"), reader.access_token)
-    await api.send(replicas.url("messages1"), senders[0], room, "seen")
+    await lanes["1"].send(senders[0], room, "seen")
     assert await first.messages(room, 1) == [1]
     await first.close()
 
     async def send_while_away(index: int, sender: TestUser) -> None:
         for i in range(30):
-            await api.send(replicas.url(f"messages{1 + index % 2}"), sender, room, f"away {i}")
+            await lanes[str(1 + index % 2)].send(sender, room, f"away {i}")
 
     await asyncio.gather(*(send_while_away(i, s) for i, s in enumerate(senders)))
     again = await open_socket(replicas.url("gateway_b"), reader.access_token, resume={room: 1})
-    live = asyncio.create_task(api.send(replicas.url("messages2"), senders[1], room, "seam"))
+    live = asyncio.create_task(lanes["2"].send(senders[1], room, "seam"))
     seqs = await again.messages(room, 121, timeout=20)
     await live
     assert seqs == list(range(2, 123))

@@ -10,9 +10,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from auth_service.keys import SigningKey
+from chatcore.testing.chat import Chat
 from chatcore.testing.processes import ServiceProcess
 from tests.chaos import report
-from tests.security.chat import Chat
 from tests.security.forgery import Forger
 
 

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from chatcore.testing.sockets import connect_gateway
 
 
 class Refused(Exception):
@@ -24,20 +26,8 @@ async def open_ws(
     base: str, token: str | None = None, *, origin: str | None = None, **kwargs: Any
 ) -> ClientConnection:
     """A websocket to the gateway (token in the header); :class:`Refused` on an HTTP answer."""
-    headers = {}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if origin is not None:
-        headers["Origin"] = origin
     try:
-        return await connect(
-            base.replace("http://", "ws://") + "/ws",
-            additional_headers=headers,
-            compression=None,
-            max_size=2**22,
-            open_timeout=10,
-            **kwargs,
-        )
+        return await connect_gateway(base, token, origin=origin, open_timeout=10, **kwargs)
     except InvalidStatus as exc:
         raise Refused(exc.response.status_code, exc.response.body or b"") from None
 

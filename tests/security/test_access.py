@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import orjson
 
+from chatcore.testing.chat import Chat
 from chatcore.testing.plugin import MakeUser
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.users import TestUser
-from tests.security.chat import Chat
 from tests.security.sockets import next_frame, open_ws, send_frame
 
 
@@ -26,7 +26,7 @@ async def _http_attempts(
     victim_id: uuid.UUID,
 ) -> dict[str, httpx.Response]:
     """Every HTTP call that names a room or a message, made by ``user``."""
-    rooms, messages, h = chat.rooms, chat.messages, user.headers
+    rooms, messages, h = chat.rooms_url, chat.messages_url, user.headers
     body = {"room_id": room_id, "body": "intrusion", "client_msg_id": uuid.uuid4().hex}
     return {
         "GET room": await http.get(f"{rooms}/rooms/{room_id}", headers=h),
@@ -78,7 +78,7 @@ async def test_outsider_gets_404_like_no_room_on_every_http_call(
         assert "private words" not in answer.text
         assert _same(answer, ghost[name]), f"{name}: {answer.text} vs {ghost[name].text}"
     batch = await http.post(
-        f"{chat.messages}/messages/batch",
+        f"{chat.messages_url}/messages/batch",
         json={
             "items": [
                 {
@@ -91,15 +91,15 @@ async def test_outsider_gets_404_like_no_room_on_every_http_call(
         },
     )
     assert batch.json()["items"][0]["status"] == 404
-    unread = await http.get(f"{chat.messages}/messages/unread", headers=outsider.headers)
+    unread = await http.get(f"{chat.messages_url}/messages/unread", headers=outsider.headers)
     assert room_id not in unread.text
-    listed = await http.get(f"{chat.rooms}/rooms", headers=outsider.headers)
+    listed = await http.get(f"{chat.rooms_url}/rooms", headers=outsider.headers)
     assert room_id not in listed.text
     history = await http.get(
-        f"{chat.messages}/messages", params={"room_id": room_id}, headers=owner.headers
+        f"{chat.messages_url}/messages", params={"room_id": room_id}, headers=owner.headers
     )
     assert [m["body"] for m in history.json()["items"]] == ["private words"]
-    room = await http.get(f"{chat.rooms}/rooms/{room_id}", headers=owner.headers)
+    room = await http.get(f"{chat.rooms_url}/rooms/{room_id}", headers=owner.headers)
     assert room.json()["member_count"] == 1
 
 
@@ -111,7 +111,7 @@ async def test_removed_member_loses_every_http_path_within_a_second(
     room_id = await chat.room(owner, member)
     mine = await chat.send(member, room_id, "my own words")
     removed = await http.delete(
-        f"{chat.rooms}/rooms/{room_id}/members/{member.id}", headers=owner.headers
+        f"{chat.rooms_url}/rooms/{room_id}/members/{member.id}", headers=owner.headers
     )
     assert removed.status_code == 204
     await asyncio.sleep(1.0)
@@ -172,7 +172,7 @@ async def test_outsider_can_do_nothing_in_a_room_over_the_websocket(
     seen = await _frames(watcher, 0.5)
     assert not any(f["type"] == "typing" for f in seen), "an outsider's typing reached the room"
     history = await chat.http.get(
-        f"{chat.messages}/messages", params={"room_id": room_id}, headers=owner.headers
+        f"{chat.messages_url}/messages", params={"room_id": room_id}, headers=owner.headers
     )
     assert [m["body"] for m in history.json()["items"]] == ["after", "before"]
     await ws.close()
@@ -191,7 +191,7 @@ async def test_removed_member_gets_nothing_more_over_the_websocket(
     await chat.send(owner, room_id, "still in")
     await next_frame(ws, lambda f: f["type"] == "message", timeout=5)
     removed = await chat.http.delete(
-        f"{chat.rooms}/rooms/{room_id}/members/{member.id}", headers=owner.headers
+        f"{chat.rooms_url}/rooms/{room_id}/members/{member.id}", headers=owner.headers
     )
     assert removed.status_code == 204
     await next_frame(ws, lambda f: f["type"] == "room_removed", timeout=3)

@@ -15,11 +15,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from chatcore.testing.chat import Chat
 from chatcore.testing.plugin import MakeUser, StartService
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.users import TestUser
 from tests.chaos import report
-from tests.security.chat import Chat
 from tests.security.sockets import next_frame, open_ws, send_frame
 
 
@@ -55,7 +55,9 @@ async def test_frame_flood_is_throttled_within_a_second(
     elapsed = time.monotonic() - started
     await asyncio.sleep(1.5)
     history = await chat.http.get(
-        f"{chat.messages}/messages", params={"room_id": room_id, "limit": 200}, headers=user.headers
+        f"{chat.messages_url}/messages",
+        params={"room_id": room_id, "limit": 200},
+        headers=user.headers,
     )
     stored = len(history.json()["items"])
     # Burst 100 plus 20/s for the time the flood took to arrive (both limits alike).
@@ -186,8 +188,8 @@ async def test_client_that_never_reads_is_cut_off_without_slowing_others(
     await send_frame(stalled, {"type": "ping"})
     # Warm-up (connections, caches), not measured.
     await asyncio.gather(
-        _paced_sends(chat.http, chat.messages, stalled_senders, stalled_room, 20, rate),
-        _paced_sends(chat.http, chat.messages, clean_senders, clean_room, 20, rate),
+        _paced_sends(chat.http, chat.messages_url, stalled_senders, stalled_room, 20, rate),
+        _paced_sends(chat.http, chat.messages_url, clean_senders, clean_room, 20, rate),
     )
     await asyncio.sleep(0.5)
     stalled_readers.arrived.clear()
@@ -205,8 +207,8 @@ async def test_client_that_never_reads_is_cut_off_without_slowing_others(
 
     watcher = asyncio.create_task(watch_cut())
     stalled_planned, clean_planned = await asyncio.gather(
-        _paced_sends(chat.http, chat.messages, stalled_senders, stalled_room, 2400, rate, cut),
-        _paced_sends(chat.http, chat.messages, clean_senders, clean_room, 2400, rate, cut),
+        _paced_sends(chat.http, chat.messages_url, stalled_senders, stalled_room, 2400, rate, cut),
+        _paced_sends(chat.http, chat.messages_url, clean_senders, clean_room, 2400, rate, cut),
     )
     await asyncio.sleep(1.0)
     watcher.cancel()

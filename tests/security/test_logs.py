@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from chatcore.testing.chat import Chat
 from chatcore.testing.processes import ServiceProcess
-from tests.security.chat import Chat
 from tests.security.sockets import next_frame, open_ws, send_frame
 
 
@@ -41,18 +41,18 @@ async def test_no_secret_or_body_in_any_service_log(
     headers = {"Authorization": f"Bearer {access}"}
     pair = (await http.post(f"{url}/auth/refresh", json={"refresh_token": refresh})).json()
     access2, refresh2 = pair["access_token"], pair["refresh_token"]
-    room = await http.post(f"{chat.rooms}/rooms", json={"title": "logs"}, headers=headers)
+    room = await http.post(f"{chat.rooms_url}/rooms", json={"title": "logs"}, headers=headers)
     room_id = room.json()["id"]
     http_body = f"http-body-{secrets.token_hex(12)}"
     ws_body = f"ws-body-{secrets.token_hex(12)}"
     edited = f"edited-body-{secrets.token_hex(12)}"
     sent = await http.post(
-        f"{chat.messages}/messages",
+        f"{chat.messages_url}/messages",
         json={"room_id": room_id, "body": http_body, "client_msg_id": "l1"},
         headers=headers,
     )
     await http.patch(
-        f"{chat.messages}/messages/{sent.json()['id']}", json={"body": edited}, headers=headers
+        f"{chat.messages_url}/messages/{sent.json()['id']}", json={"body": edited}, headers=headers
     )
     ws = await open_ws(gateway_service.url)
     await send_frame(ws, {"type": "auth", "token": access})

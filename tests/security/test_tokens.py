@@ -8,6 +8,7 @@ import pytest
 
 from chatcore.testing.plugin import MakeUser
 from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.tokens import access_claims
 from tests.security.forgery import Forger
 from tests.security.sockets import frames_until_close, next_frame, open_ws, send_frame
 
@@ -22,7 +23,7 @@ async def test_http_services_refuse_every_bad_token(
     """room-service and message-service answer 401 to each token of the matrix, on reads and
     writes alike, and a batch item carrying one gets a 401 of its own."""
     user = await make_user()
-    good = forger.sign(forger.claims(user.id))
+    good = forger.sign(access_claims(user.id))
     calls = [
         ("GET", f"{room_service.url}/rooms", None),
         ("GET", f"{room_service.url}/rooms/joined", None),

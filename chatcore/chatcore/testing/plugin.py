@@ -13,6 +13,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from chatcore.testing.servers import (
     postgres_server,
     redis_server,
 )
+from chatcore.testing.sockets import OpenSocket, Socket
 from chatcore.testing.users import TestUser, register_user
 
 SERVICES = {
@@ -225,3 +227,19 @@ def make_user(http: httpx.AsyncClient, auth_service: ServiceProcess) -> MakeUser
         return await register_user(http, auth_service.url, **kwargs)
 
     return make
+
+
+@pytest.fixture
+async def open_socket() -> AsyncIterator[OpenSocket]:
+    """``await open_socket(gateway_url, token, ...)``: a :class:`Socket` (arguments as
+    ``Socket.open``), closed after the test."""
+    opened: list[Socket] = []
+
+    async def open_(*args: Any, **kwargs: Any) -> Socket:
+        socket = await Socket.open(*args, **kwargs)
+        opened.append(socket)
+        return socket
+
+    yield open_
+    for socket in opened:
+        await socket.close()

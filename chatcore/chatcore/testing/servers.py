@@ -1,7 +1,9 @@
 """Finding the Postgres and Redis a test run uses, and giving the run its own share of each.
 
 Order: ``TEST_DATABASE_URL`` / ``TEST_REDIS_URL`` when set, else the local servers on
-127.0.0.1, else testcontainers where a Docker engine answers, else a clear failure.
+127.0.0.1, else testcontainers where a Docker engine answers, else a clear failure. A test
+that must restart or reconfigure Redis starts a private ``redis-server`` instead
+(:func:`spawn_redis`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -113,3 +119,46 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def spawn_redis(
+    port: int, workdir: Path, *options: str, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A ``redis-server`` on 127.0.0.1:``port`` that keeps nothing on disk, with ``options``
+    added; its files go in ``workdir``, its output to ``log`` (else nowhere). It may not
+    listen yet: see :func:`wait_port`."""
+    out = log.open("ab") if log is not None else None
+    try:
+        return subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+                *options,
+            ],
+            stdout=subprocess.DEVNULL if out is None else out,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        if out is not None:
+            out.close()
+
+
+def wait_port(port: int, timeout: float) -> bool:
+    """True once something listens on 127.0.0.1:``port``; False if nothing does in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False

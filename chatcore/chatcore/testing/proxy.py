@@ -1,4 +1,4 @@
-"""A TCP relay a case can cut: one service's link to Redis failing while everyone else's works.
+"""A TCP relay a test can cut: one service's link to Redis failing while everyone else's works.
 
 It runs its own event loop in a thread, because starting a service process blocks the test's
 loop while it waits for ``/readyz``.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Coroutine
 from typing import Any
 
 from chatcore.testing.servers import free_port
@@ -28,10 +29,12 @@ class TcpProxy:
         self._thread.start()
         self.restore()
 
-    def _call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
 
     def restore(self) -> None:
+        """Accept connections again."""
+
         async def listen() -> None:
             if self._server is None:
                 self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
@@ -39,6 +42,8 @@ class TcpProxy:
         self._call(listen())
 
     def cut(self) -> None:
+        """Abort every relayed connection and stop accepting: new ones are refused."""
+
         async def close() -> None:
             if self._server is not None:
                 self._server.close()

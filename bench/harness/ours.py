@@ -37,10 +37,11 @@ async def recreate_database(admin_url: str, name: str) -> tuple[str, int | None]
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
-        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        # Read while this backend lives: its parent is the postmaster.
+        postmaster = _parent(int(await conn.fetchval("SELECT pg_backend_pid()")))
     finally:
         await conn.close()
-    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")), _parent(int(backend))
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")), postmaster
 
 
 def _parent(pid: int) -> int | None:

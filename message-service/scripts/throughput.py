@@ -210,12 +210,20 @@ async def measure(urls: dict[str, str], args: argparse.Namespace) -> None:
         f"over {args.concurrency} connections ...",
         file=sys.stderr,
     )
+    conn = await asyncpg.connect(urls["database"])
+    wal_before = await conn.fetchval("SELECT pg_current_wal_lsn()")
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     service_before = process_cpu(urls["messages_pid"])
     elapsed, statuses = await send_all(urls["messages"], users, rooms, args)
     service_cpu = process_cpu(urls["messages_pid"]) - service_before
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    conn = await asyncpg.connect(urls["database"])
+    # The whole cluster's WAL (other databases' writes count too: run it on a quiet server).
+    wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)", wal_before)
+    disk = await conn.fetchval(
+        "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'messages' AND c.relkind = 'r'"
+    )
     stored = await conn.fetchval("SELECT count(*) FROM messages.messages")
     gaps = await conn.fetchval(
         """SELECT count(*) FROM (SELECT room_id, max(seq) AS m, count(*) AS c
@@ -232,6 +240,12 @@ async def measure(urls: dict[str, str], args: argparse.Namespace) -> None:
     print(f"elapsed: {elapsed:.2f} s")
     print(f"persisted: {stored} rows, rooms with a seq gap: {gaps}")
     print(f"throughput: {statuses.get(201, 0) / elapsed:,.0f} persisted messages/s")
+    per = max(1, stored)
+    print(
+        f"Postgres: {float(wal) / per:,.0f} WAL bytes per message, "
+        f"{float(disk or 0) / per:,.0f} bytes on disk per message (schema messages, indexes "
+        "included; bodies of about 35 characters)"
+    )
     print(f"load generator CPU: {load_cpu:.2f} s ({100 * load_cpu / elapsed:.0f}% of a core)")
     print(
         f"message-service CPU: {service_cpu:.2f} s ({100 * service_cpu / elapsed:.0f}% of a "

@@ -43,6 +43,9 @@ from gateway.upstream import Upstream
 
 log = get_logger(__name__)
 
+# A resume-grace timer that fires this late (seconds) means the loop was busy: wait on.
+GRACE_LAG = 0.05
+
 
 class Connections:
     """The connections of this process, by user and by room, and what each one does."""
@@ -203,9 +206,19 @@ class Connections:
             client.spawn(event(client))
         if resume is None and session.phase is Phase.HOLD:
             grace = self.settings.resume_grace_ms / 1000
-            asyncio.get_running_loop().call_later(grace, self._grace_over, client)
+            loop = asyncio.get_running_loop()
+            loop.call_later(grace, self._grace_over, client, loop.time() + grace, grace)
 
-    def _grace_over(self, client: Client) -> None:
+    def _grace_over(self, client: Client, due: float, left: float) -> None:
+        """End the resume hold, unless the loop ran late: a frame the client sent in time may
+        be waiting behind the lag, so the hold goes on while the loop catches up (at most one
+        more grace in all)."""
+        loop = asyncio.get_running_loop()
+        lag = loop.time() - due
+        if lag > GRACE_LAG and left > 0 and client.session.phase is Phase.HOLD:
+            wait = min(lag, left)
+            loop.call_later(wait, self._grace_over, client, loop.time() + wait, left - wait)
+            return
         outs = client.session.grace_over()
         if outs:
             client.spawn(self.run(client, outs))

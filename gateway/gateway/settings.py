@@ -26,7 +26,7 @@ class GatewaySettings(ServiceSettings):
     ping_timeout: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_PING_TIMEOUT"))
     # How long live delivery waits after `ready` for the client's `resume` (or any frame).
     resume_grace_ms: int = Field(
-        default=1000, ge=0, le=10000, validation_alias=_env("GATEWAY_RESUME_GRACE_MS")
+        default=500, ge=0, le=10000, validation_alias=_env("GATEWAY_RESUME_GRACE_MS")
     )
     # Presence changes are published to rooms of at most this many members; in larger rooms
     # a member asks with `who` (a broadcast per member coming online would cost O(members²)).

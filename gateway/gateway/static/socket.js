@@ -191,7 +191,9 @@ export class Connection extends EventTarget {
       else this.lastSeq.set(roomId, lastSeq);
     }
     for (const roomId of [...this.lastSeq.keys()]) if (!current.has(roomId)) this.lastSeq.delete(roomId);
-    if (Object.keys(resume).length) this.send({ type: "resume", rooms: resume });
+    // Always the first frame after `ready`, even empty: it ends the gateway's resume hold at
+    // once, so live messages start without waiting for the hold's grace.
+    this.send({ type: "resume", rooms: resume });
     for (const entry of this.pending.values()) this.sendPending(entry);
     this.setState("online");
     this.emit("ready", frame);

@@ -35,7 +35,7 @@ from chatcore.redisconn import Names, RedisClient, publish_command
 
 log = get_logger(__name__)
 
-# KEYS the user's lease set and room set (one slot: see _user_keys); ARGV conn, now, expiry,
+# KEYS the user's lease set and room set (one slot: see _leases_key); ARGV conn, now, expiry,
 # then the rooms to announce in. Returns the live leases before ours; a user coming online
 # (none before) gets their room set written, for the announcement of their going offline.
 _CONNECT = """
@@ -93,13 +93,16 @@ class Presence:
         self._drop = redis.register_script(_DROP)
         self._claim = redis.register_script(_CLAIM)
 
+    def _leases_key(self, user_id: str) -> str:
+        # The ``{user_id}`` hash tag puts a user's two keys in one slot, so one script can
+        # use both on a Redis Cluster too.
+        return self.names.key("presence", f"{{{user_id}}}", "leases")
+
+    def _rooms_key(self, user_id: str) -> str:
+        return self.names.key("presence", f"{{{user_id}}}", "rooms")
+
     def _user_keys(self, user_id: str) -> list[str]:
-        """The user's lease set and room set. The ``{user_id}`` hash tag puts both in one
-        slot, so one script can use both on a Redis Cluster too."""
-        return [
-            self.names.key("presence", f"{{{user_id}}}", "leases"),
-            self.names.key("presence", f"{{{user_id}}}", "rooms"),
-        ]
+        return [self._leases_key(user_id), self._rooms_key(user_id)]
 
     def _process_key(self, process_id: str) -> str:
         return self.names.key("presence", "process", process_id)
@@ -135,20 +138,23 @@ class Presence:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.execute_command("EVAL", _DROP, 2, *self._user_keys(user_id), conn_id, now)
             pipe.srem(self._process_key(self.process_id), f"{user_id}|{conn_id}")
-            rooms = (await pipe.execute())[0]
-        if rooms:
-            await self._announce(user_id, [_text(r) for r in rooms], online=False)
+            await self._went_offline(user_id, (await pipe.execute())[0])
 
     async def _release(self, user_id: str, conn_id: str, now: int) -> None:
-        rooms = await self._drop(keys=self._user_keys(user_id), args=[conn_id, now])
+        await self._went_offline(
+            user_id, await self._drop(keys=self._user_keys(user_id), args=[conn_id, now])
+        )
+
+    async def _went_offline(self, user_id: str, rooms: list[bytes | str] | None) -> None:
+        """After a lease was dropped: ``rooms`` (from _DROP) if it was the user's last."""
         if rooms:
             await self._announce(user_id, [_text(r) for r in rooms], online=False)
 
     async def room_joined(self, user_id: str, room_id: str) -> None:
-        await self.redis.sadd(self._user_keys(user_id)[1], room_id)
+        await self.redis.sadd(self._rooms_key(user_id), room_id)
 
     async def room_left(self, user_id: str, room_id: str) -> None:
-        await self.redis.srem(self._user_keys(user_id)[1], room_id)
+        await self.redis.srem(self._rooms_key(user_id), room_id)
 
     async def publish(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
         """Publish an ephemeral frame (typing, presence) on the room's channel."""
@@ -181,7 +187,7 @@ class Presence:
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
-                pipe.zcount(self._user_keys(user_id)[0], now + 1, "+inf")
+                pipe.zcount(self._leases_key(user_id), now + 1, "+inf")
             counts = await pipe.execute()
         return [u for u, n in zip(user_ids, counts, strict=True) if int(n) > 0]
 
@@ -200,7 +206,7 @@ class Presence:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(self.processes_key, {self.process_id: expiry})
             for conn_id, user_id in list(self.local.items()):
-                pipe.zadd(self._user_keys(user_id)[0], {conn_id: expiry}, xx=True)
+                pipe.zadd(self._leases_key(user_id), {conn_id: expiry}, xx=True)
             await pipe.execute()
 
     async def _sweep(self) -> None:

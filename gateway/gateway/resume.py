@@ -88,6 +88,6 @@ class Resumes:
                 continue
             self.delivery.detach(client, room_id)
             state.generation += 1
-            state.pos = max(0, seq) if seq < at else await self._clamp(client, room_id, seq, at)
+            state.pos = seq if seq < at else await self._clamp(client, room_id, seq, at)
             await self.delivery.attach(client, room_id)
         self._resumed(client, known, frame.ref)

@@ -12,7 +12,7 @@ KEY_FILE  ?= .secrets/signing-key.pem
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
 
-.PHONY: install run migrate keys check-services seed lint fmt test browser clean bench chaos
+.PHONY: install run migrate keys check-services seed lint fmt test browser monitoring-tools clean bench chaos
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -62,7 +62,11 @@ fmt: install
 browser:
 	@sh scripts/install-browser.sh >/dev/null
 
-test: lint browser
+# promtool and Prometheus for the monitoring tests (deploy/monitoring), from Debian's package.
+monitoring-tools:
+	@sh scripts/install-prometheus.sh >/dev/null
+
+test: lint browser monitoring-tools
 	$(BIN)/pytest
 
 # Benchmarks against the peers, not part of `make test` (bench/README.md). A subset:

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from chatcore.logs import get_logger
-from chatcore.metrics import metrics_endpoint
+from chatcore.metrics import DEPENDENCY_UP, metrics_endpoint
 from chatcore.middleware import RequestContext
 from chatcore.openapi import Api
 from chatcore.web import exception_handlers, json_response
@@ -54,6 +54,7 @@ def build_app(
             except Exception as exc:
                 log.warning("not_ready", check=name, error=type(exc).__name__)
                 failed.append(name)
+            DEPENDENCY_UP.labels(name).set(0 if name in failed else 1)
         if failed:
             return json_response({"status": "unavailable", "failed": failed}, status=503)
         return json_response({"status": "ok"})

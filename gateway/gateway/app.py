@@ -16,6 +16,7 @@ import uvloop
 from websockets.asyncio.server import serve
 
 from chatcore.logs import get_logger
+from chatcore.metrics import DEPENDENCY_UP
 from chatcore.redisconn import Names, create_redis
 from chatcore.tokens import TokenVerifier
 from gateway.delivery import Delivery
@@ -94,11 +95,16 @@ class Gateway:
         try:
             await self.redis.ping()
         except Exception:
-            return False
+            redis_up = False
+        else:
+            redis_up = True
         if not self.verifier.has_keys:
             with contextlib.suppress(Exception):
                 await self.verifier.refresh(force=False)
-        return self.verifier.has_keys and self.fanout.connected
+        DEPENDENCY_UP.labels("redis").set(redis_up)
+        DEPENDENCY_UP.labels("pubsub").set(self.fanout.connected)
+        DEPENDENCY_UP.labels("token_keys").set(self.verifier.has_keys)
+        return redis_up and self.verifier.has_keys and self.fanout.connected
 
     async def run(self) -> None:
         """Serve until SIGTERM/SIGINT, then close every connection with 1001 and return."""

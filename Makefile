@@ -12,7 +12,7 @@ KEY_FILE  ?= .secrets/signing-key.pem
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
 
-.PHONY: install run migrate keys check-services seed lint fmt test browser monitoring-tools clean bench chaos
+.PHONY: install run migrate keys check-services seed backup restore lint fmt test browser monitoring-tools clean bench chaos
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -48,6 +48,16 @@ run: install check-services keys migrate
 # Demo users, rooms and messages through the running services' APIs; safe to repeat.
 seed: install
 	@$(BIN)/python scripts/seed.py
+
+# A pg_dump of each service schema, all from one snapshot, into backups/<UTC time>/; and its
+# restore (make restore BACKUP=backups/<UTC time>), followed by the migrations (grants).
+backup: install check-services
+	@$(BIN)/python scripts/backup.py backup --dir backups
+
+restore: install check-services
+	@test -n "$(BACKUP)" || { echo "say which: make restore BACKUP=backups/<folder>"; exit 2; }
+	@$(BIN)/python scripts/backup.py restore "$(BACKUP)"
+	@$(MAKE) --no-print-directory migrate
 
 lint: install
 	$(BIN)/ruff check .

@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chat", parents=[common], description="Terminal client for the chat backend."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # No command at all opens the full-screen client.
+    parser.set_defaults(run=commands.ui)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -56,16 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--display-name", required=True)
     p.add_argument("--password", help="else $CHAT_PASSWORD, else asked for")
     add("logout", commands.logout, "revoke the stored session")
+    add("ui", commands.ui, "the full-screen client (also: `chat` alone)")
     add("rooms", commands.rooms, "list your rooms with unread counts")
     p = add("send", commands.send, "send a message to a room")
-    p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
+    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("text", nargs="+", metavar="TEXT")
     p = add("history", commands.history, "print a room's recent messages, oldest first")
-    p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
+    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N")
     p.add_argument("--before", type=int, metavar="SEQ", help="only messages before this seq")
     p = add("tail", commands.tail, "print a room's messages live (reconnects, never repeats)")
-    p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
+    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("--since", type=int, metavar="SEQ", help="also print messages after SEQ")
     return parser
 

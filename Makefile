@@ -12,7 +12,7 @@ KEY_FILE  ?= .secrets/signing-key.pem
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
 
-.PHONY: install run migrate keys check-services seed backup restore lint fmt test browser monitoring-tools clean bench chaos
+.PHONY: install run migrate keys check-services seed backup restore lint fmt test unit browser monitoring-tools clean bench chaos
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -78,6 +78,11 @@ monitoring-tools:
 
 test: lint browser monitoring-tools
 	$(BIN)/pytest
+
+# The fast tier: tests that need no Postgres, Redis or process (protocol cores, codecs, rules),
+# in seconds; the plugin picks them by the fixtures they use (chatcore/testing/plugin.py).
+unit: install
+	$(BIN)/pytest --unit -q
 
 # Benchmarks against the peers, not part of `make test` (bench/README.md). A subset:
 # make bench SCENARIOS=fanout,latency SYSTEMS=ours,socketio

@@ -243,3 +243,36 @@ async def open_socket() -> AsyncIterator[OpenSocket]:
     yield open_
     for socket in opened:
         await socket.close()
+
+
+# The fast tier (`make unit`): tests that need no Postgres, Redis or process of their own.
+# A test belongs to it when none of the fixtures it uses, directly or through others, reaches
+# a server, and it lives in a package's own tests (the top-level tests/ are cross-service).
+SERVER_FIXTURES = frozenset(
+    {"database_url", "redis_url", "start_service", "open_socket", "http"}
+    | {"auth_service", "room_service", "message_service", "gateway_service"}
+)
+CROSS_SERVICE = "tests"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--unit",
+        action="store_true",
+        default=False,
+        help="run only the fast tier: tests that need no Postgres, Redis or process",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--unit"):
+        return
+    root = config.rootpath
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        top = item.path.relative_to(root).parts[0] if item.path.is_relative_to(root) else ""
+        uses = set(getattr(item, "fixturenames", ()))
+        (drop if top == CROSS_SERVICE or uses & SERVER_FIXTURES else keep).append(item)
+    config.hook.pytest_deselected(items=drop)
+    items[:] = keep

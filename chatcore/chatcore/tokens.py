@@ -45,6 +45,13 @@ class AccessClaims:
     name: str
     expires_at: int
     token_id: str
+    issued_at: int = 0
+    # Site roles (``"admin"``): what the user may do beyond their own rooms.
+    roles: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
 
 
 class UnknownKey(Exception):
@@ -132,13 +139,17 @@ class TokenVerifier:
         try:
             user_id = uuid.UUID(str(claims["sub"]))
             expires_at = int(claims["exp"])
+            issued_at = int(claims["iat"])
         except (ValueError, TypeError):
             raise Unauthorized("The token's claims are malformed.", code="invalid_token") from None
+        roles = claims.get("roles")
         return AccessClaims(
             user_id=user_id,
             name=str(claims.get("name", "")),
             expires_at=expires_at,
             token_id=str(claims["jti"]),
+            issued_at=issued_at,
+            roles=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
         )
 
     async def refresh(self, *, force: bool = True) -> None:

@@ -21,7 +21,7 @@ import binascii
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
@@ -29,6 +29,9 @@ from chatcore import jsonutil
 from chatcore.errors import Unauthorized, Unavailable
 from chatcore.httpclient import TRANSPORT_ERRORS, HttpClient
 from chatcore.logs import get_logger
+
+if TYPE_CHECKING:
+    from chatcore.revocations import Revocations
 
 log = get_logger(__name__)
 
@@ -83,6 +86,9 @@ class TokenVerifier:
         self._lock = asyncio.Lock()
         self.capacity = capacity
         self._verified: dict[str, AccessClaims] = {}
+        # Set by a process that follows revocations (chatcore.revocations): checked on
+        # every verification, cached or not.
+        self.revocations: Revocations | None = None
 
     async def verify(self, token: str) -> AccessClaims:
         """The token's claims if it is a valid access token; :class:`Unauthorized` otherwise."""
@@ -100,9 +106,13 @@ class TokenVerifier:
         claims = self._verified.get(token)
         if claims is not None:
             if time.time() <= claims.expires_at + self.leeway:
+                if self.revocations is not None:
+                    self.revocations.check(claims.user_id, claims.issued_at)
                 return claims
             del self._verified[token]  # expired: verify again, which says so
         claims = self._verify_signed(token)
+        if self.revocations is not None:
+            self.revocations.check(claims.user_id, claims.issued_at)
         if len(self._verified) >= self.capacity:
             del self._verified[next(iter(self._verified))]
         self._verified[token] = claims

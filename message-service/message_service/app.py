@@ -16,6 +16,7 @@ from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
 from chatcore.redisconn import Names, RedisClient, create_redis
+from chatcore.revocations import follow
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 from message_service import batch, history, markers, reports, routes
@@ -94,9 +95,11 @@ def create_app(settings: MessagesSettings) -> Starlette:
         app.state.publisher.start()
         app.state.writer.start()
         await listener.start()
+        app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
         try:
             yield
         finally:
+            await app.state.revocations.stop()
             # Sends already accepted are committed and published before the pool closes.
             await app.state.writer.stop()
             await app.state.publisher.stop()

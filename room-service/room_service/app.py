@@ -11,6 +11,7 @@ from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
 from chatcore.redisconn import Names, create_redis
+from chatcore.revocations import follow
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 from room_service import audit_log, blocks, directory, invites, members, moderation, routes
@@ -56,9 +57,11 @@ def create_app(settings: RoomSettings) -> Starlette:
             Names(settings.redis_prefix).membership_channel,
             timeout=settings.publish_timeout,
         )
+        app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
         try:
             yield
         finally:
+            await app.state.revocations.stop()
             await app.state.http.aclose()
             await app.state.redis.aclose()
             await app.state.pool.close()

@@ -17,6 +17,7 @@ from websockets.asyncio.server import serve
 
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names, create_redis
+from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway.delivery import Delivery
 from gateway.fanout import Fanout
@@ -74,6 +75,15 @@ class Gateway:
             names=names,
         )
         self.membership = Membership(self.connections)
+        self.revocations = Revocations(
+            self.redis,
+            settings.redis_url,
+            names,
+            cluster=settings.redis_cluster,
+            on_revoked=self.connections.revoke,
+        )
+        self.verifier.revocations = self.revocations
+        self.connections.revocations = self.revocations
         self.routes = Routes(settings, self.ready)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -105,6 +115,7 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self.verifier.refresh()
         await self.fanout.start()
+        await self.revocations.start()
         self._tasks = [
             asyncio.create_task(self.gaps.run()),
             asyncio.create_task(self.presence.run()),
@@ -142,6 +153,7 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self.presence.release_all()
         await self.fanout.stop()
+        await self.revocations.stop()
         await self.upstream.aclose()
         await self.redis.aclose()
 

@@ -16,6 +16,13 @@ REASON_MAX = 500
 LONGEST = 10 * 365 * 86400
 
 
+def no_nul(value: str | None) -> str | None:
+    """Postgres text cannot hold NUL: refused as input, not left to fail in the database."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def future(value: datetime | None) -> datetime | None:
     """A time with its zone, later than now (None stays None)."""
     if value is None:
@@ -34,6 +41,11 @@ class DirectoryQuery(Strict):
     q: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=256)
+
+    @field_validator("q")
+    @classmethod
+    def _q(cls, value: str | None) -> str | None:
+        return no_nul(value)
 
 
 class PublicRoom(BaseModel):
@@ -73,7 +85,8 @@ class Invite(BaseModel):
 class JoinByCode(Strict):
     """``POST /rooms/join``."""
 
-    code: str = Field(min_length=1, max_length=64)
+    # Codes are URL-safe base64 (invites.py); anything else names no invite.
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class NewBan(Strict):
@@ -82,6 +95,11 @@ class NewBan(Strict):
     user_id: Id
     reason: str | None = Field(default=None, max_length=REASON_MAX)
     until: datetime | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str | None) -> str | None:
+        return no_nul(value)
 
     @field_validator("until")
     @classmethod

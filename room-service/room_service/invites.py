@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from room_service.settings import RoomSettings
 # 16 random bytes: a code cannot be guessed, and fits a URL as 22 characters.
 CODE_BYTES = 16
 CODE_MAX = 64
+CODE_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def invite_json(row: dict[str, Any], settings: RoomSettings) -> dict[str, Any]:
@@ -69,7 +71,7 @@ async def revoke_invite(request: Request) -> Response:
     claims = await authenticate(request)
     target = room_id(request)
     code = str(request.path_params["code"])
-    if len(code) > CODE_MAX:
+    if len(code) > CODE_MAX or not CODE_CHARS.fullmatch(code):
         raise NotFound("No such invite.", code="invite_not_found")
     async with room_change(request, target) as conn:
         await community.revoke_invite(conn, target, claims.user_id, code)

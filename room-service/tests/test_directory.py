@@ -167,3 +167,30 @@ async def test_hundred_concurrent_joins_on_a_ten_use_code_admit_ten(
     assert statuses.count(200) == 10, statuses
     assert statuses.count(410) == 90, statuses
     assert len(await rooms.roles(owner, room["id"])) == 11
+
+
+async def test_bad_community_input_gets_422_or_404_never_a_500(
+    rooms: Rooms, make_users: MakeUsers
+) -> None:
+    """NUL characters, malformed codes and bad numbers are refused with the contract's body."""
+    owner, other = await make_users(2)
+    room = await rooms.create(owner, "Inputs")
+    r = await rooms.call("GET", "/rooms/public", other, params={"q": "a\x00b"})
+    assert r.status_code == 422
+    r = await rooms.call("POST", "/rooms/join", other, json={"code": "a\x00b"})
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "code"
+    r = await rooms.call("DELETE", f"/rooms/{room['id']}/invites/a%00b", owner)
+    assert r.status_code == 404
+    r = await rooms.call(
+        "POST",
+        f"/rooms/{room['id']}/bans",
+        owner,
+        json={"user_id": str(other.id), "reason": "\x00"},
+    )
+    assert r.status_code == 422
+    for body in ({"max_uses": 0}, {"expires_in": -1}, {"max_uses": "many"}):
+        r = await rooms.call("POST", f"/rooms/{room['id']}/invites", owner, json=body)
+        assert r.status_code == 422, body
+    r = await rooms.call("POST", "/rooms/not-a-room/join", other)
+    assert r.status_code == 404

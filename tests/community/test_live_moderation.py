@@ -15,6 +15,7 @@ from chatcore.testing.chat import Chat
 from chatcore.testing.plugin import MakeUser
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.sockets import OpenSocket
+from chatcore.testing.users import TestUser
 from tests.community.conftest import MakeAdmin
 
 
@@ -231,3 +232,56 @@ async def test_audit_logs_record_moderation_for_site_admins_only(
     ):
         assert (await http.get(url, headers=owner.headers)).status_code == 403
     assert uuid.UUID(mine[0]["target_id"]) == member.id
+
+
+async def test_blocker_is_hidden_from_the_blocked_users_directory(
+    auth_service: ServiceProcess, chat: Chat, http: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    """After a block the blocked person no longer finds the blocker in the user directory;
+    after unblocking they do again. Others still find them."""
+    blocker, pest, bystander = [await make_user() for _ in range(3)]
+    directory = f"{auth_service.url}/auth/users"
+    query = {"q": blocker.display_name}
+
+    async def found_by(user: TestUser) -> bool:
+        r = await http.get(directory, params=query, headers=user.headers)
+        assert r.status_code == 200, r.text
+        return str(blocker.id) in [u["id"] for u in r.json()["items"]]
+
+    assert await found_by(pest)
+    r = await http.put(f"{chat.rooms_url}/rooms/blocks/{pest.id}", headers=blocker.headers)
+    assert r.status_code == 204
+    assert not await found_by(pest)
+    assert await found_by(bystander)
+    r = await http.delete(f"{chat.rooms_url}/rooms/blocks/{pest.id}", headers=blocker.headers)
+    assert r.status_code == 204
+    assert await found_by(pest)
+
+
+async def test_site_admins_list_every_rooms_reports(
+    chat: Chat, http: httpx.AsyncClient, make_user: MakeUser, make_admin: MakeAdmin
+) -> None:
+    """Without room_id, GET /messages/reports lists every room's open reports to site
+    administrators, who can also resolve them by dismissing."""
+    admin = await make_admin()
+    owner, reporter = await make_user(), await make_user()
+    room_id = await chat.room(owner, reporter)
+    message = await chat.send(owner, room_id, "questionable")
+    r = await http.post(
+        f"{chat.messages_url}/messages/{message['id']}/report",
+        json={"reason": "looks off"},
+        headers=reporter.headers,
+    )
+    report_id = r.json()["id"]
+    r = await http.get(
+        f"{chat.messages_url}/messages/reports", params={"limit": 200}, headers=admin.headers
+    )
+    assert r.status_code == 200, r.text
+    assert report_id in [x["id"] for x in r.json()["items"]]
+    r = await http.post(
+        f"{chat.messages_url}/messages/reports/{report_id}/resolve",
+        json={"action": "dismiss"},
+        headers=admin.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["resolved_by"] == str(admin.id)

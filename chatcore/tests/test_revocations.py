@@ -7,9 +7,10 @@ import time
 import uuid
 
 import pytest
+import redis.asyncio as aioredis
 
 from chatcore.errors import Unauthorized
-from chatcore.redisconn import Names, create_redis
+from chatcore.redisconn import Names
 from chatcore.revocations import Revocations, revoke_user
 
 
@@ -19,7 +20,7 @@ async def test_revocations_are_loaded_at_start_and_followed_live(
     """A revocation made before the process started is known at once; one made later is
     announced (on_revoked) and refused; tokens issued later pass."""
     names = Names(f"{redis_prefix}rev-{uuid.uuid4().hex[:6]}:")
-    client = create_redis(redis_url)
+    client = aioredis.Redis.from_url(redis_url)
     early, late, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await revoke_user(client, names, early)
     heard: list[uuid.UUID] = []

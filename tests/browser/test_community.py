@@ -96,7 +96,7 @@ async def test_ban_from_the_members_panel_takes_effect_on_the_other_side(
     new_page: NewPage, web_url: str
 ) -> None:
     """Banning a member from the panel removes the room from their open page at once; they
-    no longer see what is said there."""
+    no longer see what is said there; the ban is then lifted from the room's ban list."""
     ana = await register(await new_page(), web_url, "Ana")
     bo = await register(await new_page(), web_url, "Bo")
     title = f"Moderated {secrets.token_hex(3)}"
@@ -115,3 +115,8 @@ async def test_ban_from_the_members_panel_takes_effect_on_the_other_side(
     await send(ana, "after the ban")
     await bo.page.wait_for_timeout(500)
     await expect(message_in(bo.page, "after the ban")).to_have_count(0)
+
+    # The ban is listed for the room's moderators and lifted from there.
+    await ana.page.get_by_role("button", name="Bans").click()
+    await ana.page.get_by_role("button", name=f"Unban {bo.name}").click()
+    await expect(ana.page.locator("#bans-list")).to_contain_text("Nobody is banned.")

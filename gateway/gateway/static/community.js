@@ -31,6 +31,7 @@ export function initCommunity() {
   $("#invite-link-button").addEventListener("click", makeInviteLink);
   $("#copy-invite").addEventListener("click", copyInviteLink);
   $("#room-reports-button").addEventListener("click", () => openReports(state.currentRoomId));
+  $("#room-bans-button").addEventListener("click", () => openBans(state.currentRoomId));
   $("#admin-button").addEventListener("click", openAdmin);
   $("#admin-user-form").addEventListener("submit", (event) => { event.preventDefault(); lookUpAccount(); });
   for (const tab of document.querySelectorAll("#audit-tabs button")) {
@@ -172,6 +173,7 @@ function decorateMembers() {
   const moderator = canModerate(roomId) && room.kind === "group";
   $("#invite-link-button").hidden = !moderator;
   $("#room-reports-button").hidden = !moderator;
+  $("#room-bans-button").hidden = !moderator;
   const members = new Map((state.members.get(roomId) || []).map((m) => [m.user_id, m]));
   for (const row of document.querySelectorAll("#member-list li[data-user-id]")) {
     const userId = row.dataset.userId;
@@ -213,7 +215,8 @@ async function ban(roomId, userId) {
 }
 
 async function mute(roomId, userId) {
-  const answer = window.prompt(`Mute ${userName(userId)} for how many minutes? (${MUTE_CHOICES.map(([l]) => l).join(", ")} = ${MUTE_CHOICES.map(([, m]) => m).join(", ")})`, "60");
+  const hint = MUTE_CHOICES.map(([label, minutes]) => `${minutes} = ${label}`).join(", ");
+  const answer = window.prompt(`Mute ${userName(userId)} for how many minutes? (${hint})`, "60");
   if (answer === null) return;
   const minutes = Number.parseInt(answer, 10);
   if (!Number.isFinite(minutes) || minutes < 1) throw new Error("Give a number of minutes.");
@@ -239,6 +242,36 @@ async function toggleBlock(userId) {
     toast(`${userName(userId)} is blocked.`);
   }
   emit("blocks-changed", userId);
+}
+
+async function openBans(roomId) {
+  $("#bans-dialog").showModal();
+  await loadBans(roomId);
+}
+
+async function loadBans(roomId) {
+  const error = $("#bans-dialog .form-error");
+  try {
+    const page = await api("GET", "rooms", `/rooms/${roomId}/bans`, { query: { limit: 200 } });
+    showError(error, null);
+    $("#bans-list").replaceChildren(...(page.items.length ? page.items.map((b) => el("li", { class: "person" },
+      el("span", { class: "person-text" },
+        el("span", { class: "person-name" }, nameNode(b.user_id)),
+        el("span", { class: "muted small", text: `${b.reason ? `${b.reason} · ` : ""}${b.until ? `until ${fullTime(b.until)}` : "until lifted"}` })),
+      el("button", {
+        type: "button", class: "secondary small", "aria-label": `Unban ${userName(b.user_id)}`,
+        onclick: async () => {
+          try {
+            await api("DELETE", "rooms", `/rooms/${roomId}/bans/${b.user_id}`);
+            await loadBans(roomId);
+          } catch (err) {
+            showError(error, err);
+          }
+        },
+      }, "Unban"))) : [el("li", { class: "empty", text: "Nobody is banned." })]));
+  } catch (err) {
+    showError(error, err);
+  }
 }
 
 // ---- reports ---------------------------------------------------------------------------

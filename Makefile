@@ -12,7 +12,7 @@ KEY_FILE  ?= .secrets/signing-key.pem
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
 
-.PHONY: install run migrate keys check-services seed backup restore lint fmt test unit browser monitoring-tools clean bench chaos
+.PHONY: install run migrate keys check-services seed backup restore lint fmt test unit browser monitoring-tools clean bench chaos admin
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -35,6 +35,11 @@ check-services: install
 # The signing key auth-service uses, created once (never committed: .secrets/ is ignored).
 keys: install
 	@$(BIN)/python -m auth_service keygen "$(AUTH_SIGNING_KEY_FILE)"
+
+# Makes an account a site administrator: make admin EMAIL=someone@example.com
+admin: install check-services migrate
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=someone@example.com"; exit 2; }
+	@$(BIN)/python -m auth_service make-admin "$(EMAIL)"
 
 # Creates the database if it is missing, then applies each service's pending migrations.
 migrate: install check-services

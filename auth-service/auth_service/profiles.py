@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from auth_service import store
+from auth_service.admin import blockers_of
 from auth_service.api import api
 from auth_service.models import (
     DirectoryQuery,
@@ -159,7 +160,7 @@ async def get_user(request: Request) -> Response:
     responses={200: UserPage},
 )
 async def directory(request: Request) -> Response:
-    await authenticate(request)
+    claims = await authenticate(request)
     query = read_query(request, DirectoryQuery)
     after = decode_cursor(query.cursor) if query.cursor else None
     q = query.q.strip()
@@ -169,6 +170,7 @@ async def directory(request: Request) -> Response:
         email_pattern=like_prefix(email_key(q)),
         after=after,
         limit=query.limit + 1,
+        hidden=await blockers_of(request, claims.user_id),
     )
     page = rows[: query.limit]
     next_cursor = None

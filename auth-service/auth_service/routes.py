@@ -25,7 +25,7 @@ from auth_service.models import (
 from auth_service.passwords import Passwords
 from auth_service.settings import AuthSettings
 from auth_service.throttle import LoginThrottle
-from chatcore.errors import RateLimited, Unauthorized
+from chatcore.errors import Forbidden, RateLimited, Unauthorized
 from chatcore.web import json_response, read_json
 
 # What operators watch for password guessing and stolen refresh tokens.
@@ -52,6 +52,7 @@ def _pair(request: Request, user: Any, refresh_token: str) -> dict[str, Any]:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl=settings.access_ttl,
+        roles=["admin"] if user["is_admin"] else None,
     )
     return {
         "access_token": access,
@@ -90,7 +91,7 @@ async def register(request: Request) -> Response:
     summary="Log in with email and password; a new refresh-token family",
     body=Login,
     responses={200: TokenPair},
-    errors=(400, 401, 413, 429),
+    errors=(400, 401, 403, 413, 429),
     auth=False,
 )
 async def login(request: Request) -> Response:
@@ -112,6 +113,10 @@ async def login(request: Request) -> Response:
         await throttle.failed(account, address)
         LOGINS.labels("failed").inc()
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
+    if row["deactivated_at"] is not None:
+        # Said only to whoever knows the password.
+        LOGINS.labels("deactivated").inc()
+        raise Forbidden("This account has been deactivated.", code="account_deactivated")
     if passwords.needs_rehash(stored):
         await store.set_password_hash(pool, row["id"], await passwords.hash(body.password))
     refresh_token = secrets.token_urlsafe(32)
@@ -145,7 +150,7 @@ async def refresh(request: Request) -> Response:
             "That refresh token was already used; the session has been ended.",
             code="refresh_token_reused",
         )
-    if result.user is None:
+    if result.user is None or result.user["deactivated_at"] is not None:
         raise Unauthorized("The refresh token is not valid.", code="invalid_refresh_token")
     return json_response(_pair(request, result.user, new_token))
 

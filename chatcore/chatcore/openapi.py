@@ -106,9 +106,11 @@ class Api:
         by_path: dict[str, dict[str, Handler]] = {}
         for op in self.operations:
             by_path.setdefault(op.path, {})[op.method] = op.handler
+        # A literal segment is matched before a parameter in the same place, whatever the
+        # order of declaration: /rooms/public before /rooms/{room_id}.
+        ordered = sorted(by_path.items(), key=lambda item: _param_positions(item[0]))
         return [
-            Route(path, _dispatch(handlers), methods=list(handlers))
-            for path, handlers in by_path.items()
+            Route(path, _dispatch(handlers), methods=list(handlers)) for path, handlers in ordered
         ]
 
     def document(self) -> dict[str, Any]:
@@ -198,6 +200,10 @@ def _dispatch(handlers: dict[str, Handler]) -> Handler:
         return await handlers[request.method if request.method != "HEAD" else "GET"](request)
 
     return dispatch
+
+
+def _param_positions(path: str) -> tuple[bool, ...]:
+    return tuple(segment.startswith("{") for segment in path.split("/"))
 
 
 def _path_params(path: str) -> list[str]:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
-from chat_cli import commands
+from chat_cli import commands, community
 from chat_cli.client import Api
 from chat_cli.endpoints import ENV_NAMES, resolve
 from chat_cli.errors import CliError
@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="else $CHAT_PASSWORD, else asked for")
     add("logout", commands.logout, "revoke the stored session")
     add("ui", commands.ui, "the full-screen client (also: `chat` alone)")
-    add("rooms", commands.rooms, "list your rooms with unread counts")
+    p = add("rooms", commands.rooms, "list your rooms with unread counts")
+    p.add_argument("--public", action="store_true", help="list public rooms to join instead")
+    p.add_argument("--query", "-q", help="with --public: part of a room's title")
+    p = add("join", community.join, "join a public room by name or id, or by an invite link/code")
+    p.add_argument("target", nargs="+", metavar="NAME_OR_CODE")
     p = add("send", commands.send, "send a message to a room")
     p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("text", nargs="+", metavar="TEXT")

@@ -8,6 +8,7 @@ import os
 import uuid
 from typing import Any
 
+from chat_cli import community
 from chat_cli.client import Api
 from chat_cli.directory import find_room, labels, list_rooms
 from chat_cli.errors import UsageError
@@ -65,6 +66,9 @@ async def logout(api: Api, args: argparse.Namespace) -> None:
 
 
 async def rooms(api: Api, args: argparse.Namespace) -> None:
+    if getattr(args, "public", False):
+        await community.public_rooms(api, args)
+        return
     items = await list_rooms(api)
     named = await labels(api, items, Names(api))
     unread = await api.call("GET", "messages", "/messages/unread")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Any
 
+from chat_cli.community import join_target
 from chat_cli.directory import normalized
 from chat_cli.errors import CliError
 
@@ -47,29 +48,14 @@ class SlashCommands:
 
     async def join(self, what: str) -> None:
         if not what:
-            self.app.status("/join needs a room name or an invite code")
+            self.app.status("/join needs a room name, an invite link or a code")
             return
-        # An invite code first, then a public room by its exact name.
-        room = await self._quiet("POST", "rooms", "/rooms/join", json={"code": what})
-        if room is None:
-            found = await self.app.call(
-                "GET", "rooms", "/rooms/public", params={"q": what, "limit": 50}
-            )
-            matches = [
-                r
-                for r in (found or {}).get("items", [])
-                if normalized(str(r.get("title") or "")) == normalized(what)
-            ]
-            if len(matches) != 1:
-                self.app.status(
-                    f"No public room or invite called {what!r}"
-                    if not matches
-                    else f"{len(matches)} public rooms are called {what!r}"
-                )
-                return
-            room = await self.app.call("POST", "rooms", f"/rooms/{matches[0]['id']}/join")
-        if room:
-            self.app.status(f"Joined {room.get('title') or what}.")
+        try:
+            room = await join_target(self.app.api, what)
+        except CliError as exc:
+            self.app.status(str(exc))
+            return
+        self.app.status(f"Joined {room.get('title') or what}.")
 
     async def dm(self, who: str) -> None:
         if len(who) < 2:
@@ -119,10 +105,3 @@ class SlashCommands:
             return
         shown = " · ".join(f"#{m['seq']} {str(m.get('body'))[:40]}" for m in hits[:5])
         self.app.status(f"{len(hits)} found: {shown}")
-
-    async def _quiet(self, method: str, service: str, path: str, **kwargs: Any) -> Any:
-        """A call whose failure is expected (tried before another way)."""
-        try:
-            return await self.app.api.call(method, service, path, **kwargs)
-        except CliError:
-            return None

@@ -18,6 +18,7 @@ from websockets.asyncio.server import serve
 from chatcore.logs import get_logger
 from chatcore.metrics import DEPENDENCY_UP
 from chatcore.redisconn import Names, create_redis
+from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway.delivery import Delivery
 from gateway.fanout import Fanout
@@ -75,6 +76,15 @@ class Gateway:
             names=names,
         )
         self.membership = Membership(self.connections)
+        self.revocations = Revocations(
+            self.redis,
+            settings.redis_url,
+            names,
+            cluster=settings.redis_cluster,
+            on_revoked=self.connections.revoke,
+        )
+        self.verifier.revocations = self.revocations
+        self.connections.revocations = self.revocations
         self.routes = Routes(settings, self.ready)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -111,6 +121,7 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self.verifier.refresh()
         await self.fanout.start()
+        await self.revocations.start()
         self._tasks = [
             asyncio.create_task(self.gaps.run()),
             asyncio.create_task(self.presence.run()),
@@ -148,6 +159,7 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self.presence.release_all()
         await self.fanout.stop()
+        await self.revocations.stop()
         await self.upstream.aclose()
         await self.redis.aclose()
 

@@ -50,6 +50,10 @@ class Client:
         self.ws = ws
         self.session = session
         self.id = uuid.uuid4().hex
+        # Of the token the connection authenticated with last: checked against revocations
+        # on every frame (chatcore.revocations).
+        self.user_uuid: uuid.UUID | None = None
+        self.issued_at = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.inflight = Slots(max_inflight)
         # Rooms this client holds a channel subscription for.

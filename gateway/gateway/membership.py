@@ -48,6 +48,8 @@ class Membership:
         user_id = str(event.get("user_id", ""))
         self._check_version(room_id, event.get("version"))
         version = event.get("version")
+        if kind is T.MEMBER_MUTED:
+            return  # message-service refuses a muted member's sends; nothing to push
         if kind is T.ROOM_CREATED:
             for member in event.get("members") or []:
                 self._added(str(member["user_id"]), room, member, version)

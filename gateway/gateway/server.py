@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -18,6 +19,7 @@ from chatcore.errors import ChatError, Forbidden, NotFound, Unauthorized, Unavai
 from chatcore.events import Kind
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names
+from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway import frames, metrics
 from gateway.client import Client
@@ -27,6 +29,7 @@ from gateway.presence import Presence
 from gateway.resume import Resumes
 from gateway.sends import Sends
 from gateway.session import (
+    CLOSE_REVOKED,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     Close,
@@ -73,6 +76,24 @@ class Connections:
         # The membership version (docs/events.md) last seen of each room in by_room: an
         # event that skips one means an event was lost, and the room's members are re-read.
         self.versions: dict[str, int] = {}
+        # Set by the process when it follows revocations (chatcore.revocations).
+        self.revocations: Revocations | None = None
+
+    def revoke(self, user_id: uuid.UUID) -> None:
+        """End every open connection of a user whose sessions were revoked (4003)."""
+        for client in list(self.users.get(str(user_id), ())):
+            client.session.closed()
+            client.close(CLOSE_REVOKED, "session revoked")
+
+    def _revoked(self, client: Client) -> bool:
+        """Whether the connection's token was revoked: one dict lookup per frame."""
+        revocations = self.revocations
+        user = client.user_uuid
+        return (
+            revocations is not None
+            and user is not None
+            and revocations.revoked(user, client.issued_at)
+        )
 
     async def handle(self, ws: ServerConnection) -> None:
         """Serve one connection from the handshake to its close."""
@@ -87,6 +108,10 @@ class Connections:
             if await self._authenticate(client):
                 async for data in ws:
                     metrics.FRAMES_IN.inc()
+                    if self._revoked(client):
+                        session.closed()
+                        client.close(CLOSE_REVOKED, "session revoked")
+                        break
                     await self.run(client, session.receive(data))
         except ConnectionClosed:
             pass
@@ -154,6 +179,7 @@ class Connections:
         )
         if session.phase is Phase.CLOSED:
             return
+        client.user_uuid, client.issued_at = claims.user_id, claims.issued_at
         client.watch_expiry(claims.expires_at, self._expired)
         if first:
             await self._connect(client, out.resume, out.ref)
@@ -309,6 +335,8 @@ class Connections:
 
 def _error_code(exc: ChatError) -> tuple[str, str]:
     """The ``error`` frame's code for an upstream error (docs/protocol.md)."""
+    if exc.code == "muted":
+        return "muted", "You are muted in this room for now."
     if isinstance(exc, NotFound | Forbidden):
         return "not_a_member", "Not a member of that room."
     if isinstance(exc, Unavailable):

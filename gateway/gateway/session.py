@@ -26,6 +26,8 @@ CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_SLOW_CONSUMER = 4008
+# The user's sessions were ended (account deactivated: docs/protocol.md).
+CLOSE_REVOKED = 4003
 
 
 class Phase(IntEnum):

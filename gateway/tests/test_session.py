@@ -6,7 +6,9 @@ import time
 
 import orjson
 
+from chatcore.errors import Forbidden
 from gateway import frames
+from gateway.server import _error_code
 from gateway.session import (
     CLOSE_UNAUTHORIZED,
     Close,
@@ -277,3 +279,10 @@ async def test_slots_hold_the_reader_until_one_is_free() -> None:
     slots.release()
     await asyncio.wait_for(third, 1)
     assert slots.free == 0
+
+
+def test_muted_send_error_keeps_its_code() -> None:
+    """message-service's 403 ``muted`` reaches the client as ``error`` code ``muted``, not
+    as ``not_a_member`` like other 403s."""
+    assert _error_code(Forbidden("x", code="muted"))[0] == "muted"
+    assert _error_code(Forbidden("x"))[0] == "not_a_member"

@@ -16,9 +16,10 @@ from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
 from chatcore.redisconn import Names, RedisClient, create_redis
+from chatcore.revocations import follow
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
-from message_service import batch, history, markers, routes
+from message_service import batch, history, markers, reports, routes
 from message_service.api import api
 from message_service.membership import Membership, MembershipListener
 from message_service.publisher import Publisher
@@ -27,7 +28,7 @@ from message_service.settings import MessagesSettings
 from message_service.writer import Writer
 
 # Importing these modules is what declares their calls on ``api``.
-_ROUTE_MODULES = (routes, batch, history, markers)
+_ROUTE_MODULES = (routes, batch, history, markers, reports)
 
 
 def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
@@ -94,9 +95,11 @@ def create_app(settings: MessagesSettings) -> Starlette:
         app.state.publisher.start()
         app.state.writer.start()
         await listener.start()
+        app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
         try:
             yield
         finally:
+            await app.state.revocations.stop()
             # Sends already accepted are committed and published before the pool closes.
             await app.state.writer.stop()
             await app.state.publisher.stop()

@@ -20,13 +20,13 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import ChatError, NotFound, RateLimited, Unauthorized, Unavailable
+from chatcore.errors import ChatError, RateLimited, Unauthorized, Unavailable
 from chatcore.logs import get_logger
 from chatcore.tokens import AccessClaims, TokenVerifier, UnknownKey
 from chatcore.web import json_response, read_json, validate
-from message_service.access import send_waits
+from message_service.access import may_write, send_waits
 from message_service.api import api
-from message_service.membership import Membership, Unknown
+from message_service.membership import Membership, Seat, Unknown
 from message_service.models import Message, SendMessage, message_text
 from message_service.store import NewMessage
 from message_service.writer import Appended, Writer
@@ -114,8 +114,8 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
             items.append(exc)
     valid = [entry for entry in items if not isinstance(entry, ChatError)]
     waits = iter(await send_waits(state.send_limiter, [claims.user_id for _, claims, _ in valid]))
-    # Per valid item: its role, None (not a member), or the error of its look-up.
-    roles: dict[int, str | Unknown | BaseException | None] = {}
+    # Per valid item: its seat, None (not a member), or the error of its look-up.
+    roles: dict[int, Seat | Unknown | BaseException | None] = {}
     for index, entry in enumerate(items):
         if not isinstance(entry, ChatError):
             item, claims, _ = entry
@@ -136,26 +136,29 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
             admitted.append(entry)
         elif isinstance(role, ChatError):
             admitted.append(role)
-        elif isinstance(role, str):
-            item, claims, body = entry
-            admitted.append(
-                NewMessage(uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body)
-            )
         elif isinstance(role, BaseException):
             log.error("membership_look_up_failed", error=repr(role))
             admitted.append(Unavailable())
-        else:  # not a member: the same answer as for a room that does not exist
-            admitted.append(NotFound("No such room.", code="room_not_found"))
+        else:
+            item, claims, body = entry
+            try:
+                may_write(None if isinstance(role, Unknown) else role)
+            except ChatError as exc:  # not a member, or muted
+                admitted.append(exc)
+                continue
+            admitted.append(
+                NewMessage(uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body)
+            )
     return admitted
 
 
 async def _role(
     membership: Membership, entry: tuple[BatchItem, AccessClaims, str] | ChatError
-) -> str | None:
+) -> Seat | None:
     if isinstance(entry, ChatError):  # only valid items are looked up
         raise entry
     item, claims, _ = entry
-    return await membership.role(item.token, item.room_id, claims.user_id)
+    return await membership.seat(item.token, item.room_id, claims.user_id)
 
 
 def _answer(outcome: Appended | ChatError) -> dict[str, Any]:

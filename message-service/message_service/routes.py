@@ -16,8 +16,14 @@ from chatcore.errors import Conflict, Forbidden, NotFound
 from chatcore.events import Kind
 from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json
-from message_service import store
-from message_service.access import MODERATORS, check_send_rate, require_member
+from message_service import store, store_reports
+from message_service.access import (
+    MODERATORS,
+    check_send_rate,
+    may_write,
+    require_member,
+    require_writer,
+)
 from message_service.api import api
 from message_service.models import EditMessage, Message, SendMessage, message_text
 from message_service.publisher import Publisher, message_event
@@ -37,7 +43,7 @@ def _no_message() -> NotFound:
     summary="Send a message; the same client_msg_id again returns the first one (200)",
     body=SendMessage,
     responses={201: Message, 200: Message},
-    errors=(400, 404, 413, 429, 503),
+    errors=(400, 403, 404, 413, 429, 503),
 )
 async def send_message(request: Request) -> Response:
     claims = await authenticate(request)
@@ -54,8 +60,7 @@ async def check_send(
     """The send as the writer takes it, once its body, its sender's rate and membership pass."""
     body = message_text(payload.body)
     await check_send_rate(state.send_limiter, claims.user_id)
-    if await state.membership.role(token, payload.room_id, claims.user_id) is None:
-        raise NotFound("No such room.", code="room_not_found")
+    may_write(await state.membership.seat(token, payload.room_id, claims.user_id))
     return NewMessage(
         id=uuid.uuid4(),
         room_id=payload.room_id,
@@ -81,7 +86,7 @@ async def edit_message(request: Request) -> Response:
     row = await store.message_by_id(pool, message_id)
     if row is None:
         raise _no_message()
-    await require_member(request, row["room_id"], claims.user_id, missing=_no_message())
+    await require_writer(request, row["room_id"], claims.user_id, missing=_no_message())
     if row["sender_id"] != claims.user_id:
         raise Forbidden("Only its sender can edit a message.", code="not_sender")
     edited = await store.edit_message(pool, message_id, claims.user_id, body)
@@ -116,6 +121,17 @@ async def delete_message(request: Request) -> Response:
         return json_response(store.message_json(current or row))
     message = store.message_json(tombstone)
     _publisher(request).publish([message_event(Kind.CHANGE, "message_deleted", message)])
+    if row["sender_id"] != claims.user_id:
+        # A moderator's deletion is kept in the audit log.
+        async with pool.acquire() as conn:
+            await store_reports.append_audit(
+                conn,
+                claims.user_id,
+                "delete_message",
+                row["room_id"],
+                row["sender_id"],
+                {"message_id": str(message_id)},
+            )
     return json_response(message)
 
 

@@ -7,7 +7,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 TITLE_MAX = 200
 # The most member_ids one POST /rooms may name; larger rooms grow by POST /rooms/{id}/members.
@@ -17,6 +24,7 @@ ID_MAX = 64
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 RoleName = Literal["owner", "admin", "member"]
+Visibility = Literal["private", "public"]
 Kind = Literal["group", "direct"]
 
 
@@ -66,10 +74,25 @@ class CreateRoom(TitleField):
     """``POST /rooms``: a group room; the caller is its owner, ``member_ids`` its members."""
 
     member_ids: list[Id] | None = Field(default=None, max_length=MAX_INITIAL_MEMBERS)
+    visibility: Visibility = "private"
 
 
-class Rename(TitleField):
-    """``PATCH /rooms/{id}``."""
+class Rename(Strict):
+    """``PATCH /rooms/{id}``: a new title, visibility, or both."""
+
+    title: str | None = Field(default=None, max_length=4 * TITLE_MAX)
+    visibility: Visibility | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        return None if value is None else clean_title(value)
+
+    @model_validator(mode="after")
+    def _something(self) -> Rename:
+        if self.title is None and self.visibility is None:
+            raise ValueError("give a title or a visibility")
+        return self
 
 
 class DirectRequest(Strict):
@@ -102,6 +125,7 @@ class Room(BaseModel):
     created_by: uuid.UUID
     created_at: datetime
     member_count: int
+    visibility: Visibility
     my_role: RoleName
 
 
@@ -122,9 +146,11 @@ class MemberPage(BaseModel):
 
 
 class Membership(Member):
-    """A member with the room's membership version (for caches; docs/events.md)."""
+    """A member with the room's membership version (for caches; docs/events.md), and the end
+    of their mute if they are muted now."""
 
     version: int
+    muted_until: datetime | None = None
 
 
 class JoinedRoom(BaseModel):

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import InvalidInput, NotFound, Unavailable
+from chatcore.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json, read_query
-from room_service import changes, store
+from room_service import changes, store, store_community
 from room_service.api import api
 from room_service.events import Publisher
 from room_service.models import (
@@ -80,7 +80,9 @@ async def create_room(request: Request) -> Response:
         )
     new_id = uuid.uuid4()
     async with room_change(request, new_id) as conn:
-        change = await changes.create_room(conn, new_id, claims.user_id, body.title, member_ids)
+        change = await changes.create_room(
+            conn, new_id, claims.user_id, body.title, member_ids, body.visibility
+        )
         await publisher(request).publish(change.events)
     return json_response(change.row, status=201)
 
@@ -91,7 +93,7 @@ async def create_room(request: Request) -> Response:
     summary="The one direct room of the caller and a user: 201 new, 200 existing",
     body=DirectRequest,
     responses={200: Room, 201: Room},
-    errors=(400, 404, 413, 503),
+    errors=(400, 403, 404, 413, 503),
 )
 async def open_direct(request: Request) -> Response:
     claims = await authenticate(request)
@@ -99,6 +101,8 @@ async def open_direct(request: Request) -> Response:
     if body.user_id == claims.user_id:
         raise InvalidInput("user_id", "user_id: a direct room needs another user.")
     pool = request.app.state.pool
+    if await store_community.blocked_by(pool, body.user_id, claims.user_id):
+        raise Forbidden("That person does not accept direct messages from you.", code="blocked")
     found = await store.direct_between(pool, claims.user_id, body.user_id)
     if found is None:
         await users(request).require(bearer_token(request), body.user_id)
@@ -166,7 +170,7 @@ async def get_room(request: Request) -> Response:
 @api.route(
     "PATCH",
     "/{room_id}",
-    summary="Rename a group room (owners and admins)",
+    summary="Rename a group room or change its visibility (owners and admins)",
     body=Rename,
     responses={200: Room},
     errors=(400, 403, 404, 409, 413),
@@ -176,6 +180,6 @@ async def rename_room(request: Request) -> Response:
     target = room_id(request)
     body = await read_json(request, Rename)
     async with room_change(request, target) as conn:
-        change = await changes.rename(conn, target, claims.user_id, body.title)
+        change = await changes.rename(conn, target, claims.user_id, body.title, body.visibility)
         await publisher(request).publish(change.events)
     return json_response(change.row)

@@ -12,7 +12,16 @@ from chatcore.testing.processes import ServiceProcess
 if TYPE_CHECKING:
     from conftest import MakeUsers, Rooms
 
-ROOM_FIELDS = {"id", "kind", "title", "created_by", "created_at", "member_count", "my_role"}
+ROOM_FIELDS = {
+    "id",
+    "kind",
+    "title",
+    "created_by",
+    "created_at",
+    "member_count",
+    "visibility",
+    "my_role",
+}
 
 
 def _time(value: str) -> datetime:
@@ -269,7 +278,8 @@ async def test_membership_check(rooms: Rooms, make_users: MakeUsers) -> None:
     r = await rooms.call("GET", f"/rooms/{room['id']}/members/{bo.id}", ana)
     assert r.status_code == 200
     member = r.json()
-    assert set(member) == {"user_id", "role", "joined_at", "version"}
+    assert set(member) == {"user_id", "role", "joined_at", "version", "muted_until"}
+    assert member["muted_until"] is None
     assert (member["user_id"], member["role"], member["version"]) == (str(bo.id), "member", 1)
     r = await rooms.call("GET", f"/rooms/{room['id']}/members/{eve.id}", ana)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "not_member")

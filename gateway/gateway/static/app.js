@@ -5,6 +5,7 @@ import { $, showError, toast } from "./dom.js";
 import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
+import { afterSignIn, initCommunity } from "./community.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
 import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
@@ -111,6 +112,7 @@ async function enterApp() {
   }
   const wanted = sessionStorage.getItem("chat.open_room");
   if (wanted && state.rooms.has(wanted)) openRoom(wanted);
+  await afterSignIn();
 }
 
 function wire(c) {
@@ -219,6 +221,7 @@ function updateHeader() {
 
 function setupApp() {
   setupRoomDialogs();
+  initCommunity();
   initProfile();
   bus.addEventListener("open-room", (event) => openRoom(event.detail));
   bus.addEventListener("members-rendered", updateHeader);

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { $, clockTime, dayLabel, el, fullTime, sameLocalDay, showError, toast } from "./dom.js";
 import { avatarNode, nameNode } from "./people.js";
+import { blocked, messageActions } from "./community.js";
 import { canModerate, convoOf, state, storeMessage } from "./state.js";
 
 const PAGE = 50;
@@ -187,6 +188,8 @@ function messageNode(message, prev) {
   if (!message.deleted && (own || canModerate(message.room_id))) {
     actions.push(el("button", { type: "button", class: "ghost small", "aria-label": "Delete message", onclick: () => deleteMessage(message) }, "Delete"));
   }
+  actions.push(...messageActions(message));
+  const hidden = !message.deleted && blocked.has(message.sender_id);
   // A message with actions takes focus (a tap on a phone, Tab on a keyboard) to reveal them.
   return el("li", { class: classes.join(" "), dataset: { seq: message.seq, id: message.id }, tabindex: actions.length ? "0" : null },
     !own ? (grouped ? el("span", { class: "avatar-gap" }) : avatarNode(message.sender_id, "avatar small")) : null,
@@ -194,7 +197,9 @@ function messageNode(message, prev) {
       !grouped ? el("div", { class: "meta" }, own ? el("span", { class: "name", text: "You" }) : nameNode(message.sender_id)) : null,
       message.deleted
         ? el("p", { class: "body", text: "This message was deleted." })
-        : el("p", { class: "body", text: message.body }),
+        : hidden
+          ? el("p", { class: "body hidden-body", text: "Hidden: you blocked this person." })
+          : el("p", { class: "body", text: message.body }),
       el("div", { class: "foot" },
         message.edited_at && !message.deleted ? el("span", { class: "edited", title: `Edited ${fullTime(message.edited_at)}` }, "edited") : null,
         el("time", { datetime: message.created_at, title: fullTime(message.created_at), text: clockTime(message.created_at) }))),

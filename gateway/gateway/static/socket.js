@@ -114,6 +114,11 @@ export class Connection extends EventTarget {
     clearInterval(this.pingTimer);
     clearTimeout(this.readyTimer);
     if (this.stopped) return;
+    if (code === 4003) {
+      // The account was deactivated: every session of it has ended.
+      session.end("Your account has been deactivated.");
+      return;
+    }
     if (code === 4001) {
       // The access token was refused: get a new one first (this ends the session if the
       // refresh token is dead too, and the app then shows the login screen).

@@ -6,7 +6,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore import jsonutil
 from chatcore.errors import Conflict, InvalidInput, NotFound
 from chatcore.web import authenticate, json_response, path_uuid, read_json
 from message_service import store_notify, webhooks
@@ -40,7 +39,7 @@ async def get_settings(request: Request) -> Response:
     row = await store_notify.settings_of(request.app.state.pool, claims.user_id)
     if row is None:
         return json_response({"level": DEFAULT_LEVEL, "rooms": {}})
-    return json_response({"level": row["level"], "rooms": jsonutil.loads(row["rooms"])})
+    return json_response({"level": row["level"], "rooms": row["rooms"]})
 
 
 @api.route(
@@ -58,7 +57,7 @@ async def put_settings(request: Request) -> Response:
     rooms: dict[str, str] = {}
     if body.rooms is None:
         row = await store_notify.settings_of(pool, claims.user_id)
-        rooms = jsonutil.loads(row["rooms"]) if row is not None else {}
+        rooms = row["rooms"] if row is not None else {}
     else:
         rooms = {str(room): level for room, level in body.rooms.items() if level is not None}
     await store_notify.save_settings(pool, claims.user_id, body.level, rooms)

@@ -107,13 +107,13 @@ class NotifyWorker:
             rows = await store_notify.claim_outbox(conn, BATCH)
             if not rows:
                 return 0
-            jobs = [(row, jsonutil.loads(row["job"])) for row in rows]
+            jobs = [(row, row["job"]) for row in rows]
             candidates = list({r for _, job in jobs for r in job.get("recipients") or []})
             online = await self._online(candidates)
             ids = [uuid.UUID(c) for c in candidates]
             settings = await store_notify.recipients_settings(conn, ids)
             preferences = {
-                str(user_id): Preferences(row["level"], jsonutil.loads(row["rooms"]))
+                str(user_id): Preferences(row["level"], row["rooms"])
                 for user_id, row in settings.items()
             }
             targets: dict[str, list[tuple[str, uuid.UUID]]] = {}
@@ -170,7 +170,7 @@ class NotifyWorker:
     async def _attempt(self, row: asyncpg.Record) -> None:
         channel = row["channel"]
         delivery_id = str(row["id"])
-        content = jsonutil.loads(row["payload"])
+        content = row["payload"]
         session = self._session
         if session is None:
             raise RuntimeError("the worker is not started")

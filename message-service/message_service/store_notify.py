@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from chatcore import jsonutil
-
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
@@ -34,7 +32,7 @@ async def save_settings(
            ON CONFLICT (user_id) DO UPDATE SET level = excluded.level, rooms = excluded.rooms""",
         user_id,
         level,
-        jsonutil.dumps(rooms).decode(),
+        rooms,
     )
 
 
@@ -165,7 +163,7 @@ async def expand_outbox(
             [d[1] for d in deliveries],
             [d[2] for d in deliveries],
             [d[3] for d in deliveries],
-            [jsonutil.dumps(d[4]).decode() for d in deliveries],
+            [d[4] for d in deliveries],
         )
     await conn.execute(
         "DELETE FROM messages.notify_outbox WHERE message_id = any($1::uuid[])", list(message_ids)

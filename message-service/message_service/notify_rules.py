@@ -27,12 +27,13 @@ class Preferences:
         return (self.rooms or {}).get(room_id, self.level)
 
 
-def allows(preferences: Preferences, room_id: str, *, direct: bool, mentioned: bool) -> bool:
-    """Whether a message of the room (a direct one, or mentioning the user) may notify."""
-    level = preferences.level_in(room_id)
-    if level == "none":
-        return False
-    return direct or mentioned
+def allows(preferences: Preferences, room_id: str) -> bool:
+    """Whether a direct message or a mention in the room may notify: every level but none.
+
+    (Recipients are only ever the other members of a direct room and the users a message
+    mentions: :mod:`message_service.notify_targets`.)
+    """
+    return preferences.level_in(room_id) != "none"
 
 
 def recipients(
@@ -43,16 +44,15 @@ def recipients(
     online: Collection[str],
 ) -> list[tuple[str, str]]:
     """``(user_id, reason)`` of each recipient to notify: never the sender, nobody online,
-    nobody whose preferences refuse it. ``reason`` is ``mention`` or ``direct``."""
+    nobody whose preferences refuse it. ``reason`` is ``mention`` for a user the message
+    mentions, else ``direct`` (a member of the direct room)."""
     mentioned = set(job.get("mentioned") or [])
     chosen: list[tuple[str, str]] = []
     for user_id in dict.fromkeys(job.get("recipients") or []):
         if user_id == sender_id or user_id in online:
             continue
-        is_mentioned = user_id in mentioned
-        prefs = preferences.get(user_id, Preferences())
-        if allows(prefs, room_id, direct=bool(job.get("direct")), mentioned=is_mentioned):
-            chosen.append((user_id, "mention" if is_mentioned else "direct"))
+        if allows(preferences.get(user_id, Preferences()), room_id):
+            chosen.append((user_id, "mention" if user_id in mentioned else "direct"))
     return chosen
 
 

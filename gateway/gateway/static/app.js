@@ -6,6 +6,7 @@ import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
+import { initNotifications, openFromLink } from "./notifications.js";
 import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
@@ -103,6 +104,7 @@ async function enterApp() {
   initChat(conn);
   initComposer(conn);
   initMembers(conn);
+  initNotifications(conn);
   conn.start();
   try {
     await loadRooms();
@@ -111,6 +113,7 @@ async function enterApp() {
   }
   const wanted = sessionStorage.getItem("chat.open_room");
   if (wanted && state.rooms.has(wanted)) openRoom(wanted);
+  openFromLink();
 }
 
 function wire(c) {

@@ -18,9 +18,6 @@ self.addEventListener("push", (event) => {
 });
 
 async function show(data) {
-  // A tab the user is looking at shows the message itself; a notification would repeat it.
-  const tabs = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  if (tabs.some((tab) => tab.visibilityState === "visible" && tab.focused)) return;
   await self.registration.showNotification(data.title || data.sender_name || "New message", {
     body: data.preview || "",
     tag: data.message_id || undefined,

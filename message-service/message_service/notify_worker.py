@@ -62,7 +62,8 @@ class NotifyWorker:
         self.names = names
         self.settings = settings
         self.key = key
-        self.lease = settings.notify_timeout + 10.0
+        # Longer than an attempt may take, so a live worker's claim never lapses mid-attempt.
+        self.lease = 2 * settings.notify_timeout + 1.0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None

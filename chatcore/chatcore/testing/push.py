@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Endpoint:
     answers: list[int] = field(default_factory=list)  # statuses to give first, in order
     gone: bool = False
     hold: asyncio.Event | None = None  # while set and not yet fired, requests wait on it
+    flaky: float = 0.0  # the share of requests answered 503 at random
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
@@ -161,6 +163,8 @@ class PushService:
             await endpoint.hold.wait()  # the sender is killed meanwhile: no answer
             return web.Response(status=503)
         status = 410 if endpoint.gone else endpoint.answers.pop(0) if endpoint.answers else 201
+        if status == 201 and random.random() < endpoint.flaky:
+            status = 503
         endpoint.attempts.append(Attempt(delivery_id, status, payload, dict(request.headers)))
         return web.Response(status=status)
 
@@ -168,16 +172,17 @@ class PushService:
 class WebhookReceiver:
     """A webhook endpoint on 127.0.0.1 that checks ``X-Chat-Signature`` with ``secret``."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, flaky: float = 0.0) -> None:
         self.secret = secret
+        self.flaky = flaky  # the share of requests answered 503 at random
         self.attempts: list[Attempt] = []
         self.refused: list[str] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     @classmethod
-    async def start(cls, secret: str) -> WebhookReceiver:
-        receiver = cls(secret)
+    async def start(cls, secret: str, flaky: float = 0.0) -> WebhookReceiver:
+        receiver = cls(secret, flaky)
         app = web.Application()
         app.router.add_post("/hook", receiver._receive)
         receiver._runner = web.AppRunner(app, access_log=None)
@@ -205,5 +210,6 @@ class WebhookReceiver:
             self.refused.append("bad signature or no delivery id")
             return web.Response(status=401)
         payload = json.loads(body)
-        self.attempts.append(Attempt(delivery_id, 200, payload, dict(request.headers)))
-        return web.Response(status=200)
+        status = 503 if random.random() < self.flaky else 200
+        self.attempts.append(Attempt(delivery_id, status, payload, dict(request.headers)))
+        return web.Response(status=status)

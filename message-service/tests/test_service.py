@@ -15,6 +15,14 @@ CALLS = {
     ("get", "/messages/unread"),
     ("post", "/messages/batch"),
     ("get", "/messages/rooms"),
+    ("get", "/messages/notifications/settings"),
+    ("put", "/messages/notifications/settings"),
+    ("get", "/messages/notifications/vapid"),
+    ("post", "/messages/notifications/push"),
+    ("delete", "/messages/notifications/push"),
+    ("post", "/messages/notifications/webhooks"),
+    ("get", "/messages/notifications/webhooks"),
+    ("delete", "/messages/notifications/webhooks/{webhook_id}"),
 }
 
 

@@ -156,9 +156,12 @@ async def delete_webhook(request: Request) -> Response:
 
 
 async def _reachable(field: str, url: str, settings: MessagesSettings) -> None:
-    """422 naming ``field`` unless the URL is one the service may call."""
+    """422 naming ``field`` unless the URL is one the service may call. A host that does not
+    resolve now is taken (DNS may be passing trouble); each delivery checks it again."""
     webhooks.check_url(url, field)
     try:
         await webhooks.resolve(url, allow_private=settings.webhook_allow_private)
     except webhooks.RefusedAddress as exc:
         raise InvalidInput(field, f"{field}: {exc}.", code="url_not_allowed") from None
+    except webhooks.NotResolved:
+        pass

@@ -210,7 +210,7 @@ class NotifyWorker:
                 )
         except webhooks.RefusedAddress as exc:
             return await self._finish(row, "dead", f"refused: {exc}")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except (webhooks.NotResolved, aiohttp.ClientError, TimeoutError, OSError) as exc:
             return await self._failed(row, type(exc).__name__)
         except Exception as exc:  # a bad subscription key and the like: never a dead task
             log.warning("notify_attempt_failed", channel=channel, error=repr(exc))

@@ -27,7 +27,11 @@ URL_MAX = 2048
 
 
 class RefusedAddress(Exception):
-    """The URL's host is missing, does not resolve, or resolves to an address not allowed."""
+    """The URL's host is missing or resolves to an address that may not be reached."""
+
+
+class NotResolved(Exception):
+    """The URL's host does not resolve now (maybe later: DNS failures are often passing)."""
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -65,7 +69,8 @@ def _public(address: str) -> bool:
 
 async def resolve(url: str, *, allow_private: bool) -> str:
     """The address to connect to for ``url``: every address its host resolves to is checked
-    (unless ``allow_private``), and the first is used."""
+    (unless ``allow_private``), and the first is used. :class:`RefusedAddress` for a refused
+    address, :class:`NotResolved` when the host does not resolve."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if not host:
@@ -74,10 +79,10 @@ async def resolve(url: str, *, allow_private: bool) -> str:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise RefusedAddress(f"{host} does not resolve") from exc
+        raise NotResolved(f"{host} does not resolve") from exc
     addresses = [str(info[4][0]) for info in infos]
     if not addresses:
-        raise RefusedAddress(f"{host} does not resolve")
+        raise NotResolved(f"{host} does not resolve")
     if not allow_private:
         for address in addresses:
             if not _public(address):

@@ -129,10 +129,11 @@ class NotifyWorker:
                 chosen = notify_rules.recipients(
                     job, str(row["room_id"]), str(row["sender_id"]), preferences, online
                 )
-                skipped = len(set(job.get("recipients") or []) - {str(row["sender_id"])})
-                skipped -= len(chosen)
-                if skipped:
-                    metrics.NOTIFY_SKIPPED.labels("online_or_preferences").inc(skipped)
+                others = set(job.get("recipients") or []) - {str(row["sender_id"])}
+                if skipped_online := len(others & online):
+                    metrics.NOTIFY_SKIPPED.labels("online").inc(skipped_online)
+                if skipped_prefs := len(others) - skipped_online - len(chosen):
+                    metrics.NOTIFY_SKIPPED.labels("preferences").inc(skipped_prefs)
                 for user_id, reason in chosen:
                     content = notify_rules.payload(
                         job,

@@ -6,7 +6,7 @@ import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
-import { initNotifications, openFromLink } from "./notifications.js";
+import { forgetDevice, initNotifications, openFromLink } from "./notifications.js";
 import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
@@ -242,6 +242,7 @@ function setupApp() {
   document.addEventListener("visibilitychange", () => markSeen());
   $("#back-button").addEventListener("click", closeRoom);
   $("#logout-button").addEventListener("click", async () => {
+    await forgetDevice().catch(() => {});
     try { await logout(); } catch (err) { toast(`Signed out here, but the server said: ${err.message}`, "error"); }
   });
   document.addEventListener("keydown", (event) => {

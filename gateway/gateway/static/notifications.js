@@ -109,6 +109,13 @@ async function unsubscribePush() {
   await subscription.unsubscribe().catch(() => {});
 }
 
+/** Before signing out: this browser stops receiving the user's pushes. */
+export async function forgetDevice() {
+  if (!registration && "serviceWorker" in navigator) registration = await navigator.serviceWorker.getRegistration() || null;
+  await unsubscribePush();
+  localStorage.removeItem(ENABLED_KEY);
+}
+
 /** Turn this device's notifications on (asking permission now) or off. */
 async function setDevice(on) {
   if (!on) {

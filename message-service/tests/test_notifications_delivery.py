@@ -18,6 +18,7 @@ from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.push import Endpoint, PushService, WebhookReceiver
 from chatcore.testing.sockets import OpenSocket
 from chatcore.testing.users import TestUser
+from message_service.models import SendMessage
 
 if TYPE_CHECKING:
     from conftest import Chat, Eventually, StartNotifying
@@ -349,3 +350,101 @@ async def test_outbox_is_empty_for_group_messages_without_mentions(
     finally:
         await conn.close()
     assert (outbox, deliveries) == (0, 0)
+
+
+async def test_no_notification_for_a_room_one_has_left(
+    http: httpx.AsyncClient,
+    chat: Chat,
+    notifier: ServiceProcess,
+    push: PushService,
+    make_user: MakeUser,
+    eventually: Eventually,
+) -> None:
+    """A user who left a direct room is not notified of messages sent to it afterwards."""
+    alice, bob, carol = await make_user(), await make_user(), await make_user()
+    room = await direct_room(http, chat.rooms_url, alice, bob)
+    to_carol = await direct_room(http, chat.rooms_url, alice, carol)
+    bobs = await subscribe(http, notifier.url, push, bob)
+    carols = await subscribe(http, notifier.url, push, carol)
+    await send(chat, notifier.url, alice, room, "before leaving")
+    await eventually(lambda: asyncio.sleep(0, len(bobs.delivered) == 1), within=10)
+    await chat.remove(bob, room, bob)
+    await asyncio.sleep(0.5)  # the membership event reaches message-service
+    await send(chat, notifier.url, alice, room, "after leaving")
+    await send(chat, notifier.url, alice, to_carol, "marker")
+    await eventually(lambda: asyncio.sleep(0, len(carols.delivered) == 1), within=10)
+    await asyncio.sleep(0.5)
+    assert [p["preview"] for p in bobs.delivered] == ["before leaving"]
+
+
+async def test_out_of_retries_is_dead_and_counted(
+    http: httpx.AsyncClient,
+    chat: Chat,
+    start_notifying: StartNotifying,
+    own_database: str,
+    make_user: MakeUser,
+    eventually: Eventually,
+) -> None:
+    """A push service that keeps failing past MESSAGES_NOTIFY_RETRY_FOR leaves the delivery
+    dead: no more attempts, and the dead gauge and counter show it."""
+    replica = start_notifying(own_database, {"MESSAGES_NOTIFY_RETRY_FOR": "1"})
+    key = (await http.get(f"{replica.url}/messages/notifications/vapid")).json()["public_key"]
+    service = await PushService.start(key)
+    try:
+        alice, bob = await make_user(), await make_user()
+        room = await direct_room(http, chat.rooms_url, alice, bob)
+        bobs = await subscribe(http, replica.url, service, bob)
+        bobs.answers = [500] * 1000
+        await send(chat, replica.url, alice, room, "never accepted")
+        dead = 'messages_notify_deliveries_total{channel="push",outcome="dead"}'
+        await eventually(lambda: _metric_positive(chat, dead, replica.url), within=10)
+        await eventually(
+            lambda: _metric_at_least(chat, "messages_notify_dead", replica.url, 1), within=10
+        )
+        attempts = len(bobs.attempts)
+        assert attempts >= 2
+        await asyncio.sleep(1.0)
+        assert len(bobs.attempts) == attempts
+        assert len({a.delivery_id for a in bobs.attempts}) == 1
+        replica.stop()
+    finally:
+        await service.close()
+
+
+@pytest.mark.skipif(
+    "mentions" not in SendMessage.model_fields, reason="needs mentions on sends ([conversations])"
+)
+async def test_mentioned_offline_member_is_notified(
+    http: httpx.AsyncClient,
+    chat: Chat,
+    notifier: ServiceProcess,
+    push: PushService,
+    make_user: MakeUser,
+    eventually: Eventually,
+) -> None:
+    """In a group room only the mentioned member is notified (reason mention), never the
+    sender even when they mention themselves, and a group message without mentions notifies
+    no one."""
+    alice, bob, carol = await make_user(), await make_user(), await make_user()
+    room = await chat.room(alice, bob, carol)
+    bobs = await subscribe(http, notifier.url, push, bob)
+    carols = await subscribe(http, notifier.url, push, carol)
+    alices = await subscribe(http, notifier.url, push, alice)
+    await send(chat, notifier.url, alice, room, "no one in particular")
+    r = await http.post(
+        f"{notifier.url}/messages",
+        json={
+            "room_id": room,
+            "body": "@bob look",
+            "client_msg_id": uuid.uuid4().hex,
+            "mentions": [str(bob.id), str(alice.id)],
+        },
+        headers=alice.headers,
+    )
+    assert r.status_code == 201, r.text
+    await eventually(lambda: asyncio.sleep(0, len(bobs.delivered) == 1), within=10)
+    await asyncio.sleep(0.5)
+    assert bobs.delivered[0]["reason"] == "mention"
+    assert bobs.delivered[0]["preview"] == "@bob look"
+    assert carols.attempts == []
+    assert alices.attempts == []

@@ -448,3 +448,35 @@ async def test_mentioned_offline_member_is_notified(
     assert bobs.delivered[0]["preview"] == "@bob look"
     assert carols.attempts == []
     assert alices.attempts == []
+
+
+async def test_send_frames_through_the_gateway_notify_too(
+    http: httpx.AsyncClient,
+    chat: Chat,
+    message_service: ServiceProcess,
+    gateway_service: ServiceProcess,
+    open_socket: OpenSocket,
+    make_user: MakeUser,
+    eventually: Eventually,
+) -> None:
+    """Messages sent as websocket ``send`` frames (the gateway's batched path) notify the
+    offline recipient once each, like HTTP sends."""
+    key = await http.get(f"{message_service.url}/messages/notifications/vapid")
+    service = await PushService.start(key.json()["public_key"])
+    try:
+        alice, bob = await make_user(), await make_user()
+        room = await direct_room(http, chat.rooms_url, alice, bob)
+        bobs = await subscribe(http, message_service.url, service, bob)
+        socket = await open_socket(gateway_service.url, alice.access_token, live=True)
+        for i in range(5):
+            await socket.send(
+                {"type": "send", "room_id": room, "body": f"frame {i}", "client_msg_id": f"f{i}"}
+            )
+        for _ in range(5):
+            await socket.until(lambda frame: frame["type"] == "ack", timeout=10)
+        await eventually(lambda: asyncio.sleep(0, len(bobs.delivered) >= 5), within=10)
+        await asyncio.sleep(0.5)
+        assert sorted(p["preview"] for p in bobs.delivered) == [f"frame {i}" for i in range(5)]
+        assert service.refused == []
+    finally:
+        await service.close()

@@ -23,8 +23,6 @@ import aiohttp
 
 from chatcore.errors import InvalidInput
 
-URL_MAX = 2048
-
 
 class RefusedAddress(Exception):
     """The URL's host is missing or resolves to an address that may not be reached."""

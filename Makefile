@@ -9,8 +9,10 @@ BIN        = $(VENV)/bin
 # Services with database migrations, in the order `make migrate` applies them.
 MIGRATE_SERVICES = auth_service room_service message_service
 KEY_FILE  ?= .secrets/signing-key.pem
+VAPID_KEY_FILE ?= .secrets/vapid-key.pem
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
+export MESSAGES_VAPID_PRIVATE_KEY_FILE ?= $(abspath $(VAPID_KEY_FILE))
 
 .PHONY: install run migrate keys check-services seed backup restore lint fmt test unit browser monitoring-tools clean bench chaos admin
 
@@ -32,9 +34,11 @@ install: $(VENV)/.synced
 check-services: install
 	@$(BIN)/python scripts/check_services.py
 
-# The signing key auth-service uses, created once (never committed: .secrets/ is ignored).
+# The signing key auth-service uses and message-service's Web Push (VAPID) key, each created
+# once (never committed: .secrets/ is ignored).
 keys: install
 	@$(BIN)/python -m auth_service keygen "$(AUTH_SIGNING_KEY_FILE)"
+	@$(BIN)/python -m message_service vapid-keygen "$(MESSAGES_VAPID_PRIVATE_KEY_FILE)"
 
 # Makes an account a site administrator: make admin EMAIL=someone@example.com
 admin: install check-services migrate

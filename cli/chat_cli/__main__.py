@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
-from chat_cli import commands, community
+from chat_cli import commands, community, notifications
 from chat_cli.client import Api
 from chat_cli.endpoints import ENV_NAMES, resolve
 from chat_cli.errors import CliError
@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("tail", commands.tail, "print a room's messages live (reconnects, never repeats)")
     p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("--since", type=int, metavar="SEQ", help="also print messages after SEQ")
+    p = add("notify", notifications.notify, "notification level, room mutes and webhooks")
+    notifications.configure(p)
     return parser
 
 

@@ -1,5 +1,6 @@
 """Builds message-service from its settings; the lifespan owns the pool, Redis, the HTTP
-client to room-service, the membership cache and its listener, the publisher and the writer."""
+client to room-service, the membership cache and its listener, the publisher, the writer and
+the notification worker."""
 
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ from chatcore.redisconn import Names, RedisClient, create_redis
 from chatcore.revocations import follow
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
-from message_service import batch, history, markers, reports, routes
+from message_service import batch, history, markers, notify_routes, reports, routes
 from message_service.api import api
 from message_service.membership import Membership, MembershipListener
+from message_service.notify_targets import NotifyTargets
+from message_service.notify_worker import NotifyWorker
 from message_service.publisher import Publisher
 from message_service.sendrate import SendRateLimiter
 from message_service.settings import MessagesSettings
+from message_service.webpush import VapidKey
 from message_service.writer import Writer
 
 # Importing these modules is what declares their calls on ``api``.
-_ROUTE_MODULES = (routes, batch, history, markers, reports)
+_ROUTE_MODULES = (routes, batch, history, markers, reports, notify_routes)
 
 
 def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
@@ -90,10 +94,20 @@ def create_app(settings: MessagesSettings) -> Starlette:
         listener = MembershipListener(
             settings.redis_url, names, app.state.membership, cluster=settings.redis_cluster
         )
+        app.state.notify_targets = NotifyTargets(app.state.rooms, app.state.membership)
+        app.state.vapid = VapidKey.load(settings.vapid_private_key, settings.vapid_private_key_file)
+        notifier = NotifyWorker(app.state.pool, app.state.redis, names, settings, app.state.vapid)
         app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
-        app.state.writer = Writer(app.state.pool, app.state.publisher, batch_max=settings.batch_max)
+        app.state.writer = Writer(
+            app.state.pool,
+            app.state.publisher,
+            batch_max=settings.batch_max,
+            on_notify=notifier.wake if settings.notify_worker else None,
+        )
         app.state.publisher.start()
         app.state.writer.start()
+        if settings.notify_worker:
+            notifier.start()
         await listener.start()
         app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
         try:
@@ -102,6 +116,7 @@ def create_app(settings: MessagesSettings) -> Starlette:
             await app.state.revocations.stop()
             # Sends already accepted are committed and published before the pool closes.
             await app.state.writer.stop()
+            await notifier.stop()
             await app.state.publisher.stop()
             await listener.stop()
             await http.aclose()

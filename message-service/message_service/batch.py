@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 from pydantic import BaseModel, Field, StrictStr
 from starlette.datastructures import State
@@ -28,6 +29,7 @@ from message_service.access import may_write, send_waits
 from message_service.api import api
 from message_service.membership import Membership, Seat, Unknown
 from message_service.models import Message, SendMessage, message_text
+from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.store import NewMessage
 from message_service.writer import Appended, Writer
 
@@ -130,6 +132,7 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
     )
     roles.update(zip(misses, looked_up, strict=True))
     admitted: list[NewMessage | ChatError] = []
+    jobs: dict[int, tuple[BatchItem, AccessClaims]] = {}  # admitted index -> its send
     for index, entry in enumerate(items):
         role = roles.get(index)
         if isinstance(entry, ChatError):
@@ -149,7 +152,46 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
             admitted.append(
                 NewMessage(uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body)
             )
+            jobs[len(admitted) - 1] = (item, claims)
+    await _notify_jobs(state.notify_targets, admitted, jobs)
     return admitted
+
+
+async def _notify_jobs(
+    targets: NotifyTargets,
+    admitted: list[NewMessage | ChatError],
+    jobs: dict[int, tuple[BatchItem, AccessClaims]],
+) -> None:
+    """Give each admitted send its notification job: from memory (a group message without
+    mentions always), else asked concurrently; a send whose look-up fails gets its error."""
+    misses: list[int] = []
+    for index, (item, claims) in jobs.items():
+        job = targets.cached(item.room_id, claims.user_id, claims.name, mentions_of(item))
+        if job is None:
+            misses.append(index)
+        elif job:
+            admitted[index] = replace(cast(NewMessage, admitted[index]), notify=job)
+    found = await asyncio.gather(
+        *(
+            targets.job(
+                jobs[i][0].token,
+                jobs[i][0].room_id,
+                jobs[i][1].user_id,
+                jobs[i][1].name,
+                mentions_of(jobs[i][0]),
+            )
+            for i in misses
+        ),
+        return_exceptions=True,
+    )
+    for index, answer in zip(misses, found, strict=True):
+        if isinstance(answer, ChatError):
+            admitted[index] = answer
+        elif isinstance(answer, BaseException):
+            log.error("notify_look_up_failed", error=repr(answer))
+            admitted[index] = Unavailable()
+        else:
+            admitted[index] = replace(cast(NewMessage, admitted[index]), notify=answer)
 
 
 async def _role(

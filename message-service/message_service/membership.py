@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -85,6 +86,9 @@ class Membership:
         self._cache: dict[uuid.UUID, dict[uuid.UUID, tuple[Seat | None, float]]] = {}
         self._size = 0
         self._flights: dict[Key, tuple[_Flight, asyncio.Task[Seat | None]]] = {}
+        # Called with a room id when that room's answers are dropped, None for all of them:
+        # caches of other membership facts follow this one (notify_targets.py).
+        self.on_drop: list[Callable[[uuid.UUID | None], None]] = []
 
     def cached(self, room_id: uuid.UUID, user_id: uuid.UUID) -> Seat | Unknown | None:
         """The cached answer (a seat, or None for not a member); :data:`UNKNOWN` if there is
@@ -168,6 +172,8 @@ class Membership:
         for (flight_room, _user), (flight, _task) in self._flights.items():
             if flight_room == room_id:
                 flight.stale = True
+        for hook in self.on_drop:
+            hook(room_id)
 
     def reset(self) -> None:
         """Forget everything (events may have been missed)."""
@@ -175,6 +181,8 @@ class Membership:
         self._size = 0
         for flight, _task in self._flights.values():
             flight.stale = True
+        for hook in self.on_drop:
+            hook(None)
         metrics.MEMBERSHIP_RESETS.inc()
 
     def on_event(self, payload: bytes) -> None:

@@ -26,6 +26,7 @@ from message_service.access import (
 )
 from message_service.api import api
 from message_service.models import EditMessage, Message, SendMessage, message_text
+from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.publisher import Publisher, message_event
 from message_service.store import NewMessage
 from message_service.writer import Writer
@@ -61,12 +62,17 @@ async def check_send(
     body = message_text(payload.body)
     await check_send_rate(state.send_limiter, claims.user_id)
     may_write(await state.membership.seat(token, payload.room_id, claims.user_id))
+    targets: NotifyTargets = state.notify_targets
+    notify = await targets.job(
+        token, payload.room_id, claims.user_id, claims.name, mentions_of(payload)
+    )
     return NewMessage(
         id=uuid.uuid4(),
         room_id=payload.room_id,
         sender_id=claims.user_id,
         client_msg_id=payload.client_msg_id,
         body=body,
+        notify=notify,
     )
 
 

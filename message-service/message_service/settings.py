@@ -32,3 +32,45 @@ class MessagesSettings(ServiceSettings):
     publish_queue_max: int = Field(
         default=50_000, ge=1, validation_alias=_env("MESSAGES_PUBLISH_QUEUE_MAX")
     )
+
+    # Notifications (docs/operations.md, "Notifications"). The VAPID key pair signs Web Push
+    # requests: a P-256 private key in PEM, from a file or the value itself. Without one a
+    # key is made at start-up, which only suits a single process that is never restarted.
+    vapid_private_key_file: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_VAPID_PRIVATE_KEY_FILE")
+    )
+    vapid_private_key: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_VAPID_PRIVATE_KEY")
+    )
+    # The contact push services see in the VAPID token (RFC 8292: mailto: or https:).
+    vapid_subject: str = Field(
+        default="mailto:notifications@chat.invalid",
+        pattern=r"^(mailto:|https://)",
+        validation_alias=_env("MESSAGES_VAPID_SUBJECT"),
+    )
+    # False on replicas that only serve the API: the delivery worker runs elsewhere.
+    notify_worker: bool = Field(default=True, validation_alias=_env("MESSAGES_NOTIFY_WORKER"))
+    # Retries: the n-th waits about base * 2^(n-1) (capped at max, with jitter), for retry_for
+    # seconds after the notification was made; then it is dead-lettered.
+    notify_retry_base: float = Field(
+        default=2.0, gt=0, le=3600, validation_alias=_env("MESSAGES_NOTIFY_RETRY_BASE")
+    )
+    notify_retry_max: float = Field(
+        default=3600.0, gt=0, le=86400, validation_alias=_env("MESSAGES_NOTIFY_RETRY_MAX")
+    )
+    notify_retry_for: float = Field(
+        default=86400.0, gt=0, validation_alias=_env("MESSAGES_NOTIFY_RETRY_FOR")
+    )
+    # How often an idle worker looks for work another replica committed.
+    notify_poll: float = Field(
+        default=0.5, gt=0, le=60, validation_alias=_env("MESSAGES_NOTIFY_POLL")
+    )
+    # Seconds one delivery attempt may take; a claimed delivery is retried by any replica
+    # once its lease (longer than the timeout) has passed without an answer recorded.
+    notify_timeout: float = Field(
+        default=5.0, gt=0, le=60, validation_alias=_env("MESSAGES_NOTIFY_TIMEOUT")
+    )
+    # Webhooks to loopback, link-local and private addresses are refused unless this is set.
+    webhook_allow_private: bool = Field(
+        default=False, validation_alias=_env("MESSAGES_WEBHOOK_ALLOW_PRIVATE")
+    )

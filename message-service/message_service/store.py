@@ -38,6 +38,9 @@ class NewMessage:
     sender_id: uuid.UUID
     client_msg_id: str
     body: str
+    # The notification job (JSON) written to the outbox with the message; "" for none, as
+    # for every group-room message that mentions no one (notify_targets.py).
+    notify: str = ""
 
     @property
     def key(self) -> SendKey:
@@ -50,12 +53,13 @@ class NewMessage:
 #   2. count the fresh sends per room and take that many seqs from each room's counter row
 #      (sorted by room; the aggregate before it means every key is claimed first);
 #   3. number each room's fresh sends in arrival order with the seqs just taken;
-#   4. insert the messages and move each sender's read marker to their newest one.
+#   4. insert the messages and move each sender's read marker to their newest one;
+#   5. write the outbox row of each message that may notify (docs/operations.md).
 # Duplicates take no seq, so a room's seqs stay 1, 2, 3, ... whatever the races.
 _APPEND = f"""
 WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
-        WITH ORDINALITY AS t(id, room_id, sender_id, client_msg_id, body, ord)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[])
+        WITH ORDINALITY AS t(id, room_id, sender_id, client_msg_id, body, notify, ord)
 ),
 claimed AS (
     INSERT INTO messages.send_keys (sender_id, client_msg_id, message_id)
@@ -90,6 +94,10 @@ marked AS (
     SELECT sender_id, room_id, max(seq) FROM numbered
     GROUP BY sender_id, room_id ORDER BY sender_id, room_id
     ON CONFLICT (user_id, room_id) DO UPDATE SET seq = GREATEST(m.seq, excluded.seq)
+),
+outbox AS (
+    INSERT INTO messages.notify_outbox (message_id, job)
+    SELECT id, notify::jsonb FROM numbered WHERE notify <> ''
 )
 SELECT * FROM inserted
 """
@@ -110,6 +118,7 @@ async def append_messages(
         [m.sender_id for m in batch],
         [m.client_msg_id for m in batch],
         [m.body for m in batch],
+        [m.notify for m in batch],
     )
     return {row["id"]: row for row in rows}
 

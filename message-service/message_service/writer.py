@@ -13,6 +13,7 @@ import contextlib
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -55,10 +56,19 @@ class _Waiting:
 class Writer:
     """Queues sends and commits them in groups; :meth:`append` returns after the commit."""
 
-    def __init__(self, pool: asyncpg.Pool, publisher: Publisher, *, batch_max: int) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        *,
+        batch_max: int,
+        on_notify: Callable[[], None] | None = None,
+    ) -> None:
         self.pool = pool
         self.publisher = publisher
         self.batch_max = batch_max
+        # Called after a commit that wrote notification outbox rows (wakes the worker).
+        self.on_notify = on_notify
         self._queue: deque[_Waiting] = deque()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()  # nothing queued or being committed
@@ -154,6 +164,8 @@ class Writer:
             failed = Unavailable("The message could not be stored; send it again.")
             return {m.key: failed for m in unique}
         self._publish(created.values())
+        if self.on_notify is not None and any(m.notify for m in unique if m.id in created):
+            self.on_notify()
         outcomes = {
             m.key: Appended(store.message_json(created[m.id]), True)
             for m in unique

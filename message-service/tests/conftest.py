@@ -20,7 +20,7 @@ from chatcore.events import RoomEvent, parse_room_event
 from chatcore.testing.plugin import StartService
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.proxy import TcpProxy
-from chatcore.testing.servers import free_port
+from chatcore.testing.servers import free_port, fresh_database
 from chatcore.testing.users import TestUser, register_user
 
 
@@ -250,3 +250,52 @@ def eventually() -> Eventually:
             await asyncio.sleep(every)
 
     return wait
+
+
+# --- notifications -------------------------------------------------------------------------
+
+# Retries within a test's patience: the n-th after about 0.05 * 2^(n-1) seconds.
+NOTIFY_ENV = {
+    "MESSAGES_NOTIFY_RETRY_BASE": "0.05",
+    "MESSAGES_NOTIFY_RETRY_MAX": "1",
+    "MESSAGES_NOTIFY_POLL": "0.1",
+    "MESSAGES_NOTIFY_TIMEOUT": "1",
+}
+NewDatabase = Callable[[], str]
+
+
+@pytest.fixture(scope="session")
+def new_database(database_url: str) -> Iterator[NewDatabase]:
+    """``new_database()``: the URL of another fresh database of this run's server, for
+    message-service instances whose notification worker must be the only one on it."""
+    admin = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(fresh_database(admin))
+
+
+StartNotifying = Callable[..., ServiceProcess]
+
+
+@pytest.fixture
+def own_database(new_database: NewDatabase) -> str:
+    """A fresh database for this test's own message-service instances."""
+    return new_database()
+
+
+@pytest.fixture(scope="session")
+def start_notifying(start_service: StartService, room_service: ServiceProcess) -> StartNotifying:
+    """``start_notifying(database, env=None)``: a message-service instance on its own
+    ``database`` (migrated), retrying fast."""
+
+    def start(database: str, env: dict[str, str] | None = None) -> ServiceProcess:
+        port = free_port()
+        own = {"DATABASE_URL": database, "MESSAGES_PORT": str(port)}
+        return start_service("message_service", port=port, env={**NOTIFY_ENV, **own, **(env or {})})
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def notifier(start_notifying: StartNotifying, new_database: NewDatabase) -> ServiceProcess:
+    """A message-service whose worker alone delivers its notifications (its own database)."""
+    return start_notifying(new_database())

@@ -19,6 +19,14 @@ CALLS = {
     ("get", "/messages/reports"),
     ("post", "/messages/reports/{report_id}/resolve"),
     ("get", "/messages/admin/audit"),
+    ("get", "/messages/notifications/settings"),
+    ("put", "/messages/notifications/settings"),
+    ("get", "/messages/notifications/vapid"),
+    ("post", "/messages/notifications/push"),
+    ("delete", "/messages/notifications/push"),
+    ("post", "/messages/notifications/webhooks"),
+    ("get", "/messages/notifications/webhooks"),
+    ("delete", "/messages/notifications/webhooks/{webhook_id}"),
 }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatcore.testing.processes import ServiceProcess
@@ -80,6 +81,14 @@ class Stack:
                 serialization.NoEncryption(),
             )
         )
+        vapid = self.root / "vapid-key.pem"
+        vapid.write_bytes(
+            ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
         ports = {name: free_port() for name in ("auth", "rooms", "messages")}
         self.env = {
             "DATABASE_URL": self.database_url,
@@ -96,6 +105,13 @@ class Stack:
             "AUTH_ARGON2_TIME_COST": "1",
             # A silent room with a lost last publish is found within this many seconds.
             "GATEWAY_GAP_CHECK_INTERVAL": "2",
+            # Notifications go to receivers on loopback, retried within the suite's patience.
+            "MESSAGES_VAPID_PRIVATE_KEY_FILE": str(vapid),
+            "MESSAGES_WEBHOOK_ALLOW_PRIVATE": "true",
+            "MESSAGES_NOTIFY_RETRY_BASE": "0.2",
+            "MESSAGES_NOTIFY_RETRY_MAX": "2",
+            "MESSAGES_NOTIFY_POLL": "0.2",
+            "MESSAGES_NOTIFY_TIMEOUT": "2",
             **(extra_env or {}),
         }
         migrations = [

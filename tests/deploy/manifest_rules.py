@@ -22,7 +22,7 @@ KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
 OVERLAYS = ROOT / "deploy" / "overlays"
 KUBERNETES_VERSION = "1.33"
 # Secrets an operator creates (docs/operations.md); everything else must be rendered.
-EXTERNAL_SECRETS = {"chat-signing-key", "chat-tls"}
+EXTERNAL_SECRETS = {"chat-signing-key", "chat-vapid-key", "chat-tls"}
 Doc = dict[str, Any]
 
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatcore.testing.processes import ServiceProcess
@@ -111,6 +112,20 @@ def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def vapid_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh P-256 private key (PEM): message-service's VAPID key for this run."""
+    path = tmp_path_factory.mktemp("vapid") / "vapid-key.pem"
+    path.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
 def ports() -> dict[str, int]:
     return {name: free_port() for name in SERVICES}
 
@@ -121,6 +136,7 @@ def service_env(
     redis_url: str,
     redis_prefix: str,
     signing_key_file: Path,
+    vapid_key_file: Path,
     ports: dict[str, int],
 ) -> dict[str, str]:
     """The environment every service process of this run starts with."""
@@ -138,6 +154,9 @@ def service_env(
         "MESSAGES_PORT": str(ports["messages"]),
         "GATEWAY_PORT": str(ports["gateway"]),
         "AUTH_SIGNING_KEY_FILE": str(signing_key_file),
+        "MESSAGES_VAPID_PRIVATE_KEY_FILE": str(vapid_key_file),
+        # Tests run webhook and push receivers on loopback.
+        "MESSAGES_WEBHOOK_ALLOW_PRIVATE": "true",
         # The web client is served by this run's gateway and calls the services cross-origin.
         "CORS_ORIGINS": f"http://127.0.0.1:{ports['gateway']},http://localhost:{ports['gateway']}",
     }

@@ -7,6 +7,7 @@ import {
 } from "./chat.js";
 import { afterSignIn, initCommunity } from "./community.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
+import { forgetDevice, initNotifications, openFromLink } from "./notifications.js";
 import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
@@ -104,6 +105,7 @@ async function enterApp() {
   initChat(conn);
   initComposer(conn);
   initMembers(conn);
+  initNotifications(conn);
   conn.start();
   try {
     await loadRooms();
@@ -113,6 +115,7 @@ async function enterApp() {
   const wanted = sessionStorage.getItem("chat.open_room");
   if (wanted && state.rooms.has(wanted)) openRoom(wanted);
   await afterSignIn();
+  openFromLink();
 }
 
 function wire(c) {
@@ -242,6 +245,7 @@ function setupApp() {
   document.addEventListener("visibilitychange", () => markSeen());
   $("#back-button").addEventListener("click", closeRoom);
   $("#logout-button").addEventListener("click", async () => {
+    await forgetDevice().catch(() => {});
     try { await logout(); } catch (err) { toast(`Signed out here, but the server said: ${err.message}`, "error"); }
   });
   document.addEventListener("keydown", (event) => {

@@ -15,19 +15,22 @@ from starlette.applications import Starlette
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
+from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, create_redis
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
-from message_service import batch, history, markers, routes
+from message_service import attachments, batch, downloads, history, markers, routes
 from message_service.api import api
+from message_service.files import open_files
 from message_service.membership import Membership, MembershipListener
 from message_service.publisher import Publisher
 from message_service.sendrate import SendRateLimiter
 from message_service.settings import MessagesSettings
+from message_service.sweep import Sweeper
 from message_service.writer import Writer
 
 # Importing these modules is what declares their calls on ``api``.
-_ROUTE_MODULES = (routes, batch, history, markers)
+_ROUTE_MODULES = (routes, batch, history, markers, attachments, downloads)
 
 
 def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
@@ -89,21 +92,41 @@ def create_app(settings: MessagesSettings) -> Starlette:
         listener = MembershipListener(
             settings.redis_url, names, app.state.membership, cluster=settings.redis_cluster
         )
+        app.state.files = await open_files(app.state.pool, settings)
+        app.state.upload_limiter = RedisRateLimiter(
+            app.state.redis,
+            f"{settings.redis_prefix}messages:upload:",
+            rate=settings.upload_rate,
+            burst=settings.upload_burst,
+        )
+        sweeper = Sweeper(
+            app.state.files,
+            interval=settings.attachment_sweep_interval,
+            unattached_ttl=settings.attachment_unattached_ttl,
+        )
         app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
-        app.state.writer = Writer(app.state.pool, app.state.publisher, batch_max=settings.batch_max)
+        app.state.writer = Writer(
+            app.state.pool,
+            app.state.publisher,
+            batch_max=settings.batch_max,
+            fill=app.state.files.fill,
+        )
         app.state.publisher.start()
         app.state.writer.start()
         await listener.start()
+        sweeper.start()
         try:
             yield
         finally:
             # Sends already accepted are committed and published before the pool closes.
+            await sweeper.stop()
             await app.state.writer.stop()
             await app.state.publisher.stop()
             await listener.stop()
             await http.aclose()
             await events.aclose()
             await app.state.redis.aclose()
+            await app.state.files.storage.close()
             await app.state.pool.close()
 
     return build_app(

@@ -26,6 +26,7 @@ from chatcore.tokens import AccessClaims, TokenVerifier, UnknownKey
 from chatcore.web import json_response, read_json, validate
 from message_service.access import send_waits
 from message_service.api import api
+from message_service.files import Files
 from message_service.membership import Membership, Unknown
 from message_service.models import Message, SendMessage, message_text
 from message_service.store import NewMessage
@@ -100,11 +101,12 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
     """
     verifier: TokenVerifier = state.verifier
     membership: Membership = state.membership
+    files: Files = state.files
     items: list[tuple[BatchItem, AccessClaims, str] | ChatError] = []
     for raw in raws:
         try:
             item = validate(BatchItem, raw)
-            body = message_text(item.body)
+            body = message_text(item.body, may_be_empty=bool(item.attachment_ids))
             try:
                 claims = verifier.verify_cached(item.token)
             except UnknownKey:
@@ -138,8 +140,15 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
             admitted.append(role)
         elif isinstance(role, str):
             item, claims, body = entry
+            try:
+                carried = await files.claimable(claims.user_id, item.room_id, item.attachment_ids)
+            except ChatError as exc:
+                admitted.append(exc)
+                continue
             admitted.append(
-                NewMessage(uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body)
+                NewMessage(
+                    uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body, carried
+                )
             )
         elif isinstance(role, BaseException):
             log.error("membership_look_up_failed", error=repr(role))

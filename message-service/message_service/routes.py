@@ -19,6 +19,7 @@ from chatcore.web import authenticate, bearer_token, json_response, path_uuid, r
 from message_service import store
 from message_service.access import MODERATORS, check_send_rate, require_member
 from message_service.api import api
+from message_service.files import Files
 from message_service.models import EditMessage, Message, SendMessage, message_text
 from message_service.publisher import Publisher, message_event
 from message_service.store import NewMessage
@@ -51,17 +52,21 @@ async def send_message(request: Request) -> Response:
 async def check_send(
     state: State, token: str, claims: AccessClaims, payload: SendMessage
 ) -> NewMessage:
-    """The send as the writer takes it, once its body, its sender's rate and membership pass."""
-    body = message_text(payload.body)
+    """The send as the writer takes it, once its body, its sender's rate, membership and
+    attachments pass."""
+    body = message_text(payload.body, may_be_empty=bool(payload.attachment_ids))
     await check_send_rate(state.send_limiter, claims.user_id)
     if await state.membership.role(token, payload.room_id, claims.user_id) is None:
         raise NotFound("No such room.", code="room_not_found")
+    files: Files = state.files
     return NewMessage(
         id=uuid.uuid4(),
         room_id=payload.room_id,
         sender_id=claims.user_id,
         client_msg_id=payload.client_msg_id,
         body=body,
+        # No query at all for the common message without files.
+        attachments=await files.claimable(claims.user_id, payload.room_id, payload.attachment_ids),
     )
 
 
@@ -88,6 +93,7 @@ async def edit_message(request: Request) -> Response:
     if edited is None:  # deleted, before or while we looked
         raise Conflict("A deleted message cannot be edited.", code="message_deleted")
     message = store.message_json(edited)
+    await _files(request).fill([message])
     _publisher(request).publish([message_event(Kind.CHANGE, "message_edited", message)])
     return json_response(message)
 
@@ -115,8 +121,14 @@ async def delete_message(request: Request) -> Response:
         current = await store.message_by_id(pool, message_id)
         return json_response(store.message_json(current or row))
     message = store.message_json(tombstone)
+    await _files(request).remove_of_message(message_id)
     _publisher(request).publish([message_event(Kind.CHANGE, "message_deleted", message)])
     return json_response(message)
+
+
+def _files(request: Request) -> Files:
+    files: Files = request.app.state.files
+    return files
 
 
 def _publisher(request: Request) -> Publisher:

@@ -342,7 +342,9 @@ def files_service(files_services: dict[str, ServiceProcess], files_backend: str)
 
 @pytest.fixture(scope="session")
 def tight_files(
-    start_service: StartService, message_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory
+    start_service: StartService,
+    message_service: ServiceProcess,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> ServiceProcess:
     """A message-service with limits a test reaches quickly: 1 MiB per file, a 3 MiB quota,
     bursts of 5 uploads refilled at one a minute."""

@@ -165,8 +165,6 @@ async def test_published_message_carries_attachments(
 ) -> None:
     """The message published on the room channel (what every member's socket gets) carries
     its attachments."""
-    import orjson
-
     alice = await make_user()
     room = await chat.room(alice)
     feed = await room_feed(room)

@@ -51,6 +51,8 @@ class S3Storage:
             "config": AioConfig(
                 s3={"addressing_style": "path" if path_style else "auto"},
                 retries={"max_attempts": 3, "mode": "standard"},
+                # No whole-body checksum pass of botocore's own: S3 checks each part's MD5/ETag.
+                request_checksum_calculation="when_required",
                 connect_timeout=5,
                 read_timeout=30,
                 max_pool_connections=50,
@@ -77,30 +79,36 @@ class S3Storage:
 
     async def put(self, key: str, chunks: AsyncIterator[bytes], content_type: str) -> int:
         name = self.prefix + key
-        buffer = bytearray()
+        # Chunks are kept as they came and joined once per part: one copy of a part at a time.
+        held: list[bytes] = []
+        held_size = 0
         size = 0
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
         try:
             async for chunk in chunks:
-                buffer += chunk
+                held.append(chunk)
+                held_size += len(chunk)
                 size += len(chunk)
-                while len(buffer) >= self.part_size:
+                if held_size >= self.part_size:
                     if upload_id is None:
                         started = await self._client.create_multipart_upload(
                             Bucket=self.bucket, Key=name, ContentType=content_type
                         )
                         upload_id = started["UploadId"]
-                    part = bytes(buffer[: self.part_size])
-                    del buffer[: self.part_size]
+                    part = b"".join(held)
+                    held, held_size = [], 0
                     parts.append(await self._part(name, upload_id, len(parts) + 1, part))
+                    del part
+            rest = b"".join(held)
+            held = []
             if upload_id is None:
                 await self._client.put_object(
-                    Bucket=self.bucket, Key=name, Body=bytes(buffer), ContentType=content_type
+                    Bucket=self.bucket, Key=name, Body=rest, ContentType=content_type
                 )
                 return size
-            if buffer:
-                parts.append(await self._part(name, upload_id, len(parts) + 1, bytes(buffer)))
+            if rest:
+                parts.append(await self._part(name, upload_id, len(parts) + 1, rest))
             await self._client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=name,

@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from PIL import Image
@@ -76,7 +77,9 @@ async def upload(
         headers={
             **user.headers,
             "Content-Type": content_type,
-            "X-Filename": filename,
+            # Header values are ASCII: the name goes percent-encoded UTF-8 (a "%" is kept, so
+            # an already encoded name passes as it is).
+            "X-Filename": quote(filename, safe="%/.-_ "),
             **(headers or {}),
         },
         timeout=60,

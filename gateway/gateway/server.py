@@ -309,8 +309,16 @@ class Connections:
             await self.resumes.later(client, frame)
 
 
+# What was wrong with a send's attachment_ids, passed through as message-service says it.
+ATTACHMENT_CODES = frozenset(
+    {"attachment_not_found", "attachment_wrong_room", "attachment_in_use", "duplicate_attachment"}
+)
+
+
 def _error_code(exc: ChatError) -> tuple[str, str]:
     """The ``error`` frame's code for an upstream error (docs/protocol.md)."""
+    if exc.code in ATTACHMENT_CODES:
+        return exc.code, exc.message
     if isinstance(exc, NotFound | Forbidden):
         return "not_a_member", "Not a member of that room."
     if isinstance(exc, Unavailable):

@@ -5,6 +5,7 @@ import { $, showError, toast } from "./dom.js";
 import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
+import { initAttachments, showTray } from "./attachments.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
 import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
@@ -102,6 +103,7 @@ async function enterApp() {
   wire(conn);
   initChat(conn);
   initComposer(conn);
+  initAttachments();
   initMembers(conn);
   conn.start();
   try {
@@ -179,6 +181,7 @@ function openRoom(roomId) {
   const room = state.rooms.get(roomId);
   if (!room) return;
   state.currentRoomId = roomId;
+  showTray();
   sessionStorage.setItem("chat.open_room", roomId);
   $("#chat-empty").hidden = true;
   $("#chat-main").hidden = false;

@@ -2,6 +2,7 @@
 
 import { api } from "./api.js";
 import { $, clockTime, dayLabel, el, fullTime, sameLocalDay, showError, toast } from "./dom.js";
+import { attachmentsNode } from "./attachments.js";
 import { avatarNode, nameNode } from "./people.js";
 import { canModerate, convoOf, state, storeMessage } from "./state.js";
 
@@ -194,7 +195,8 @@ function messageNode(message, prev) {
       !grouped ? el("div", { class: "meta" }, own ? el("span", { class: "name", text: "You" }) : nameNode(message.sender_id)) : null,
       message.deleted
         ? el("p", { class: "body", text: "This message was deleted." })
-        : el("p", { class: "body", text: message.body }),
+        : message.body ? el("p", { class: "body", text: message.body }) : null,
+      attachmentsNode(message),
       el("div", { class: "foot" },
         message.edited_at && !message.deleted ? el("span", { class: "edited", title: `Edited ${fullTime(message.edited_at)}` }, "edited") : null,
         el("time", { datetime: message.created_at, title: fullTime(message.created_at), text: clockTime(message.created_at) }))),
@@ -205,7 +207,8 @@ function pendingNode(p) {
   const failure = p.error;
   return el("li", { class: `msg own cont ${failure ? "failed" : "pending"}`, dataset: { clientMsgId: p.client_msg_id } },
     el("div", { class: "bubble" },
-      el("p", { class: "body", text: p.body }),
+      p.body ? el("p", { class: "body", text: p.body }) : null,
+      p.attachment_ids ? el("p", { class: "body muted", text: `${p.attachment_ids.length} file(s)` }) : null,
       el("div", { class: "foot" },
         el("span", { class: "status", text: failure ? `Not sent: ${failure}` : "Sending…" }))),
     failure ? el("div", { class: "actions visible" },

@@ -57,9 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="else $CHAT_PASSWORD, else asked for")
     add("logout", commands.logout, "revoke the stored session")
     add("rooms", commands.rooms, "list your rooms with unread counts")
-    p = add("send", commands.send, "send a message to a room")
+    p = add("send", commands.send, "send a message to a room, with files if given")
     p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
-    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.add_argument("text", nargs="*", metavar="TEXT")
+    p.add_argument(
+        "--file", action="append", metavar="PATH", help="attach a file (repeat for more, up to 10)"
+    )
     p = add("history", commands.history, "print a room's recent messages, oldest first")
     p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
     p.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N")

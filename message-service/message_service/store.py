@@ -100,8 +100,11 @@ attached AS (
     FROM unnest($6::uuid[], $7::uuid[]) AS p(message_id, attachment_id)
     JOIN fresh f ON f.id = p.message_id
     WHERE a.id = p.attachment_id AND a.message_id IS NULL AND a.deleted_at IS NULL
+    RETURNING a.id, a.message_id
 )
-SELECT * FROM inserted
+-- attached_ids: what each message really got; a send racing another for one upload loses it.
+SELECT i.*, (SELECT array_agg(t.id) FROM attached t WHERE t.message_id = i.id) AS attached_ids
+FROM inserted i
 """
 
 

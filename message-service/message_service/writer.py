@@ -169,7 +169,8 @@ class Writer:
         for message_id, row in created.items():
             stored = store.message_json(row)
             if message_id in carried:
-                stored["attachments"] = list(carried[message_id])
+                got = set(row["attached_ids"] or ())
+                stored["attachments"] = [a for a in carried[message_id] if a["id"] in got]
             messages[message_id] = stored
         self._publish(messages.values())
         outcomes = {m.key: Appended(messages[m.id], True) for m in unique if m.id in created}

@@ -3,6 +3,7 @@ every way an attachment_ids list can be wrong."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -174,3 +175,24 @@ async def test_published_message_carries_attachments(
     await feed.collect(1)
     payload = orjson.loads(feed.events[0].frame)
     assert [a["id"] for a in payload["message"]["attachments"]] == [doc["id"]]
+
+
+async def test_one_upload_goes_to_one_message_under_a_race(
+    http: httpx.AsyncClient, chat: Chat, files_service: ServiceProcess, make_user: MakeUser
+) -> None:
+    """Ten sends naming the same upload at once: exactly one message carries it; every other
+    send is refused (attachment_in_use) or carries nothing."""
+    alice = await make_user()
+    room = await chat.room(alice)
+    doc = await uploaded(http, files_service.url, alice, room)
+    answers = await asyncio.gather(
+        *(send(http, files_service.url, alice, room, [doc["id"]], body="race") for _ in range(10))
+    )
+    carrying = [r for r in answers if r.status_code == 201 and r.json()["attachments"]]
+    assert len(carrying) == 1
+    for r in answers:
+        if r.status_code != 201:
+            assert r.json()["error"]["code"] == "attachment_in_use"
+    page = await chat.history(alice, room, url=files_service.url)
+    holders = [m for m in page.json()["items"] if m["attachments"]]
+    assert [m["id"] for m in holders] == [carrying[0].json()["id"]]

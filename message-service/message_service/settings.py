@@ -75,7 +75,7 @@ class MessagesSettings(ServiceSettings):
     public_url: str = Field(default="", validation_alias=_env("MESSAGES_PUBLIC_URL"))
     # Larger images (width x height) are refused with 422 before any pixel is decoded.
     image_max_pixels: int = Field(
-        default=40_000_000, ge=1, validation_alias=_env("MESSAGES_IMAGE_MAX_PIXELS")
+        default=25_000_000, ge=1, validation_alias=_env("MESSAGES_IMAGE_MAX_PIXELS")
     )
     # Images decoded at once per process (each may take up to 4 bytes per pixel).
     image_workers: int = Field(default=2, ge=1, validation_alias=_env("MESSAGES_IMAGE_WORKERS"))

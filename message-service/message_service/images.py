@@ -13,7 +13,7 @@ import asyncio
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from chatcore.errors import InvalidInput
 
@@ -56,6 +56,12 @@ def process(source: str, served: str, thumbnail: str, *, max_pixels: int) -> Pro
                 if kind is None:
                     raise _refuse("The image format is not supported.", "invalid_image")
                 frames = getattr(image, "n_frames", 1)
+                if frames * width * height > max_pixels:
+                    raise _refuse(
+                        f"The animation has {frames} frames of {width} x {height} pixels; at "
+                        f"most {max_pixels} pixels in all are accepted.",
+                        "image_too_large",
+                    )
                 if frames > 1:
                     # An animation is kept as it is, minus its metadata; only the first
                     # frame is decoded for the thumbnail.
@@ -89,8 +95,26 @@ def _save_still(image: Image.Image, path: str, kind: str) -> None:
 
 
 def _save_animation(image: Image.Image, path: str, kind: str) -> None:
-    fmt = "GIF" if kind == "image/gif" else kind.split("/")[1].upper()
-    image.save(path, fmt, save_all=True, loop=image.info.get("loop", 0))
+    # Each frame is copied with an empty info: the writers copy metadata (a GIF comment, XMP)
+    # they find in a frame's info. All frames are held at once, which the frame-pixel limit
+    # in process() bounds.
+    loop = image.info.get("loop", 0)
+    frames, durations = [], []
+    for frame in ImageSequence.Iterator(image):
+        durations.append(frame.info.get("duration", 100))
+        copy = frame.convert("RGBA")
+        copy.info = {}
+        frames.append(copy)
+    fmt = "GIF" if kind == "image/gif" else "WEBP"
+    frames[0].save(
+        path,
+        fmt,
+        save_all=True,
+        append_images=frames[1:],
+        duration=durations,
+        loop=loop,
+        disposal=2,
+    )
 
 
 def _save_thumbnail(image: Image.Image, path: str) -> None:

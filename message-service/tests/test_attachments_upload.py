@@ -218,3 +218,28 @@ async def test_over_the_limit_while_streaming_is_413_and_stores_nothing(
     assert r.status_code == 413, r.text
     # A small upload still fits the quota: nothing from the refused one was counted.
     assert (await upload(http, files_service.url, alice, room, PDF)).status_code == 201
+
+
+async def test_animated_gif_keeps_frames_loses_comment(
+    http: httpx.AsyncClient, chat: Chat, files_service: ServiceProcess, make_user: MakeUser
+) -> None:
+    """An animated GIF is served with all its frames and without its comment; one whose
+    frames add up to too many pixels is 422 image_too_large."""
+    alice = await make_user()
+    room = await chat.room(alice)
+    frames = [Image.new("RGB", (40, 30), (i * 80, 10, 10)) for i in range(3)]
+    out = io.BytesIO()
+    frames[0].save(
+        out, "GIF", save_all=True, append_images=frames[1:], duration=80, comment=b"SecretNote"
+    )
+    r = await upload(http, files_service.url, alice, room, out.getvalue(), filename="a.gif")
+    assert r.status_code == 201, r.text
+    served = await http.get(absolute(files_service.url, r.json()["url"]))
+    assert b"SecretNote" not in served.content
+    assert Image.open(io.BytesIO(served.content)).n_frames == 3
+    big = [Image.new("L", (4000, 4000), i) for i in range(3)]
+    out = io.BytesIO()
+    big[0].save(out, "GIF", save_all=True, append_images=big[1:])
+    r = await upload(http, files_service.url, alice, room, out.getvalue(), filename="b.gif")
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "image_too_large"

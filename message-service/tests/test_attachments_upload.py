@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,6 +20,14 @@ if TYPE_CHECKING:
     from conftest import Chat
 
 MiB = 1024 * 1024
+
+
+def rss(pid: int) -> int:
+    """The resident set size of a process, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
 
 
 async def test_upload_answers_the_attachment(
@@ -116,15 +126,32 @@ async def test_png_webp_gif_are_images(
 async def test_decompression_bomb_is_refused(
     http: httpx.AsyncClient, chat: Chat, files_service: ServiceProcess, make_user: MakeUser
 ) -> None:
-    """A few-KB PNG claiming 100,000 x 100,000 pixels is 422 image_too_large, and the service
-    keeps answering."""
+    """A few-KB PNG claiming 100,000 x 100,000 pixels is 422 image_too_large without a
+    memory spike (RSS sampled every 5 ms grows by under 10 MiB), and the service keeps
+    answering."""
     alice = await make_user()
     room = await chat.room(alice)
     bomb = png_bomb()
     assert len(bomb) < 10_000
+    assert files_service.process is not None
+    pid = files_service.process.pid
+    await upload(http, files_service.url, alice, room, png(), filename="warm.png")
+    before = peak = rss(pid)
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss(pid))
+            await asyncio.sleep(0.005)
+
+    sampler = asyncio.create_task(sample())
     r = await upload(http, files_service.url, alice, room, bomb, filename="bomb.png")
+    done.set()
+    await sampler
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == "image_too_large"
+    assert peak - before < 10 * MiB
     r = await upload(http, files_service.url, alice, room, png(), filename="ok.png")
     assert r.status_code == 201, r.text
 

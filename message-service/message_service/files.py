@@ -6,6 +6,7 @@ Built once by the lifespan (:func:`open_files`) and kept at ``app.state.files``.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,12 +129,14 @@ async def open_storage(settings: MessagesSettings) -> Storage:
 
 
 async def open_files(pool: asyncpg.Pool, settings: MessagesSettings) -> Files:
+    # The configured key, else the one kept in Postgres (made by the first replica to start).
+    key = settings.attachment_url_key.encode() or await store_attachments.url_signing_key(
+        pool, secrets.token_bytes(32)
+    )
     return Files(
         pool=pool,
         storage=await open_storage(settings),
-        signer=UrlSigner(
-            settings.attachment_url_key, ttl=settings.attachment_url_ttl, base=settings.public_url
-        ),
+        signer=UrlSigner(key, ttl=settings.attachment_url_ttl, base=settings.public_url),
         images=ImageWork(workers=settings.image_workers, max_pixels=settings.image_max_pixels),
         settings=settings,
     )

@@ -62,8 +62,8 @@ class MessagesSettings(ServiceSettings):
     )
     upload_rate: float = Field(default=1.0, gt=0, validation_alias=_env("MESSAGES_UPLOAD_RATE"))
     upload_burst: int = Field(default=20, ge=1, validation_alias=_env("MESSAGES_UPLOAD_BURST"))
-    # The key that signs attachment URLs; empty: a random one per process start (set it when
-    # running more than one replica, so any replica accepts another's URLs).
+    # The key that signs attachment URLs; empty: a random one made once and kept in Postgres,
+    # shared by every replica.
     attachment_url_key: str = Field(
         default="", validation_alias=_env("MESSAGES_ATTACHMENT_URL_KEY")
     )

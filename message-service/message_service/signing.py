@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import time
 import uuid
 
@@ -25,10 +24,8 @@ VARIANTS = frozenset({CONTENT, THUMBNAIL})
 class UrlSigner:
     """Makes and checks signed attachment URLs."""
 
-    def __init__(self, key: str, *, ttl: int, base: str) -> None:
-        # No key configured: one per process, so URLs work only on the replica that made
-        # them (fine for one replica; docs/operations.md says to set the key for more).
-        self._key = key.encode() if key else secrets.token_bytes(32)
+    def __init__(self, key: bytes, *, ttl: int, base: str) -> None:
+        self._key = key
         self.ttl = ttl
         self.base = base.rstrip("/")
 

@@ -120,3 +120,19 @@ async def sweep(
 
 async def forget_in(conn: asyncpg.pool.PoolConnectionProxy, ids: Sequence[uuid.UUID]) -> None:
     await conn.execute("DELETE FROM messages.attachments WHERE id = ANY($1::uuid[])", list(ids))
+
+
+async def url_signing_key(pool: asyncpg.Pool, candidate: bytes) -> bytes:
+    """The shared URL-signing key: ``candidate`` if none was stored yet, else the stored one."""
+    key = await pool.fetchval(
+        """WITH made AS (
+               INSERT INTO messages.url_signing_key (id, key) VALUES (1, $1)
+               ON CONFLICT (id) DO NOTHING RETURNING key
+           )
+           SELECT key FROM made
+           UNION ALL
+           SELECT key FROM messages.url_signing_key WHERE id = 1
+           LIMIT 1""",
+        candidate,
+    )
+    return bytes(key)

@@ -67,7 +67,7 @@ async def test_signed_url_works_and_a_forged_or_expired_one_is_404(
         ),
     ]
     # An expired URL, correctly signed by the service's key.
-    signer = UrlSigner(URL_KEY, ttl=10, base="")
+    signer = UrlSigner(URL_KEY.encode(), ttl=10, base="")
     old = signer.url(uuid.UUID(one["id"]), "content", now=time.time() - 3600)
     refusals.append(await http.get(absolute(files_service.url, old)))
     fresh = signer.url(uuid.UUID(one["id"]), "content")
@@ -185,3 +185,21 @@ async def test_range_requests(
     assert (r.status_code, r.content) == (200, data)
     r = await http.get(url)
     assert r.headers["accept-ranges"] == "bytes"
+
+
+async def test_any_replica_accepts_another_replicas_urls(
+    http: httpx.AsyncClient,
+    chat: Chat,
+    message_service: ServiceProcess,
+    second_replica: ServiceProcess,
+    make_user: MakeUser,
+) -> None:
+    """Without MESSAGES_ATTACHMENT_URL_KEY the replicas share the key kept in Postgres: a URL
+    one signed works on the other, and a forged one on neither."""
+    alice = await make_user()
+    room = await chat.room(alice)
+    doc = await uploaded(http, message_service.url, alice, room, PDF)
+    for replica in (message_service, second_replica):
+        assert (await http.get(absolute(replica.url, doc["url"]))).content == PDF
+        forged = doc["url"].replace("sig=", "sig=x")
+        assert (await http.get(absolute(replica.url, forged))).status_code == 404

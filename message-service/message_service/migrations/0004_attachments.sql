@@ -27,3 +27,10 @@ CREATE INDEX attachments_deleted ON messages.attachments (deleted_at)
     WHERE deleted_at IS NOT NULL;
 -- A user's stored bytes, for the quota.
 CREATE INDEX attachments_uploader ON messages.attachments (uploader_id);
+
+-- The key that signs attachment URLs when MESSAGES_ATTACHMENT_URL_KEY is not set: made by the
+-- first replica to start, read by every other, so any replica accepts any replica's URLs.
+CREATE TABLE messages.url_signing_key (
+    id  smallint PRIMARY KEY CHECK (id = 1),
+    key bytea NOT NULL
+);

@@ -95,8 +95,10 @@ async def _serve(request: Request, variant: str) -> Response:
         key, content_type, size = row["thumbnail_key"], THUMBNAIL_TYPE, None
     else:
         key, content_type, size = row["storage_key"], row["content_type"], row["size"]
+    signed = "sig" in request.query_params
     headers = {
-        "Cache-Control": "private, max-age=300",
+        # A signed URL names fixed bytes until it expires; a bearer fetch is checked each time.
+        "Cache-Control": f"private, max-age={files.signer.ttl}" if signed else "private, no-cache",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": CSP,
         "Content-Disposition": _disposition(row["filename"], content_type),

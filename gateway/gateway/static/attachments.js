@@ -133,13 +133,38 @@ export function attachmentsNode(message) {
         src: attachmentHref(a.thumbnail_url), alt: a.filename, loading: "lazy", class: "thumb",
         width: a.width ? String(Math.min(a.width, 320)) : null,
       });
+      // A signed URL expires (15 minutes): on a failed load, ask for fresh URLs once.
+      img.addEventListener("error", async () => {
+        if (img.dataset.retried) return;
+        img.dataset.retried = "1";
+        try {
+          const fresh = await api("GET", "messages", `/messages/attachments/${a.id}`);
+          Object.assign(a, fresh);
+          img.src = attachmentHref(fresh.thumbnail_url);
+        } catch { /* gone, or no longer a member: leave the broken image */ }
+      });
       return el("li", { class: "image" },
         el("button", { type: "button", class: "thumb-button", "aria-label": `Open ${a.filename}`, onclick: () => openImage(a) }, img));
     }
     return el("li", { class: "file" },
-      el("a", { href, download: a.filename, rel: "noopener", text: a.filename }),
+      el("a", { href, download: a.filename, rel: "noopener", text: a.filename, onclick: (event) => downloadFresh(event, a) }),
       el("span", { class: "size muted", text: ` ${formatSize(a.size)}` }));
   }));
+}
+
+/** An expired signed URL would answer 404: fetch fresh URLs first, then download. */
+async function downloadFresh(event, attachment) {
+  const exp = Number(new URL(attachmentHref(attachment.url)).searchParams.get("exp"));
+  if (!exp || exp * 1000 > Date.now() + 5000) return;
+  event.preventDefault();
+  try {
+    const fresh = await api("GET", "messages", `/messages/attachments/${attachment.id}`);
+    Object.assign(attachment, fresh);
+    event.target.href = attachmentHref(fresh.url);
+    window.location.assign(event.target.href);
+  } catch (error) {
+    toast(error.message || "The file is no longer available.", "error");
+  }
 }
 
 /** Show an image at full size; its URL is fetched afresh (signed URLs expire). */

@@ -128,6 +128,13 @@ async def open_storage(settings: MessagesSettings) -> Storage:
     return LocalStorage(settings.attachment_dir)
 
 
+def url_base(settings: MessagesSettings) -> str:
+    """What attachment URLs start with: MESSAGES_PUBLIC_URL, else MESSAGES_URL (absolute, so
+    a client can use a URL as it is); "/" makes them paths, for clients behind one ingress."""
+    base = settings.public_url or settings.messages_url
+    return "" if base == "/" else base.rstrip("/")
+
+
 async def open_files(pool: asyncpg.Pool, settings: MessagesSettings) -> Files:
     # The configured key, else the one kept in Postgres (made by the first replica to start).
     key = settings.attachment_url_key.encode() or await store_attachments.url_signing_key(
@@ -136,7 +143,7 @@ async def open_files(pool: asyncpg.Pool, settings: MessagesSettings) -> Files:
     return Files(
         pool=pool,
         storage=await open_storage(settings),
-        signer=UrlSigner(key, ttl=settings.attachment_url_ttl, base=settings.public_url),
+        signer=UrlSigner(key, ttl=settings.attachment_url_ttl, base=url_base(settings)),
         images=ImageWork(workers=settings.image_workers, max_pixels=settings.image_max_pixels),
         settings=settings,
     )

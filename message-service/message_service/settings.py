@@ -71,7 +71,8 @@ class MessagesSettings(ServiceSettings):
     attachment_url_ttl: int = Field(
         default=900, ge=10, le=86400, validation_alias=_env("MESSAGES_ATTACHMENT_URL_TTL")
     )
-    # Where clients reach this service; empty: URLs are paths (/messages/attachments/...).
+    # Where clients reach this service, the start of attachment URLs; empty: MESSAGES_URL;
+    # "/": URLs are paths (/messages/attachments/...).
     public_url: str = Field(default="", validation_alias=_env("MESSAGES_PUBLIC_URL"))
     # Larger images (width x height) are refused with 422 before any pixel is decoded.
     image_max_pixels: int = Field(

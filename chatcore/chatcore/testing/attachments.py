@@ -6,7 +6,7 @@ import io
 import struct
 import zlib
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from PIL import Image
@@ -87,5 +87,7 @@ async def upload(
 
 
 def absolute(base: str, url: str) -> str:
-    """An attachment URL as a client resolves it against the service's base URL."""
-    return url if url.startswith("http") else base + url
+    """An attachment URL sent to the instance at ``base`` (URLs name MESSAGES_URL, which in
+    tests is the main instance; an extra instance under test serves its own)."""
+    parts = urlsplit(url)
+    return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")

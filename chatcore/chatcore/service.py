@@ -74,8 +74,20 @@ def build_app(
                 CORSMiddleware,
                 allow_origins=list(cors_origins),
                 allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                expose_headers=["X-Request-ID", "Retry-After"],
+                # X-Filename and Range: attachment uploads and downloads (message-service).
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-Request-ID",
+                    "X-Filename",
+                    "Range",
+                ],
+                expose_headers=[
+                    "X-Request-ID",
+                    "Retry-After",
+                    "Content-Range",
+                    "Content-Disposition",
+                ],
                 max_age=600,
             ),
             Middleware(RequestContext),

@@ -64,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query", "-q", help="with --public: part of a room's title")
     p = add("join", community.join, "join a public room by name or id, or by an invite link/code")
     p.add_argument("target", nargs="+", metavar="NAME_OR_CODE")
-    p = add("send", commands.send, "send a message to a room")
+    p = add("send", commands.send, "send a message to a room, with files if given")
     p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
-    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.add_argument("text", nargs="*", metavar="TEXT")
+    p.add_argument(
+        "--file", action="append", metavar="PATH", help="attach a file (repeat for more, up to 10)"
+    )
     p = add("history", commands.history, "print a room's recent messages, oldest first")
     p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N")

@@ -8,7 +8,7 @@ import os
 import uuid
 from typing import Any
 
-from chat_cli import community
+from chat_cli import community, files
 from chat_cli.client import Api
 from chat_cli.directory import find_room, labels, list_rooms
 from chat_cli.errors import UsageError
@@ -84,17 +84,20 @@ async def rooms(api: Api, args: argparse.Namespace) -> None:
 
 async def send(api: Api, args: argparse.Namespace) -> None:
     body = " ".join(args.text).strip()
-    if not body:
+    paths = args.file or []
+    if not body and not paths:
         raise UsageError("nothing to send: the message is empty")
     if len(body) > MAX_BODY:
         raise UsageError(f"the message is {len(body)} characters; at most {MAX_BODY} are allowed")
     room_id = await find_room(api, args.room)
-    message = await api.call(
-        "POST",
-        "messages",
-        "/messages",
-        json={"room_id": room_id, "body": body, "client_msg_id": str(uuid.uuid4())},
-    )
+    payload: dict[str, Any] = {
+        "room_id": room_id,
+        "body": body,
+        "client_msg_id": str(uuid.uuid4()),
+    }
+    if paths:
+        payload["attachment_ids"] = await files.upload_all(api, room_id, paths)
+    message = await api.call("POST", "messages", "/messages", json=payload)
     emit(message, as_json=args.json, text=f"sent #{message['seq']} to {args.room}")
 
 
@@ -113,7 +116,8 @@ async def history(api: Api, args: argparse.Namespace) -> None:
             emit(message, as_json=True)
         else:
             sender = await names.name(str(message["sender_id"]))
-            emit(None, as_json=False, text=message_line(message, sender))
+            line = message_line(message, sender, base=api.endpoints.messages_url)
+            emit(None, as_json=False, text=line)
 
 
 async def tail(api: Api, args: argparse.Namespace) -> None:

@@ -76,4 +76,5 @@ class Tail:
             emit({"type": kind, "message": message}, as_json=True)
             return
         sender = await self.names.name(str(message.get("sender_id")))
-        emit(None, as_json=False, text=message_line(message, sender, kind=kind))
+        base = self.api.endpoints.messages_url
+        emit(None, as_json=False, text=message_line(message, sender, kind=kind, base=base))

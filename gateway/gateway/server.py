@@ -302,7 +302,9 @@ class Connections:
             else:
                 client.push(frames.error(*_error_code(error), frame.ref))
 
-        self.sends.submit(client.token, frame.room_id, frame.body, frame.client_msg_id, done)
+        self.sends.submit(
+            client.token, frame.room_id, frame.body, frame.client_msg_id, done, frame.attachment_ids
+        )
 
     async def _execute(self, client: Client, frame: ClientFrame) -> None:
         try:
@@ -333,10 +335,18 @@ class Connections:
             await self.resumes.later(client, frame)
 
 
+# What was wrong with a send's attachment_ids, passed through as message-service says it.
+ATTACHMENT_CODES = frozenset(
+    {"attachment_not_found", "attachment_wrong_room", "attachment_in_use", "duplicate_attachment"}
+)
+
+
 def _error_code(exc: ChatError) -> tuple[str, str]:
     """The ``error`` frame's code for an upstream error (docs/protocol.md)."""
     if exc.code == "muted":
         return "muted", "You are muted in this room for now."
+    if exc.code in ATTACHMENT_CODES:
+        return exc.code, exc.message
     if isinstance(exc, NotFound | Forbidden):
         return "not_a_member", "Not a member of that room."
     if isinstance(exc, Unavailable):

@@ -27,6 +27,7 @@ from chatcore.tokens import AccessClaims, TokenVerifier, UnknownKey
 from chatcore.web import json_response, read_json, validate
 from message_service.access import may_write, send_waits
 from message_service.api import api
+from message_service.files import Files
 from message_service.membership import Membership, Seat, Unknown
 from message_service.models import Message, SendMessage, message_text
 from message_service.notify_targets import NotifyTargets, mentions_of
@@ -102,11 +103,12 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
     """
     verifier: TokenVerifier = state.verifier
     membership: Membership = state.membership
+    files: Files = state.files
     items: list[tuple[BatchItem, AccessClaims, str] | ChatError] = []
     for raw in raws:
         try:
             item = validate(BatchItem, raw)
-            body = message_text(item.body)
+            body = message_text(item.body, may_be_empty=bool(item.attachment_ids))
             try:
                 claims = verifier.verify_cached(item.token)
             except UnknownKey:
@@ -146,11 +148,19 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
             item, claims, body = entry
             try:
                 may_write(None if isinstance(role, Unknown) else role)
-            except ChatError as exc:  # not a member, or muted
+                carried = await files.claimable(claims.user_id, item.room_id, item.attachment_ids)
+            except ChatError as exc:  # not a member, muted, or an attachment refused
                 admitted.append(exc)
                 continue
             admitted.append(
-                NewMessage(uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body)
+                NewMessage(
+                    uuid.uuid4(),
+                    item.room_id,
+                    claims.user_id,
+                    item.client_msg_id,
+                    body,
+                    attachments=carried,
+                )
             )
             jobs[len(admitted) - 1] = (item, claims)
     await _notify_jobs(state.notify_targets, admitted, jobs)

@@ -68,9 +68,9 @@ async def history(request: Request) -> Response:
     next_cursor = None
     if len(rows) > query.limit:
         next_cursor = encode_cursor(position.next(page[-1]["seq"]), query.room_id)
-    return json_response(
-        {"items": [store.message_json(r) for r in page], "next_cursor": next_cursor}
-    )
+    items = [store.message_json(r) for r in page]
+    await request.app.state.files.fill(items)
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 def encode_cursor(position: Position, room_id: uuid.UUID) -> str:

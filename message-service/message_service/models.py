@@ -14,16 +14,18 @@ BODY_MAX = 4000
 # Unicode category Cc: the C0 and C1 control characters and DEL.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CLIENT_MSG_ID_MAX = 64
+ATTACHMENTS_MAX = 10
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
 # Seqs are Postgres bigints; anything larger cannot name a message.
 SEQ_MAX = 2**63 - 1
 
 
-def message_text(value: str) -> str:
-    """The body as stored: trimmed, 1..4,000 characters (413 above, 422 when empty)."""
+def message_text(value: str, *, may_be_empty: bool = False) -> str:
+    """The body as stored: trimmed, 1..4,000 characters (413 above, 422 when empty, unless
+    ``may_be_empty``: a message carrying attachments)."""
     text = value.strip()
-    if not text:
+    if not text and not may_be_empty:
         raise InvalidInput("body", "body: must not be empty.")
     if len(text) > BODY_MAX:
         raise TooLarge(f"body: at most {BODY_MAX} characters.", code="too_large")
@@ -41,6 +43,8 @@ class SendMessage(Strict):
     room_id: uuid.UUID
     body: StrictStr
     client_msg_id: StrictStr = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+    # Uploads of the sender to this room not yet part of a message; with any, body may be "".
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=ATTACHMENTS_MAX)
 
     @field_validator("client_msg_id")
     @classmethod
@@ -68,6 +72,18 @@ class HistoryQuery(Strict):
     cursor: str | None = Field(default=None, min_length=1, max_length=200)
 
 
+class Attachment(BaseModel):
+    id: uuid.UUID
+    room_id: uuid.UUID
+    filename: str
+    content_type: str = Field(description="sniffed from the bytes, not taken from the upload")
+    size: int
+    width: int | None = Field(default=None, description="images only")
+    height: int | None = Field(default=None, description="images only")
+    url: str = Field(description="signed, works for MESSAGES_ATTACHMENT_URL_TTL seconds")
+    thumbnail_url: str | None = Field(default=None, description="images only")
+
+
 class Message(BaseModel):
     id: uuid.UUID
     room_id: uuid.UUID
@@ -78,6 +94,7 @@ class Message(BaseModel):
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 class MessagePage(BaseModel):

@@ -25,6 +25,7 @@ from message_service.access import (
     require_writer,
 )
 from message_service.api import api
+from message_service.files import Files
 from message_service.models import EditMessage, Message, SendMessage, message_text
 from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.publisher import Publisher, message_event
@@ -58,14 +59,16 @@ async def send_message(request: Request) -> Response:
 async def check_send(
     state: State, token: str, claims: AccessClaims, payload: SendMessage
 ) -> NewMessage:
-    """The send as the writer takes it, once its body, its sender's rate and membership pass."""
-    body = message_text(payload.body)
+    """The send as the writer takes it, once its body, its sender's rate, membership and
+    attachments pass."""
+    body = message_text(payload.body, may_be_empty=bool(payload.attachment_ids))
     await check_send_rate(state.send_limiter, claims.user_id)
     may_write(await state.membership.seat(token, payload.room_id, claims.user_id))
     targets: NotifyTargets = state.notify_targets
     notify = await targets.job(
         token, payload.room_id, claims.user_id, claims.name, mentions_of(payload)
     )
+    files: Files = state.files
     return NewMessage(
         id=uuid.uuid4(),
         room_id=payload.room_id,
@@ -73,6 +76,8 @@ async def check_send(
         client_msg_id=payload.client_msg_id,
         body=body,
         notify=notify,
+        # No query at all for the common message without files.
+        attachments=await files.claimable(claims.user_id, payload.room_id, payload.attachment_ids),
     )
 
 
@@ -99,6 +104,7 @@ async def edit_message(request: Request) -> Response:
     if edited is None:  # deleted, before or while we looked
         raise Conflict("A deleted message cannot be edited.", code="message_deleted")
     message = store.message_json(edited)
+    await _files(request).fill([message])
     _publisher(request).publish([message_event(Kind.CHANGE, "message_edited", message)])
     return json_response(message)
 
@@ -126,6 +132,7 @@ async def delete_message(request: Request) -> Response:
         current = await store.message_by_id(pool, message_id)
         return json_response(store.message_json(current or row))
     message = store.message_json(tombstone)
+    await _files(request).remove_of_message(message_id)
     _publisher(request).publish([message_event(Kind.CHANGE, "message_deleted", message)])
     if row["sender_id"] != claims.user_id:
         # A moderator's deletion is kept in the audit log.
@@ -139,6 +146,11 @@ async def delete_message(request: Request) -> Response:
                 {"message_id": str(message_id)},
             )
     return json_response(message)
+
+
+def _files(request: Request) -> Files:
+    files: Files = request.app.state.files
+    return files
 
 
 def _publisher(request: Request) -> Publisher:

@@ -74,3 +74,57 @@ class MessagesSettings(ServiceSettings):
     webhook_allow_private: bool = Field(
         default=False, validation_alias=_env("MESSAGES_WEBHOOK_ALLOW_PRIVATE")
     )
+    # Attachments (docs/operations.md). Storage: "local" (a directory) or "s3".
+    attachment_storage: str = Field(
+        default="local",
+        pattern="^(local|s3)$",
+        validation_alias=_env("MESSAGES_ATTACHMENT_STORAGE"),
+    )
+    attachment_dir: str = Field(
+        default="data/attachments", validation_alias=_env("MESSAGES_ATTACHMENT_DIR")
+    )
+    s3_bucket: str = Field(default="chat-attachments", validation_alias=_env("MESSAGES_S3_BUCKET"))
+    s3_endpoint_url: str = Field(default="", validation_alias=_env("MESSAGES_S3_ENDPOINT_URL"))
+    s3_region: str = Field(default="us-east-1", validation_alias=_env("MESSAGES_S3_REGION"))
+    s3_access_key_id: str = Field(default="", validation_alias=_env("MESSAGES_S3_ACCESS_KEY_ID"))
+    s3_secret_access_key: str = Field(
+        default="", validation_alias=_env("MESSAGES_S3_SECRET_ACCESS_KEY")
+    )
+    s3_prefix: str = Field(default="", validation_alias=_env("MESSAGES_S3_PREFIX"))
+    s3_create_bucket: bool = Field(
+        default=False, validation_alias=_env("MESSAGES_S3_CREATE_BUCKET")
+    )
+    max_attachment: int = Field(
+        default=25 * 1024 * 1024, ge=1, validation_alias=_env("MESSAGES_MAX_ATTACHMENT")
+    )
+    # Bytes of attachments one user may keep stored at once.
+    attachment_quota: int = Field(
+        default=1024 * 1024 * 1024, ge=1, validation_alias=_env("MESSAGES_ATTACHMENT_QUOTA")
+    )
+    upload_rate: float = Field(default=1.0, gt=0, validation_alias=_env("MESSAGES_UPLOAD_RATE"))
+    upload_burst: int = Field(default=20, ge=1, validation_alias=_env("MESSAGES_UPLOAD_BURST"))
+    # The key that signs attachment URLs; empty: a random one made once and kept in Postgres,
+    # shared by every replica.
+    attachment_url_key: str = Field(
+        default="", validation_alias=_env("MESSAGES_ATTACHMENT_URL_KEY")
+    )
+    # Seconds a signed attachment URL works.
+    attachment_url_ttl: int = Field(
+        default=900, ge=10, le=86400, validation_alias=_env("MESSAGES_ATTACHMENT_URL_TTL")
+    )
+    # Where clients reach this service, the start of attachment URLs; empty: MESSAGES_URL;
+    # "/": URLs are paths (/messages/attachments/...).
+    public_url: str = Field(default="", validation_alias=_env("MESSAGES_PUBLIC_URL"))
+    # Larger images (width x height) are refused with 422 before any pixel is decoded.
+    image_max_pixels: int = Field(
+        default=25_000_000, ge=1, validation_alias=_env("MESSAGES_IMAGE_MAX_PIXELS")
+    )
+    # Images decoded at once per process (each may take up to 4 bytes per pixel).
+    image_workers: int = Field(default=2, ge=1, validation_alias=_env("MESSAGES_IMAGE_WORKERS"))
+    # Uploads never attached to a message are removed after this many seconds.
+    attachment_unattached_ttl: int = Field(
+        default=6 * 3600, ge=1, validation_alias=_env("MESSAGES_ATTACHMENT_UNATTACHED_TTL")
+    )
+    attachment_sweep_interval: float = Field(
+        default=600.0, gt=0, validation_alias=_env("MESSAGES_ATTACHMENT_SWEEP_INTERVAL")
+    )

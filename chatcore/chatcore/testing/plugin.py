@@ -138,9 +138,12 @@ def service_env(
     signing_key_file: Path,
     vapid_key_file: Path,
     ports: dict[str, int],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment every service process of this run starts with."""
     return {
+        # Uploaded files go to this run's own directory, never into the work tree.
+        "MESSAGES_ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments")),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": redis_prefix,

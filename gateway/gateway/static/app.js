@@ -6,6 +6,7 @@ import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
 import { afterSignIn, initCommunity } from "./community.js";
+import { initAttachments, showTray } from "./attachments.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
 import { forgetDevice, initNotifications, openFromLink } from "./notifications.js";
 import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
@@ -104,6 +105,7 @@ async function enterApp() {
   wire(conn);
   initChat(conn);
   initComposer(conn);
+  initAttachments();
   initMembers(conn);
   initNotifications(conn);
   conn.start();
@@ -184,6 +186,7 @@ function openRoom(roomId) {
   const room = state.rooms.get(roomId);
   if (!room) return;
   state.currentRoomId = roomId;
+  showTray();
   sessionStorage.setItem("chat.open_room", roomId);
   $("#chat-empty").hidden = true;
   $("#chat-main").hidden = false;

@@ -2,6 +2,7 @@
 
 import { api } from "./api.js";
 import { $, clockTime, dayLabel, el, fullTime, sameLocalDay, showError, toast } from "./dom.js";
+import { attachmentsNode } from "./attachments.js";
 import { avatarNode, nameNode } from "./people.js";
 import { blocked, messageActions } from "./community.js";
 import { canModerate, convoOf, state, storeMessage } from "./state.js";
@@ -199,7 +200,8 @@ function messageNode(message, prev) {
         ? el("p", { class: "body", text: "This message was deleted." })
         : hidden
           ? el("p", { class: "body hidden-body", text: "Hidden: you blocked this person." })
-          : el("p", { class: "body", text: message.body }),
+          : message.body ? el("p", { class: "body", text: message.body }) : null,
+      hidden ? null : attachmentsNode(message),
       el("div", { class: "foot" },
         message.edited_at && !message.deleted ? el("span", { class: "edited", title: `Edited ${fullTime(message.edited_at)}` }, "edited") : null,
         el("time", { datetime: message.created_at, title: fullTime(message.created_at), text: clockTime(message.created_at) }))),
@@ -210,7 +212,8 @@ function pendingNode(p) {
   const failure = p.error;
   return el("li", { class: `msg own cont ${failure ? "failed" : "pending"}`, dataset: { clientMsgId: p.client_msg_id } },
     el("div", { class: "bubble" },
-      el("p", { class: "body", text: p.body }),
+      p.body ? el("p", { class: "body", text: p.body }) : null,
+      p.attachment_ids ? el("p", { class: "body muted", text: `${p.attachment_ids.length} file(s)` }) : null,
       el("div", { class: "foot" },
         el("span", { class: "status", text: failure ? `Not sent: ${failure}` : "Sending…" }))),
     failure ? el("div", { class: "actions visible" },

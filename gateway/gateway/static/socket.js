@@ -143,8 +143,9 @@ export class Connection extends EventTarget {
   }
 
   /** Queue a message; it is sent now if online, else after the next `ready`. */
-  sendMessage(roomId, body) {
+  sendMessage(roomId, body, attachmentIds = []) {
     const entry = { room_id: roomId, body, client_msg_id: uuid() };
+    if (attachmentIds.length) entry.attachment_ids = attachmentIds;
     this.pending.set(entry.client_msg_id, entry);
     if (this.authed) this.sendPending(entry);
     return entry;

@@ -92,6 +92,10 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "AUTH_LOGIN_ACCOUNT_PER_MINUTE": UNLIMITED,
         "AUTH_LOGIN_IP_BURST": UNLIMITED,
         "AUTH_LOGIN_IP_PER_MINUTE": UNLIMITED,
+        "AUTH_LOGIN_ACCOUNT_PER_HOUR": UNLIMITED,
+        "AUTH_REGISTER_IP_BURST": UNLIMITED,
+        "AUTH_REGISTER_IP_PER_HOUR": UNLIMITED,
+        "AUTH_HASH_QUEUE": UNLIMITED,
         # A load generator sends far above a person's rate on purpose.
         "GATEWAY_RATE": UNLIMITED,
         "GATEWAY_BURST": UNLIMITED,

@@ -94,6 +94,9 @@ class Stack:
             # hash strength is not what this suite tests.
             "AUTH_ARGON2_MEMORY_KIB": "64",
             "AUTH_ARGON2_TIME_COST": "1",
+            # ... and all of them come from 127.0.0.1, at once.
+            "AUTH_REGISTER_IP_BURST": "1000000",
+            "AUTH_HASH_QUEUE": "100000",
             # A silent room with a lost last publish is found within this many seconds.
             "GATEWAY_GAP_CHECK_INTERVAL": "2",
             **(extra_env or {}),

@@ -138,6 +138,10 @@ def service_env(
         "MESSAGES_PORT": str(ports["messages"]),
         "GATEWAY_PORT": str(ports["gateway"]),
         "AUTH_SIGNING_KEY_FILE": str(signing_key_file),
+        # Every test registers its users from 127.0.0.1; the registration throttle has tests
+        # of its own (auth-service/tests/test_registration.py), as has the hashing line.
+        "AUTH_REGISTER_IP_BURST": "1000000",
+        "AUTH_HASH_QUEUE": "100000",
         # The web client is served by this run's gateway and calls the services cross-origin.
         "CORS_ORIGINS": f"http://127.0.0.1:{ports['gateway']},http://localhost:{ports['gateway']}",
     }

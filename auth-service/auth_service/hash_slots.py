@@ -49,13 +49,20 @@ class HashSlots:
             return self.queue_limit
         return max(1, self.queue_limit // 4)
 
+    def check(self, priority: Priority) -> None:
+        """Raise :class:`HashingBusy` now if a caller of this priority could not wait in line.
+
+        Lets a caller refuse before doing any other work for a request it could not serve.
+        """
+        if not (self.free > 0 and not self.waiting) and self.waiting >= self._limit(priority):
+            raise HashingBusy()
+
     async def acquire(self, priority: Priority) -> None:
         """Take a slot, waiting in line if there is room in it; :class:`HashingBusy` if not."""
         if self.free > 0 and not self.waiting:
             self.free -= 1
             return
-        if self.waiting >= self._limit(priority):
-            raise HashingBusy()
+        self.check(priority)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._lines[priority].append(future)
         try:

@@ -74,8 +74,9 @@ def _pair(request: Request, user: Any, refresh_token: str) -> dict[str, Any]:
     auth=False,
 )
 async def register(request: Request) -> Response:
-    body = await read_json(request, Register)
     passwords: Passwords = request.app.state.passwords
+    passwords.slots.check(Priority.REGISTER)
+    body = await read_json(request, Register)
     throttle: LoginThrottle = request.app.state.throttle
     await throttle.take_registration(client_address(request, throttle.proxies))
     row = await store.create_user(

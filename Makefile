@@ -9,8 +9,12 @@ BIN        = $(VENV)/bin
 # Services with database migrations, in the order `make migrate` applies them.
 MIGRATE_SERVICES = auth_service room_service message_service
 KEY_FILE  ?= .secrets/signing-key.pem
+# The secret the gateway proves itself with on POST /messages/batch (docs/operations.md).
+GATEWAY_SECRET_FILE ?= .secrets/gateway-secret
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
+export MESSAGES_GATEWAY_SECRET_FILE ?= $(abspath $(GATEWAY_SECRET_FILE))
+export GATEWAY_INTERNAL_SECRET_FILE ?= $(abspath $(GATEWAY_SECRET_FILE))
 
 .PHONY: install run migrate keys check-services seed lint fmt test browser clean bench chaos
 
@@ -32,9 +36,12 @@ install: $(VENV)/.synced
 check-services: install
 	@$(BIN)/python scripts/check_services.py
 
-# The signing key auth-service uses, created once (never committed: .secrets/ is ignored).
+# The signing key auth-service uses and the gateway's secret, each created once (never
+# committed: .secrets/ is ignored).
 keys: install
 	@$(BIN)/python -m auth_service keygen "$(AUTH_SIGNING_KEY_FILE)"
+	@test -s "$(GATEWAY_SECRET_FILE)" || { mkdir -p "$(dir $(GATEWAY_SECRET_FILE))" && umask 077 && \
+	  $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$(GATEWAY_SECRET_FILE)"; }
 
 # Creates the database if it is missing, then applies each service's pending migrations.
 migrate: install check-services

@@ -19,6 +19,14 @@ class MessagesSettings(ServiceSettings):
     send_burst: int = Field(default=100, ge=1, validation_alias=_env("MESSAGES_SEND_BURST"))
     # The most sends one group-commit transaction takes; the rest wait for the next one.
     batch_max: int = Field(default=256, ge=1, le=5000, validation_alias=_env("MESSAGES_BATCH_MAX"))
+    # What the gateway proves itself with on POST /messages/batch (chatcore.internal_secret):
+    # secrets, comma-separated, and/or a file of one a line. None: the call is refused.
+    gateway_secret: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_GATEWAY_SECRET")
+    )
+    gateway_secret_file: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_GATEWAY_SECRET_FILE")
+    )
     # Last-resort expiry of a cached membership answer (events normally drop it first).
     membership_ttl: float = Field(
         default=30.0, gt=0, le=300, validation_alias=_env("MESSAGES_MEMBERSHIP_TTL")

@@ -5,6 +5,7 @@ real process, two gateways, and message-service's Redis link through a relay it 
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import signal
 import tempfile
@@ -90,6 +91,8 @@ class Stack:
             "ROOMS_URL": f"http://127.0.0.1:{ports['rooms']}",
             "MESSAGES_URL": f"http://127.0.0.1:{ports['messages']}",
             "AUTH_SIGNING_KEY_FILE": str(key),
+            # The gateway's proof on POST /messages/batch (chatcore.internal_secret).
+            "MESSAGES_GATEWAY_SECRET": secrets.token_urlsafe(32),
             # Registration of a few hundred load users must not take minutes; the password
             # hash strength is not what this suite tests.
             "AUTH_ARGON2_MEMORY_KIB": "64",
@@ -101,6 +104,7 @@ class Stack:
             "GATEWAY_GAP_CHECK_INTERVAL": "2",
             **(extra_env or {}),
         }
+        self.env["GATEWAY_INTERNAL_SECRET"] = self.env["MESSAGES_GATEWAY_SECRET"]
         migrations = [
             self._process("auth_service", ports["auth"]),
             self._process("room_service", ports["rooms"]),

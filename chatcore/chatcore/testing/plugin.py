@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from chatcore.internal_secret import HEADER
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.servers import (
     NoServer,
@@ -111,6 +112,18 @@ def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def gateway_secret() -> str:
+    """The secret this run's gateway proves itself with to message-service."""
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="session")
+def gateway_headers(gateway_secret: str) -> dict[str, str]:
+    """Headers that make a test's call look like the gateway's (``POST /messages/batch``)."""
+    return {HEADER: gateway_secret}
+
+
+@pytest.fixture(scope="session")
 def ports() -> dict[str, int]:
     return {name: free_port() for name in SERVICES}
 
@@ -122,6 +135,7 @@ def service_env(
     redis_prefix: str,
     signing_key_file: Path,
     ports: dict[str, int],
+    gateway_secret: str,
 ) -> dict[str, str]:
     """The environment every service process of this run starts with."""
     return {
@@ -138,6 +152,8 @@ def service_env(
         "MESSAGES_PORT": str(ports["messages"]),
         "GATEWAY_PORT": str(ports["gateway"]),
         "AUTH_SIGNING_KEY_FILE": str(signing_key_file),
+        "MESSAGES_GATEWAY_SECRET": gateway_secret,
+        "GATEWAY_INTERNAL_SECRET": gateway_secret,
         # Every test registers its users from 127.0.0.1; the registration throttle has tests
         # of its own (auth-service/tests/test_registration.py), as has the hashing line.
         "AUTH_REGISTER_IP_BURST": "1000000",

@@ -47,6 +47,14 @@ keys: install
 migrate: install check-services
 	@for s in $(MIGRATE_SERVICES); do $(BIN)/python -m $$s migrate || exit 1; done
 
+# Each service runs as a Postgres role of its own, with rights on its own schema only: migrate
+# (as DATABASE_URL's administrator) creates and grants the roles, and the services connect as
+# them (docs/operations.md, "Database roles"). Set a role to nothing to connect as
+# DATABASE_URL's user instead; give <SERVICE>_DB_PASSWORD where the server checks passwords.
+run migrate: export AUTH_DB_ROLE ?= chat_auth
+run migrate: export ROOMS_DB_ROLE ?= chat_rooms
+run migrate: export MESSAGES_DB_ROLE ?= chat_messages
+
 # honcho starts every Procfile process and stops them all on Ctrl-C; announce.py prints the
 # URLs once every service is ready.
 run: install check-services keys migrate

@@ -14,6 +14,15 @@ def _env(name: str) -> AliasChoices:
 
 class AuthSettings(ServiceSettings):
     port: int = Field(default=8001, validation_alias=_env("AUTH_PORT"))
+    # Its own Postgres role (chatcore.db_roles): migrate creates and grants it, serve
+    # connects as it; or a whole URL of its own. Unset: DATABASE_URL as it is.
+    db_role: str | None = Field(default=None, validation_alias=_env("AUTH_DB_ROLE"))
+    db_password: str | None = Field(
+        default=None, repr=False, validation_alias=_env("AUTH_DB_PASSWORD")
+    )
+    own_database_url: str | None = Field(
+        default=None, repr=False, validation_alias=_env("AUTH_DATABASE_URL")
+    )
     workers: int = Field(default=1, ge=1, validation_alias=_env("AUTH_WORKERS"))
     # The Ed25519 private key (PEM) that signs access tokens: a file, or the PEM itself.
     signing_key_file: str | None = Field(

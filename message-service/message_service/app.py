@@ -63,7 +63,7 @@ def create_app(settings: MessagesSettings) -> Starlette:
             settings.gateway_secret, settings.gateway_secret_file
         )
         app.state.pool = await create_pool(
-            settings.database_url,
+            settings.service_database_url,
             application_name="message-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,

@@ -13,6 +13,15 @@ def _env(name: str) -> AliasChoices:
 
 class MessagesSettings(ServiceSettings):
     port: int = Field(default=8003, validation_alias=_env("MESSAGES_PORT"))
+    # Its own Postgres role (chatcore.db_roles): migrate creates and grants it, serve
+    # connects as it; or a whole URL of its own. Unset: DATABASE_URL as it is.
+    db_role: str | None = Field(default=None, validation_alias=_env("MESSAGES_DB_ROLE"))
+    db_password: str | None = Field(
+        default=None, repr=False, validation_alias=_env("MESSAGES_DB_PASSWORD")
+    )
+    own_database_url: str | None = Field(
+        default=None, repr=False, validation_alias=_env("MESSAGES_DATABASE_URL")
+    )
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("MESSAGES_WORKERS"))
     # Per-user send limit (a token bucket in Redis shared by every replica).
     send_rate: float = Field(default=20.0, gt=0, validation_alias=_env("MESSAGES_SEND_RATE"))

@@ -40,8 +40,7 @@ check-services: install
 # committed: .secrets/ is ignored).
 keys: install
 	@$(BIN)/python -m auth_service keygen "$(AUTH_SIGNING_KEY_FILE)"
-	@test -s "$(GATEWAY_SECRET_FILE)" || { mkdir -p "$(dir $(GATEWAY_SECRET_FILE))" && umask 077 && \
-	  $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$(GATEWAY_SECRET_FILE)"; }
+	@$(BIN)/python -m message_service gateway-secret "$(MESSAGES_GATEWAY_SECRET_FILE)"
 
 # Creates the database if it is missing, then applies each service's pending migrations.
 migrate: install check-services

@@ -101,6 +101,8 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         # A load generator sends far above a person's rate on purpose.
         "MESSAGES_GATEWAY_SECRET": GATEWAY_SECRET,
         "GATEWAY_INTERNAL_SECRET": GATEWAY_SECRET,
+        "MESSAGES_GATEWAY_SECRET_FILE": "",
+        "GATEWAY_INTERNAL_SECRET_FILE": "",
         "GATEWAY_RATE": UNLIMITED,
         "GATEWAY_BURST": UNLIMITED,
         "MESSAGES_SEND_RATE": UNLIMITED,

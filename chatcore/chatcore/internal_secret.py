@@ -17,12 +17,12 @@ HEADER = "X-Gateway-Secret"
 
 
 def load_secrets(value: str | None, file: str | None) -> tuple[str, ...]:
-    """The secrets of a setting (comma-separated) and of a file (one a line), in order."""
+    """The secrets of a setting (comma-separated), then of a file (one a line), in order."""
     parts: list[str] = []
-    if file:
-        parts += Path(file).read_text().splitlines()
     if value:
         parts += value.split(",")
+    if file:
+        parts += Path(file).read_text().splitlines()
     return tuple(p.strip() for p in parts if p.strip())
 
 

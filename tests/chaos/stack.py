@@ -105,6 +105,7 @@ class Stack:
             **(extra_env or {}),
         }
         self.env["GATEWAY_INTERNAL_SECRET"] = self.env["MESSAGES_GATEWAY_SECRET"]
+        self.env["MESSAGES_GATEWAY_SECRET_FILE"] = self.env["GATEWAY_INTERNAL_SECRET_FILE"] = ""
         migrations = [
             self._process("auth_service", ports["auth"]),
             self._process("room_service", ports["rooms"]),

@@ -154,6 +154,9 @@ def service_env(
         "AUTH_SIGNING_KEY_FILE": str(signing_key_file),
         "MESSAGES_GATEWAY_SECRET": gateway_secret,
         "GATEWAY_INTERNAL_SECRET": gateway_secret,
+        # `make test` exports the files `make run` uses; this run's secret is the one above.
+        "MESSAGES_GATEWAY_SECRET_FILE": "",
+        "GATEWAY_INTERNAL_SECRET_FILE": "",
         # Every test registers its users from 127.0.0.1; the registration throttle has tests
         # of its own (auth-service/tests/test_registration.py), as has the hashing line.
         "AUTH_REGISTER_IP_BURST": "1000000",

@@ -182,7 +182,10 @@ async def test_hourly_account_cap_holds_across_addresses(
 
 
 async def test_forwarded_header_is_ignored_unless_the_proxy_is_trusted(
-    wide_http: httpx.AsyncClient, start_service: StartService, redis_prefix: str
+    wide_http: httpx.AsyncClient,
+    start_service: StartService,
+    redis_prefix: str,
+    auth_service: ServiceProcess,
 ) -> None:
     """By default X-Forwarded-For is ignored: rotating it does not earn a guesser new buckets."""
     auth = start_service(

@@ -95,7 +95,8 @@ class Attempt:
 
 
 class LoginThrottle:
-    """The buckets every login attempt takes a token from before its password is checked."""
+    """The buckets every login attempt takes a token from before its password is checked,
+    and the per-address bucket of registrations (taken before anything is hashed)."""
 
     def __init__(self, redis: RedisClient, settings: AuthSettings) -> None:
         # One hash tag for every key: the take script touches several buckets at once.

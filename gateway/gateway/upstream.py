@@ -10,7 +10,10 @@ from typing import Any
 
 from chatcore.httpclient import HttpClient, ServiceClient, create_http_client
 from chatcore.internal_secret import HEADER, load_secrets
+from chatcore.logs import get_logger
 from gateway.settings import GatewaySettings
+
+log = get_logger(__name__)
 
 PAGE = 200
 
@@ -24,6 +27,9 @@ class Upstream:
         self.messages = ServiceClient(self.http, settings.messages_url)
         secrets = load_secrets(settings.internal_secret, settings.internal_secret_file)
         self._internal = {HEADER: secrets[0]} if secrets else {}
+        if not secrets:
+            # message-service refuses POST /messages/batch without it: every send would fail.
+            log.warning("no_internal_secret", setting="GATEWAY_INTERNAL_SECRET(_FILE)")
 
     async def aclose(self) -> None:
         await self.http.aclose()

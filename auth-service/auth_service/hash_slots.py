@@ -1,7 +1,8 @@
 """The few threads that compute password hashes, and a bounded, prioritised wait for them.
 
 argon2 is slow on purpose (tens of milliseconds and 19 MiB each), so only a few hashes run at
-once. A caller that finds them busy waits in line, but the line is short: past
+once. A caller that finds them busy waits in line (for ``max_wait`` seconds at most), but the line
+is short: past
 ``queue_limit`` waiters the answer is 503 with Retry-After at once, instead of a queue that
 grows for as long as a flood lasts. Logins are served before registrations, and a
 registration may join the line only while it is under a quarter full, so a registration
@@ -35,9 +36,12 @@ class HashingBusy(Unavailable):
 class HashSlots:
     """A semaphore of ``concurrency`` slots with a bounded line of waiters per priority."""
 
-    def __init__(self, concurrency: int, queue_limit: int) -> None:
+    def __init__(self, concurrency: int, queue_limit: int, max_wait: float = 10.0) -> None:
         self.free = concurrency
         self.queue_limit = queue_limit
+        # Logins go first, so under a steady stream of them a registration could wait for
+        # ever: no one waits longer than this, and then gets the same 503.
+        self.max_wait = max_wait
         self._lines: dict[Priority, deque[asyncio.Future[None]]] = {p: deque() for p in Priority}
 
     @property
@@ -66,7 +70,13 @@ class HashSlots:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._lines[priority].append(future)
         try:
-            await future
+            async with asyncio.timeout(self.max_wait):
+                await future
+        except TimeoutError:
+            if future.done() and not future.cancelled():
+                return  # the slot was handed over just as the time ran out: keep it
+            self._lines[priority].remove(future)
+            raise HashingBusy() from None
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self.release()  # the slot was handed over just as the caller gave up

@@ -24,7 +24,9 @@ class Passwords:
             parallelism=settings.argon2_parallelism,
             type=Type.ID,
         )
-        self.slots = HashSlots(settings.hash_concurrency, settings.hash_queue)
+        self.slots = HashSlots(
+            settings.hash_concurrency, settings.hash_queue, settings.hash_max_wait
+        )
         self._dummy = self.hasher.hash("an unknown account's password is never this")
 
     async def hash(self, password: str, priority: Priority = Priority.LOGIN) -> str:

@@ -75,6 +75,7 @@ class AuthSettings(ServiceSettings):
     # answer is 503; registrations may wait only while a quarter of that is waiting.
     hash_concurrency: int = Field(default=4, ge=1, validation_alias=_env("AUTH_HASH_CONCURRENCY"))
     hash_queue: int = Field(default=128, ge=1, validation_alias=_env("AUTH_HASH_QUEUE"))
+    hash_max_wait: float = Field(default=10.0, gt=0, validation_alias=_env("AUTH_HASH_MAX_WAIT"))
     avatar_max_bytes: int = Field(
         default=1024 * 1024, ge=1, validation_alias=_env("AUTH_AVATAR_MAX_BYTES")
     )

@@ -16,7 +16,10 @@ StartAuth = Callable[[dict[str, str]], ServiceProcess]
 
 
 async def test_registrations_per_address_are_throttled(
-    http: httpx.AsyncClient, start_auth: StartAuth, redis_prefix: str
+    http: httpx.AsyncClient,
+    start_auth: StartAuth,
+    redis_prefix: str,
+    auth_service: ServiceProcess,
 ) -> None:
     """Past the burst an address gets 429 with Retry-After; another address still registers."""
     auth = start_auth(
@@ -83,6 +86,19 @@ async def test_a_waiter_that_gives_up_leaves_the_line() -> None:
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
+    assert slots.waiting == 0
+    slots.release()
+    assert slots.free == 1
+
+
+async def test_no_one_waits_in_line_past_the_longest_wait() -> None:
+    """A registration kept waiting by a slot that is never freed gets HashingBusy in time."""
+    slots = HashSlots(concurrency=1, queue_limit=8, max_wait=0.2)
+    await slots.acquire(Priority.LOGIN)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(HashingBusy):
+        await slots.acquire(Priority.REGISTER)
+    assert 0.15 < asyncio.get_running_loop().time() - started < 2.0
     assert slots.waiting == 0
     slots.release()
     assert slots.free == 1

@@ -100,6 +100,7 @@ class Stack:
             # ... and all of them come from 127.0.0.1, at once.
             "AUTH_REGISTER_IP_BURST": "1000000",
             "AUTH_HASH_QUEUE": "100000",
+            "AUTH_HASH_MAX_WAIT": "600",
             # A silent room with a lost last publish is found within this many seconds.
             "GATEWAY_GAP_CHECK_INTERVAL": "2",
             **(extra_env or {}),

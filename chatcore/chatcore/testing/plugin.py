@@ -161,6 +161,7 @@ def service_env(
         # of its own (auth-service/tests/test_registration.py), as has the hashing line.
         "AUTH_REGISTER_IP_BURST": "1000000",
         "AUTH_HASH_QUEUE": "100000",
+        "AUTH_HASH_MAX_WAIT": "600",
         # The web client is served by this run's gateway and calls the services cross-origin.
         "CORS_ORIGINS": f"http://127.0.0.1:{ports['gateway']},http://localhost:{ports['gateway']}",
     }

@@ -10,9 +10,13 @@ BIN        = $(VENV)/bin
 MIGRATE_SERVICES = auth_service room_service message_service
 KEY_FILE  ?= .secrets/signing-key.pem
 VAPID_KEY_FILE ?= .secrets/vapid-key.pem
+# The secret the gateway proves itself with on POST /messages/batch (docs/operations.md).
+GATEWAY_SECRET_FILE ?= .secrets/gateway-secret
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
 export MESSAGES_VAPID_PRIVATE_KEY_FILE ?= $(abspath $(VAPID_KEY_FILE))
+export MESSAGES_GATEWAY_SECRET_FILE ?= $(abspath $(GATEWAY_SECRET_FILE))
+export GATEWAY_INTERNAL_SECRET_FILE ?= $(abspath $(GATEWAY_SECRET_FILE))
 
 .PHONY: install run migrate keys check-services seed backup restore lint fmt test unit browser monitoring-tools clean bench chaos admin
 
@@ -34,11 +38,12 @@ install: $(VENV)/.synced
 check-services: install
 	@$(BIN)/python scripts/check_services.py
 
-# The signing key auth-service uses and message-service's Web Push (VAPID) key, each created
-# once (never committed: .secrets/ is ignored).
+# The signing key auth-service uses, message-service's Web Push (VAPID) key and the gateway's
+# secret, each created once (never committed: .secrets/ is ignored).
 keys: install
 	@$(BIN)/python -m auth_service keygen "$(AUTH_SIGNING_KEY_FILE)"
 	@$(BIN)/python -m message_service vapid-keygen "$(MESSAGES_VAPID_PRIVATE_KEY_FILE)"
+	@$(BIN)/python -m message_service gateway-secret "$(MESSAGES_GATEWAY_SECRET_FILE)"
 
 # Makes an account a site administrator: make admin EMAIL=someone@example.com
 admin: install check-services migrate
@@ -48,6 +53,14 @@ admin: install check-services migrate
 # Creates the database if it is missing, then applies each service's pending migrations.
 migrate: install check-services
 	@for s in $(MIGRATE_SERVICES); do $(BIN)/python -m $$s migrate || exit 1; done
+
+# Each service runs as a Postgres role of its own, with rights on its own schema only: migrate
+# (as DATABASE_URL's administrator) creates and grants the roles, and the services connect as
+# them (docs/operations.md, "Database roles"). Set a role to nothing to connect as
+# DATABASE_URL's user instead; give <SERVICE>_DB_PASSWORD where the server checks passwords.
+run migrate: export AUTH_DB_ROLE ?= chat_auth
+run migrate: export ROOMS_DB_ROLE ?= chat_rooms
+run migrate: export MESSAGES_DB_ROLE ?= chat_messages
 
 # honcho starts every Procfile process and stops them all on Ctrl-C; announce.py prints the
 # URLs once every service is ready.

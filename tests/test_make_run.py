@@ -49,17 +49,26 @@ class Run:
         return self.log.read_text(errors="replace")
 
 
+# The services' Postgres roles `make run` creates: unique per run, since roles are
+# cluster-wide, and dropped afterwards.
+ROLE_SETTINGS = ("AUTH_DB_ROLE", "ROOMS_DB_ROLE", "MESSAGES_DB_ROLE")
+
+
 def _run_env(database_url: str, redis_url: str, prefix: str, key: Path) -> dict[str, Any]:
     ports = {name: free_port() for name in NAMES}
+    tag = secrets.token_hex(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
     env |= {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": prefix,
         "AUTH_SIGNING_KEY_FILE": str(key),
+        "GATEWAY_SECRET_FILE": str(key.parent / "gateway-secret"),
         "LOG_LEVEL": "WARNING",
         "CORS_ORIGINS": f"http://localhost:{ports['gateway']}",
     }
+    for setting in ROLE_SETTINGS:
+        env[setting] = f"run_{setting.split('_')[0].lower()}_{tag}"
     for name, upper in NAMES.items():
         env[f"{upper}_PORT"] = str(ports[name])
         env[f"{upper}_URL"] = f"http://127.0.0.1:{ports[name]}"
@@ -143,6 +152,22 @@ def make_run(
                 os.kill(pid, signal.SIGKILL)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+        asyncio.run(_drop_roles(fresh_database_url, [setup["env"][s] for s in ROLE_SETTINGS]))
+
+
+async def _drop_roles(database_url: str, roles: list[str]) -> None:
+    """Drop the run's roles (their grants live in the run's database: revoked there first)."""
+    try:
+        conn = await asyncpg.connect(database_url)
+    except (OSError, asyncpg.InvalidCatalogNameError):
+        return
+    try:
+        for role in roles:
+            if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                await conn.execute(f'DROP OWNED BY "{role}"')
+                await conn.execute(f'DROP ROLE "{role}"')
+    finally:
+        await conn.close()
 
 
 def _wait_ready(run: Run, timeout: float = 120.0) -> None:

@@ -35,7 +35,7 @@ def create_app(settings: AuthSettings) -> Starlette:
         app.state.keys = keys
         app.state.passwords = Passwords(settings)
         app.state.pool = await create_pool(
-            settings.database_url,
+            settings.service_database_url,
             application_name="auth-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,

@@ -155,7 +155,10 @@ async def get_user(request: Request) -> Response:
 @api.route(
     "GET",
     "/users",
-    summary="The user directory: display-name or email prefix, to start a chat",
+    summary=(
+        "The user directory: any part of a display name, or an email from its whole name"
+        " before the @ on, to start a chat (queries under 2 characters find nobody)"
+    ),
     query=DirectoryQuery,
     responses={200: UserPage},
 )
@@ -164,31 +167,45 @@ async def directory(request: Request) -> Response:
     query = read_query(request, DirectoryQuery)
     after = decode_cursor(query.cursor) if query.cursor else None
     q = query.q.strip()
+    if len(q) < MIN_QUERY:
+        # Too short to narrow the directory: listing (nearly) everyone is what a scraper wants.
+        return json_response({"items": [], "next_cursor": None})
     rows = await store.search_users(
         request.app.state.pool,
-        name_pattern=like_prefix(q),
-        email_pattern=like_prefix(email_key(q)),
+        name_pattern=like_substring(q),
+        email_key=email_key(q),
         after=after,
         limit=query.limit + 1,
         hidden=await blockers_of(request, claims.user_id),
+        # A prefix of an email finds its owner once it holds the whole name before the "@",
+        # so nobody can spell addresses out a letter at a time; the email itself stays hidden.
+        email_prefix=like_prefix(email_key(q)) if "@" in q else None,
     )
     page = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
         last = page[-1]
         next_cursor = encode_cursor(last["sort_name"], last["id"])
-    return json_response(
-        {
-            "items": [store.user_json(r, with_email=True) for r in page],
-            "next_cursor": next_cursor,
-        }
-    )
+    # An email is shown to its owner, and to whoever already typed it exactly.
+    items = [
+        store.user_json(r, with_email=r["email_matched"] or r["id"] == claims.user_id) for r in page
+    ]
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+# The shortest query that searches; shorter ones find nobody.
+MIN_QUERY = 2
 
 
 def like_prefix(text: str) -> str:
     """A LIKE pattern (escape character ``\\``) matching strings that start with ``text``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def like_substring(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching strings that contain ``text``."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
+    return "%" + escaped + "%"
 
 
 def encode_cursor(sort_name: str, user_id: uuid.UUID) -> str:

@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from auth_service import store
 from auth_service.api import api
+from auth_service.client_address import client_address
+from auth_service.hash_slots import Priority
 from auth_service.keys import KeySet
 from auth_service.models import (
     JWKS,
@@ -69,17 +71,20 @@ def _pair(request: Request, user: Any, refresh_token: str) -> dict[str, Any]:
     summary="Create an account",
     body=Register,
     responses={201: User},
-    errors=(400, 409, 413),
+    errors=(400, 409, 413, 429, 503),
     auth=False,
 )
 async def register(request: Request) -> Response:
-    body = await read_json(request, Register)
     passwords: Passwords = request.app.state.passwords
+    passwords.slots.check(Priority.REGISTER)
+    body = await read_json(request, Register)
+    throttle: LoginThrottle = request.app.state.throttle
+    await throttle.take_registration(client_address(request, throttle.proxies))
     row = await store.create_user(
         request.app.state.pool,
         email=body.email,
         key=email_key(body.email),
-        password_hash=await passwords.hash(body.password),
+        password_hash=await passwords.hash(body.password, Priority.REGISTER),
         display_name=body.display_name,
     )
     return json_response(store.user_json(row, with_email=True), status=201)
@@ -91,7 +96,7 @@ async def register(request: Request) -> Response:
     summary="Log in with email and password; a new refresh-token family",
     body=Login,
     responses={200: TokenPair},
-    errors=(400, 401, 403, 413, 429),
+    errors=(400, 401, 403, 413, 429, 503),
     auth=False,
 )
 async def login(request: Request) -> Response:
@@ -101,18 +106,18 @@ async def login(request: Request) -> Response:
     passwords: Passwords = request.app.state.passwords
     throttle: LoginThrottle = request.app.state.throttle
     key = email_key(body.email)
-    account, address = throttle.keys(request, key)
+    # The token is taken before the password is checked: attempts in flight count too.
     try:
-        await throttle.check(account, address)
+        attempt = await throttle.take(key, client_address(request, throttle.proxies))
     except RateLimited:
         LOGINS.labels("throttled").inc()
         raise
     row = await store.credentials_by_email(pool, key)
     stored: str | None = row["password_hash"] if row else None
     if not await passwords.verify(stored, body.password) or row is None or stored is None:
-        await throttle.failed(account, address)
         LOGINS.labels("failed").inc()
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
+    await throttle.succeeded(attempt)
     if row["deactivated_at"] is not None:
         # Said only to whoever knows the password.
         LOGINS.labels("deactivated").inc()

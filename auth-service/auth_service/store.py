@@ -122,28 +122,34 @@ async def search_users(
     pool: asyncpg.Pool,
     *,
     name_pattern: str,
-    email_pattern: str,
+    email_key: str,
     after: tuple[str, uuid.UUID] | None,
     limit: int,
     hidden: list[uuid.UUID] | None = None,
+    email_prefix: str | None = None,
 ) -> list[asyncpg.Record]:
-    """Users whose lower-cased display name or email key matches a LIKE pattern (``\\``
-    escapes), ordered by (lower(display_name), id), after the given sort key; neither
-    deactivated accounts nor the ``hidden`` ones."""
+    """Users whose lower-cased display name matches a LIKE pattern (``\\`` escapes), or whose
+    email key is exactly ``email_key`` or starts with ``email_prefix`` (a LIKE pattern; None:
+    no prefix search), ordered by (lower(display_name), id), after the given sort key; neither
+    deactivated accounts nor the ``hidden`` ones. ``email_matched`` marks exact email matches."""
     after_name, after_id = after if after is not None else (None, None)
     return await pool.fetch(
-        f"""SELECT {USER_COLUMNS}, lower(display_name) AS sort_name FROM auth.users
-            WHERE (lower(display_name) LIKE lower($1) ESCAPE '\\' OR email_key LIKE $2 ESCAPE '\\')
+        f"""SELECT {USER_COLUMNS}, lower(display_name) AS sort_name,
+                   email_key = $2 AS email_matched
+            FROM auth.users
+            WHERE (lower(display_name) LIKE lower($1) ESCAPE '\\' OR email_key = $2
+                   OR email_key LIKE $7 ESCAPE '\\')
               AND ($3::text IS NULL OR (lower(display_name), id) > ($3::text, $4::uuid))
               AND deactivated_at IS NULL AND NOT (id = ANY($6::uuid[]))
             ORDER BY lower(display_name), id
             LIMIT $5""",
         name_pattern,
-        email_pattern,
+        email_key,
         after_name,
         after_id,
         limit,
         hidden or [],
+        email_prefix,
     )
 
 

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
+from chatcore.internal_secret import load_secrets
 from chatcore.logs import configure_logging
 from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, create_redis
@@ -75,8 +76,11 @@ def create_app(settings: MessagesSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         names = Names(settings.redis_prefix)
         app.state.settings = settings
+        app.state.gateway_secrets = load_secrets(
+            settings.gateway_secret, settings.gateway_secret_file
+        )
         app.state.pool = await create_pool(
-            settings.database_url,
+            settings.service_database_url,
             application_name="message-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,

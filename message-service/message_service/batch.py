@@ -21,7 +21,8 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import ChatError, RateLimited, Unauthorized, Unavailable
+from chatcore.errors import ChatError, Forbidden, RateLimited, Unauthorized, Unavailable
+from chatcore.internal_secret import HEADER, secret_matches
 from chatcore.logs import get_logger
 from chatcore.tokens import AccessClaims, TokenVerifier, UnknownKey
 from chatcore.web import json_response, read_json, validate
@@ -68,10 +69,13 @@ class BatchAnswers(BaseModel):
     ),
     body=SendBatch,
     responses={200: BatchAnswers},
-    errors=(400, 413),
+    errors=(400, 403, 413),
     auth=False,
 )
 async def send_batch(request: Request) -> Response:
+    # Checked before the body is read: a caller without the gateway's secret costs nothing.
+    if not secret_matches(request.headers.get(HEADER), request.app.state.gateway_secrets):
+        raise Forbidden("Only the gateway may call this.")
     batch = await read_json(request, SendBatch, max_bytes=BATCH_BYTES)
     admitted = await _admit(request.app.state, batch.items)
     writer: Writer = request.app.state.writer

@@ -13,12 +13,29 @@ def _env(name: str) -> AliasChoices:
 
 class MessagesSettings(ServiceSettings):
     port: int = Field(default=8003, validation_alias=_env("MESSAGES_PORT"))
+    # Its own Postgres role (chatcore.db_roles): migrate creates and grants it, serve
+    # connects as it; or a whole URL of its own. Unset: DATABASE_URL as it is.
+    db_role: str | None = Field(default=None, validation_alias=_env("MESSAGES_DB_ROLE"))
+    db_password: str | None = Field(
+        default=None, repr=False, validation_alias=_env("MESSAGES_DB_PASSWORD")
+    )
+    own_database_url: str | None = Field(
+        default=None, repr=False, validation_alias=_env("MESSAGES_DATABASE_URL")
+    )
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("MESSAGES_WORKERS"))
     # Per-user send limit (a token bucket in Redis shared by every replica).
     send_rate: float = Field(default=20.0, gt=0, validation_alias=_env("MESSAGES_SEND_RATE"))
     send_burst: int = Field(default=100, ge=1, validation_alias=_env("MESSAGES_SEND_BURST"))
     # The most sends one group-commit transaction takes; the rest wait for the next one.
     batch_max: int = Field(default=256, ge=1, le=5000, validation_alias=_env("MESSAGES_BATCH_MAX"))
+    # What the gateway proves itself with on POST /messages/batch (chatcore.internal_secret):
+    # secrets, comma-separated, and/or a file of one a line. None: the call is refused.
+    gateway_secret: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_GATEWAY_SECRET")
+    )
+    gateway_secret_file: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_GATEWAY_SECRET_FILE")
+    )
     # Last-resort expiry of a cached membership answer (events normally drop it first).
     membership_ttl: float = Field(
         default=30.0, gt=0, le=300, validation_alias=_env("MESSAGES_MEMBERSHIP_TTL")

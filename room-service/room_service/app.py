@@ -32,7 +32,7 @@ def create_app(settings: RoomSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.pool = await create_pool(
-            settings.database_url,
+            settings.service_database_url,
             application_name="room-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,

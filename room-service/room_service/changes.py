@@ -58,13 +58,15 @@ async def create_direct(
 
 
 async def reopen_direct(conn: Conn, room_id: uuid.UUID, caller: uuid.UUID) -> Change:
-    """Bring back whichever of the direct room's two people had left it (one event each)."""
+    """Bring the caller back into the direct room if they had left it (one event).
+
+    Only the caller: someone who left a conversation stays out of it until they open it
+    again themselves, so the other person cannot pull them back in (docs/api/rooms.md).
+    """
     async with conn.transaction():
         room = _returned(await conn.fetchrow(store.LOCK_ROOM, room_id))
-        # The caller first: of two people brought back, the one who reopened it joined first.
-        pair = [caller, *(u for u in (room["direct_low"], room["direct_high"]) if u != caller)]
         added = []
-        for member in await conn.fetch(store.READD_MEMBERS, room_id, pair):
+        for member in await conn.fetch(store.READD_MEMBERS, room_id, [caller]):
             room = await _bump(conn, room_id, members=1)
             added.append(events.member_added(room, caller, member))
         return Change(room_json(room, roles.Role.MEMBER), added)

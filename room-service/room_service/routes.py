@@ -118,7 +118,8 @@ async def open_direct(request: Request) -> Response:
             raise Unavailable("The direct room is being created; try again.")
     if found["present"] == 2:
         return json_response(store.room_json(found, "member"))
-    # One of the two had left: bring them back, in turn with the room's other changes.
+    # One of the two had left: if it was the caller, they come back (in turn with the room's
+    # other changes); if it was the other person, they stay out until they open it again.
     async with room_change(request, found["id"]) as conn:
         change = await changes.reopen_direct(conn, found["id"], claims.user_id)
         await publisher(request).publish(change.events)

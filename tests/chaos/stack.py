@@ -5,6 +5,7 @@ real process, two gateways, and message-service's Redis link through a relay it 
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import signal
 import tempfile
@@ -99,10 +100,16 @@ class Stack:
             "ROOMS_URL": f"http://127.0.0.1:{ports['rooms']}",
             "MESSAGES_URL": f"http://127.0.0.1:{ports['messages']}",
             "AUTH_SIGNING_KEY_FILE": str(key),
+            # The gateway's proof on POST /messages/batch (chatcore.internal_secret).
+            "MESSAGES_GATEWAY_SECRET": secrets.token_urlsafe(32),
             # Registration of a few hundred load users must not take minutes; the password
             # hash strength is not what this suite tests.
             "AUTH_ARGON2_MEMORY_KIB": "64",
             "AUTH_ARGON2_TIME_COST": "1",
+            # ... and all of them come from 127.0.0.1, at once.
+            "AUTH_REGISTER_IP_BURST": "1000000",
+            "AUTH_HASH_QUEUE": "100000",
+            "AUTH_HASH_MAX_WAIT": "600",
             # A silent room with a lost last publish is found within this many seconds.
             "GATEWAY_GAP_CHECK_INTERVAL": "2",
             # Notifications go to receivers on loopback, retried within the suite's patience.
@@ -114,6 +121,8 @@ class Stack:
             "MESSAGES_NOTIFY_TIMEOUT": "2",
             **(extra_env or {}),
         }
+        self.env["GATEWAY_INTERNAL_SECRET"] = self.env["MESSAGES_GATEWAY_SECRET"]
+        self.env["MESSAGES_GATEWAY_SECRET_FILE"] = self.env["GATEWAY_INTERNAL_SECRET_FILE"] = ""
         migrations = [
             self._process("auth_service", ports["auth"]),
             self._process("room_service", ports["rooms"]),

@@ -20,7 +20,9 @@ SAMPLES = 40
 
 
 @pytest.fixture(scope="module")
-def unthrottled_auth(start_service: StartService, redis_prefix: str) -> ServiceProcess:
+def unthrottled_auth(
+    start_service: StartService, redis_prefix: str, auth_service: ServiceProcess
+) -> ServiceProcess:
     """An auth-service that never throttles, so every login does the full password check."""
     return start_service(
         "auth_service",
@@ -33,7 +35,9 @@ def unthrottled_auth(start_service: StartService, redis_prefix: str) -> ServiceP
 
 
 @pytest.fixture(scope="module")
-def default_auth(start_service: StartService, redis_prefix: str) -> ServiceProcess:
+def default_auth(
+    start_service: StartService, redis_prefix: str, auth_service: ServiceProcess
+) -> ServiceProcess:
     """An auth-service with the default throttling and counters of its own."""
     return start_service("auth_service", env={"REDIS_PREFIX": f"{redis_prefix}sec-brute:"})
 

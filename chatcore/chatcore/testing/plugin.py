@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from chatcore.internal_secret import HEADER
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.servers import (
     NoServer,
@@ -126,6 +127,18 @@ def vapid_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def gateway_secret() -> str:
+    """The secret this run's gateway proves itself with to message-service."""
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="session")
+def gateway_headers(gateway_secret: str) -> dict[str, str]:
+    """Headers that make a test's call look like the gateway's (``POST /messages/batch``)."""
+    return {HEADER: gateway_secret}
+
+
+@pytest.fixture(scope="session")
 def ports() -> dict[str, int]:
     return {name: free_port() for name in SERVICES}
 
@@ -139,6 +152,7 @@ def service_env(
     vapid_key_file: Path,
     ports: dict[str, int],
     tmp_path_factory: pytest.TempPathFactory,
+    gateway_secret: str,
 ) -> dict[str, str]:
     """The environment every service process of this run starts with."""
     return {
@@ -160,6 +174,16 @@ def service_env(
         "MESSAGES_VAPID_PRIVATE_KEY_FILE": str(vapid_key_file),
         # Tests run webhook and push receivers on loopback.
         "MESSAGES_WEBHOOK_ALLOW_PRIVATE": "true",
+        "MESSAGES_GATEWAY_SECRET": gateway_secret,
+        "GATEWAY_INTERNAL_SECRET": gateway_secret,
+        # `make test` exports the files `make run` uses; this run's secret is the one above.
+        "MESSAGES_GATEWAY_SECRET_FILE": "",
+        "GATEWAY_INTERNAL_SECRET_FILE": "",
+        # Every test registers its users from 127.0.0.1; the registration throttle has tests
+        # of its own (auth-service/tests/test_registration.py), as has the hashing line.
+        "AUTH_REGISTER_IP_BURST": "1000000",
+        "AUTH_HASH_QUEUE": "100000",
+        "AUTH_HASH_MAX_WAIT": "600",
         # The web client is served by this run's gateway and calls the services cross-origin.
         "CORS_ORIGINS": f"http://127.0.0.1:{ports['gateway']},http://localhost:{ports['gateway']}",
     }

@@ -16,9 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """The settings every process shares; environment names are the upper-case field names."""
 
-    model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", frozen=True, populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/chat"
     redis_url: str = "redis://127.0.0.1:6379/0"

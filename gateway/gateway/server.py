@@ -276,7 +276,9 @@ class Connections:
             else:
                 client.push(frames.error(*_error_code(error), frame.ref))
 
-        self.sends.submit(client.token, frame.room_id, frame.body, frame.client_msg_id, done)
+        self.sends.submit(
+            client.token, frame.room_id, frame.body, frame.client_msg_id, done, lane=client.id
+        )
 
     async def _execute(self, client: Client, frame: ClientFrame) -> None:
         try:

@@ -12,7 +12,7 @@ KEY_FILE  ?= .secrets/signing-key.pem
 
 export AUTH_SIGNING_KEY_FILE ?= $(abspath $(KEY_FILE))
 
-.PHONY: install run migrate keys check-services seed lint fmt test browser clean bench chaos
+.PHONY: install run migrate keys check-services check-ports seed lint fmt test browser clean bench chaos
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -32,6 +32,10 @@ install: $(VENV)/.synced
 check-services: install
 	@$(BIN)/python scripts/check_services.py
 
+# Each service's port must be free; if one is taken, one line says which.
+check-ports: install
+	@$(BIN)/python scripts/check_ports.py
+
 # The signing key auth-service uses, created once (never committed: .secrets/ is ignored).
 keys: install
 	@$(BIN)/python -m auth_service keygen "$(AUTH_SIGNING_KEY_FILE)"
@@ -42,7 +46,7 @@ migrate: install check-services
 
 # honcho starts every Procfile process and stops them all on Ctrl-C; announce.py prints the
 # URLs once every service is ready.
-run: install check-services keys migrate
+run: install check-services check-ports keys migrate
 	@$(BIN)/python scripts/announce.py & exec $(BIN)/honcho start -f Procfile
 
 # Demo users, rooms and messages through the running services' APIs; safe to repeat.

@@ -92,7 +92,7 @@ class TokenVerifier:
         """Verify with the keys already fetched; raises :class:`UnknownKey` if it needs more."""
         claims = self._verified.get(token)
         if claims is not None:
-            if time.time() <= claims.expires_at + self.leeway:
+            if time.time() < claims.expires_at + self.leeway:
                 return claims
             del self._verified[token]  # expired: verify again, which says so
         claims = self._verify_signed(token)

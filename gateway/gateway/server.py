@@ -29,6 +29,7 @@ from gateway.sends import Sends
 from gateway.session import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
+    REASON_AUTH_TIMEOUT,
     Close,
     Execute,
     Out,
@@ -80,6 +81,7 @@ class Connections:
             rate=self.settings.rate,
             burst=self.settings.burst,
             typing_interval=self.settings.typing_interval,
+            leeway=self.settings.jwt_leeway,
         )
         client = Client(ws, session, self.settings.max_inflight)
         metrics.CONNECTIONS.inc()
@@ -108,7 +110,7 @@ class Connections:
                     data = await client.ws.recv()
             except TimeoutError:
                 client.flush()
-                await client.ws.close(CLOSE_UNAUTHORIZED, "authentication timeout")
+                await client.ws.close(CLOSE_UNAUTHORIZED, REASON_AUTH_TIMEOUT)
                 return False
             metrics.FRAMES_IN.inc()
             await self.run(client, client.session.receive(data))
@@ -154,7 +156,7 @@ class Connections:
         )
         if session.phase is Phase.CLOSED:
             return
-        client.watch_expiry(claims.expires_at, self._expired)
+        client.watch_expiry(session.closes_at, self._expired)
         if first:
             await self._connect(client, out.resume, out.ref)
 
@@ -164,7 +166,7 @@ class Connections:
             client.spawn(self.run(client, outs))
         elif client.session.phase is not Phase.CLOSED:
             # The loop's clock and the wall clock drift apart: a timer may fire a hair early.
-            client.watch_expiry(client.session.expires_at, self._expired)
+            client.watch_expiry(client.session.closes_at, self._expired)
 
     async def _connect(
         self, client: Client, resume: dict[str, int] | None, ref: str | None

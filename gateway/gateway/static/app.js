@@ -6,7 +6,7 @@ import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
-import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
+import { initMembers, loadMembers, onMembership, onPresence, onRoleChanged, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
@@ -148,6 +148,8 @@ function wire(c) {
     onMembership(event.detail, false);
     addNotice(event.detail.room_id, `${userName(event.detail.user_id)} left the room.`);
   });
+  c.addEventListener("room_updated", (event) => { addRoom(event.detail.room).then(updateHeader).catch(() => {}); });
+  c.addEventListener("member_role_changed", (event) => onRoleChanged(event.detail));
   c.addEventListener("room_added", async (event) => {
     const room = event.detail.room;
     c.track(room.id);

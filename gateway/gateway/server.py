@@ -24,6 +24,7 @@ from gateway.client import Client
 from gateway.delivery import Delivery
 from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
 from gateway.presence import Presence
+from gateway.presence_state import send_initial
 from gateway.resume import Resumes
 from gateway.sends import Sends
 from gateway.session import (
@@ -130,7 +131,7 @@ class Connections:
             elif isinstance(out, Verify):
                 await self._verify(client, out)
             elif isinstance(out, Start):
-                client.spawn(self.resumes.start(client, out.resume, out.ref))
+                client.spawn(self._go_live(client, out))
             elif isinstance(out, Execute):
                 await client.inflight.acquire()
                 if isinstance(out.frame, Send):
@@ -160,6 +161,12 @@ class Connections:
         if first:
             await self._connect(client, out.resume, out.ref)
 
+    async def _go_live(self, client: Client, start: Start) -> None:
+        """Catch every room up (from the resume positions, if any), then send the presence
+        of the small rooms (presence_state.py)."""
+        await self.resumes.start(client, start.resume, start.ref)
+        await send_initial(client, client.presence_rooms, self.upstream, self.presence)
+
     def _expired(self, client: Client) -> None:
         outs = client.session.check_expiry()
         if outs:
@@ -186,6 +193,7 @@ class Connections:
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
             positions = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
             announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
+            client.presence_rooms = announced
             for entry in joined:
                 self.note_version(str(entry["room_id"]), entry.get("version"))
             for room_id in roles:

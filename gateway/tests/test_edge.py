@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from websockets.exceptions import InvalidStatus
 
@@ -107,8 +109,10 @@ async def test_expired_token_closes_4001(
     """An access token that expires on an open connection closes it with 4001 token_expired
     once exp plus the leeway (1 s here) has passed, as HTTP refuses it then, not before."""
     user = await make_user()
-    client = await open_socket(quick_gateway.url, forge_token(user.id, 2))
-    await asyncio.sleep(2.3)  # past exp, within the leeway: still open
+    token = forge_token(user.id, 3)
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    client = await open_socket(quick_gateway.url, token)
+    await asyncio.sleep(max(0.0, exp + 0.3 - time.time()))  # past exp, within the leeway
     await client.send({"type": "ping", "ref": "p"})
     assert (await client.until(lambda f: f["type"] == "pong"))["ref"] == "p"
     assert await client.closed(timeout=8) == 4001

@@ -18,7 +18,7 @@ export MESSAGES_VAPID_PRIVATE_KEY_FILE ?= $(abspath $(VAPID_KEY_FILE))
 export MESSAGES_GATEWAY_SECRET_FILE ?= $(abspath $(GATEWAY_SECRET_FILE))
 export GATEWAY_INTERNAL_SECRET_FILE ?= $(abspath $(GATEWAY_SECRET_FILE))
 
-.PHONY: install run migrate keys check-services seed backup restore lint fmt test unit browser monitoring-tools clean bench chaos admin
+.PHONY: install run migrate keys check-services check-ports seed backup restore lint fmt test unit browser monitoring-tools clean bench chaos admin
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -37,6 +37,10 @@ install: $(VENV)/.synced
 # Postgres and Redis must answer before anything else; if not, one line says what to do.
 check-services: install
 	@$(BIN)/python scripts/check_services.py
+
+# Each service's port must be free; if one is taken, one line says which.
+check-ports: install
+	@$(BIN)/python scripts/check_ports.py
 
 # The signing key auth-service uses, message-service's Web Push (VAPID) key and the gateway's
 # secret, each created once (never committed: .secrets/ is ignored).
@@ -64,7 +68,7 @@ run migrate: export MESSAGES_DB_ROLE ?= chat_messages
 
 # honcho starts every Procfile process and stops them all on Ctrl-C; announce.py prints the
 # URLs once every service is ready.
-run: install check-services keys migrate
+run: install check-services check-ports keys migrate
 	@$(BIN)/python scripts/announce.py & exec $(BIN)/honcho start -f Procfile
 
 # Demo users, rooms and messages through the running services' APIs; safe to repeat.

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 
 import asyncpg
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,6 +16,7 @@ from auth_service import store
 from auth_service.admin import blockers_of
 from auth_service.api import api
 from auth_service.models import (
+    CURSOR_PATTERN,
     DirectoryQuery,
     ProfileUpdate,
     PublicUser,
@@ -27,6 +27,8 @@ from auth_service.models import (
 from auth_service.settings import AuthSettings
 from chatcore.errors import InvalidInput, NotFound, UnsupportedMediaType
 from chatcore.web import authenticate, json_response, path_uuid, read_body, read_json, read_query
+
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 def _is_png(data: bytes) -> bool:
@@ -209,18 +211,17 @@ def like_substring(text: str) -> str:
 
 
 def encode_cursor(sort_name: str, user_id: uuid.UUID) -> str:
-    """The opaque cursor after a row: its sort key, base64url-encoded."""
-    raw = orjson.dumps([sort_name, str(user_id)])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    """The opaque cursor after a row: its sort key (models.CURSOR_PATTERN)."""
+    name = base64.urlsafe_b64encode(sort_name.encode()).rstrip(b"=").decode()
+    return f"{name}.{user_id.hex}"
 
 
 def decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
-    """The sort key a cursor holds; 422 for anything this service did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        name, user_id = orjson.loads(raw)
-        if not isinstance(name, str) or not isinstance(user_id, str) or "\x00" in name:
-            raise ValueError(cursor)
-        return name, uuid.UUID(user_id)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
-        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.") from None
+    """The sort key a cursor holds; 422 for anything not in its syntax. Any cursor in it is a
+    position in the directory's order (bytes that are not UTF-8 become U+FFFD, NUL is
+    dropped), so it pages from there."""
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.")
+    name, user_id = cursor.split(".")
+    raw = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4))
+    return raw.decode("utf-8", "replace").replace("\x00", ""), uuid.UUID(hex=user_id)

@@ -18,9 +18,10 @@ from chatcore.db_roles import DbRole, role_url
 class ServiceSettings(BaseSettings):
     """The settings every process shares; environment names are the upper-case field names."""
 
-    model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", frozen=True, populate_by_name=True
-    )
+    # No populate_by_name: with it, a field's bare name is read from the environment too, and
+    # a service setting named ``port`` would take the PORT that honcho, foreman and platforms
+    # set for their own purposes. Service settings are read only by their prefixed names.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/chat"
     redis_url: str = "redis://127.0.0.1:6379/0"

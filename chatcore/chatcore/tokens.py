@@ -105,7 +105,7 @@ class TokenVerifier:
         """Verify with the keys already fetched; raises :class:`UnknownKey` if it needs more."""
         claims = self._verified.get(token)
         if claims is not None:
-            if time.time() <= claims.expires_at + self.leeway:
+            if time.time() < claims.expires_at + self.leeway:
                 if self.revocations is not None:
                     self.revocations.check(claims.user_id, claims.issued_at)
                 return claims

@@ -58,6 +58,8 @@ class Client:
         self.inflight = Slots(max_inflight)
         # Rooms this client holds a channel subscription for.
         self.subscribed: set[str] = set()
+        # Rooms small enough for presence frames, as of connect (presence_state.py).
+        self.presence_rooms: list[str] = []
         # Membership work that arrived before `ready`; run right after it (None once ready).
         self.queued: list[Callable[[Client], Awaitable[None]]] | None = []
         self._expiry: asyncio.TimerHandle | None = None

@@ -26,12 +26,14 @@ from gateway.client import Client
 from gateway.delivery import Delivery
 from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
 from gateway.presence import Presence
+from gateway.presence_state import send_initial
 from gateway.resume import Resumes
 from gateway.sends import Sends
 from gateway.session import (
     CLOSE_REVOKED,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
+    REASON_AUTH_TIMEOUT,
     Close,
     Execute,
     Out,
@@ -101,6 +103,7 @@ class Connections:
             rate=self.settings.rate,
             burst=self.settings.burst,
             typing_interval=self.settings.typing_interval,
+            leeway=self.settings.jwt_leeway,
         )
         client = Client(ws, session, self.settings.max_inflight)
         metrics.CONNECTIONS.inc()
@@ -133,7 +136,7 @@ class Connections:
                     data = await client.ws.recv()
             except TimeoutError:
                 client.flush()
-                await client.ws.close(CLOSE_UNAUTHORIZED, "authentication timeout")
+                await client.ws.close(CLOSE_UNAUTHORIZED, REASON_AUTH_TIMEOUT)
                 return False
             metrics.FRAMES_IN.inc()
             await self.run(client, client.session.receive(data))
@@ -153,7 +156,7 @@ class Connections:
             elif isinstance(out, Verify):
                 await self._verify(client, out)
             elif isinstance(out, Start):
-                client.spawn(self.resumes.start(client, out.resume, out.ref))
+                client.spawn(self._go_live(client, out))
             elif isinstance(out, Execute):
                 await client.inflight.acquire()
                 if isinstance(out.frame, Send):
@@ -180,9 +183,15 @@ class Connections:
         if session.phase is Phase.CLOSED:
             return
         client.user_uuid, client.issued_at = claims.user_id, claims.issued_at
-        client.watch_expiry(claims.expires_at, self._expired)
+        client.watch_expiry(session.closes_at, self._expired)
         if first:
             await self._connect(client, out.resume, out.ref)
+
+    async def _go_live(self, client: Client, start: Start) -> None:
+        """Catch every room up (from the resume positions, if any), then send the presence
+        of the small rooms (presence_state.py)."""
+        await self.resumes.start(client, start.resume, start.ref)
+        await send_initial(client, client.presence_rooms, self.upstream, self.presence)
 
     def _expired(self, client: Client) -> None:
         outs = client.session.check_expiry()
@@ -190,7 +199,7 @@ class Connections:
             client.spawn(self.run(client, outs))
         elif client.session.phase is not Phase.CLOSED:
             # The loop's clock and the wall clock drift apart: a timer may fire a hair early.
-            client.watch_expiry(client.session.expires_at, self._expired)
+            client.watch_expiry(client.session.closes_at, self._expired)
 
     async def _connect(
         self, client: Client, resume: dict[str, int] | None, ref: str | None
@@ -210,6 +219,7 @@ class Connections:
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
             positions = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
             announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
+            client.presence_rooms = announced
             for entry in joined:
                 self.note_version(str(entry["room_id"]), entry.get("version"))
             for room_id in roles:
@@ -303,7 +313,13 @@ class Connections:
                 client.push(frames.error(*_error_code(error), frame.ref))
 
         self.sends.submit(
-            client.token, frame.room_id, frame.body, frame.client_msg_id, done, frame.attachment_ids
+            client.token,
+            frame.room_id,
+            frame.body,
+            frame.client_msg_id,
+            done,
+            frame.attachment_ids,
+            lane=client.id,
         )
 
     async def _execute(self, client: Client, frame: ClientFrame) -> None:

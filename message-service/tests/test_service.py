@@ -83,3 +83,13 @@ async def test_openapi_document_is_complete(
         "edited_at",
         "deleted",
     }
+
+
+async def test_other_methods_on_fixed_paths_are_405(
+    http: httpx.AsyncClient, message_service: ServiceProcess
+) -> None:
+    """PATCH /messages/read is 405 method_not_allowed (not a message id "read": 404)."""
+    for method, path in (("PATCH", "/messages/read"), ("DELETE", "/messages/unread")):
+        r = await http.request(method, f"{message_service.url}{path}")
+        assert r.status_code == 405, (method, path)
+        assert r.json()["error"]["code"] == "method_not_allowed"

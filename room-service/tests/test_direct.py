@@ -45,10 +45,11 @@ async def test_one_direct_room_per_pair(rooms: Rooms, make_users: MakeUsers) -> 
 
 
 async def test_direct_room_bad_requests(rooms: Rooms, make_users: MakeUsers) -> None:
-    """Oneself is 422 user_id; a user auth-service does not know is 404 user_not_found."""
+    """Oneself is 409 direct_with_self (a well-formed request the document cannot rule out);
+    a user auth-service does not know is 404 user_not_found."""
     [ana] = await make_users(1)
     r = await _direct(rooms, ana, ana)
-    assert (r.status_code, r.json()["error"]["field"]) == (422, "user_id")
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "direct_with_self")
     r = await _direct(rooms, ana, str(uuid.uuid4()))
     assert (r.status_code, r.json()["error"]["code"]) == (404, "user_not_found")
     r = await rooms.call("POST", "/rooms/direct", ana, json={})

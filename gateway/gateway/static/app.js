@@ -9,7 +9,7 @@ import { afterSignIn, initCommunity } from "./community.js";
 import { initAttachments, showTray } from "./attachments.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
 import { forgetDevice, initNotifications, openFromLink } from "./notifications.js";
-import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
+import { initMembers, loadMembers, onMembership, onPresence, onRoleChanged, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
@@ -155,6 +155,8 @@ function wire(c) {
     onMembership(event.detail, false);
     addNotice(event.detail.room_id, `${userName(event.detail.user_id)} left the room.`);
   });
+  c.addEventListener("room_updated", (event) => { addRoom(event.detail.room).then(updateHeader).catch(() => {}); });
+  c.addEventListener("member_role_changed", (event) => onRoleChanged(event.detail));
   c.addEventListener("room_added", async (event) => {
     const room = event.detail.room;
     c.track(room.id);

@@ -18,7 +18,16 @@ from chatcore.logs import configure_logging
 from chatcore.redisconn import Names, RedisClient, create_redis
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
-from message_service import batch, history, markers, routes
+from message_service import (
+    batch,
+    changes,
+    history,
+    markers,
+    reactions,
+    receipts,
+    routes,
+    threads,
+)
 from message_service.api import api
 from message_service.membership import Membership, MembershipListener
 from message_service.publisher import Publisher
@@ -27,7 +36,7 @@ from message_service.settings import MessagesSettings
 from message_service.writer import Writer
 
 # Importing these modules is what declares their calls on ``api``.
-_ROUTE_MODULES = (routes, batch, history, markers)
+_ROUTE_MODULES = (routes, batch, history, markers, reactions, threads, changes, receipts)
 
 
 def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
@@ -75,6 +84,7 @@ def create_app(settings: MessagesSettings) -> Starlette:
             http=http,
         )
         app.state.rooms = ServiceClient(http, settings.rooms_url)
+        app.state.room_sizes = receipts.RoomSizes(app.state.rooms)
         app.state.send_limiter = SendRateLimiter(
             app.state.redis,
             f"{settings.redis_prefix}messages:send:",

@@ -24,6 +24,7 @@ from chatcore.errors import ChatError, NotFound, RateLimited, Unauthorized, Unav
 from chatcore.logs import get_logger
 from chatcore.tokens import AccessClaims, TokenVerifier, UnknownKey
 from chatcore.web import json_response, read_json, validate
+from message_service import references
 from message_service.access import send_waits
 from message_service.api import api
 from message_service.membership import Membership, Unknown
@@ -139,14 +140,28 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
         elif isinstance(role, str):
             item, claims, body = entry
             admitted.append(
-                NewMessage(uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body)
+                NewMessage(
+                    uuid.uuid4(),
+                    item.room_id,
+                    claims.user_id,
+                    item.client_msg_id,
+                    body,
+                    item.reply_to,
+                    item.thread_root_id,
+                    tuple(item.mentions),
+                )
             )
         elif isinstance(role, BaseException):
             log.error("membership_look_up_failed", error=repr(role))
             admitted.append(Unavailable())
         else:  # not a member: the same answer as for a room that does not exist
             admitted.append(NotFound("No such room.", code="room_not_found"))
-    return admitted
+    if not any(isinstance(a, NewMessage) and references.points_anywhere(a) for a in admitted):
+        return admitted
+    tokens = [entry[0].token if not isinstance(entry, ChatError) else "" for entry in items]
+    return await references.resolve_all(
+        state.pool, membership, list(zip(tokens, admitted, strict=True))
+    )
 
 
 async def _role(

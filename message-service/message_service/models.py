@@ -14,6 +14,7 @@ BODY_MAX = 4000
 # Unicode category Cc: the C0 and C1 control characters and DEL.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CLIENT_MSG_ID_MAX = 64
+MENTIONS_MAX = 50
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
 # Seqs are Postgres bigints; anything larger cannot name a message.
@@ -41,6 +42,17 @@ class SendMessage(Strict):
     room_id: uuid.UUID
     body: StrictStr
     client_msg_id: StrictStr = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+    reply_to: uuid.UUID | None = Field(
+        default=None, description="a message of the same room, quoted in the main timeline"
+    )
+    thread_root_id: uuid.UUID | None = Field(
+        default=None,
+        description="a message of the same room: the reply goes in its thread (a thread "
+        "reply's root when it is itself a reply)",
+    )
+    mentions: list[uuid.UUID] = Field(
+        default_factory=list, max_length=MENTIONS_MAX, description="members of the room"
+    )
 
     @field_validator("client_msg_id")
     @classmethod
@@ -66,6 +78,19 @@ class HistoryQuery(Strict):
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
     # Takes precedence over before_seq / after_seq: it already holds the direction.
     cursor: str | None = Field(default=None, min_length=1, max_length=200)
+    top_level: bool = Field(default=False, description="true: without thread replies")
+
+
+class Reaction(BaseModel):
+    emoji: str
+    count: int
+    user_ids: list[uuid.UUID] = Field(description="the first 50 who reacted")
+
+
+class Thread(BaseModel):
+    reply_count: int
+    last_reply_at: datetime
+    last_reply_seq: int
 
 
 class Message(BaseModel):
@@ -78,6 +103,11 @@ class Message(BaseModel):
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
+    reply_to: uuid.UUID | None
+    thread_root_id: uuid.UUID | None
+    mentions: list[uuid.UUID]
+    reactions: list[Reaction]
+    thread: Thread | None = Field(description="on a thread root: its summary")
 
 
 class MessagePage(BaseModel):
@@ -92,11 +122,16 @@ class RoomReadState(BaseModel):
     unread: int
 
 
+class UnreadState(RoomReadState):
+    mentions: int = Field(description="unread messages that mention the caller")
+
+
 class UnreadList(BaseModel):
-    items: list[RoomReadState]
+    items: list[UnreadState]
 
 
-class JoinedRoomState(RoomReadState):
+class JoinedRoomState(UnreadState):
+    last_pos: int = Field(description="the room's last change position")
     role: str
     joined_at: datetime
     version: int

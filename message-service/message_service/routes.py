@@ -7,7 +7,9 @@ answers once it is committed and queues its publication on the room channel.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import asyncpg
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +18,7 @@ from chatcore.errors import Conflict, Forbidden, NotFound
 from chatcore.events import Kind
 from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json
-from message_service import store
+from message_service import references, store, store_changes
 from message_service.access import MODERATORS, check_send_rate, require_member
 from message_service.api import api
 from message_service.models import EditMessage, Message, SendMessage, message_text
@@ -56,13 +58,17 @@ async def check_send(
     await check_send_rate(state.send_limiter, claims.user_id)
     if await state.membership.role(token, payload.room_id, claims.user_id) is None:
         raise NotFound("No such room.", code="room_not_found")
-    return NewMessage(
+    new = NewMessage(
         id=uuid.uuid4(),
         room_id=payload.room_id,
         sender_id=claims.user_id,
         client_msg_id=payload.client_msg_id,
         body=body,
+        reply_to=payload.reply_to,
+        thread_root_id=payload.thread_root_id,
+        mentions=tuple(payload.mentions),
     )
+    return await references.resolve(state.pool, state.membership, token, new)
 
 
 @api.route(
@@ -84,11 +90,11 @@ async def edit_message(request: Request) -> Response:
     await require_member(request, row["room_id"], claims.user_id, missing=_no_message())
     if row["sender_id"] != claims.user_id:
         raise Forbidden("Only its sender can edit a message.", code="not_sender")
-    edited = await store.edit_message(pool, message_id, claims.user_id, body)
+    edited = await store.edit_message(pool, row, claims.user_id, body)
     if edited is None:  # deleted, before or while we looked
         raise Conflict("A deleted message cannot be edited.", code="message_deleted")
-    message = store.message_json(edited)
-    _publisher(request).publish([message_event(Kind.CHANGE, "message_edited", message)])
+    message = await with_reactions(pool, edited[0])
+    _publisher(request).publish([message_event(Kind.CHANGE, "message_edited", message, edited[1])])
     return json_response(message)
 
 
@@ -109,14 +115,22 @@ async def delete_message(request: Request) -> Response:
     role = await require_member(request, row["room_id"], claims.user_id, missing=_no_message())
     if row["sender_id"] != claims.user_id and role not in MODERATORS:
         raise Forbidden("Only its sender or a room owner or admin can delete a message.")
-    tombstone = await store.delete_message(pool, message_id)
+    tombstone = await store.delete_message(pool, row)
     if tombstone is None:
         # Already a tombstone: deleting again changes nothing and publishes nothing.
         current = await store.message_by_id(pool, message_id)
-        return json_response(store.message_json(current or row))
-    message = store.message_json(tombstone)
-    _publisher(request).publish([message_event(Kind.CHANGE, "message_deleted", message)])
+        return json_response(await with_reactions(pool, current or row))
+    message = await with_reactions(pool, tombstone[0])
+    _publisher(request).publish(
+        [message_event(Kind.CHANGE, "message_deleted", message, tombstone[1])]
+    )
     return json_response(message)
+
+
+async def with_reactions(pool: asyncpg.Pool, row: Any) -> dict[str, Any]:
+    """The ``message`` object of a stored row, its reactions read."""
+    found = await store_changes.reactions_of(pool, [row["id"]])
+    return store.message_json(row, found.get(row["id"]))
 
 
 def _publisher(request: Request) -> Publisher:

@@ -22,7 +22,8 @@ from chatcore.errors import ChatError, InvalidInput, Unavailable
 from chatcore.events import Kind
 from chatcore.logs import get_logger
 from message_service import metrics, store
-from message_service.publisher import Publisher, message_event
+from message_service.frames import thread_frame, thread_summary
+from message_service.publisher import Publisher, change_event, message_event
 from message_service.store import NewMessage, SendKey
 
 log = get_logger(__name__)
@@ -196,7 +197,16 @@ class Writer:
         }
 
     def _publish(self, rows: Any) -> None:
-        ordered = sorted(rows, key=lambda row: row["seq"])
-        self.publisher.publish(
-            message_event(Kind.MESSAGE, "message", store.message_json(row)) for row in ordered
-        )
+        """Each new message, then each thread's new summary, in change-position order."""
+        events: list[tuple[int, tuple[Any, bytes]]] = []
+        threads: dict[Any, Any] = {}
+        for row in rows:
+            message = store.message_json(row)
+            events.append((row["pos"], message_event(Kind.MESSAGE, "message", message, row["pos"])))
+            if row["root_pos"] is not None:
+                threads[row["thread_root_id"]] = row
+        for root_id, row in threads.items():
+            frame = thread_frame(row["room_id"], root_id, row["root_pos"], thread_summary(row))
+            events.append((row["root_pos"], change_event(row["room_id"], 0, frame)))
+        events.sort(key=lambda event: event[0])
+        self.publisher.publish(event for _, event in events)

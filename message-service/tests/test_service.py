@@ -15,6 +15,11 @@ CALLS = {
     ("get", "/messages/unread"),
     ("post", "/messages/batch"),
     ("get", "/messages/rooms"),
+    ("put", "/messages/{message_id}/reactions/{emoji}"),
+    ("delete", "/messages/{message_id}/reactions/{emoji}"),
+    ("get", "/messages/threads/{root_id}"),
+    ("get", "/messages/receipts"),
+    ("get", "/messages/changes"),
 }
 
 
@@ -54,7 +59,7 @@ async def test_openapi_document_is_complete(
     ]:
         assert "application/json" in paths[path][method]["requestBody"]["content"], path
     query = {p["name"] for p in paths["/messages"]["get"]["parameters"]}
-    assert query == {"room_id", "before_seq", "after_seq", "limit", "cursor"}
+    assert query == {"room_id", "before_seq", "after_seq", "limit", "cursor", "top_level"}
     send = paths["/messages"]["post"]["responses"]
     assert {"200", "201", "404", "413", "422", "429"} <= set(send)
     assert "409" in paths["/messages/{message_id}"]["patch"]["responses"]
@@ -70,4 +75,9 @@ async def test_openapi_document_is_complete(
         "created_at",
         "edited_at",
         "deleted",
+        "reply_to",
+        "thread_root_id",
+        "mentions",
+        "reactions",
+        "thread",
     }

@@ -43,13 +43,23 @@ class Sends:
         self._queue: deque[_Pending] = deque()
         self._calls = 0
 
-    def submit(self, token: str, room_id: str, body: str, client_msg_id: str, done: Done) -> None:
+    def submit(
+        self,
+        token: str,
+        room_id: str,
+        body: str,
+        client_msg_id: str,
+        done: Done,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         """Queue a send; ``done(message, None)`` once it is committed, or ``done(None, error)``.
 
         A callback rather than an awaitable: a busy gateway forwards thousands of sends a
         second, and a task per send would cost more than the send itself.
         """
         item = {"token": token, "room_id": room_id, "body": body, "client_msg_id": client_msg_id}
+        if extra:  # reply_to, thread_root_id, mentions: only when the send has them
+            item.update(extra)
         self._queue.append(_Pending(item, done))
         self._next()
 

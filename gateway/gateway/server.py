@@ -128,7 +128,7 @@ class Connections:
             elif isinstance(out, Verify):
                 await self._verify(client, out)
             elif isinstance(out, Start):
-                client.spawn(self.resumes.start(client, out.resume, out.ref))
+                client.spawn(self.resumes.start(client, out.resume, out.ref, out.positions))
             elif isinstance(out, Execute):
                 await client.inflight.acquire()
                 if isinstance(out.frame, Send):
@@ -156,7 +156,7 @@ class Connections:
             return
         client.watch_expiry(claims.expires_at, self._expired)
         if first:
-            await self._connect(client, out.resume, out.ref)
+            await self._connect(client, out.resume, out.ref, out.positions)
 
     def _expired(self, client: Client) -> None:
         outs = client.session.check_expiry()
@@ -167,7 +167,11 @@ class Connections:
             client.watch_expiry(client.session.expires_at, self._expired)
 
     async def _connect(
-        self, client: Client, resume: dict[str, int] | None, ref: str | None
+        self,
+        client: Client,
+        resume: dict[str, int] | None,
+        ref: str | None,
+        positions: dict[str, int] | None = None,
     ) -> None:
         """Read the user's rooms and where each stands, subscribe them, answer ``ready``.
 
@@ -182,7 +186,8 @@ class Connections:
         try:
             joined = await self.upstream.rooms_with_positions(client.token)
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
-            positions = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
+            seqs = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
+            last_pos = {str(r["room_id"]): int(r.get("last_pos", r["last_seq"])) for r in joined}
             announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
             for entry in joined:
                 self.note_version(str(entry["room_id"]), entry.get("version"))
@@ -196,10 +201,13 @@ class Connections:
             client.flush()
             await client.ws.close(code, "cannot load rooms; retry")
             return
-        rooms = {rid: (positions.get(rid, 0), role) for rid, role in roles.items()}
+        rooms = {rid: (seqs.get(rid, 0), role) for rid, role in roles.items()}
         for room_id, (seq, _) in rooms.items():
-            self.delivery.start(room_id, seq)
-        await self.run(client, session.ready(rooms, client.id, resume, ref))
+            self.delivery.start(room_id, last_pos.get(room_id, seq), seq)
+        await self.run(
+            client,
+            session.ready(rooms, client.id, resume, ref, last_pos=last_pos, positions=positions),
+        )
         client.spawn(self.presence.connected(user_id, client.id, announced))
         queued, client.queued = client.queued, None
         for event in queued or []:
@@ -276,7 +284,14 @@ class Connections:
             else:
                 client.push(frames.error(*_error_code(error), frame.ref))
 
-        self.sends.submit(client.token, frame.room_id, frame.body, frame.client_msg_id, done)
+        extra: dict[str, Any] = {}
+        if frame.reply_to:
+            extra["reply_to"] = frame.reply_to
+        if frame.thread_root_id:
+            extra["thread_root_id"] = frame.thread_root_id
+        if frame.mentions:
+            extra["mentions"] = list(frame.mentions)
+        self.sends.submit(client.token, frame.room_id, frame.body, frame.client_msg_id, done, extra)
 
     async def _execute(self, client: Client, frame: ClientFrame) -> None:
         try:

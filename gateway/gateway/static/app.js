@@ -6,6 +6,7 @@ import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
+import { initConversations, loadReceipts, mentionsMe, onReaction, onReceipt, onThreadUpdated } from "./conversations.js";
 import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
@@ -101,6 +102,7 @@ async function enterApp() {
   });
   wire(conn);
   initChat(conn);
+  initConversations(conn, renderMessages);
   initComposer(conn);
   initMembers(conn);
   conn.start();
@@ -128,8 +130,11 @@ function wire(c) {
     if (!state.rooms.has(message.room_id)) addRoom({ id: message.room_id, kind: "group", title: "", created_at: message.created_at, member_count: 0 }).then(refreshRoom);
     stopTyping(message.room_id, message.sender_id);
     onMessage(message);
-    noteMessage(message, isReading(message.room_id) || message.sender_id === state.me.id);
+    noteMessage(message, isReading(message.room_id) || message.sender_id === state.me.id, mentionsMe(message));
   });
+  c.addEventListener("reaction", (event) => onReaction(event.detail));
+  c.addEventListener("thread_updated", (event) => onThreadUpdated(event.detail));
+  c.addEventListener("receipt", (event) => onReceipt(event.detail));
   c.addEventListener("ack", (event) => { if (event.detail.message) onMessage(event.detail.message); else renderMessages(); });
   c.addEventListener("gap", (event) => fillGap(event.detail.room_id).catch(() => {}));
   c.addEventListener("send_failed", (event) => sendFailed(event.detail));
@@ -188,6 +193,7 @@ function openRoom(roomId) {
   renderTyping();
   renderMembers();
   loadMembers(roomId);
+  loadReceipts(roomId);
   showConversation(roomId).then(() => { markRead(roomId); });
   $("#composer-input").focus({ preventScroll: true });
 }

@@ -2,6 +2,7 @@
 
 import { $, toast } from "./dom.js";
 import { renderMessages, scrollToBottom } from "./chat.js";
+import { sendExtras } from "./conversations.js";
 import { state, userName } from "./state.js";
 
 // Tell the room at most this often that we are typing; the others show it for 3 s.
@@ -34,7 +35,7 @@ export function initComposer(connection) {
     const body = input.value.trim();
     if (!body || !state.currentRoomId) return;
     if (body.length > 4000) { toast("That message is too long (4,000 characters at most).", "error"); return; }
-    conn.sendMessage(state.currentRoomId, body);
+    conn.sendMessage(state.currentRoomId, body, sendExtras(state.currentRoomId, body));
     lastTypingSent = 0;
     input.value = "";
     grow();

@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("send", commands.send, "send a message to a room")
     p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
     p.add_argument("text", nargs="+", metavar="TEXT")
+    p.add_argument(
+        "--reply-to", type=commands.message_id, metavar="MESSAGE_ID", help="quote this message"
+    )
+    p.add_argument(
+        "--thread", type=commands.message_id, metavar="MESSAGE_ID", help="reply in its thread"
+    )
     p = add("history", commands.history, "print a room's recent messages, oldest first")
     p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
     p.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N")

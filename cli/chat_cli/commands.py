@@ -25,6 +25,14 @@ def room_id(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not a room id (a UUID): {text!r}") from None
 
 
+def message_id(text: str) -> str:
+    """An argparse type: a message id must be a UUID."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a message id (a UUID): {text!r}") from None
+
+
 def _password(args: argparse.Namespace) -> str:
     password = args.password or os.environ.get("CHAT_PASSWORD")
     if not password:
@@ -91,12 +99,16 @@ async def send(api: Api, args: argparse.Namespace) -> None:
         raise UsageError("nothing to send: the message is empty")
     if len(body) > MAX_BODY:
         raise UsageError(f"the message is {len(body)} characters; at most {MAX_BODY} are allowed")
-    message = await api.call(
-        "POST",
-        "messages",
-        "/messages",
-        json={"room_id": args.room_id, "body": body, "client_msg_id": str(uuid.uuid4())},
-    )
+    payload: dict[str, Any] = {
+        "room_id": args.room_id,
+        "body": body,
+        "client_msg_id": str(uuid.uuid4()),
+    }
+    if args.reply_to:
+        payload["reply_to"] = args.reply_to
+    if args.thread:
+        payload["thread_root_id"] = args.thread
+    message = await api.call("POST", "messages", "/messages", json=payload)
     emit(message, as_json=args.json, text=f"sent #{message['seq']} to {args.room_id}")
 
 

@@ -58,10 +58,10 @@ def parse_room_event(payload: bytes) -> RoomEvent:
     header, newline, frame = payload.partition(b"\n")
     kind_byte, space, numbers = header.partition(b" ")
     kind = _KINDS.get(kind_byte)
-    number, _, pos = numbers.partition(b" ")
+    number, second, pos = numbers.partition(b" ")
     if not newline or not space or kind is None or not _number(number):
         raise BadPayload(payload[:40])
-    if pos and not _number(pos):
+    if second and not _number(pos):
         raise BadPayload(payload[:40])
     return RoomEvent(kind, int(number), frame, int(pos) if pos else 0)
 

@@ -264,3 +264,35 @@ async def test_replies_mentions_reactions_and_receipts_over_the_socket(
     receipt = await a.until(lambda f: f["type"] == "receipt")
     assert receipt == {"type": "receipt", "room_id": room, "user_id": str(bob.id), "seq": 2}
     await asyncio.sleep(0)
+
+
+async def test_changes_to_messages_older_than_the_connection_reach_it(
+    gateway_service: ServiceProcess,
+    message_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    http: httpx.AsyncClient,
+) -> None:
+    """The rule (docs/protocol.md): a connection gets every change made after it started,
+    whichever message it touches, so an edit of seq 1 reaches a connection that started at
+    seq 3, in position order with what follows, and only once."""
+    owner, late = await make_user(), await make_user()
+    room = await api.room(owner, late)
+    old = await api.send(owner, room, "old")
+    for _ in range(2):
+        await api.send(owner, room, "more")
+    client = await open_socket(gateway_service.url, late.access_token, ready=False)
+    ready = await client.until(lambda f: f["type"] == "ready")
+    assert ready["rooms"] == [{"room_id": room, "last_seq": 3, "last_pos": 3}]
+    await client.send({"type": "ping"})
+    await client.until(lambda f: f["type"] == "pong")
+    r = await _call(
+        http, message_service.url, "PATCH", f"/messages/{old['id']}", owner, json={"body": "new"}
+    )
+    assert r.status_code == 200
+    await api.send(owner, room, "after")
+    frames = await _changes(client, room, 2)
+    assert [(f["type"], f["pos"]) for f in frames] == [("message_edited", 4), ("message", 5)]
+    assert (frames[0]["message"]["seq"], frames[0]["message"]["body"]) == (1, "new")
+    assert not [f for f in await client.quiet(0.5) if f["type"] in _STREAM]

@@ -71,7 +71,8 @@ async def changes(request: Request) -> Response:
     else:
         seq = min(query.after_seq or 0, last_seq)
         pos = (await store_changes.pos_of_seq(pool, room_id, seq) or 0) if seq else 0
-    items = await read_changes(pool, room_id, pos, seq, query.limit)
+    # Nothing after it (the gateway's silent-room check, most of the time): no more queries.
+    items = await read_changes(pool, room_id, pos, seq, query.limit) if pos < last_pos else []
     more = bool(items) and items[-1]["pos"] < last_pos
     return json_response(
         {

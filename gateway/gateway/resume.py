@@ -91,7 +91,8 @@ class Resumes:
             rid: self.delivery.position(client, rid) for rid in known if rid in client.session.rooms
         }
         rooms = {rid: seq for rid, (_, seq) in at.items()}
-        positions = {rid: pos for rid, (pos, _) in at.items()}
+        # A room joined a moment ago may not know its position yet (-1): left out.
+        positions = {rid: pos for rid, (pos, _) in at.items() if pos >= 0}
         client.push(frames.build("resumed", ref, rooms=rooms, positions=positions))
 
     async def later(self, client: Client, frame: Resume) -> None:
@@ -107,7 +108,7 @@ class Resumes:
             if state is None:
                 continue
             at_pos, at_seq = self.delivery.position(client, room_id)
-            untouched = state.rewind_from == at_pos
+            untouched = at_pos >= 0 and state.rewind_from == at_pos
             state.rewind_from = -1
             pos = positions.get(room_id)
             same = pos == at_pos if pos is not None else seq == at_seq

@@ -52,16 +52,6 @@ class Upstream:
         answer = await self.messages.request("GET", "/messages/rooms", token=token)
         return list(answer["items"])
 
-    async def after(self, token: str, room_id: str, seq: int) -> list[dict[str, Any]]:
-        """Up to a page of the room's messages after ``seq``, oldest first."""
-        answer = await self.messages.request(
-            "GET",
-            "/messages",
-            token=token,
-            params={"room_id": room_id, "after_seq": seq, "limit": PAGE},
-        )
-        return list(answer["items"])
-
     async def changes(
         self, token: str, room_id: str, pos: int, seq: int = 0, limit: int = PAGE
     ) -> dict[str, Any]:

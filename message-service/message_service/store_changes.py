@@ -233,6 +233,8 @@ async def changes_after(
 async def messages_by_ids(
     pool: asyncpg.Pool, ids: Sequence[uuid.UUID], columns: str
 ) -> dict[uuid.UUID, asyncpg.Record]:
+    if not ids:
+        return {}
     rows = await pool.fetch(
         f"SELECT {columns} FROM messages.messages WHERE id = ANY($1::uuid[])", list(ids)
     )

@@ -34,7 +34,8 @@ class ThreadPage(BaseModel):
 @api.route(
     "GET",
     "/threads/{root_id}",
-    summary="A thread: its root and the root's replies, oldest first",
+    summary="A thread: its root and the root's replies, oldest first (a reply's id names its "
+    "thread)",
     query=ThreadQuery,
     responses={200: ThreadPage},
     errors=(404,),
@@ -50,6 +51,12 @@ async def thread(request: Request) -> Response:
     if root is None:
         raise missing
     await require_member(request, root["room_id"], claims.user_id, missing=missing)
+    if root["thread_root_id"] is not None:
+        # A thread reply names its thread, as it does when it is replied to.
+        root_id = root["thread_root_id"]
+        root = await store.message_by_id(pool, root_id)
+        if root is None:
+            raise missing
     rows = await store_changes.thread_replies(
         pool, root_id, after, query.limit + 1, store.MESSAGE_COLUMNS
     )

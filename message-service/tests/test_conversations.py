@@ -69,6 +69,9 @@ async def test_replies_threads_and_mentions(chat: Chat, make_user: MakeUser) -> 
     )
     assert [m["id"] for m in rest.json()["items"]] == [second.json()["id"]]
     assert rest.json()["next_cursor"] is None
+    via_reply = await chat.call("GET", f"/messages/threads/{first['id']}", member)
+    assert via_reply.json()["root"]["id"] == root["id"]
+    assert len(via_reply.json()["items"]) == 2
 
     everything = (await chat.history(member, room_id)).json()["items"]
     assert [m["seq"] for m in everything] == [4, 3, 2, 1]  # thread replies take room seqs

@@ -70,7 +70,7 @@ function oursKind(buf) {
   if (c === 0x61 /* a */ && buf[t + 3] === 0x22) return ACK;
   if (c === 0x65 /* e */ && buf[t + 1] === 0x72) return ERROR;
   if (c === 0x72 /* r */) {
-    if (buf[t + 2] === 0x61) return READY;
+    if (buf[t + 2] === 0x61 && buf[t + 5] === 0x22) return READY; // not "reaction"
     if (buf[t + 2] === 0x73 && buf[t + 7] === 0x22) return RESUMED;
   }
   return OTHER;

@@ -57,6 +57,8 @@ class Operation:
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     auth: bool = True
+    # Path parameters that are not UUIDs: their schema by name.
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Api:
@@ -80,6 +82,7 @@ class Api:
         responses: dict[int, type[BaseModel] | None] | None = None,
         errors: tuple[int, ...] = (),
         auth: bool = True,
+        path_schemas: dict[str, dict[str, Any]] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare ``method prefix+path``; ``path`` may hold ``{name}`` parameters."""
 
@@ -96,6 +99,7 @@ class Api:
                     responses=responses or {200: None},
                     errors=errors,
                     auth=auth,
+                    path_schemas=path_schemas or {},
                 )
             )
             return handler
@@ -154,7 +158,7 @@ class Api:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "string", "format": "uuid"},
+                "schema": op.path_schemas.get(name, {"type": "string", "format": "uuid"}),
             }
             for name in _path_params(op.path)
         ]

@@ -22,3 +22,15 @@ def test_bad_payloads_are_refused(payload: bytes) -> None:
     """Anything not `<kind> <int>\\n<frame>` raises BadPayload, never another error."""
     with pytest.raises(BadPayload):
         parse_room_event(payload)
+
+
+def test_change_stream_payloads_carry_their_position() -> None:
+    """A payload with a position has two numbers in its header; one without has one."""
+    payload = room_event(Kind.CHANGE, 4, {"type": "reaction", "pos": 9}, 9)
+    assert payload.startswith(b"E 4 9\n")
+    event = parse_room_event(payload)
+    assert (event.kind, event.seq, event.pos) == (Kind.CHANGE, 4, 9)
+    assert parse_room_event(b"R 3\n{}").pos == 0
+    for bad in (b"E 4 x\n{}", b"E 4 \n{}", b"E 4 9 1\n{}", b"E 4 -1\n{}"):
+        with pytest.raises(BadPayload):
+            parse_room_event(bad)

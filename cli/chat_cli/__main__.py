@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--file", action="append", metavar="PATH", help="attach a file (repeat for more, up to 10)"
     )
+    p.add_argument(
+        "--reply-to", type=commands.message_id, metavar="MESSAGE_ID", help="quote this message"
+    )
+    p.add_argument(
+        "--thread", type=commands.message_id, metavar="MESSAGE_ID", help="reply in its thread"
+    )
     p = add("history", commands.history, "print a room's recent messages, oldest first")
     p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N")

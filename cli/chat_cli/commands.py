@@ -26,6 +26,14 @@ def room(text: str) -> str:
     return text
 
 
+def message_id(text: str) -> str:
+    """An argparse type: a message id must be a UUID."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a message id (a UUID): {text!r}") from None
+
+
 def _password(args: argparse.Namespace) -> str:
     password = args.password or os.environ.get("CHAT_PASSWORD")
     if not password:
@@ -95,6 +103,10 @@ async def send(api: Api, args: argparse.Namespace) -> None:
         "body": body,
         "client_msg_id": str(uuid.uuid4()),
     }
+    if args.reply_to:
+        payload["reply_to"] = args.reply_to
+    if args.thread:
+        payload["thread_root_id"] = args.thread
     if paths:
         payload["attachment_ids"] = await files.upload_all(api, room_id, paths)
     message = await api.call("POST", "messages", "/messages", json=payload)

@@ -32,6 +32,9 @@ class RoomFeed:
 
     room_id: str
     last_seq: int | None = None
+    # The last change position seen (docs/protocol.md); a resume with it replays exactly the
+    # edits, deletes and reactions missed, none twice.
+    last_pos: int | None = None
     resumed: bool = field(default=False, init=False)
 
     def on_ready(self, frame: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,8 +45,35 @@ class RoomFeed:
         if self.last_seq is None:
             # First connection without --since: start at the room's newest message.
             self.last_seq = int(rooms[self.room_id].get("last_seq") or 0)
+            if isinstance(rooms[self.room_id].get("last_pos"), int):
+                self.last_pos = int(rooms[self.room_id]["last_pos"])
         self.resumed = False
-        return [{"type": "resume", "rooms": {self.room_id: self.last_seq}}]
+        resume: dict[str, Any] = {"type": "resume", "rooms": {self.room_id: self.last_seq}}
+        if self.last_pos is not None:
+            resume["positions"] = {self.room_id: self.last_pos}
+        return [resume]
+
+    def on_change(self, frame: dict[str, Any]) -> bool:
+        """True to print a change frame of the room (edit, delete, reaction, thread), False
+        for another room's or one already seen (at or below the last position)."""
+        message = frame.get("message")
+        room = frame.get("room_id") or (
+            message.get("room_id") if isinstance(message, dict) else None
+        )
+        if str(room) != self.room_id:
+            return False
+        pos = frame.get("pos")
+        if isinstance(pos, int):
+            if self.last_pos is not None and pos <= self.last_pos:
+                return False
+            self.last_pos = pos
+        return True
+
+    def note_position(self, frame: dict[str, Any]) -> None:
+        """Remember the position of a message frame that was printed."""
+        pos = frame.get("pos")
+        if isinstance(pos, int) and (self.last_pos is None or pos > self.last_pos):
+            self.last_pos = pos
 
     def on_message(self, message: dict[str, Any]) -> Gap | bool:
         """True to print this message, False to skip a repeat, a :class:`Gap` to fill first."""

@@ -40,7 +40,45 @@ def message_line(
     prefix = {"message_edited": "edit ", "message_deleted": "delete "}.get(kind, "")
     # One message, one line: embedded newlines would break line-based scripts.
     text = text.replace("\r", " ").replace("\n", " \u21b5 ")
-    return f"{when}  {prefix}#{seq}  {sender}: {text}"
+    return f"{when}  {prefix}#{seq}  {sender}: {text}{_extras(message)}"
+
+
+def _short(message_id: Any) -> str:
+    return str(message_id)[:8]
+
+
+def _extras(message: dict[str, Any]) -> str:
+    """What a message line adds for replies, threads and reactions."""
+    parts = []
+    if message.get("reply_to"):
+        parts.append(f"reply to {_short(message['reply_to'])}")
+    if message.get("thread_root_id"):
+        parts.append(f"in thread {_short(message['thread_root_id'])}")
+    thread = message.get("thread")
+    if isinstance(thread, dict) and thread.get("reply_count"):
+        parts.append(f"{thread['reply_count']} replies")
+    reactions = message.get("reactions") or []
+    if reactions:
+        parts.append(" ".join(f"{r.get('emoji')}{r.get('count')}" for r in reactions))
+    return f"  [{', '.join(parts)}; id {_short(message.get('id'))}]" if parts else ""
+
+
+def reaction_line(frame: dict[str, Any], user: str) -> str:
+    """A ``reaction`` frame as a line: ``react 👍 +1 (3) on <id>  Ana``."""
+    sign = "+1" if frame.get("added") else "-1"
+    return (
+        f"react {frame.get('emoji')} {sign} ({frame.get('count')}) "
+        f"on {_short(frame.get('message_id'))}  {user}"
+    )
+
+
+def thread_line(frame: dict[str, Any]) -> str:
+    """A ``thread_updated`` frame as a line: ``thread <id>: 3 replies, last #41``."""
+    thread = frame.get("thread") or {}
+    return (
+        f"thread {_short(frame.get('root_id'))}: {thread.get('reply_count')} replies, "
+        f"last #{thread.get('last_reply_seq')}"
+    )
 
 
 def emit(value: Any, *, as_json: bool, text: str | None = None) -> None:

@@ -8,7 +8,7 @@ from chat_cli.client import Api
 from chat_cli.connection import LiveConnection
 from chat_cli.errors import CliError
 from chat_cli.feed import Gap, RoomFeed
-from chat_cli.output import emit, message_line, note
+from chat_cli.output import emit, message_line, note, reaction_line, thread_line
 from chat_cli.people import Names
 
 
@@ -42,10 +42,14 @@ class Tail:
                 await self._fill(verdict)
                 verdict = self.feed.on_message(message)
             if verdict is True:
+                self.feed.note_position(frame)
                 await self._print(message, "message")
         elif kind in ("message_edited", "message_deleted") and isinstance(message, dict):
-            if str(message.get("room_id")) == self.feed.room_id:
+            if self.feed.on_change(frame):
                 await self._print(message, str(kind))
+        elif kind in ("reaction", "thread_updated"):
+            if self.feed.on_change(frame):
+                await self._print_change(frame)
         elif kind == "room_removed":
             room = frame.get("room") or {}
             if str(room.get("id")) == self.feed.room_id:
@@ -78,3 +82,12 @@ class Tail:
         sender = await self.names.name(str(message.get("sender_id")))
         base = self.api.endpoints.messages_url
         emit(None, as_json=False, text=message_line(message, sender, kind=kind, base=base))
+
+    async def _print_change(self, frame: dict[str, Any]) -> None:
+        if self.as_json:
+            emit(frame, as_json=True)
+        elif frame.get("type") == "reaction":
+            who = await self.names.name(str(frame.get("user_id")))
+            emit(None, as_json=False, text=reaction_line(frame, who))
+        else:
+            emit(None, as_json=False, text=thread_line(frame))

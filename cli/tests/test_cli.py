@@ -290,3 +290,41 @@ async def test_join_by_name_code_or_link_and_list_public_rooms(
     status, _, err = await chat(cli_env, "join", "no such room anywhere at all")
     assert status == 1
     assert "no public room" in err
+
+
+async def test_reply_thread_and_reactions_in_tail(
+    cli_env: dict[str, str],
+    gateway_service: ServiceProcess,
+    room_service: ServiceProcess,
+    message_service: ServiceProcess,
+    make_user: MakeUser,
+    http: httpx.AsyncClient,
+    tail: Callable[..., object],
+) -> None:
+    """`chat send --reply-to` and `--thread` send replies; `tail` prints them, the thread's
+    new summary and a reaction, each once."""
+    user = await make_user(display_name="보라")
+    await logged_in(cli_env, gateway_service, user)
+    room = await new_room(http, room_service, user)
+    watcher = await tail("tail", room)  # type: ignore[operator]
+    await watcher.status("# connected")
+    status, out, err = await chat(cli_env, "send", room, "root", "--json")
+    assert status == 0, err
+    root = json.loads(out)
+    assert (await watcher.line()).endswith("#1  보라: root")
+    status, out, err = await chat(cli_env, "send", room, "quoted", "--reply-to", root["id"])
+    assert status == 0, err
+    assert f"reply to {root['id'][:8]}" in await watcher.line()
+    status, out, err = await chat(cli_env, "send", room, "in thread", "--thread", root["id"])
+    assert status == 0, err
+    assert f"in thread {root['id'][:8]}" in await watcher.line()
+    assert await watcher.line() == f"thread {root['id'][:8]}: 1 replies, last #3"
+    r = await http.put(
+        f"{message_service.url}/messages/{root['id']}/reactions/%F0%9F%91%8D",
+        headers=user.headers,
+    )
+    assert r.status_code == 200
+    assert await watcher.line() == f"react 👍 +1 (1) on {root['id'][:8]}  보라"
+    await watcher.nothing_more()
+    status, _, err = await chat(cli_env, "send", room, "x", "--reply-to", "nope")
+    assert status == 2

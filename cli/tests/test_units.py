@@ -10,7 +10,7 @@ import pytest
 from chat_cli.__main__ import build_parser, main
 from chat_cli.endpoints import resolve
 from chat_cli.feed import Gap, NotAMember, RoomFeed
-from chat_cli.output import message_line
+from chat_cli.output import message_line, reaction_line, thread_line
 from chat_cli.session import Session, SessionStore, config_dir
 
 ROOM = "6f0c1a56-1f7e-4a53-9c55-2b1d0f0e9a11"
@@ -117,3 +117,32 @@ def test_commands_need_a_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """Without a stored session a command says to log in and exits with status 2."""
     monkeypatch.setenv("CHAT_CLI_CONFIG", str(tmp_path))
     assert main(["--auth-url", "http://127.0.0.1:9", "rooms"]) == 2
+
+
+def test_feed_resumes_with_its_change_position_and_skips_seen_changes() -> None:
+    """The position from ready (then from each change) goes into resume; a change at or
+    below it, or of another room, is not printed."""
+    feed = RoomFeed(ROOM)
+    ready = {"rooms": [{"room_id": ROOM, "last_seq": 3, "last_pos": 5}]}
+    assert feed.on_ready(ready) == [{"type": "resume", "rooms": {ROOM: 3}, "positions": {ROOM: 5}}]
+    reaction = {"type": "reaction", "pos": 6, "room_id": ROOM, "emoji": "👍"}
+    assert feed.on_change(reaction)
+    assert not feed.on_change(reaction)
+    assert not feed.on_change({**reaction, "pos": 7, "room_id": "other"})
+    assert feed.on_ready(ready)[0]["positions"] == {ROOM: 6}
+
+
+def test_replies_threads_and_reactions_show_on_the_line() -> None:
+    """A reply, a thread reply and a reacted message say so; reaction frames are one line."""
+    reply = {**msg(5), "reply_to": "aaaaaaaa-1111-1111-1111-111111111111"}
+    assert "reply to aaaaaaaa" in message_line(reply, "Ana")
+    threaded = {**msg(6), "thread_root_id": "bbbbbbbb-1111-1111-1111-111111111111"}
+    assert "in thread bbbbbbbb" in message_line(threaded, "Ana")
+    reacted = {**msg(7), "reactions": [{"emoji": "🎉", "count": 2, "user_ids": []}]}
+    assert "🎉2" in message_line(reacted, "Ana")
+    line = reaction_line(
+        {"emoji": "👍", "added": True, "count": 3, "message_id": "cccccccc-1"}, "보라"
+    )
+    assert line == "react 👍 +1 (3) on cccccccc  보라"
+    thread = {"root_id": "dddddddd-1", "thread": {"reply_count": 2, "last_reply_seq": 9}}
+    assert thread_line(thread) == "thread dddddddd: 2 replies, last #9"

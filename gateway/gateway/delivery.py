@@ -1,8 +1,10 @@
-"""Room feeds on one process: live frames in seq order to in-sync clients, holes filled
-from history, clients caught up from history before they join (docs/protocol.md).
+"""Room feeds on one process: each room's change stream (new messages, edits, deletes,
+reactions, thread summaries) in position order to in-sync clients, holes filled from
+message-service (``GET /messages/changes``), clients caught up from it before they join
+(docs/protocol.md).
 
 The seam between a client's catch-up and live delivery is kept by joining the in-sync set
-only when the client's position equals the feed's seq, checked and joined with no await in
+only when the client's position equals the feed's, checked and joined with no await in
 between. A room's frames are queued and written at the end of the loop iteration: the
 frames that arrived together (a batch commit publishes many at once) are encoded once as
 websocket frames, and the same bytes go to every in-sync client in one write each, with no
@@ -65,11 +67,12 @@ class Delivery:
         feed.subscribers += 1
         await self._subscribe(room_id)
 
-    def start(self, room_id: str, seq: int) -> None:
-        """Tell a new feed where its room stands (the newest seq read after subscribing)."""
+    def start(self, room_id: str, pos: int, seq: int) -> None:
+        """Tell a new feed where its room stands (the newest position and seq read after
+        subscribing)."""
         feed = self.feeds.get(room_id)
-        if feed is not None and feed.seq is None:
-            feed.start(seq)
+        if feed is not None and feed.pos is None:
+            feed.start(pos, seq)
             self._drain(feed)
 
     def unsubscribe(self, client: Client, room_id: str) -> None:
@@ -93,18 +96,18 @@ class Delivery:
                 self._flush(feed)
             feed.discard(client)
         state = client.session.rooms.get(room_id)
-        if state is not None and state.in_sync and feed is not None and feed.seq is not None:
-            state.pos = feed.seq
+        if state is not None and state.in_sync and feed is not None and feed.pos is not None:
+            state.pos, state.seq = feed.pos, feed.seq
         if state is not None:
             state.in_sync = False
 
-    def position(self, client: Client, room_id: str) -> int:
-        """The last seq delivered to the client in that room."""
+    def position(self, client: Client, room_id: str) -> tuple[int, int]:
+        """The last change position and message seq delivered to the client in that room."""
         state = client.session.rooms[room_id]
         feed = self.feeds.get(room_id)
-        if state.in_sync and feed is not None and feed.seq is not None:
-            return feed.seq
-        return state.pos
+        if state.in_sync and feed is not None and feed.pos is not None:
+            return feed.pos, feed.seq
+        return state.pos, state.seq
 
     # Live frames from the room channel.
 
@@ -118,18 +121,17 @@ class Delivery:
             metrics.BAD_PAYLOADS.inc()
             log.warning("bad_room_payload", room_id=room_id)
             return
-        if event.kind is Kind.MESSAGE:
-            if feed.accept(event.seq, event.frame):
+        if event.kind in _STREAM and event.pos > 0:
+            seq = event.seq if event.kind is Kind.MESSAGE else 0
+            if feed.accept(event.pos, event.frame, seq):
                 self._drain(feed)
-        elif event.kind is Kind.CHANGE:
-            if feed.seq is not None and event.seq <= feed.seq:
-                self._broadcast(feed, event.frame)
-            else:
-                feed.changes.setdefault(event.seq, []).append(event.frame)
-        else:
-            # Typing and presence: neither goes to the user's own connections (they know
-            # they are typing, and that they are online).
+        elif event.kind in (Kind.TYPING, Kind.PRESENCE):
+            # Neither goes to the user's own connections (they know they are typing, and
+            # that they are online).
             self._broadcast(feed, event.frame, skip_user=_user_of(event.frame))
+        else:
+            # Receipts go to every connection, the reader's others included (unread counts).
+            self._broadcast(feed, event.frame)
 
     def _drain(self, feed: Feed[Client]) -> None:
         while (item := feed.next()) is not None:
@@ -143,11 +145,9 @@ class Delivery:
         for client in feed.take_waiting():
             state = client.session.rooms.get(feed.room_id)
             if state is not None and client.open:
-                state.pos = feed.seq or 0
+                state.pos, state.seq = feed.pos or 0, feed.seq
                 state.in_sync = True
                 self._join(feed, client)
-        for change in feed.take_changes():
-            self._broadcast(feed, change)
 
     def _broadcast(self, feed: Feed[Client], frame: bytes, skip_user: str | None = None) -> None:
         """Queue a frame for every member; the queue goes out at the end of this iteration."""
@@ -221,11 +221,12 @@ class Delivery:
                 if token is None:
                     return
                 try:
-                    items = await self.upstream.after(token, feed.room_id, feed.seq or 0)
-                except ChatError:
+                    page = await self.upstream.changes(token, feed.room_id, feed.pos or 0)
+                    items = list(page["items"])
+                except (ChatError, KeyError, TypeError):
                     items = []
                 moved = self._apply_history(feed, items)
-                if not moved and not items and feed.highest <= (feed.seq or 0):
+                if not moved and not items and feed.highest <= (feed.pos or 0):
                     # Clients claimed a seq the room has not reached: start them here.
                     self._release_waiting(feed)
                     return
@@ -240,9 +241,9 @@ class Delivery:
     def _apply_history(self, feed: Feed[Client], items: list[dict[str, Any]]) -> bool:
         moved = False
         for item in items:
-            if feed.advance(int(item["seq"])):
+            if feed.advance(int(item["pos"]), _created_seq(item)):
                 metrics.GAP_FILLS.inc()
-                self._delivered(feed, frames.message(item))
+                self._delivered(feed, frames.change(item))
                 moved = True
                 while (nxt := feed.next()) is not None:
                     self._delivered(feed, nxt[1])
@@ -253,14 +254,14 @@ class Delivery:
             for client in feed.waiting.pop(pos):
                 state = client.session.rooms.get(feed.room_id)
                 if state is not None:
-                    state.pos = feed.seq or 0
+                    state.pos, state.seq = feed.pos or 0, feed.seq
                     state.in_sync = True
                     self._join(feed, client)
 
-    def fill_to(self, feed: Feed[Client], seq: int) -> None:
-        """Fill the feed from history up to ``seq`` (the room's newest, read elsewhere)."""
-        if feed.seq is not None and seq > feed.seq:
-            feed.waiting.setdefault(seq, set())
+    def fill_to(self, feed: Feed[Client], pos: int) -> None:
+        """Fill the feed up to ``pos`` (the room's newest position, read elsewhere)."""
+        if feed.pos is not None and pos > feed.pos:
+            feed.waiting.setdefault(pos, set())
             self._fill_soon(feed)
 
     # Clients: catch up from history, then join.
@@ -293,32 +294,43 @@ class Delivery:
             feed = self.feeds.get(room_id)
             if feed is None:
                 return
-            feed.start(state.pos)
-            if state.pos == feed.seq:
-                state.in_sync = True
-                self._join(feed, client)
-                self._drain(feed)
-                return
-            if state.pos > (feed.seq or 0):
-                feed.waiting.setdefault(state.pos, set()).add(client)
-                self._fill_soon(feed)
-                return
+            if state.pos >= 0:
+                feed.start(state.pos, state.seq)
+                if state.pos == feed.pos:
+                    state.in_sync = True
+                    self._join(feed, client)
+                    self._drain(feed)
+                    return
+                if state.pos > (feed.pos or 0):
+                    feed.waiting.setdefault(state.pos, set()).add(client)
+                    self._fill_soon(feed)
+                    return
             try:
-                items = await self.upstream.after(client.token, room_id, state.pos)
+                page = await self.upstream.changes(client.token, room_id, state.pos, state.seq)
+                items = list(page["items"])
+                start = int(page["after_pos"])
             except NotFound:
                 return  # removed meanwhile; the membership event says so to the client
-            except ChatError:
+            except (ChatError, KeyError, TypeError, ValueError):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            if not current():
+                return
+            if state.pos < 0:
+                # A resume that named a seq: start after the change that created it.
+                state.pos = start
+                if not items:
+                    continue
             moved = False
             for item in items:
-                if not current() or int(item["seq"]) != state.pos + 1:
+                if not current() or int(item["pos"]) != state.pos + 1:
                     break
                 client.flush()
-                await client.ws.send(frames.message(item), text=True)
+                await client.ws.send(frames.change(item), text=True)
                 metrics.CATCHUP.inc()
-                state.pos = int(item["seq"])
+                state.pos = int(item["pos"])
+                state.seq = _created_seq(item) or state.seq
                 moved = True
             if not moved:
                 await asyncio.sleep(delay)
@@ -335,6 +347,17 @@ def any_token(feed: Feed[Client]) -> str | None:
             if client.open and client.token:
                 return client.token
     return None
+
+
+# The kinds of payload that are part of a room's change stream (ordered by position).
+_STREAM = (Kind.MESSAGE, Kind.CHANGE)
+
+
+def _created_seq(item: dict[str, Any]) -> int:
+    """The seq of the message a change frame creates (0 for other changes)."""
+    if item.get("type") != "message":
+        return 0
+    return int(item["message"]["seq"])
 
 
 def _user_of(frame: bytes) -> str | None:

@@ -1,8 +1,11 @@
-"""The order of one room's messages on one gateway process, with no I/O.
+"""The order of one room's change stream on one gateway process, with no I/O.
 
-A :class:`Feed` knows ``seq``, the highest seq delivered in order to its in-sync
-connections, and holds frames that arrived ahead of it. The delivery layer asks it for the
-next frame to deliver and whether a hole needs filling from history.
+A :class:`Feed` knows ``pos``, the highest change position delivered in order to its in-sync
+connections (every change has one: new messages, edits, deletes, reactions, thread
+summaries; docs/protocol.md), and holds frames that arrived ahead of it. The delivery layer
+asks it for the next frame to deliver and whether a hole needs filling from message-service.
+It also follows ``seq``, the seq of the last new message delivered, which ``resumed``
+reports.
 """
 
 from __future__ import annotations
@@ -18,19 +21,21 @@ MAX_PENDING = 5000
 
 
 class Feed(Generic[C]):
-    """Per-room ordering state: in-sync members, clients waiting for a seq, held frames."""
+    """Per-room ordering state: in-sync members, clients waiting for a position, held
+    frames."""
 
     def __init__(self, room_id: str) -> None:
         self.room_id = room_id
-        # None until the first connection tells where the room stands (its last_seq).
-        self.seq: int | None = None
+        # None until the first connection tells where the room stands (its last_pos).
+        self.pos: int | None = None
+        self.seq = 0
         self.members: set[C] = set()
         # Clients whose position is ahead of the feed join when the feed reaches it.
         self.waiting: dict[int, set[C]] = {}
-        self.pending: dict[int, bytes] = {}
-        self.highest = 0  # the highest seq seen live: the room has at least that many
-        # Edits/deletes of a seq not yet delivered go out right after that seq.
-        self.changes: dict[int, list[bytes]] = {}
+        # Frames ahead of ``pos``, by position, with the seq of the message they create (0:
+        # a change to a message).
+        self.pending: dict[int, tuple[int, bytes]] = {}
+        self.highest = 0  # the highest position seen live: the room has at least that many
         self.subscribers = 0
         # Frames for every member, written together at the end of this loop iteration.
         self.outbox: list[bytes] = []
@@ -38,49 +43,55 @@ class Feed(Generic[C]):
         self.last_event = time.monotonic()
         self.next_check = 0.0
 
-    def start(self, seq: int) -> None:
-        """Set the starting position if it is not known yet."""
-        if self.seq is None:
-            self.seq = seq
+    def start(self, pos: int, seq: int = 0) -> None:
+        """Set the starting position (and the seq there) if it is not known yet."""
+        if self.pos is None:
+            self.pos, self.seq = pos, seq
 
-    def accept(self, seq: int, frame: bytes) -> bool:
-        """Take a live message frame; False if it is a duplicate (already delivered)."""
+    def accept(self, pos: int, frame: bytes, seq: int = 0) -> bool:
+        """Take a live frame at ``pos`` (``seq``: of the message it creates, else 0); False
+        if it is a duplicate (already delivered or held)."""
         self.last_event = time.monotonic()
-        if self.seq is not None and seq <= self.seq:
+        if self.pos is not None and pos <= self.pos:
             return False
-        if seq in self.pending:
+        if pos in self.pending:
             return False
-        self.highest = max(self.highest, seq)
-        if len(self.pending) < MAX_PENDING or (self.seq is not None and seq == self.seq + 1):
-            self.pending[seq] = frame
+        self.highest = max(self.highest, pos)
+        if len(self.pending) < MAX_PENDING or (self.pos is not None and pos == self.pos + 1):
+            self.pending[pos] = (seq, frame)
         return True
 
     def next(self) -> tuple[int, bytes] | None:
         """The next frame in order (the feed moves to it), or None if it is not here."""
-        if self.seq is None:
+        if self.pos is None:
             return None
-        frame = self.pending.pop(self.seq + 1, None)
-        if frame is None:
+        held = self.pending.pop(self.pos + 1, None)
+        if held is None:
             return None
-        self.seq += 1
-        return self.seq, frame
+        self.pos += 1
+        if held[0]:
+            self.seq = held[0]
+        return self.pos, held[1]
 
-    def advance(self, seq: int) -> bool:
-        """Move to ``seq`` for a frame read from history; False unless it is the next one."""
-        if self.seq is None or seq != self.seq + 1:
+    def advance(self, pos: int, seq: int = 0) -> bool:
+        """Move to ``pos`` for a frame read from message-service; False unless it is the
+        next one."""
+        if self.pos is None or pos != self.pos + 1:
             return False
-        self.seq = seq
-        self.pending.pop(seq, None)
+        self.pos = pos
+        if seq:
+            self.seq = seq
+        self.pending.pop(pos, None)
         return True
 
     @property
     def target(self) -> int:
-        """The seq the feed must reach: the newest seen live, or a waiting client's."""
+        """The position the feed must reach: the newest seen live, or a waiting client's."""
         return max(self.highest, max(self.waiting, default=0))
 
     def has_gap(self) -> bool:
-        """True when frames or clients ahead of ``seq`` wait for a hole to be filled."""
-        return self.seq is not None and self.target > self.seq
+        """True when frames or clients ahead of ``pos`` wait for a hole to be filled."""
+        return self.pos is not None and self.target > self.pos
 
     def discard(self, client: C) -> None:
         """Forget a client (left the room, closed, or restarting its position)."""
@@ -91,16 +102,10 @@ class Feed(Generic[C]):
                 del self.waiting[seq]
 
     def take_waiting(self) -> set[C]:
-        """The clients waiting for exactly the current seq (they join the members now)."""
-        if self.seq is None:
+        """The clients waiting for exactly the current position (they join the members)."""
+        if self.pos is None:
             return set()
-        return self.waiting.pop(self.seq, set())
-
-    def take_changes(self) -> list[bytes]:
-        """Edits held for the seq just delivered."""
-        if self.seq is None:
-            return []
-        return self.changes.pop(self.seq, [])
+        return self.waiting.pop(self.pos, set())
 
     def idle(self) -> bool:
         return not self.members and not self.waiting

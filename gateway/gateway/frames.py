@@ -20,6 +20,7 @@ MAX_REF = 200
 MAX_CLIENT_MSG_ID = 64  # message-service's limit
 MAX_RESUME_ROOMS = 10000
 MAX_ATTACHMENTS = 10  # message-service's limit
+MAX_MENTIONS = 50  # message-service's limit
 
 
 class FrameError(Exception):
@@ -37,6 +38,7 @@ class Auth:
     token: str
     resume: dict[str, int] | None
     ref: str | None = None
+    positions: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +48,17 @@ class Send:
     client_msg_id: str
     ref: str | None = None
     attachment_ids: tuple[str, ...] = ()
+    reply_to: str | None = None
+    thread_root_id: str | None = None
+    mentions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Resume:
     rooms: dict[str, int]
     ref: str | None = None
+    # The change position the client holds per room (optional; docs/protocol.md).
+    positions: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,15 +144,29 @@ def _rooms(value: Any, ref: str | None) -> dict[str, int]:
     return {_uuid(k, "rooms", ref): _seq(v, "rooms", ref) for k, v in value.items()}
 
 
+def _positions(obj: dict[str, Any], ref: str | None) -> dict[str, int] | None:
+    value = obj.get("positions")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > MAX_RESUME_ROOMS:
+        raise FrameError("invalid_field", "positions: must be an object of room_id: pos.", ref)
+    return {_uuid(k, "positions", ref): _seq(v, "positions", ref) for k, v in value.items()}
+
+
 def _auth(obj: dict[str, Any], ref: str | None) -> Auth:
     token = _field(obj, "token", str, ref)
     resume = obj.get("resume")
+    positions = None
     if resume is not None:
         if not isinstance(resume, dict):
             raise FrameError("invalid_field", "resume: must be an object.", ref)
-        inner = resume.get("rooms", resume)
+        if "rooms" in resume:
+            positions = _positions(resume, ref)
+            inner = resume["rooms"]
+        else:
+            inner = resume
         resume = _rooms(inner, ref)
-    return Auth(token, resume, ref)
+    return Auth(token, resume, ref, positions)
 
 
 def _send(obj: dict[str, Any], ref: str | None) -> Send:
@@ -161,7 +182,26 @@ def _send(obj: dict[str, Any], ref: str | None) -> Send:
         raise FrameError(
             "invalid_field", f"client_msg_id: 1 to {MAX_CLIENT_MSG_ID} characters.", ref
         )
-    return Send(room_id, body, client_msg_id, ref, attachment_ids)
+    reply_to = _optional_uuid(obj, "reply_to", ref)
+    thread_root_id = _optional_uuid(obj, "thread_root_id", ref)
+    mentions = obj.get("mentions")
+    if mentions is None:
+        mentions = []
+    if not isinstance(mentions, list) or len(mentions) > MAX_MENTIONS:
+        raise FrameError(
+            "invalid_field", f"mentions: a list of at most {MAX_MENTIONS} user ids.", ref
+        )
+    users = tuple(_uuid(m if isinstance(m, str) else "", "mentions", ref) for m in mentions)
+    return Send(room_id, body, client_msg_id, ref, attachment_ids, reply_to, thread_root_id, users)
+
+
+def _optional_uuid(obj: dict[str, Any], name: str, ref: str | None) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FrameError("invalid_field", f"{name}: must be a UUID.", ref)
+    return _uuid(value, name, ref)
 
 
 def _attachment_ids(value: Any, ref: str | None) -> tuple[str, ...]:
@@ -180,7 +220,7 @@ def _attachment_ids(value: Any, ref: str | None) -> tuple[str, ...]:
 def _resume(obj: dict[str, Any], ref: str | None) -> Resume:
     if "rooms" not in obj:
         raise FrameError("missing_field", "rooms: required.", ref)
-    return Resume(_rooms(obj["rooms"], ref), ref)
+    return Resume(_rooms(obj["rooms"], ref), ref, _positions(obj, ref))
 
 
 def _read(obj: dict[str, Any], ref: str | None) -> Read:
@@ -217,3 +257,9 @@ def error(code: str, message: str, ref: str | None = None) -> bytes:
 def message(item: dict[str, Any]) -> bytes:
     """The ``message`` frame of a message read from history (same shape as the live one)."""
     return build("message", message=item)
+
+
+def change(item: dict[str, Any]) -> bytes:
+    """A change frame read from ``GET /messages/changes`` (it is the frame published live,
+    ``type`` and ``pos`` included)."""
+    return jsonutil.dumps(item)

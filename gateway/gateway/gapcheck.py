@@ -1,8 +1,9 @@
 """The periodic check that finds a lost publish with no later message behind it.
 
 Every ``interval`` seconds (staggered per room), a room with local connections that has been
-silent that long is checked: message-service is asked for its newest seq (one small
-request, at most 8 at once) and the feed is filled from history if it is behind. After a
+silent that long is checked: message-service is asked for its last change position (one small
+request, at most 8 at once) and the feed is filled if it is behind, so a lost publish of any
+change (a message, an edit, a reaction) is found even when nothing follows it. After a
 pub/sub reconnect each room of the reconnected connection is checked at once (gateway.fanout).
 """
 
@@ -26,20 +27,20 @@ class GapCheck:
         self._slots = asyncio.Semaphore(8)
 
     async def check(self, room_id: str) -> None:
-        """Fill the room's feed if message-service has a newer seq than it delivered."""
+        """Fill the room's feed if message-service has a newer change than it delivered."""
         feed = self.delivery.feeds.get(room_id)
-        if feed is None or feed.seq is None or feed.filling:
+        if feed is None or feed.pos is None or feed.filling:
             return
         token = any_token(feed)
         if token is None:
             return
         async with self._slots:
             try:
-                newest = await self.delivery.upstream.newest(token, room_id)
-            except ChatError:
+                page = await self.delivery.upstream.changes(token, room_id, feed.pos, limit=1)
+                last_pos = int(page["last_pos"])
+            except (ChatError, KeyError, TypeError, ValueError):
                 return
-        if newest:
-            self.delivery.fill_to(feed, int(newest[0]["seq"]))
+        self.delivery.fill_to(feed, last_pos)
 
     async def run(self) -> None:
         """Check, every few seconds, the rooms that have been silent for an interval."""

@@ -164,8 +164,8 @@ class Membership:
             if room_id not in client.subscribed:
                 return  # removed while we were reading: the removal already said so
             missed = [m for m in reversed(page) if _after(m.get("created_at"), since)]
+            # The catch-up finds the position of message ``newest`` and starts the feed there.
             client.session.add_room(room_id, newest, role)
-            self.connections.delivery.start(room_id, newest)
             client.push(frames.build("room_added", room={**room, "my_role": role}))
             for message in missed:
                 client.push(frames.message(message))

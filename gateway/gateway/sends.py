@@ -60,7 +60,7 @@ class Sends:
         body: str,
         client_msg_id: str,
         done: Done,
-        attachment_ids: tuple[str, ...] = (),
+        extra: dict[str, Any] | None = None,
         *,
         lane: str,
     ) -> None:
@@ -76,8 +76,8 @@ class Sends:
             "body": body,
             "client_msg_id": client_msg_id,
         }
-        if attachment_ids:
-            item["attachment_ids"] = list(attachment_ids)
+        if extra:  # attachment_ids, reply_to, thread_root_id, mentions: only when it has them
+            item.update(extra)
         self._queue.append(_Pending(item, done, lane))
         self._next()
 

@@ -185,12 +185,12 @@ class Connections:
         client.user_uuid, client.issued_at = claims.user_id, claims.issued_at
         client.watch_expiry(session.closes_at, self._expired)
         if first:
-            await self._connect(client, out.resume, out.ref)
+            await self._connect(client, out.resume, out.ref, out.positions)
 
     async def _go_live(self, client: Client, start: Start) -> None:
         """Catch every room up (from the resume positions, if any), then send the presence
         of the small rooms (presence_state.py)."""
-        await self.resumes.start(client, start.resume, start.ref)
+        await self.resumes.start(client, start.resume, start.ref, start.positions)
         await send_initial(client, client.presence_rooms, self.upstream, self.presence)
 
     def _expired(self, client: Client) -> None:
@@ -202,7 +202,11 @@ class Connections:
             client.watch_expiry(client.session.closes_at, self._expired)
 
     async def _connect(
-        self, client: Client, resume: dict[str, int] | None, ref: str | None
+        self,
+        client: Client,
+        resume: dict[str, int] | None,
+        ref: str | None,
+        positions: dict[str, int] | None = None,
     ) -> None:
         """Read the user's rooms and where each stands, subscribe them, answer ``ready``.
 
@@ -217,7 +221,8 @@ class Connections:
         try:
             joined = await self.upstream.rooms_with_positions(client.token)
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
-            positions = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
+            seqs = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
+            last_pos = {str(r["room_id"]): int(r.get("last_pos", r["last_seq"])) for r in joined}
             announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
             client.presence_rooms = announced
             for entry in joined:
@@ -232,10 +237,13 @@ class Connections:
             client.flush()
             await client.ws.close(code, "cannot load rooms; retry")
             return
-        rooms = {rid: (positions.get(rid, 0), role) for rid, role in roles.items()}
+        rooms = {rid: (seqs.get(rid, 0), role) for rid, role in roles.items()}
         for room_id, (seq, _) in rooms.items():
-            self.delivery.start(room_id, seq)
-        await self.run(client, session.ready(rooms, client.id, resume, ref))
+            self.delivery.start(room_id, last_pos.get(room_id, seq), seq)
+        await self.run(
+            client,
+            session.ready(rooms, client.id, resume, ref, last_pos=last_pos, positions=positions),
+        )
         client.spawn(self.presence.connected(user_id, client.id, announced))
         queued, client.queued = client.queued, None
         for event in queued or []:
@@ -312,13 +320,22 @@ class Connections:
             else:
                 client.push(frames.error(*_error_code(error), frame.ref))
 
+        extra: dict[str, Any] = {}
+        if frame.attachment_ids:
+            extra["attachment_ids"] = list(frame.attachment_ids)
+        if frame.reply_to:
+            extra["reply_to"] = frame.reply_to
+        if frame.thread_root_id:
+            extra["thread_root_id"] = frame.thread_root_id
+        if frame.mentions:
+            extra["mentions"] = list(frame.mentions)
         self.sends.submit(
             client.token,
             frame.room_id,
             frame.body,
             frame.client_msg_id,
             done,
-            frame.attachment_ids,
+            extra,
             lane=client.id,
         )
 

@@ -66,6 +66,7 @@ class Verify:
     token: str
     resume: dict[str, int] | None
     ref: str | None
+    positions: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,9 @@ class Start:
 
     resume: dict[str, int] | None
     ref: str | None = None
+    # Change positions the client holds, by room (docs/protocol.md); rooms left out start
+    # after the change that created their resume seq's message.
+    positions: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +94,16 @@ Out = Reply | Close | Verify | Start | Execute
 class RoomState:
     """Where one room stands on this connection."""
 
-    pos: int  # the last seq delivered to this connection (or to start after)
+    # The last change position delivered to this connection (or to start after); -1 until
+    # it is known (a resume that named a seq only): the first read from message-service
+    # finds the position of that seq's message.
+    pos: int
     role: str = "member"
+    seq: int = 0  # the seq of the last new message delivered (or to start after)
     in_sync: bool = False  # in its feed's in-sync set: live frames go straight out
     generation: int = 0  # bumped when the room is removed or restarted; stale work stops
     attaching: int = -1  # the generation a catch-up runs for (-1: none), so only one runs
-    # ``ready``'s last_seq while no resume has set the position (-1 after one, or for a room
+    # ``ready``'s last_pos while no resume has set the position (-1 after one, or for a room
     # joined later): a late ``resume`` may still rewind a room that has delivered nothing.
     rewind_from: int = -1
 
@@ -144,7 +152,7 @@ class Session:
         if self.phase is Phase.HOLD:
             self.phase = Phase.LIVE
             if isinstance(frame, Resume):
-                return [Start(frame.rooms, frame.ref)]
+                return [Start(frame.rooms, frame.ref, frame.positions)]
             return [Start(None), *self._live(frame, now)]
         return self._live(frame, now)
 
@@ -157,7 +165,7 @@ class Session:
             frame = None
         if isinstance(frame, Auth) and not self._verifying:
             self._verifying = True
-            return [Verify(frame.token, frame.resume, frame.ref)]
+            return [Verify(frame.token, frame.resume, frame.ref, frame.positions)]
         return [self._close(CLOSE_UNAUTHORIZED, REASON_AUTH_REQUIRED)]
 
     def _live(self, frame: ClientFrame, now: float | None) -> list[Out]:
@@ -208,15 +216,24 @@ class Session:
         session_id: str,
         resume: dict[str, int] | None = None,
         ref: str | None = None,
+        *,
+        last_pos: dict[str, int] | None = None,
+        positions: dict[str, int] | None = None,
     ) -> list[Out]:
-        """The rooms ({room_id: (last_seq, role)}) are subscribed: send ``ready`` and hold."""
+        """The rooms ({room_id: (last_seq, role)}, ``last_pos`` their change positions: the
+        seq if left out) are subscribed: send ``ready`` and hold. ``resume`` and
+        ``positions`` are those of an ``auth`` frame."""
         if self.phase is not Phase.CONNECTING:
             return []
+        at = {rid: (last_pos or {}).get(rid, seq) for rid, (seq, _) in rooms.items()}
         self.rooms = {
-            rid: RoomState(pos=seq, role=role, rewind_from=seq)
+            rid: RoomState(pos=at[rid], seq=seq, role=role, rewind_from=at[rid])
             for rid, (seq, role) in rooms.items()
         }
-        listed = [{"room_id": rid, "last_seq": seq} for rid, (seq, _) in rooms.items()]
+        listed = [
+            {"room_id": rid, "last_seq": seq, "last_pos": at[rid]}
+            for rid, (seq, _) in rooms.items()
+        ]
         out: list[Out] = [
             Reply(
                 frames.build(
@@ -226,7 +243,7 @@ class Session:
         ]
         if resume is not None:
             self.phase = Phase.LIVE
-            out.append(Start(resume, ref))
+            out.append(Start(resume, ref, positions))
         else:
             self.phase = Phase.HOLD
         return out
@@ -255,10 +272,11 @@ class Session:
         known = {rid: seq for rid, seq in claimed.items() if rid in self.rooms}
         return known, [rid for rid in claimed if rid not in self.rooms]
 
-    def add_room(self, room_id: str, pos: int, role: str) -> RoomState:
-        """The user joined a room; its delivery starts after ``pos``."""
+    def add_room(self, room_id: str, seq: int, role: str) -> RoomState:
+        """The user joined a room; its delivery starts after the message ``seq`` (the
+        position of that message is read from message-service)."""
         old = self.rooms.get(room_id)
-        state = RoomState(pos=pos, role=role, generation=(old.generation + 1) if old else 0)
+        state = RoomState(pos=-1, seq=seq, role=role, generation=(old.generation + 1) if old else 0)
         self.rooms[room_id] = state
         return state
 

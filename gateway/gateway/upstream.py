@@ -61,15 +61,18 @@ class Upstream:
         answer = await self.messages.request("GET", "/messages/rooms", token=token)
         return list(answer["items"])
 
-    async def after(self, token: str, room_id: str, seq: int) -> list[dict[str, Any]]:
-        """Up to a page of the room's messages after ``seq``, oldest first."""
-        answer = await self.messages.request(
-            "GET",
-            "/messages",
-            token=token,
-            params={"room_id": room_id, "after_seq": seq, "limit": PAGE},
-        )
-        return list(answer["items"])
+    async def changes(
+        self, token: str, room_id: str, pos: int, seq: int = 0, limit: int = PAGE
+    ) -> dict[str, Any]:
+        """Up to a page of the room's change frames after position ``pos`` (after the message
+        ``seq``'s position when ``pos`` is -1): ``{items, after_pos, last_pos, last_seq}``."""
+        params: dict[str, Any] = {"room_id": room_id, "limit": limit}
+        if pos >= 0:
+            params["after_pos"] = pos
+        else:
+            params["after_seq"] = seq
+        answer = await self.messages.request("GET", "/messages/changes", token=token, params=params)
+        return dict(answer)
 
     async def newest(self, token: str, room_id: str, limit: int = 1) -> list[dict[str, Any]]:
         """The room's newest messages, newest first."""

@@ -71,3 +71,19 @@ def test_held_frames_are_bounded() -> None:
     assert len(feed.pending) == MAX_PENDING
     assert feed.target == MAX_PENDING + 9
     assert feed.has_gap()
+
+
+def test_the_feed_follows_the_seq_of_the_messages_it_delivers() -> None:
+    """Positions order everything; the seq moves only with frames that create a message."""
+    feed: Feed[str] = Feed("r")
+    feed.start(5, 3)
+    assert feed.accept(7, b"message 4", seq=4)
+    assert feed.accept(6, b"reaction")
+    assert feed.next() == (6, b"reaction")
+    assert feed.seq == 3
+    assert feed.next() == (7, b"message 4")
+    assert feed.seq == 4
+    assert feed.advance(8)
+    assert feed.seq == 4
+    assert feed.advance(9, 5)
+    assert (feed.pos, feed.seq) == (9, 5)

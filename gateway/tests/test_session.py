@@ -102,7 +102,7 @@ def test_ready_lists_rooms_and_holds_live_delivery() -> None:
     assert ready == {
         "type": "ready",
         "user_id": USER,
-        "rooms": [{"room_id": ROOM, "last_seq": 5}],
+        "rooms": [{"room_id": ROOM, "last_seq": 5, "last_pos": 5}],
         "session_id": "s1",
     }
     assert session.phase is Phase.HOLD

@@ -1,5 +1,5 @@
-"""The route registry of message-service; ``routes``, ``history`` and ``markers`` declare
-their calls on it."""
+"""The route registry of message-service; ``routes``, ``batch``, ``history``, ``markers``,
+``reactions``, ``threads``, ``changes`` and ``receipts`` declare their calls on it."""
 
 from chatcore.openapi import Api
 

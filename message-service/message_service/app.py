@@ -25,12 +25,16 @@ from chatcore.tokens import TokenVerifier
 from message_service import (
     attachments,
     batch,
+    changes,
     downloads,
     history,
     markers,
     notify_routes,
+    reactions,
+    receipts,
     reports,
     routes,
+    threads,
 )
 from message_service.api import api
 from message_service.files import open_files
@@ -45,7 +49,20 @@ from message_service.webpush import VapidKey
 from message_service.writer import Writer
 
 # Importing these modules is what declares their calls on ``api``.
-_ROUTE_MODULES = (routes, batch, history, markers, reports, notify_routes, attachments, downloads)
+_ROUTE_MODULES = (
+    routes,
+    batch,
+    history,
+    markers,
+    reports,
+    notify_routes,
+    attachments,
+    downloads,
+    reactions,
+    threads,
+    changes,
+    receipts,
+)
 
 
 def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
@@ -96,6 +113,7 @@ def create_app(settings: MessagesSettings) -> Starlette:
             http=http,
         )
         app.state.rooms = ServiceClient(http, settings.rooms_url)
+        app.state.room_sizes = receipts.RoomSizes(app.state.rooms)
         app.state.send_limiter = SendRateLimiter(
             app.state.redis,
             f"{settings.redis_prefix}messages:send:",

@@ -26,6 +26,7 @@ from chatcore.internal_secret import HEADER, secret_matches
 from chatcore.logs import get_logger
 from chatcore.tokens import AccessClaims, TokenVerifier, UnknownKey
 from chatcore.web import json_response, read_json, validate
+from message_service import references
 from message_service.access import may_write, send_waits
 from message_service.api import api
 from message_service.files import Files
@@ -164,11 +165,19 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
                     item.client_msg_id,
                     body,
                     attachments=carried,
+                    reply_to=item.reply_to,
+                    thread_root_id=item.thread_root_id,
+                    mentions=tuple(item.mentions),
                 )
             )
             jobs[len(admitted) - 1] = (item, claims)
     await _notify_jobs(state.notify_targets, admitted, jobs)
-    return admitted
+    if not any(isinstance(a, NewMessage) and references.points_anywhere(a) for a in admitted):
+        return admitted
+    tokens = [entry[0].token if not isinstance(entry, ChatError) else "" for entry in items]
+    return await references.resolve_all(
+        state.pool, membership, list(zip(tokens, admitted, strict=True))
+    )
 
 
 async def _notify_jobs(

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from chatcore.errors import InvalidInput
 from chatcore.web import authenticate, json_response, read_query
-from message_service import store
+from message_service import store, store_changes
 from message_service.access import require_member
 from message_service.api import api
 from message_service.models import CURSOR_PATTERN, HistoryQuery, MessagePage
@@ -58,16 +58,19 @@ async def history(request: Request) -> Response:
     pool = request.app.state.pool
     # One row more than the page says whether there is a next page.
     if position.newest_first:
-        rows = await store.newest_before(pool, query.room_id, position.before, query.limit + 1)
+        rows = await store.newest_before(
+            pool, query.room_id, position.before, query.limit + 1, query.top_level
+        )
     else:
         rows = await store.oldest_after(
-            pool, query.room_id, position.after, position.before, query.limit + 1
+            pool, query.room_id, position.after, position.before, query.limit + 1, query.top_level
         )
     page = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
         next_cursor = encode_cursor(position.next(page[-1]["seq"]))
-    items = [store.message_json(r) for r in page]
+    reactions = await store_changes.reactions_of(pool, [r["id"] for r in page])
+    items = [store.message_json(r, reactions.get(r["id"])) for r in page]
     await request.app.state.files.fill(items)
     return json_response({"items": items, "next_cursor": next_cursor})
 

@@ -20,6 +20,7 @@ from message_service import store
 from message_service.access import require_member
 from message_service.api import api
 from message_service.models import JoinedRoomStates, MarkRead, RoomReadState, UnreadList
+from message_service.receipts import publish_receipt
 
 
 def read_state(room_id: uuid.UUID, last_seq: int, read_seq: int) -> dict[str, Any]:
@@ -46,6 +47,8 @@ async def mark_read(request: Request) -> Response:
     row = await store.mark_read(
         request.app.state.pool, claims.user_id, payload.room_id, payload.seq
     )
+    if row["read_seq"] > row["previous"]:
+        await publish_receipt(request, payload.room_id, claims.user_id, row["read_seq"])
     return json_response(read_state(payload.room_id, row["last_seq"], row["read_seq"]))
 
 
@@ -62,7 +65,10 @@ async def unread(request: Request) -> Response:
     answer = await rooms.request("GET", "/rooms/joined", token=bearer_token(request))
     room_ids = _room_ids(answer)
     rows = await store.read_states(request.app.state.pool, claims.user_id, room_ids)
-    items = [read_state(r["room_id"], r["last_seq"], r["read_seq"]) for r in rows]
+    items = [
+        {**read_state(r["room_id"], r["last_seq"], r["read_seq"]), "mentions": r["mentions"]}
+        for r in rows
+    ]
     return json_response({"items": items})
 
 
@@ -85,7 +91,12 @@ async def rooms_with_positions(request: Request) -> Response:
     ids = [uuid.UUID(room_id) for room_id in joined]
     rows = await store.read_states(request.app.state.pool, claims.user_id, ids)
     items = [
-        {**joined[str(r["room_id"])], **read_state(r["room_id"], r["last_seq"], r["read_seq"])}
+        {
+            **joined[str(r["room_id"])],
+            **read_state(r["room_id"], r["last_seq"], r["read_seq"]),
+            "mentions": r["mentions"],
+            "last_pos": r["last_pos"],
+        }
         for r in rows
     ]
     return json_response({"items": items})

@@ -25,6 +25,7 @@ BODY_MAX = 4000
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CLIENT_MSG_ID_MAX = 64
 ATTACHMENTS_MAX = 10
+MENTIONS_MAX = 50
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
 # Seqs are Postgres bigints; anything larger cannot name a message.
@@ -74,6 +75,17 @@ class SendMessage(Strict):
     )
     # Uploads of the sender to this room not yet part of a message; with any, body may be "".
     attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=ATTACHMENTS_MAX)
+    reply_to: uuid.UUID | None = Field(
+        default=None, description="a message of the same room, quoted in the main timeline"
+    )
+    thread_root_id: uuid.UUID | None = Field(
+        default=None,
+        description="a message of the same room: the reply goes in its thread (a thread "
+        "reply's root when it is itself a reply)",
+    )
+    mentions: list[uuid.UUID] = Field(
+        default_factory=list, max_length=MENTIONS_MAX, description="members of the room"
+    )
 
     @field_validator("client_msg_id")
     @classmethod
@@ -99,6 +111,7 @@ class HistoryQuery(Strict):
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
     # Takes precedence over before_seq / after_seq: it already holds the direction.
     cursor: str | None = Field(default=None, max_length=40, pattern=CURSOR_PATTERN)
+    top_level: bool = Field(default=False, description="true: without thread replies")
 
 
 class Attachment(BaseModel):
@@ -113,6 +126,18 @@ class Attachment(BaseModel):
     thumbnail_url: str | None = Field(default=None, description="images only")
 
 
+class Reaction(BaseModel):
+    emoji: str
+    count: int
+    user_ids: list[uuid.UUID] = Field(description="the first 50 who reacted")
+
+
+class Thread(BaseModel):
+    reply_count: int
+    last_reply_at: datetime
+    last_reply_seq: int
+
+
 class Message(BaseModel):
     id: uuid.UUID
     room_id: uuid.UUID
@@ -124,6 +149,11 @@ class Message(BaseModel):
     edited_at: datetime | None
     deleted: bool
     attachments: list[Attachment] = Field(default_factory=list)
+    reply_to: uuid.UUID | None
+    thread_root_id: uuid.UUID | None
+    mentions: list[uuid.UUID]
+    reactions: list[Reaction]
+    thread: Thread | None = Field(description="on a thread root: its summary")
 
 
 class MessagePage(BaseModel):
@@ -138,11 +168,16 @@ class RoomReadState(BaseModel):
     unread: int
 
 
+class UnreadState(RoomReadState):
+    mentions: int = Field(description="unread messages that mention the caller")
+
+
 class UnreadList(BaseModel):
-    items: list[RoomReadState]
+    items: list[UnreadState]
 
 
-class JoinedRoomState(RoomReadState):
+class JoinedRoomState(UnreadState):
+    last_pos: int = Field(description="the room's last change position")
     role: str
     joined_at: datetime
     version: int

@@ -46,10 +46,18 @@ return #KEYS
 """
 
 
-def message_event(kind: Kind, frame_type: str, message: dict[str, Any]) -> tuple[Any, bytes]:
-    """``(room_id, payload)`` of a message frame for the room channel (docs/events.md)."""
-    frame = {"type": frame_type, "message": message}
-    return message["room_id"], room_event(kind, message["seq"], frame)
+def message_event(
+    kind: Kind, frame_type: str, message: dict[str, Any], pos: int
+) -> tuple[Any, bytes]:
+    """``(room_id, payload)`` of a message frame at change position ``pos`` for the room
+    channel (docs/events.md)."""
+    frame = {"type": frame_type, "pos": pos, "message": message}
+    return message["room_id"], room_event(kind, message["seq"], frame, pos)
+
+
+def change_event(room_id: Any, seq: int, frame: dict[str, Any]) -> tuple[Any, bytes]:
+    """``(room_id, payload)`` of another change frame (it carries its ``pos``)."""
+    return room_id, room_event(Kind.CHANGE, seq, frame, int(frame["pos"]))
 
 
 class Publisher:

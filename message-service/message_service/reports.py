@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatcore.errors import Conflict, Forbidden, InvalidInput, NotFound
-from chatcore.events import Kind
 from chatcore.httpclient import ServiceClient
 from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json, read_query
@@ -23,7 +22,6 @@ from message_service import store
 from message_service import store_reports as sql
 from message_service.access import MODERATORS, member_role, require_member
 from message_service.api import api
-from message_service.publisher import Publisher, message_event
 from message_service.report_models import (
     AuditPage,
     AuditQuery,
@@ -33,6 +31,7 @@ from message_service.report_models import (
     ReportQuery,
     Resolution,
 )
+from message_service.routes import tombstone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -163,22 +162,9 @@ async def delete_as_moderator(
     request: Request, claims: AccessClaims, message_id: uuid.UUID
 ) -> None:
     """Tombstone the message, publish the deletion and record it in the audit log."""
-    pool = request.app.state.pool
-    tombstone = await store.delete_message(pool, message_id)
-    if tombstone is None:
-        return  # deleted already
-    message = store.message_json(tombstone)
-    publisher: Publisher = request.app.state.publisher
-    publisher.publish([message_event(Kind.CHANGE, "message_deleted", message)])
-    async with pool.acquire() as conn:
-        await sql.append_audit(
-            conn,
-            claims.user_id,
-            "delete_message",
-            tombstone["room_id"],
-            tombstone["sender_id"],
-            {"message_id": str(message_id)},
-        )
+    row = await store.message_by_id(request.app.state.pool, message_id)
+    if row is not None:
+        await tombstone(request, row, claims.user_id)
 
 
 @api.route(

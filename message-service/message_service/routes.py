@@ -7,7 +7,9 @@ answers once it is committed and queues its publication on the room channel.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import asyncpg
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +18,7 @@ from chatcore.errors import Conflict, Forbidden, NotFound
 from chatcore.events import Kind
 from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json
-from message_service import store, store_reports
+from message_service import references, store, store_changes, store_reports
 from message_service.access import (
     MODERATORS,
     check_send_rate,
@@ -69,7 +71,7 @@ async def check_send(
         token, payload.room_id, claims.user_id, claims.name, mentions_of(payload)
     )
     files: Files = state.files
-    return NewMessage(
+    new = NewMessage(
         id=uuid.uuid4(),
         room_id=payload.room_id,
         sender_id=claims.user_id,
@@ -78,7 +80,11 @@ async def check_send(
         notify=notify,
         # No query at all for the common message without files.
         attachments=await files.claimable(claims.user_id, payload.room_id, payload.attachment_ids),
+        reply_to=payload.reply_to,
+        thread_root_id=payload.thread_root_id,
+        mentions=tuple(payload.mentions),
     )
+    return await references.resolve(state.pool, state.membership, token, new)
 
 
 @api.route(
@@ -100,12 +106,12 @@ async def edit_message(request: Request) -> Response:
     await require_writer(request, row["room_id"], claims.user_id, missing=_no_message())
     if row["sender_id"] != claims.user_id:
         raise Forbidden("Only its sender can edit a message.", code="not_sender")
-    edited = await store.edit_message(pool, message_id, claims.user_id, body)
+    edited = await store.edit_message(pool, row, claims.user_id, body)
     if edited is None:  # deleted, before or while we looked
         raise Conflict("A deleted message cannot be edited.", code="message_deleted")
-    message = store.message_json(edited)
+    message = await with_reactions(pool, edited[0])
     await _files(request).fill([message])
-    _publisher(request).publish([message_event(Kind.CHANGE, "message_edited", message)])
+    _publisher(request).publish([message_event(Kind.CHANGE, "message_edited", message, edited[1])])
     return json_response(message)
 
 
@@ -126,31 +132,50 @@ async def delete_message(request: Request) -> Response:
     role = await require_member(request, row["room_id"], claims.user_id, missing=_no_message())
     if row["sender_id"] != claims.user_id and role not in MODERATORS:
         raise Forbidden("Only its sender or a room owner or admin can delete a message.")
-    tombstone = await store.delete_message(pool, message_id)
-    if tombstone is None:
+    message = await tombstone(request, row, claims.user_id)
+    if message is None:
         # Already a tombstone: deleting again changes nothing and publishes nothing.
         current = await store.message_by_id(pool, message_id)
-        return json_response(store.message_json(current or row))
-    message = store.message_json(tombstone)
-    await _files(request).remove_of_message(message_id)
-    _publisher(request).publish([message_event(Kind.CHANGE, "message_deleted", message)])
-    if row["sender_id"] != claims.user_id:
-        # A moderator's deletion is kept in the audit log.
+        message = await with_reactions(pool, current or row)
+        await _files(request).fill([message])
+    return json_response(message)
+
+
+async def tombstone(request: Request, row: Any, actor: uuid.UUID) -> dict[str, Any] | None:
+    """Delete the message ``row`` as ``actor`` (its sender or a moderator): the tombstone,
+    its files removed, ``message_deleted`` published, a moderator's deletion kept in the
+    audit log. None when it was a tombstone already."""
+    pool = request.app.state.pool
+    deleted = await store.delete_message(pool, row)
+    if deleted is None:
+        return None
+    message = await with_reactions(pool, deleted[0])
+    await _files(request).remove_of_message(row["id"])
+    _publisher(request).publish(
+        [message_event(Kind.CHANGE, "message_deleted", message, deleted[1])]
+    )
+    if row["sender_id"] != actor:
         async with pool.acquire() as conn:
             await store_reports.append_audit(
                 conn,
-                claims.user_id,
+                actor,
                 "delete_message",
                 row["room_id"],
                 row["sender_id"],
-                {"message_id": str(message_id)},
+                {"message_id": str(row["id"])},
             )
-    return json_response(message)
+    return message
 
 
 def _files(request: Request) -> Files:
     files: Files = request.app.state.files
     return files
+
+
+async def with_reactions(pool: asyncpg.Pool, row: Any) -> dict[str, Any]:
+    """The ``message`` object of a stored row, its reactions read."""
+    found = await store_changes.reactions_of(pool, [row["id"]])
+    return store.message_json(row, found.get(row["id"]))
 
 
 def _publisher(request: Request) -> Publisher:

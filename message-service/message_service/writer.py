@@ -23,7 +23,8 @@ from chatcore.errors import ChatError, InvalidInput, Unavailable
 from chatcore.events import Kind
 from chatcore.logs import get_logger
 from message_service import metrics, store
-from message_service.publisher import Publisher, message_event
+from message_service.frames import thread_frame, thread_summary
+from message_service.publisher import Publisher, change_event, message_event
 from message_service.store import NewMessage, SendKey
 
 log = get_logger(__name__)
@@ -175,7 +176,7 @@ class Writer:
                 got = set(row["attached_ids"] or ())
                 stored["attachments"] = [a for a in carried[message_id] if a["id"] in got]
             messages[message_id] = stored
-        self._publish(messages.values())
+        self._publish(created.values(), messages)
         if self.on_notify is not None and any(m.notify for m in unique if m.id in created):
             self.on_notify()
         outcomes = {m.key: Appended(messages[m.id], True) for m in unique if m.id in created}
@@ -220,8 +221,17 @@ class Writer:
                 return dict.fromkeys(keys, missing)
         return {k: Appended(messages[k], False) if k in messages else missing for k in keys}
 
-    def _publish(self, messages: Any) -> None:
-        ordered = sorted(messages, key=lambda message: message["seq"])
-        self.publisher.publish(
-            message_event(Kind.MESSAGE, "message", message) for message in ordered
-        )
+    def _publish(self, rows: Any, messages: dict[Any, dict[str, Any]]) -> None:
+        """Each new message, then each thread's new summary, in change-position order."""
+        events: list[tuple[int, tuple[Any, bytes]]] = []
+        threads: dict[Any, Any] = {}
+        for row in rows:
+            message = messages[row["id"]]
+            events.append((row["pos"], message_event(Kind.MESSAGE, "message", message, row["pos"])))
+            if row["root_pos"] is not None:
+                threads[row["thread_root_id"]] = row
+        for root_id, row in threads.items():
+            frame = thread_frame(row["room_id"], root_id, row["root_pos"], thread_summary(row))
+            events.append((row["root_pos"], change_event(row["room_id"], 0, frame)))
+        events.sort(key=lambda event: event[0])
+        self.publisher.publish(event for _, event in events)

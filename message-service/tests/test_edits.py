@@ -45,7 +45,12 @@ async def test_sender_edits_and_others_cannot(
 
     await feed.collect(2)
     assert [(e.kind, e.seq) for e in feed.events] == [(Kind.MESSAGE, 1), (Kind.CHANGE, 1)]
-    assert orjson.loads(feed.events[1].frame) == {"type": "message_edited", "message": edited}
+    assert orjson.loads(feed.events[1].frame) == {
+        "type": "message_edited",
+        "pos": 2,
+        "message": edited,
+    }
+    assert [e.pos for e in feed.events] == [1, 2]
 
 
 async def test_delete_permissions_and_tombstones(
@@ -78,8 +83,9 @@ async def test_delete_permissions_and_tombstones(
     await feed.collect(6)
     changes = [e for e in feed.events if e.kind is Kind.CHANGE]
     assert [e.seq for e in changes] == [1, 2, 3]
+    # Three messages took positions 1 to 3; the deletes take the next three.
     assert [orjson.loads(e.frame) for e in changes] == [
-        {"type": "message_deleted", "message": t} for t in tombstones
+        {"type": "message_deleted", "pos": 4 + i, "message": t} for i, t in enumerate(tombstones)
     ]
 
 

@@ -101,6 +101,8 @@ async def test_rooms_with_positions(
         "last_seq",
         "read_seq",
         "unread",
+        "mentions",
+        "last_pos",
     }
     assert (item["room_id"], item["role"], item["member_count"]) == (room_id, "member", 2)
     assert (item["last_seq"], item["read_seq"], item["unread"]) == (3, 1, 2)

@@ -65,7 +65,9 @@ async def test_fifty_concurrent_senders_get_seqs_one_to_n(
     by_seq = {m["seq"]: m for m in acked}
     for event in feed.events:
         frame = orjson.loads(event.frame)
-        assert frame == {"type": "message", "message": by_seq[event.seq]}
+        # A room with only new messages: each one's change position is its seq.
+        assert frame == {"type": "message", "pos": event.seq, "message": by_seq[event.seq]}
+        assert event.pos == event.seq
 
     # Every reader sees the same order, whichever replica it asks.
     pages = [(await chat.history(owner, room_id, url, limit=200)).json()["items"] for url in urls]
@@ -142,6 +144,11 @@ async def test_message_object_shape(chat: Chat, make_user: MakeUser) -> None:
         "edited_at",
         "deleted",
         "attachments",
+        "reply_to",
+        "thread_root_id",
+        "mentions",
+        "reactions",
+        "thread",
     }
     assert message["attachments"] == []
     assert message["room_id"] == room_id

@@ -27,6 +27,11 @@ CALLS = {
     ("post", "/messages/notifications/webhooks"),
     ("get", "/messages/notifications/webhooks"),
     ("delete", "/messages/notifications/webhooks/{webhook_id}"),
+    ("put", "/messages/{message_id}/reactions/{emoji}"),
+    ("delete", "/messages/{message_id}/reactions/{emoji}"),
+    ("get", "/messages/threads/{root_id}"),
+    ("get", "/messages/receipts"),
+    ("get", "/messages/changes"),
 }
 
 
@@ -66,7 +71,7 @@ async def test_openapi_document_is_complete(
     ]:
         assert "application/json" in paths[path][method]["requestBody"]["content"], path
     query = {p["name"] for p in paths["/messages"]["get"]["parameters"]}
-    assert query == {"room_id", "before_seq", "after_seq", "limit", "cursor"}
+    assert query == {"room_id", "before_seq", "after_seq", "limit", "cursor", "top_level"}
     send = paths["/messages"]["post"]["responses"]
     assert {"200", "201", "404", "413", "422", "429"} <= set(send)
     assert "409" in paths["/messages/{message_id}"]["patch"]["responses"]
@@ -82,6 +87,11 @@ async def test_openapi_document_is_complete(
         "created_at",
         "edited_at",
         "deleted",
+        "reply_to",
+        "thread_root_id",
+        "mentions",
+        "reactions",
+        "thread",
     }
 
 

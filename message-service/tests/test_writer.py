@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
 from chatcore.errors import InvalidInput
+from chatcore.events import parse_room_event
 from chatcore.migrations import migrate
 from chatcore.redisconn import Names
 from message_service.app import events_redis
@@ -66,7 +67,7 @@ async def test_concurrent_sends_are_committed_in_groups(
     while len(published) < 300:
         message = await pubsub.get_message(timeout=5)
         assert message is not None, len(published)
-        published.append(int(message["data"].split(b" ", 1)[1].split(b"\n", 1)[0]))
+        published.append(parse_room_event(message["data"]).seq)
     assert await pubsub.get_message(timeout=0.3) is None
     assert sorted(published) == list(range(1, 301))
     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -25,7 +25,7 @@ SERVER_TYPES = {
     "ready", "message", "message_edited", "message_deleted", "room_added", "room_removed",
     "room_updated", "member_role_changed", "member_joined", "member_left", "presence",
     "presence_state", "typing",
-    "ack", "resumed", "error", "pong",
+    "ack", "resumed", "error", "pong", "reaction", "thread_updated", "receipt",
 }  # fmt: skip
 ERROR_CODES = {
     "bad_frame", "unknown_type", "missing_field", "invalid_field", "invalid_input",

@@ -8,6 +8,7 @@ import {
 import { afterSignIn, initCommunity } from "./community.js";
 import { initAttachments, showTray } from "./attachments.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
+import { initConversations, loadReceipts, mentionsMe, onReaction, onReceipt, onThreadUpdated } from "./conversations.js";
 import { forgetDevice, initNotifications, openFromLink } from "./notifications.js";
 import { initMembers, loadMembers, onMembership, onPresence, onRoleChanged, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
@@ -104,6 +105,7 @@ async function enterApp() {
   });
   wire(conn);
   initChat(conn);
+  initConversations(conn, renderMessages);
   initComposer(conn);
   initAttachments();
   initMembers(conn);
@@ -135,8 +137,11 @@ function wire(c) {
     if (!state.rooms.has(message.room_id)) addRoom({ id: message.room_id, kind: "group", title: "", created_at: message.created_at, member_count: 0 }).then(refreshRoom);
     stopTyping(message.room_id, message.sender_id);
     onMessage(message);
-    noteMessage(message, isReading(message.room_id) || message.sender_id === state.me.id);
+    noteMessage(message, isReading(message.room_id) || message.sender_id === state.me.id, mentionsMe(message));
   });
+  c.addEventListener("reaction", (event) => onReaction(event.detail));
+  c.addEventListener("thread_updated", (event) => onThreadUpdated(event.detail));
+  c.addEventListener("receipt", (event) => onReceipt(event.detail));
   c.addEventListener("ack", (event) => { if (event.detail.message) onMessage(event.detail.message); else renderMessages(); });
   c.addEventListener("gap", (event) => fillGap(event.detail.room_id).catch(() => {}));
   c.addEventListener("send_failed", (event) => sendFailed(event.detail));
@@ -198,6 +203,7 @@ function openRoom(roomId) {
   renderTyping();
   renderMembers();
   loadMembers(roomId);
+  loadReceipts(roomId);
   showConversation(roomId).then(() => { markRead(roomId); });
   $("#composer-input").focus({ preventScroll: true });
 }

@@ -6,6 +6,9 @@ import { attachmentsNode } from "./attachments.js";
 import { avatarNode, nameNode } from "./people.js";
 import { blocked, messageActions } from "./community.js";
 import { canModerate, convoOf, state, storeMessage } from "./state.js";
+import {
+  actionButtons, mentionsMe, onThreadMessage, quoteNode, reactionsNode, seenByNode, threadLink,
+} from "./conversations.js";
 
 const PAGE = 50;
 // Consecutive messages of one sender within this many ms share one header.
@@ -99,6 +102,7 @@ function setHistoryState(text) { $("#history-state").textContent = text; }
 
 /** A message arrived (live or resumed) or changed: show it if its room is open. */
 export function onMessage(message) {
+  onThreadMessage(message);
   const changed = storeMessage(message);
   if (message.room_id !== state.currentRoomId || !changed) return;
   const stick = nearBottom() || message.sender_id === state.me.id;
@@ -147,7 +151,9 @@ export function renderMessages() {
   const list = $("#message-list");
   const convo = roomId && state.convos.get(roomId);
   if (!convo) { list.replaceChildren(); return; }
-  const messages = [...convo.bySeq.values()].sort((a, b) => a.seq - b.seq);
+  // Thread replies live in the thread panel; the timeline shows their root's "N replies".
+  const messages = [...convo.bySeq.values()].filter((m) => !m.thread_root_id).sort((a, b) => a.seq - b.seq);
+  const lastOwn = messages.filter((m) => m.sender_id === state.me.id).at(-1);
   const notices = convo.notices || [];
   const waiting = [...conn.pending.values(), ...[...failed.values()].map((f) => ({ ...f.entry, error: f.message }))]
     .filter((p) => p.room_id === roomId && !messages.some((m) => m.client_msg_id === p.client_msg_id && m.sender_id === state.me.id));
@@ -168,12 +174,13 @@ export function renderMessages() {
       prev = null;
     }
     nodes.push(messageNode(message, prev));
+    if (message === lastOwn) nodes.push(seenByNode(roomId, lastOwn));
     prev = message;
     pushNotices(message.seq);
   }
   pushNotices(Infinity);
-  for (const p of waiting) nodes.push(pendingNode(p));
-  list.replaceChildren(...nodes);
+  for (const p of waiting) if (!p.thread_root_id) nodes.push(pendingNode(p));
+  list.replaceChildren(...nodes.filter(Boolean));
   setHistoryState(!convo.loaded ? "Loading messages…" : convo.hasMore ? "" : messages.length ? "This is the beginning of the conversation." : "No messages yet. Say hello!");
 }
 
@@ -181,8 +188,8 @@ function messageNode(message, prev) {
   const own = message.sender_id === state.me.id;
   const grouped = prev && prev.sender_id === message.sender_id && !prev.deleted === !message.deleted
     && new Date(message.created_at) - new Date(prev.created_at) < GROUP_MS;
-  const classes = ["msg", own ? "own" : "other", grouped ? "cont" : "first", message.deleted ? "deleted" : ""];
-  const actions = [];
+  const classes = ["msg", own ? "own" : "other", grouped ? "cont" : "first", message.deleted ? "deleted" : "", mentionsMe(message) ? "mentioned" : ""];
+  const actions = [...actionButtons(message)];
   if (!message.deleted && own) {
     actions.push(el("button", { type: "button", class: "ghost small", "aria-label": "Edit message", onclick: () => openEdit(message) }, "Edit"));
   }
@@ -196,6 +203,7 @@ function messageNode(message, prev) {
     !own ? (grouped ? el("span", { class: "avatar-gap" }) : avatarNode(message.sender_id, "avatar small")) : null,
     el("div", { class: "bubble" },
       !grouped ? el("div", { class: "meta" }, own ? el("span", { class: "name", text: "You" }) : nameNode(message.sender_id)) : null,
+      quoteNode(message),
       message.deleted
         ? el("p", { class: "body", text: "This message was deleted." })
         : hidden
@@ -204,7 +212,9 @@ function messageNode(message, prev) {
       hidden ? null : attachmentsNode(message),
       el("div", { class: "foot" },
         message.edited_at && !message.deleted ? el("span", { class: "edited", title: `Edited ${fullTime(message.edited_at)}` }, "edited") : null,
-        el("time", { datetime: message.created_at, title: fullTime(message.created_at), text: clockTime(message.created_at) }))),
+        el("time", { datetime: message.created_at, title: fullTime(message.created_at), text: clockTime(message.created_at) })),
+      reactionsNode(message),
+      threadLink(message)),
     actions.length ? el("div", { class: "actions" }, ...actions) : null);
 }
 

@@ -2,6 +2,7 @@
 
 import { $, toast } from "./dom.js";
 import { renderMessages, scrollToBottom } from "./chat.js";
+import { sendExtras } from "./conversations.js";
 import { state, userName } from "./state.js";
 import { takeAttachmentIds } from "./attachments.js";
 
@@ -38,7 +39,9 @@ export function initComposer(connection) {
     const attachmentIds = takeAttachmentIds(state.currentRoomId);
     if (attachmentIds === null) { toast("Wait for the files to finish uploading.", "info"); return; }
     if (!body && !attachmentIds.length) return;
-    conn.sendMessage(state.currentRoomId, body, attachmentIds);
+    const extra = sendExtras(state.currentRoomId, body);
+    if (attachmentIds.length) extra.attachment_ids = attachmentIds;
+    conn.sendMessage(state.currentRoomId, body, extra);
     lastTypingSent = 0;
     input.value = "";
     grow();

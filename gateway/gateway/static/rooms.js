@@ -15,7 +15,7 @@ export async function loadRooms() {
   state.rooms.clear();
   for (const room of rooms) {
     const u = counts.get(room.id);
-    state.rooms.set(room.id, { ...room, unread: u?.unread ?? 0, lastSeq: u?.last_seq ?? 0, lastAt: room.created_at, preview: null });
+    state.rooms.set(room.id, { ...room, unread: u?.unread ?? 0, mentions: u?.mentions ?? 0, lastSeq: u?.last_seq ?? 0, lastAt: room.created_at, preview: null });
   }
   renderRooms();
   await Promise.all([...state.rooms.values()].map((room) => fillRoom(room)));
@@ -60,12 +60,15 @@ function previewOf(room) {
 }
 
 /** A new live message: move the room up, and count it as unread unless it is being read. */
-export function noteMessage(message, isRead) {
+export function noteMessage(message, isRead, mentionsMe = false) {
   const room = state.rooms.get(message.room_id);
   if (!room) return;
   noteLatest(room, message);
   room.lastSeq = Math.max(room.lastSeq, message.seq);
-  if (message.sender_id !== state.me.id && !isRead) room.unread += 1;
+  if (message.sender_id !== state.me.id && !isRead) {
+    room.unread += 1;
+    if (mentionsMe) room.mentions = (room.mentions ?? 0) + 1;
+  }
   renderRooms();
 }
 
@@ -88,8 +91,9 @@ export function removeRoom(roomId) {
 
 export function markRead(roomId) {
   const room = state.rooms.get(roomId);
-  if (room && room.unread) {
+  if (room && (room.unread || room.mentions)) {
     room.unread = 0;
+    room.mentions = 0;
     renderRooms();
   }
 }
@@ -109,7 +113,7 @@ export function renderRooms() {
   list.replaceChildren(...rooms.map((room) => {
     const title = roomTitle(room);
     const unread = room.unread > 0;
-    const label = `${title}${unread ? `, ${room.unread} unread` : ""}`;
+    const label = `${title}${unread ? `, ${room.unread} unread` : ""}${room.mentions ? ", mentions you" : ""}`;
     return el("li", {},
       el("button", {
         type: "button",
@@ -126,6 +130,7 @@ export function renderRooms() {
           el("time", { class: "room-when", datetime: room.lastAt, text: room.lastAt ? shortWhen(room.lastAt) : "" })),
         el("span", { class: "room-bottom" },
           el("span", { class: "room-preview", text: previewOf(room) }),
+          room.mentions ? el("span", { class: "badge mention", title: `${room.mentions} mentions of you`, "aria-hidden": "true", text: "@" }) : null,
           unread ? el("span", { class: "badge", "aria-hidden": "true", text: room.unread > 99 ? "99+" : String(room.unread) }) : null)))
     );
   }));

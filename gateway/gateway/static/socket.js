@@ -24,6 +24,9 @@ export class Connection extends EventTarget {
     this.authed = false;
     this.stopped = true;
     this.lastSeq = new Map();
+    // The last change position seen per room (docs/protocol.md): resume replays every change
+    // after it, edits and reactions on messages we already hold included.
+    this.lastPos = new Map();
     this.pending = new Map();
     this.retryTimer = null;
     this.pingTimer = null;
@@ -48,6 +51,7 @@ export class Connection extends EventTarget {
     this.teardown();
     this.pending.clear();
     this.lastSeq.clear();
+    this.lastPos.clear();
     this.setState("idle");
   }
 
@@ -143,9 +147,8 @@ export class Connection extends EventTarget {
   }
 
   /** Queue a message; it is sent now if online, else after the next `ready`. */
-  sendMessage(roomId, body, attachmentIds = []) {
-    const entry = { room_id: roomId, body, client_msg_id: uuid() };
-    if (attachmentIds.length) entry.attachment_ids = attachmentIds;
+  sendMessage(roomId, body, extra = {}) {
+    const entry = { room_id: roomId, body, client_msg_id: uuid(), ...extra };
     this.pending.set(entry.client_msg_id, entry);
     if (this.authed) this.sendPending(entry);
     return entry;
@@ -159,6 +162,10 @@ export class Connection extends EventTarget {
     let frame;
     try { frame = JSON.parse(data); } catch { return; }
     this.awaitingPong = 0;
+    if (typeof frame.pos === "number") {
+      const roomId = frame.room_id ?? frame.message?.room_id;
+      if (roomId && frame.pos > (this.lastPos.get(roomId) ?? 0)) this.lastPos.set(roomId, frame.pos);
+    }
     switch (frame.type) {
       case "ready": return this.ready(frame);
       case "message": return this.message(frame.message);
@@ -190,16 +197,22 @@ export class Connection extends EventTarget {
     this.authed = true;
     this.attempt = 0;
     const resume = {};
+    const positions = {};
     const current = new Set();
-    for (const { room_id: roomId, last_seq: lastSeq } of frame.rooms || []) {
+    for (const { room_id: roomId, last_seq: lastSeq, last_pos: lastPos } of frame.rooms || []) {
       current.add(roomId);
-      if (this.lastSeq.has(roomId)) resume[roomId] = this.lastSeq.get(roomId);
-      else this.lastSeq.set(roomId, lastSeq);
+      if (this.lastSeq.has(roomId)) {
+        resume[roomId] = this.lastSeq.get(roomId);
+        if (this.lastPos.has(roomId)) positions[roomId] = this.lastPos.get(roomId);
+      } else {
+        this.lastSeq.set(roomId, lastSeq);
+        if (typeof lastPos === "number") this.lastPos.set(roomId, lastPos);
+      }
     }
-    for (const roomId of [...this.lastSeq.keys()]) if (!current.has(roomId)) this.lastSeq.delete(roomId);
+    for (const roomId of [...this.lastSeq.keys()]) if (!current.has(roomId)) { this.lastSeq.delete(roomId); this.lastPos.delete(roomId); }
     // Always the first frame after `ready`, even empty: it ends the gateway's resume hold at
     // once, so live messages start without waiting for the hold's grace.
-    this.send({ type: "resume", rooms: resume });
+    this.send({ type: "resume", rooms: resume, positions });
     for (const entry of this.pending.values()) this.sendPending(entry);
     this.setState("online");
     this.emit("ready", frame);
@@ -230,5 +243,5 @@ export class Connection extends EventTarget {
     if (!this.lastSeq.has(roomId)) this.lastSeq.set(roomId, seq);
   }
 
-  untrack(roomId) { this.lastSeq.delete(roomId); }
+  untrack(roomId) { this.lastSeq.delete(roomId); this.lastPos.delete(roomId); }
 }

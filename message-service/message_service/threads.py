@@ -1,0 +1,88 @@
+"""Reading a thread: its root's replies, oldest first, a page at a time."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+
+import orjson
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chatcore.errors import InvalidInput, NotFound
+from chatcore.web import authenticate, json_response, path_uuid, read_query
+from message_service import store, store_changes
+from message_service.access import require_member
+from message_service.api import api
+from message_service.models import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX, Message, Strict
+
+
+class ThreadQuery(Strict):
+    after_seq: int = Field(default=0, ge=0, le=SEQ_MAX)
+    limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
+    cursor: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class ThreadPage(BaseModel):
+    root: Message
+    items: list[Message]
+    next_cursor: str | None
+
+
+@api.route(
+    "GET",
+    "/threads/{root_id}",
+    summary="A thread: its root and the root's replies, oldest first (a reply's id names its "
+    "thread)",
+    query=ThreadQuery,
+    responses={200: ThreadPage},
+    errors=(404,),
+)
+async def thread(request: Request) -> Response:
+    claims = await authenticate(request)
+    root_id = path_uuid(request, "root_id")
+    query = read_query(request, ThreadQuery)
+    after = query.after_seq if query.cursor is None else _decode(query.cursor, root_id)
+    pool = request.app.state.pool
+    root = await store.message_by_id(pool, root_id)
+    missing = NotFound("No such thread.", code="message_not_found")
+    if root is None:
+        raise missing
+    await require_member(request, root["room_id"], claims.user_id, missing=missing)
+    if root["thread_root_id"] is not None:
+        # A thread reply names its thread, as it does when it is replied to.
+        root_id = root["thread_root_id"]
+        root = await store.message_by_id(pool, root_id)
+        if root is None:
+            raise missing
+    rows = await store_changes.thread_replies(
+        pool, root_id, after, query.limit + 1, store.MESSAGE_COLUMNS
+    )
+    page = rows[: query.limit]
+    reactions = await store_changes.reactions_of(pool, [root_id, *(r["id"] for r in page)])
+    next_cursor = _encode(page[-1]["seq"], root_id) if len(rows) > query.limit else None
+    return json_response(
+        {
+            "root": store.message_json(root, reactions.get(root_id)),
+            "items": [store.message_json(r, reactions.get(r["id"])) for r in page],
+            "next_cursor": next_cursor,
+        }
+    )
+
+
+def _encode(after: int, root_id: uuid.UUID) -> str:
+    raw = orjson.dumps([str(root_id), after])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode(cursor: str, root_id: uuid.UUID) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        root, after = orjson.loads(raw)
+        if root == str(root_id) and type(after) is int and 0 <= after <= SEQ_MAX:
+            return after
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        pass
+    raise InvalidInput("cursor", "cursor: not a cursor this service gave out for this thread.")

@@ -27,6 +27,10 @@ CALLS = {
     ("post", "/messages/notifications/webhooks"),
     ("get", "/messages/notifications/webhooks"),
     ("delete", "/messages/notifications/webhooks/{webhook_id}"),
+    ("post", "/messages/attachments"),
+    ("get", "/messages/attachments/{attachment_id}"),
+    ("get", "/messages/attachments/{attachment_id}/content"),
+    ("get", "/messages/attachments/{attachment_id}/thumbnail"),
     ("put", "/messages/{message_id}/reactions/{emoji}"),
     ("delete", "/messages/{message_id}/reactions/{emoji}"),
     ("get", "/messages/threads/{root_id}"),
@@ -92,6 +96,7 @@ async def test_openapi_document_is_complete(
         "mentions",
         "reactions",
         "thread",
+        "attachments",
     }
 
 

@@ -15,10 +15,11 @@ from starlette.applications import Starlette
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
+from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, create_redis
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
-from message_service import batch, history, markers, routes
+from message_service import batch, history, markers, routes, search
 from message_service.api import api
 from message_service.membership import Membership, MembershipListener
 from message_service.publisher import Publisher
@@ -27,7 +28,7 @@ from message_service.settings import MessagesSettings
 from message_service.writer import Writer
 
 # Importing these modules is what declares their calls on ``api``.
-_ROUTE_MODULES = (routes, batch, history, markers)
+_ROUTE_MODULES = (routes, batch, history, markers, search)
 
 
 def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
@@ -80,6 +81,12 @@ def create_app(settings: MessagesSettings) -> Starlette:
             f"{settings.redis_prefix}messages:send:",
             rate=settings.send_rate,
             burst=settings.send_burst,
+        )
+        app.state.search_limiter = RedisRateLimiter(
+            app.state.redis,
+            f"{settings.redis_prefix}messages:search:",
+            rate=settings.search_rate,
+            burst=settings.search_burst,
         )
         app.state.membership = Membership(
             app.state.rooms,

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from chatcore.errors import InvalidInput
 from chatcore.web import authenticate, json_response, read_query
-from message_service import store
+from message_service import store, store_search
 from message_service.access import require_member
 from message_service.api import api
 from message_service.models import SEQ_MAX, HistoryQuery, MessagePage
@@ -54,6 +54,8 @@ class Position:
 async def history(request: Request) -> Response:
     claims = await authenticate(request)
     query = read_query(request, HistoryQuery)
+    if query.around_seq is not None and query.cursor is None:
+        return await around(request, query, claims.user_id)
     position = Position.of(query)
     await require_member(request, query.room_id, claims.user_id)
     pool = request.app.state.pool
@@ -68,6 +70,29 @@ async def history(request: Request) -> Response:
     next_cursor = None
     if len(rows) > query.limit:
         next_cursor = encode_cursor(position.next(page[-1]["seq"]), query.room_id)
+    return json_response(
+        {"items": [store.message_json(r) for r in page], "next_cursor": next_cursor}
+    )
+
+
+async def around(request: Request, query: HistoryQuery, user_id: uuid.UUID) -> Response:
+    """The page around ``around_seq``, oldest first: up to ``limit // 2`` messages before it,
+    the rest from it on (what a client shows when it opens a room at a search hit). The
+    cursor continues forward (oldest first); ``before_seq`` = the first seq pages back."""
+    if query.before_seq is not None or query.after_seq is not None:
+        raise InvalidInput("around_seq", "around_seq: not with before_seq or after_seq.")
+    assert query.around_seq is not None  # the caller checked it
+    await require_member(request, query.room_id, user_id)
+    before = query.limit // 2
+    rows = await store_search.around(
+        request.app.state.pool, query.room_id, query.around_seq, before, query.limit - before + 1
+    )
+    older = sum(1 for r in rows if r["seq"] < query.around_seq)
+    page = rows[: older + query.limit - before]
+    next_cursor = None
+    if len(rows) > len(page):
+        forward = Position(newest_first=False, after=page[-1]["seq"], before=None)
+        next_cursor = encode_cursor(forward, query.room_id)
     return json_response(
         {"items": [store.message_json(r) for r in page], "next_cursor": next_cursor}
     )

@@ -36,6 +36,7 @@ SELECT * FROM (
             + ts_rank(search, messages.search_query($2, false), 1))::float8 AS score
     FROM messages.messages
     WHERE room_id = ANY($1::uuid[]) AND search @@ messages.search_query($2, true)
+          AND messages.search_contains(body, $2)
 ) hits
 WHERE $3::float8 IS NULL OR (score, created_at, id) < ($3::float8, $4::timestamptz, $5::uuid)
 ORDER BY score DESC, created_at DESC, id DESC

@@ -81,6 +81,9 @@ ROWS = [
     Row("idle", "connections held", lambda r: _num(r.get("open_at_end"))),
     Row("idle", "server KiB/connection", memory_per_connection_kib, 1, False),
     Row("idle", "connects/s", lambda r: _num(r.get("connect_per_s")), ratio=False),
+    Row("search", "p50 ms", lambda r: _num(r.get("p50_ms")), 1, False),
+    Row("search", "p95 ms", lambda r: _num(r.get("p95_ms")), 1, False),
+    Row("search", "index B/message", lambda r: _num(r.get("index_bytes_per_message")), 1, False),
 ]
 LOAD_ROWS = [
     # Members connected within the connect budget: a rate from fewer members is no like-for-like.

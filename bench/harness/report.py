@@ -127,7 +127,7 @@ def table(results: Results, titles: dict[str, str], systems: list[str]) -> str:
                 continue
             if scenario in ("resume", "idle") and row in LOAD_ROWS[:1]:
                 continue
-            if scenario == "resume" and row in LOAD_ROWS:
+            if scenario in ("resume", "search") and row in LOAD_ROWS:
                 continue
             by_system = results.get(scenario, {})
             cells = [_cell(by_system.get(s), row) for s in systems]

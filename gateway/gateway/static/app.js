@@ -10,6 +10,7 @@ import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, re
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
+import { initSearch } from "./search.js";
 import { Connection } from "./socket.js";
 import { bus, rememberUser, roomTitle, state, userName } from "./state.js";
 
@@ -220,6 +221,7 @@ function updateHeader() {
 function setupApp() {
   setupRoomDialogs();
   initProfile();
+  initSearch();
   bus.addEventListener("open-room", (event) => openRoom(event.detail));
   bus.addEventListener("members-rendered", updateHeader);
   bus.addEventListener("room-gone", (event) => {

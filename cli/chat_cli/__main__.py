@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
-from chat_cli import commands
+from chat_cli import commands, search
 from chat_cli.client import Api
 from chat_cli.endpoints import ENV_NAMES, resolve
 from chat_cli.errors import CliError
@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("tail", commands.tail, "print a room's messages live (reconnects, never repeats)")
     p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
     p.add_argument("--since", type=int, metavar="SEQ", help="also print messages after SEQ")
+    p = add("search", search.search, "find messages in your rooms, best match first")
+    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.add_argument("--room", type=commands.room_id, metavar="ROOM_ID", help="only this room")
+    p.add_argument("--limit", type=int, default=20, choices=range(1, 201), metavar="N")
     return parser
 
 

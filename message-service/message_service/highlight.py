@@ -16,6 +16,7 @@ WORD = "0-9A-Za-zªµºÀ-ÖØ-öø-ɏͰ-ϿЀ-ӿ"
 CJK = "가-힣ᄀ-ᇿ㄰-㆏぀-ヿ㐀-䶿一-鿿豈-﫿"
 _RUNS = re.compile(f"[{WORD}]{{1,64}}|[{CJK}]+")
 _CJK_START = re.compile(f"[{CJK}]")
+_LONG_CJK = re.compile(f"[{CJK}]{{3,}}")
 
 Span = tuple[int, int]
 
@@ -32,6 +33,12 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
 def has_terms(query: str) -> bool:
     """Whether the query has anything to search for (a letter, digit or CJK character)."""
     return _RUNS.search(query) is not None
+
+
+def has_long_cjk_run(query: str) -> bool:
+    """Whether the query has a CJK run of 3+ characters, which the index alone cannot place
+    (it finds its pieces, maybe apart): the store then checks the run itself."""
+    return _LONG_CJK.search(query) is not None
 
 
 def _word_spans(body: str, words: list[str]) -> list[Span]:

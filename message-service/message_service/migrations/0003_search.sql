@@ -1,5 +1,6 @@
 -- Full-text search over message bodies: English words and their prefixes (search as you
--- type), and Korean (any 2+ syllable part of a word), the same under any database ctype.
+-- type), and Korean (any 2+ syllable part of a word), the same under any database ctype, and
+-- fast for one user's rooms however many messages the other rooms hold.
 --
 -- What decides a letter. pg_trgm asks the database's LC_CTYPE: in a database made with
 -- LC_CTYPE=C (initdb --no-locale, common in containers) it drops every Hangul syllable, and a
@@ -17,77 +18,100 @@
 --     pieces (the index answers that) and occur as it is (search_contains checks the few
 --     bodies the index found).
 --
+-- Room-tagged lexemes. Each lexeme is stored behind its room's tag (the last 8 hex digits of
+-- the room id: `1a2b3c4d|meeting`), and a query asks for each of its words in each of the
+-- caller's rooms (`1a2b3c4d|meet:* | 5e6f7a8b|meet:* | ...`). So the index reads only the
+-- postings of those rooms: a common word or a 2-letter prefix costs what its matches in 50
+-- rooms cost, not what its matches in all rooms cost (measured on a million messages: a
+-- prefix with 61,000 matches overall took 100 ms to collect, then an AND with the rooms' 50,000
+-- rows another 30 ms, untagged). Two rooms sharing a tag only cost a recheck: the query
+-- still filters on room_id. The price: lexemes lose their positions (ranking uses how many
+-- and how often the words match, not how close they stand).
+--
 -- The vector is a stored generated column, so it follows every edit, and a deleted message
--- (body NULL) has none. The GIN index holds the room id next to the lexemes (btree_gin), so
--- "these 50 rooms AND this word" is answered inside the index.
+-- (body NULL) has none. No extension is needed.
 
--- btree_gin is a trusted extension (Postgres 13+): a database owner who is not a superuser
--- may create it too.
-CREATE EXTENSION IF NOT EXISTS btree_gin;
+CREATE FUNCTION messages.search_tag(room_id uuid)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT right(room_id::text, 8) || '|' $$;
 
--- The lexemes of a body: its words plus the pieces of its CJK runs. Text that is all ASCII
--- (most messages) skips the regex, which is what costs: the words alone take a few
--- microseconds a message, the pieces some tens.
-CREATE FUNCTION messages.search_vector(body text)
+-- The lexemes of a body in a room: its words plus the pieces of its CJK runs, behind the
+-- room's tag. Text that is all ASCII (most messages) skips the regex, the costly part.
+CREATE FUNCTION messages.search_vector(room_id uuid, body text)
 RETURNS tsvector
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
 DECLARE
-    words tsvector := to_tsvector('pg_catalog.simple', translate(body, '<>&', '   '));
-    pieces text[] := '{}';
+    tag text := messages.search_tag(room_id);
+    lexemes text[];
     run text;
 BEGIN
-    IF octet_length(body) = length(body) THEN
-        RETURN words;
+    lexemes := tsvector_to_array(to_tsvector('pg_catalog.simple', translate(body, '<>&', '   ')));
+    IF octet_length(body) <> length(body) THEN
+        FOR run IN
+            SELECT m[1] FROM regexp_matches(body, '[가-힣ᄀ-ᇿ㄰-㆏぀-ヿ㐀-䶿一-鿿豈-﫿]+', 'g') AS m
+        LOOP
+            IF length(run) = 1 THEN
+                lexemes := array_append(lexemes, run);
+            ELSE
+                FOR i IN 1 .. length(run) - 1 LOOP
+                    lexemes := array_append(lexemes, substr(run, i, 2));
+                END LOOP;
+            END IF;
+        END LOOP;
     END IF;
-    FOR run IN SELECT m[1] FROM regexp_matches(body, '[가-힣ᄀ-ᇿ㄰-㆏぀-ヿ㐀-䶿一-鿿豈-﫿]+', 'g') AS m
-    LOOP
-        IF length(run) = 1 THEN
-            pieces := array_append(pieces, run);
-        ELSE
-            FOR i IN 1 .. length(run) - 1 LOOP
-                pieces := array_append(pieces, substr(run, i, 2));
-            END LOOP;
-        END IF;
-    END LOOP;
-    RETURN words || array_to_tsvector(pieces);
+    RETURN array_to_tsvector(ARRAY(SELECT DISTINCT tag || l FROM unnest(lexemes) AS l));
 END
 $$;
 
--- A query as a tsquery: every part must match. Words match as prefixes when ``prefix``
--- (a one-letter word only as itself: as a prefix it would match nearly everything), else as
--- whole words. A CJK run must hold all of its pieces; a single CJK character matches as the
--- start of a piece. NULL when the text has nothing to search.
-CREATE FUNCTION messages.search_query(q text, prefix boolean)
+-- A query for the given rooms as a tsquery: every part must match, in any one of the rooms.
+-- Words match as prefixes when ``prefix`` (a one-letter word only as itself: as a prefix it
+-- would match nearly everything), else as whole words. A CJK run must hold all of its
+-- pieces; a single CJK character matches as the start of a piece. NULL when the text has
+-- nothing to search (or there is no room).
+CREATE FUNCTION messages.search_query(q text, rooms uuid[], prefix boolean)
 RETURNS tsquery
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
 DECLARE
+    tags text[] := ARRAY(SELECT DISTINCT messages.search_tag(r) FROM unnest(rooms) AS r);
+    terms text[] := '{}';  -- each a lexeme followed by ':*' when it is a prefix
     parts text[] := '{}';
     word text;
     run text;
+    term text;
 BEGIN
     FOR word IN
         SELECT u.lexeme FROM unnest(to_tsvector('pg_catalog.simple', translate(q, '<>&', '   '))) u
     LOOP
         CONTINUE WHEN word ~ '[가-힣ᄀ-ᇿ㄰-㆏぀-ヿ㐀-䶿一-鿿豈-﫿]';
-        parts := array_append(parts,
-            '''' || replace(replace(word, '\', '\\'), '''', '''''') || ''''
-            || CASE WHEN prefix AND length(word) > 1 THEN ':*' ELSE '' END);
+        terms := array_append(terms,
+            word || CASE WHEN prefix AND length(word) > 1 THEN ':*' ELSE '' END);
     END LOOP;
     FOR run IN SELECT m[1] FROM regexp_matches(q, '[가-힣ᄀ-ᇿ㄰-㆏぀-ヿ㐀-䶿一-鿿豈-﫿]+', 'g') AS m
     LOOP
         IF length(run) = 1 THEN
-            parts := array_append(parts, '''' || run || ''':*');
+            terms := array_append(terms, run || ':*');
         ELSE
             FOR i IN 1 .. length(run) - 1 LOOP
-                parts := array_append(parts, '''' || substr(run, i, 2) || '''');
+                terms := array_append(terms, substr(run, i, 2));
             END LOOP;
         END IF;
     END LOOP;
-    IF cardinality(parts) = 0 THEN
+    IF cardinality(terms) = 0 OR cardinality(tags) = 0 THEN
         RETURN NULL;
     END IF;
+    FOREACH term IN ARRAY ARRAY(SELECT DISTINCT t FROM unnest(terms) AS t) LOOP
+        parts := array_append(parts, '(' || (
+            SELECT string_agg(
+                '''' || replace(replace(tag || regexp_replace(term, ':\*$', ''), '\', '\\'),
+                                '''', '''''') || ''''
+                || CASE WHEN term LIKE '%:*' THEN ':*' ELSE '' END,
+                ' | ')
+            FROM unnest(tags) AS tag
+        ) || ')');
+    END LOOP;
     RETURN array_to_string(parts, ' & ')::tsquery;
 END
 $$;
@@ -103,6 +127,7 @@ AS $$
 $$;
 
 ALTER TABLE messages.messages
-    ADD COLUMN search tsvector GENERATED ALWAYS AS (messages.search_vector(body)) STORED;
+    ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (messages.search_vector(room_id, body)) STORED;
 
-CREATE INDEX messages_search ON messages.messages USING gin (room_id, search);
+CREATE INDEX messages_search ON messages.messages USING gin (search);

@@ -239,3 +239,14 @@ async def test_page_around_a_seq(chat: Chat, make_user: MakeUser) -> None:
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "around_seq"
     assert (await chat.history(owner, room_id, around_seq=0)).status_code == 422
+
+
+async def test_openapi_documents_search(chat: Chat) -> None:
+    """The OpenAPI document has the search call with its parameters, and around_seq."""
+    r = await chat.call("GET", "/messages/openapi.json", None)
+    paths = r.json()["paths"]
+    search = paths["/messages/search"]["get"]
+    assert {p["name"] for p in search["parameters"]} == {"q", "room_id", "limit", "cursor"}
+    assert {"200", "404", "422", "429"} <= set(search["responses"])
+    history = paths["/messages"]["get"]
+    assert "around_seq" in {p["name"] for p in history["parameters"]}

@@ -22,7 +22,7 @@ from datetime import datetime
 
 import asyncpg
 
-from message_service.highlight import has_long_cjk_run
+from message_service.highlight import has_long_cjk_run, query_terms
 from message_service.store import MESSAGE_COLUMNS
 
 
@@ -56,6 +56,22 @@ LIMIT $6
 """
 
 
+# A tsquery holds at most 1 MiB of lexeme text; with every word spelled out for every room,
+# a query is sent for a share of the rooms at a time, the shares' best merged here.
+QUERY_TEXT_BUDGET = 200_000
+ROOMS_PER_QUERY_MAX = 500
+
+
+def rooms_per_query(query: str) -> int:
+    """How many rooms one statement may ask ``query`` about (each part of it is repeated
+    for each room, tag included, in the tsquery)."""
+    words, cjk = query_terms(query)
+    parts = len(words) + sum(min(8, max(1, len(run) - 1)) for run in cjk)
+    longest = max((len(term) for term in [*words, *cjk]), default=1)
+    per_room = max(1, parts) * (16 + 4 * min(longest, 64))  # UTF-8: at most 4 bytes each
+    return max(1, min(ROOMS_PER_QUERY_MAX, QUERY_TEXT_BUDGET // per_room))
+
+
 async def search(
     pool: asyncpg.Pool,
     room_ids: Sequence[uuid.UUID],
@@ -65,18 +81,23 @@ async def search(
 ) -> list[asyncpg.Record]:
     """Up to ``limit`` live messages of ``room_ids`` matching ``query``, best first, each with
     its ``score``; after ``after`` when given."""
-    if not room_ids:
-        return []
-    return await pool.fetch(
-        _SEARCH,
-        list(room_ids),
-        query,
-        after.score if after else None,
-        after.created_at if after else None,
-        after.id if after else None,
-        limit,
-        has_long_cjk_run(query),
-    )
+    rooms = list(dict.fromkeys(room_ids))
+    share = rooms_per_query(query)
+    rows: list[asyncpg.Record] = []
+    for start in range(0, len(rooms), share):
+        rows += await pool.fetch(
+            _SEARCH,
+            rooms[start : start + share],
+            query,
+            after.score if after else None,
+            after.created_at if after else None,
+            after.id if after else None,
+            limit,
+            has_long_cjk_run(query),
+        )
+    if len(rooms) > share:
+        rows.sort(key=lambda r: (r["score"], r["created_at"], r["id"]), reverse=True)
+    return rows[:limit]
 
 
 async def around(

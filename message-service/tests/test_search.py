@@ -3,14 +3,17 @@ messages, ranking, highlights, paging, bad queries, the rate limit, and the page
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import httpx
 
 from chatcore.testing.plugin import MakeUser, StartService
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.servers import free_port
 from chatcore.testing.users import TestUser
+from message_service import store_search
 
 if TYPE_CHECKING:
     from conftest import Chat
@@ -250,3 +253,37 @@ async def test_openapi_documents_search(chat: Chat) -> None:
     assert {"200", "404", "422", "429"} <= set(search["responses"])
     history = paths["/messages"]["get"]
     assert "around_seq" in {p["name"] for p in history["parameters"]}
+
+
+async def test_many_rooms_and_long_queries(
+    chat: Chat, make_user: MakeUser, database_url: str
+) -> None:
+    """A caller in thousands of rooms is searched a share of the rooms at a time, the shares'
+    best merged in order; the longest queries (256 characters of CJK or of words) answer."""
+    owner = await make_user()
+    first, last = await chat.room(owner), await chat.room(owner)
+    await chat.send(owner, first, "rollout window 배포 일정")
+    await chat.send(owner, last, "rollout window confirmed 배포 일정입니다")
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        others = [uuid.uuid4() for _ in range(1_200)]
+        rooms = [uuid.UUID(first), *others, uuid.UUID(last)]
+        assert store_search.rooms_per_query("rollout") < len(rooms)
+        rows = await store_search.search(pool, rooms, "rollout 배포", None, 10)
+        assert [r["body"] for r in rows] == [
+            "rollout window confirmed 배포 일정입니다",
+            "rollout window 배포 일정",
+        ]
+        rows = await store_search.search(pool, rooms, "rollout 배포", None, 1)
+        assert [r["body"] for r in rows] == ["rollout window confirmed 배포 일정입니다"]
+    finally:
+        await pool.close()
+    assert store_search.rooms_per_query("가" * 256) >= 1
+    for q in (
+        "가나다라마바사아자차카타파하" * 18 + "가나다라",
+        " ".join(["word"] * 51),
+        "ab " * 85,
+    ):
+        assert len(q) <= 256
+        r = await _search(chat, owner, q)
+        assert r.status_code == 200, (q, r.text)

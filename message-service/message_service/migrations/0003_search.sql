@@ -2,6 +2,10 @@
 -- type), and Korean (any 2+ syllable part of a word), the same under any database ctype, and
 -- fast for one user's rooms however many messages the other rooms hold.
 --
+-- Measured against pg_trgm (a trigram GIN index on the body, ILIKE per word) on the bench's
+-- million messages: p95 2.3 s there, against 25-77 ms here, for the same 200 queries; a
+-- 2-syllable or 2-letter query has no trigram and reads every message of the rooms.
+--
 -- What decides a letter. pg_trgm asks the database's LC_CTYPE: in a database made with
 -- LC_CTYPE=C (initdb --no-locale, common in containers) it drops every Hangul syllable, and a
 -- 2-syllable query has no trigram at all, so `LIKE '%회의%'` gets no help from a trigram

@@ -63,7 +63,7 @@ async def unread(request: Request) -> Response:
     claims = await authenticate(request)
     rooms: ServiceClient = request.app.state.rooms
     answer = await rooms.request("GET", "/rooms/joined", token=bearer_token(request))
-    room_ids = _room_ids(answer)
+    room_ids = room_ids_of(answer)
     rows = await store.read_states(request.app.state.pool, claims.user_id, room_ids)
     items = [
         {**read_state(r["room_id"], r["last_seq"], r["read_seq"]), "mentions": r["mentions"]}
@@ -113,7 +113,7 @@ def _items(answer: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _room_ids(answer: Any) -> list[uuid.UUID]:
+def room_ids_of(answer: Any) -> list[uuid.UUID]:
     """The room ids of room-service's ``GET /rooms/joined`` answer, each once."""
     try:
         ids = [uuid.UUID(str(item["room_id"])) for item in answer["items"]]

@@ -8,6 +8,8 @@ delivery (gateway.delivery), and executes requests with the user's own token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 from typing import Any
 
@@ -20,13 +22,14 @@ from chatcore.logs import get_logger
 from chatcore.redisconn import Names
 from chatcore.tokens import TokenVerifier
 from gateway import frames, metrics
-from gateway.client import Client
+from gateway.client import ABORT_AFTER, Client
 from gateway.delivery import Delivery
 from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
 from gateway.presence import Presence
 from gateway.resume import Resumes
 from gateway.sends import Sends
 from gateway.session import (
+    CLOSE_POLICY,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     Close,
@@ -80,19 +83,44 @@ class Connections:
             rate=self.settings.rate,
             burst=self.settings.burst,
             typing_interval=self.settings.typing_interval,
+            flood_close=self.settings.flood_close,
         )
-        client = Client(ws, session, self.settings.max_inflight)
+        client = Client(
+            ws,
+            session,
+            self.settings.max_inflight,
+            limit=self.settings.send_buffer_limit,
+            on_full=self.delivery.kick,
+        )
         metrics.CONNECTIONS.inc()
+        self._size_buffers(ws)
         try:
             if await self._authenticate(client):
                 async for data in ws:
                     metrics.FRAMES_IN.inc()
                     await self.run(client, session.receive(data))
+                    if session.phase is Phase.CLOSED:
+                        break  # nothing more is read: a closed client's frames are moot
         except ConnectionClosed:
             pass
         finally:
             metrics.CONNECTIONS.dec()
             await self._forget(client)
+
+    def _size_buffers(self, ws: ServerConnection) -> None:
+        """Fixed kernel buffers (settings): what a client that floods or stops reading can
+        hold in the kernel, and take of the loop per read, is bounded."""
+        sock = ws.transport.get_extra_info("socket") if ws.transport is not None else None
+        if sock is None:
+            return
+        sizes = {
+            socket.SO_SNDBUF: self.settings.socket_send_buffer,
+            socket.SO_RCVBUF: self.settings.socket_receive_buffer,
+        }
+        for option, size in sizes.items():
+            if size:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, option, size)
 
     async def _authenticate(self, client: Client) -> bool:
         """Verify the header token or the first frame's; False if the connection closed."""
@@ -122,6 +150,11 @@ class Connections:
                 metrics.FRAMES_OUT.inc()
             elif isinstance(out, Close):
                 client.session.closed()
+                if out.code == CLOSE_POLICY:
+                    # A flooding client is not waited on: it may never read the close.
+                    metrics.FLOODS.inc()
+                    client.close(out.code, out.reason, abort_after=ABORT_AFTER)
+                    return
                 client.flush()
                 await client.ws.close(out.code, out.reason)
                 return
@@ -274,7 +307,7 @@ class Connections:
             if error is None:
                 client.push(frames.build("ack", frame.ref, message=message))
             else:
-                client.push(frames.error(*_error_code(error), frame.ref))
+                client.push(_error_frame(error, frame.ref))
 
         self.sends.submit(client.token, frame.room_id, frame.body, frame.client_msg_id, done)
 
@@ -282,7 +315,7 @@ class Connections:
         try:
             await self._do(client, frame)
         except ChatError as exc:
-            client.push(frames.error(*_error_code(exc), frame.ref))
+            client.push(_error_frame(exc, frame.ref))
         finally:
             client.inflight.release()
 
@@ -305,6 +338,15 @@ class Connections:
             )
         elif isinstance(frame, Resume):
             await self.resumes.later(client, frame)
+
+
+def _error_frame(exc: ChatError, ref: str | None) -> bytes:
+    """The ``error`` frame answering a request that failed upstream (``retry_after`` on
+    ``rate_limited``, as on a refused frame)."""
+    code, message = _error_code(exc)
+    if code == "rate_limited":
+        return frames.rate_limited(ref, float(getattr(exc, "retry_after", 1)), message)
+    return frames.error(code, message, ref)
 
 
 def _error_code(exc: ChatError) -> tuple[str, str]:

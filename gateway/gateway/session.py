@@ -97,6 +97,9 @@ class Session:
     rate: float = 20.0
     burst: int = 100
     typing_interval: float = 2.0
+    # Refused frames in a row after which the client is flooding, not merely fast: it is
+    # closed with 1008 instead of being answered on (each answer costs memory and CPU).
+    flood_close: int = 1000
     phase: Phase = Phase.AUTH
     user_id: str | None = None
     token: str | None = None
@@ -105,6 +108,7 @@ class Session:
     bucket: TokenBucket = field(init=False)
     _typing_at: dict[str, float] = field(default_factory=dict)
     _verifying: bool = False
+    _refused: int = 0
 
     def __post_init__(self) -> None:
         self.bucket = TokenBucket(self.rate, self.burst)
@@ -121,7 +125,13 @@ class Session:
         if self.phase is Phase.CLOSED:
             return []
         if not self.bucket.take(1.0, now):
-            return [Reply(frames.error("rate_limited", "Too many frames; slow down."))]
+            self._refused += 1
+            if self._refused > self.flood_close:
+                return [self._close(CLOSE_POLICY, "flooding")]
+            wait = self.bucket.wait()
+            ref = frames.peek_ref(data)
+            return [Reply(frames.rate_limited(ref, wait, "Too many frames; slow down."))]
+        self._refused = 0
         try:
             frame = frames.parse(data)
         except FrameError as exc:

@@ -16,6 +16,7 @@ import uvloop
 from websockets.asyncio.server import serve
 
 from chatcore.logs import get_logger
+from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, create_redis
 from chatcore.tokens import TokenVerifier
 from gateway.delivery import Delivery
@@ -74,7 +75,13 @@ class Gateway:
             names=names,
         )
         self.membership = Membership(self.connections)
-        self.routes = Routes(settings, self.ready)
+        connects = RedisRateLimiter(
+            self.redis,
+            names.key("gateway", "connects", ""),
+            rate=settings.connect_rate,
+            burst=settings.connect_burst,
+        )
+        self.routes = Routes(settings, self.ready, connects)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _on_room(self, room_id: str, payload: bytes) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
 
 from chatcore.events import Kind, room_event
 from chatcore.logs import get_logger
@@ -36,16 +35,21 @@ from chatcore.redisconn import Names, RedisClient, publish_command
 log = get_logger(__name__)
 
 # KEYS the user's lease set and room set (one slot: see _leases_key); ARGV conn, now, expiry,
-# then the rooms to announce in. Returns the live leases before ours; a user coming online
-# (none before) gets their room set written, for the announcement of their going offline.
+# the cap on live leases (0: none), then the rooms to announce in. Returns the live leases
+# before ours, or -1 (and takes none) at the cap; a user coming online (none before) gets
+# their room set written, for the announcement of their going offline.
 _CONNECT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local before = redis.call('ZCARD', KEYS[1])
+local cap = tonumber(ARGV[4])
+if cap > 0 and before >= cap then
+  return -1
+end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3] + 60000)
 if before == 0 then
   redis.call('DEL', KEYS[2])
-  for i = 4, #ARGV, 1000 do
+  for i = 5, #ARGV, 1000 do
     redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
   end
   redis.call('EXPIRE', KEYS[2], 86400)
@@ -107,29 +111,33 @@ class Presence:
     def _process_key(self, process_id: str) -> str:
         return self.names.key("presence", "process", process_id)
 
-    async def connected(self, user_id: str, conn_id: str, rooms: Iterable[str]) -> None:
-        """Take a lease for a new connection; announce the user if they just came online.
+    async def lease(self, user_id: str, conn_id: str, rooms: list[str], cap: int = 0) -> int:
+        """Take a lease for a new connection: the user's live leases before it, or -1 (no
+        lease taken) if they hold ``cap`` already. The cap counts leases, which expire with a
+        crashed process, so a dead gateway's connections stop counting after one lease.
 
         One round trip: the pipeline runs in order, so the connection is listed under this
         process before its lease exists, and a crash in between leaves nothing the sweep
         cannot find.
         """
-        rooms = list(rooms)
-        self.local[conn_id] = user_id
         now = int(time.time() * 1000)
         expiry = now + self.lease_ms
+        entry = f"{user_id}|{conn_id}"
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(self._process_key(self.process_id), f"{user_id}|{conn_id}")
+            pipe.sadd(self._process_key(self.process_id), entry)
             pipe.zadd(self.processes_key, {self.process_id: expiry})
             # EVAL, not a registered script: redis-py checks a pipeline's scripts with a
             # round trip of its own (SCRIPT EXISTS), and a cluster pipeline takes no EVALSHA.
             # Redis caches the script by its hash, so sending it costs only its bytes.
             pipe.execute_command(
-                "EVAL", _CONNECT, 2, *self._user_keys(user_id), conn_id, now, expiry, *rooms
+                "EVAL", _CONNECT, 2, *self._user_keys(user_id), conn_id, now, expiry, cap, *rooms
             )
-            before = (await pipe.execute())[-1]
-        if int(before) == 0:
-            await self._announce(user_id, rooms, online=True)
+            before = int((await pipe.execute())[-1])
+        if before < 0:
+            await self.redis.srem(self._process_key(self.process_id), entry)
+            return before
+        self.local[conn_id] = user_id
+        return before
 
     async def disconnected(self, user_id: str, conn_id: str) -> None:
         """Give the lease back; announce the user offline if it was their last connection."""
@@ -148,7 +156,7 @@ class Presence:
     async def _went_offline(self, user_id: str, rooms: list[bytes | str] | None) -> None:
         """After a lease was dropped: ``rooms`` (from _DROP) if it was the user's last."""
         if rooms:
-            await self._announce(user_id, [_text(r) for r in rooms], online=False)
+            await self.announce(user_id, [_text(r) for r in rooms], online=False)
 
     async def room_joined(self, user_id: str, room_id: str) -> None:
         await self.redis.sadd(self._rooms_key(user_id), room_id)
@@ -164,7 +172,8 @@ class Presence:
             room_event(kind, 0, frame),
         )
 
-    async def _announce(self, user_id: str, rooms: list[str], *, online: bool) -> None:
+    async def announce(self, user_id: str, rooms: list[str], *, online: bool) -> None:
+        """Publish the user's presence change to each of ``rooms``."""
         if not rooms:
             return
         command = publish_command(self.redis)

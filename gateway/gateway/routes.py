@@ -11,11 +11,14 @@ from http import HTTPStatus
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from chatcore import jsonutil
+from chatcore.ratelimit import RedisRateLimiter
+from gateway import metrics
 from gateway.settings import GatewaySettings
 
 STATIC = Path(__file__).parent / "static"
@@ -46,8 +49,13 @@ def _error(status: int, code: str, message: str) -> Response:
 class Routes:
     """``process_request`` for the websocket server."""
 
-    def __init__(self, settings: GatewaySettings, ready: Ready) -> None:
+    def __init__(
+        self, settings: GatewaySettings, ready: Ready, connects: RedisRateLimiter | None = None
+    ) -> None:
         self.origins = set(settings.origin_list)
+        # New connections per client address, shared by every gateway process.
+        self.connects = connects
+        self.trust_forwarded = settings.trust_forwarded
         self.ready = ready
         self.static = Path(settings.static_dir) if settings.static_dir else STATIC
         self.config = jsonutil.dumps(
@@ -67,7 +75,7 @@ class Routes:
                 return _error(403, "forbidden_origin", "This origin may not open the websocket.")
             if request.headers.get("Upgrade", "").lower() != "websocket":
                 return _error(426, "upgrade_required", "Open /ws as a websocket.")
-            return None
+            return await self._admit(connection, request)
         if path == "/healthz":
             return _json(200, {"status": "ok"})
         if path == "/readyz":
@@ -78,6 +86,33 @@ class Routes:
         if path == "/config.json":
             return response(200, self.config, "application/json", Cache_Control="no-cache")
         return self._file(path)
+
+    async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """None if the address may open one more connection now, else a 429."""
+        if self.connects is None:
+            return None
+        try:
+            wait = await self.connects.wait_time(self.address(connection, request))
+        except RedisError:
+            return None  # Redis down: the connection fails later with 1013 anyway
+        if wait <= 0:
+            return None
+        metrics.REFUSED.inc()
+        body = jsonutil.dumps(
+            {"error": {"code": "rate_limited", "message": "Too many new connections; slow down."}}
+        )
+        return response(429, body, "application/json", Retry_After=str(max(1, int(wait + 0.999))))
+
+    def address(self, connection: ServerConnection, request: Request) -> str:
+        """The client's address: the TCP peer, or the last X-Forwarded-For entry when the
+        gateway is told to trust its proxy."""
+        if self.trust_forwarded:
+            forwarded = request.headers.get("X-Forwarded-For", "")
+            last = forwarded.rsplit(",", 1)[-1].strip()
+            if last:
+                return last
+        peer = connection.remote_address
+        return str(peer[0]) if peer else "unknown"
 
     def _file(self, path: str) -> Response:
         name = "index.html" if path in ("", "/") else path.lstrip("/")

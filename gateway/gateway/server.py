@@ -13,6 +13,7 @@ import socket
 import time
 from typing import Any
 
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -30,6 +31,7 @@ from gateway.resume import Resumes
 from gateway.sends import Sends
 from gateway.session import (
     CLOSE_POLICY,
+    CLOSE_TOO_MANY,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     Close,
@@ -42,6 +44,7 @@ from gateway.session import (
     Verify,
 )
 from gateway.settings import GatewaySettings
+from gateway.tasks import background
 from gateway.upstream import Upstream
 
 log = get_logger(__name__)
@@ -217,12 +220,21 @@ class Connections:
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
             positions = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
             announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
+            before = await self.presence.lease(
+                user_id, client.id, announced, self.settings.max_connections_per_user
+            )
+            if before < 0:
+                metrics.REFUSED.inc()
+                session.closed()
+                client.flush()
+                await client.ws.close(CLOSE_TOO_MANY, "too many connections")
+                return
             for entry in joined:
                 self.note_version(str(entry["room_id"]), entry.get("version"))
             for room_id in roles:
                 self.hold_room(client, room_id)
             await asyncio.gather(*(self.delivery.subscribe(r) for r in roles))
-        except (ChatError, TimeoutError, KeyError, TypeError, ValueError) as exc:
+        except (ChatError, RedisError, TimeoutError, KeyError, TypeError, ValueError) as exc:
             log.warning("connect_failed", error=type(exc).__name__)
             session.closed()
             code = CLOSE_UNAUTHORIZED if isinstance(exc, Unauthorized) else CLOSE_TRY_AGAIN
@@ -233,7 +245,10 @@ class Connections:
         for room_id, (seq, _) in rooms.items():
             self.delivery.start(room_id, seq)
         await self.run(client, session.ready(rooms, client.id, resume, ref))
-        client.spawn(self.presence.connected(user_id, client.id, announced))
+        if before == 0:
+            # Not the client's task: the announcement stands even if it leaves at once (its
+            # going offline is announced after, from the room set the lease wrote).
+            background(self.presence.announce(user_id, announced, online=True))
         queued, client.queued = client.queued, None
         for event in queued or []:
             client.spawn(event(client))

@@ -23,6 +23,18 @@ class GatewaySettings(ServiceSettings):
     burst: int = Field(default=100, ge=1, validation_alias=_env("GATEWAY_BURST"))
     # Frames refused in a row (rate_limited) after which the connection closes with 1008.
     flood_close: int = Field(default=1000, ge=1, validation_alias=_env("GATEWAY_FLOOD_CLOSE"))
+    # Open connections one user may hold across every gateway process; the next is closed
+    # with 4029 before `ready` (counted by presence leases, so a crashed gateway's expire).
+    max_connections_per_user: int = Field(
+        default=20, ge=0, validation_alias=_env("GATEWAY_MAX_CONNECTIONS_PER_USER")
+    )
+    # New websocket connections per client address (token bucket in Redis, every process):
+    # over it the handshake is answered 429.
+    connect_rate: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_CONNECT_RATE"))
+    connect_burst: int = Field(default=200, ge=1, validation_alias=_env("GATEWAY_CONNECT_BURST"))
+    # Take the client address from X-Forwarded-For (its last entry): only behind a proxy
+    # that sets it.
+    trust_forwarded: bool = Field(default=False, validation_alias=_env("GATEWAY_TRUST_FORWARDED"))
     auth_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("GATEWAY_AUTH_TIMEOUT"))
     ping_interval: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_PING_INTERVAL"))
     ping_timeout: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_PING_TIMEOUT"))

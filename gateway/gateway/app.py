@@ -73,6 +73,12 @@ class Gateway:
             delivery=self.delivery,
             presence=self.presence,
             names=names,
+            user_limits=RedisRateLimiter(
+                self.redis,
+                names.key("gateway", "user", ""),
+                rate=settings.user_rate,
+                burst=settings.user_burst,
+            ),
         )
         self.membership = Membership(self.connections)
         connects = RedisRateLimiter(

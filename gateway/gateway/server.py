@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from chatcore.errors import ChatError, Forbidden, NotFound, Unauthorized, Unavailable
 from chatcore.events import Kind
 from chatcore.logs import get_logger
+from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names
 from chatcore.tokens import TokenVerifier
 from gateway import frames, metrics
@@ -49,6 +50,10 @@ from gateway.upstream import Upstream
 
 log = get_logger(__name__)
 
+# A resume costs one token of the user's bucket per this many rooms it lists (at most the
+# burst): its history reads are what it costs upstream.
+RESUME_ROOMS_PER_TOKEN = 10
+
 # A resume-grace timer that fires this late (seconds) means the loop was busy: wait on.
 GRACE_LAG = 0.05
 
@@ -65,6 +70,7 @@ class Connections:
         delivery: Delivery,
         presence: Presence,
         names: Names,
+        user_limits: RedisRateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.verifier = verifier
@@ -72,6 +78,7 @@ class Connections:
         self.delivery = delivery
         self.presence = presence
         self.names = names
+        self.user_limits = user_limits
         self.resumes = Resumes(delivery, upstream)
         self.sends = Sends(upstream)
         self.users: dict[str, set[Client]] = {}
@@ -328,11 +335,29 @@ class Connections:
 
     async def _execute(self, client: Client, frame: ClientFrame) -> None:
         try:
+            wait = await self._charge(client, frame)
+            if wait > 0:
+                client.push(frames.rate_limited(frame.ref, wait, "Too many requests; slow down."))
+                return
             await self._do(client, frame)
         except ChatError as exc:
             client.push(_error_frame(exc, frame.ref))
         finally:
             client.inflight.release()
+
+    async def _charge(self, client: Client, frame: ClientFrame) -> float:
+        """Take the request's cost from its user's bucket: 0, or the seconds to wait. With
+        Redis unreachable the request goes on (the per-connection limit still holds)."""
+        if self.user_limits is None or client.session.user_id is None:
+            return 0.0
+        cost = 1
+        if isinstance(frame, Resume):
+            cost = min(self.user_limits.burst, 1 + len(frame.rooms) // RESUME_ROOMS_PER_TOKEN)
+        try:
+            return await self.user_limits.wait_time(client.session.user_id, cost)
+        except RedisError as exc:
+            log.warning("user_rate_unchecked", error=type(exc).__name__)
+            return 0.0
 
     async def _do(self, client: Client, frame: ClientFrame) -> None:
         token = client.token

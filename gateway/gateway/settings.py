@@ -21,6 +21,11 @@ class GatewaySettings(ServiceSettings):
     # Per-connection token bucket for client frames.
     rate: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_RATE"))
     burst: int = Field(default=100, ge=1, validation_alias=_env("GATEWAY_BURST"))
+    # Per-user token bucket (Redis, every connection and process of the user) for the
+    # requests that cost work elsewhere: typing, read, who, resume (sends are limited per
+    # user by message-service). A resume costs one token per 10 rooms it lists.
+    user_rate: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_USER_RATE"))
+    user_burst: int = Field(default=100, ge=1, validation_alias=_env("GATEWAY_USER_BURST"))
     # Frames refused in a row (rate_limited) after which the connection closes with 1008.
     flood_close: int = Field(default=1000, ge=1, validation_alias=_env("GATEWAY_FLOOD_CLOSE"))
     # Open connections one user may hold across every gateway process; the next is closed

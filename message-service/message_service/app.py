@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
+from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, create_redis
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
@@ -80,6 +81,12 @@ def create_app(settings: MessagesSettings) -> Starlette:
             f"{settings.redis_prefix}messages:send:",
             rate=settings.send_rate,
             burst=settings.send_burst,
+        )
+        app.state.action_limiter = RedisRateLimiter(
+            app.state.redis,
+            f"{settings.redis_prefix}messages:action:",
+            rate=settings.action_rate,
+            burst=settings.action_burst,
         )
         app.state.membership = Membership(
             app.state.rooms,

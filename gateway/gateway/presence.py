@@ -34,10 +34,11 @@ from chatcore.redisconn import Names, RedisClient, publish_command
 
 log = get_logger(__name__)
 
-# KEYS the user's lease set and room set (one slot: see _leases_key); ARGV conn, now, expiry,
-# the cap on live leases (0: none), then the rooms to announce in. Returns the live leases
+# KEYS the user's lease set, announce-room set and joined-room set (one slot: see
+# _leases_key); ARGV conn, now, expiry, the cap on live leases (0: none), the number of
+# rooms to announce in, those rooms, then every room of the user. Returns the live leases
 # before ours, or -1 (and takes none) at the cap; a user coming online (none before) gets
-# their room set written, for the announcement of their going offline.
+# their room sets written, for the announcement of their going offline.
 _CONNECT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local before = redis.call('ZCARD', KEYS[1])
@@ -48,17 +49,23 @@ end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3] + 60000)
 if before == 0 then
-  redis.call('DEL', KEYS[2])
-  for i = 5, #ARGV, 1000 do
-    redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  redis.call('DEL', KEYS[2], KEYS[3])
+  local last = 5 + tonumber(ARGV[5])
+  for i = 6, last, 1000 do
+    redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, last)))
+  end
+  for i = last + 1, #ARGV, 1000 do
+    redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
   end
   redis.call('EXPIRE', KEYS[2], 86400)
+  redis.call('EXPIRE', KEYS[3], 86400)
 end
 return before
 """
 
-# KEYS the user's lease set and room set; ARGV conn, now. The rooms to announce the user
-# offline in if that was their last lease; nil if not, or if someone else removed ours.
+# KEYS the user's lease set, announce-room set and joined-room set; ARGV conn, now. If that
+# was their last lease, {rooms to announce the user offline in, every room of theirs}; nil
+# if not, or if someone else removed ours.
 _DROP = """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
   return false
@@ -67,7 +74,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 if redis.call('ZCARD', KEYS[1]) > 0 then
   return false
 end
-return redis.call('SMEMBERS', KEYS[2])
+return {redis.call('SMEMBERS', KEYS[2]), redis.call('SMEMBERS', KEYS[3])}
 """
 
 # KEYS processes; ARGV process, now, until. 1 if the process had expired and is ours now.
@@ -105,15 +112,31 @@ class Presence:
     def _rooms_key(self, user_id: str) -> str:
         return self.names.key("presence", f"{{{user_id}}}", "rooms")
 
+    def _joined_key(self, user_id: str) -> str:
+        return self.names.key("presence", f"{{{user_id}}}", "joined")
+
+    def _online_key(self, room_id: str) -> str:
+        # The room's members with a live lease (kept as users come online and go offline,
+        # not per renewal): `who` reads it instead of paging every member.
+        return self.names.key("presence", "room", room_id, "online")
+
     def _user_keys(self, user_id: str) -> list[str]:
-        return [self._leases_key(user_id), self._rooms_key(user_id)]
+        return [self._leases_key(user_id), self._rooms_key(user_id), self._joined_key(user_id)]
 
     def _process_key(self, process_id: str) -> str:
         return self.names.key("presence", "process", process_id)
 
-    async def lease(self, user_id: str, conn_id: str, rooms: list[str], cap: int = 0) -> int:
+    async def lease(
+        self,
+        user_id: str,
+        conn_id: str,
+        rooms: list[str],
+        cap: int = 0,
+        joined: list[str] | None = None,
+    ) -> int:
         """Take a lease for a new connection: the user's live leases before it, or -1 (no
-        lease taken) if they hold ``cap`` already. The cap counts leases, which expire with a
+        lease taken) if they hold ``cap`` already. ``rooms`` are announced in, ``joined`` are
+        all the user's rooms (their online sets). The cap counts leases, which expire with a
         crashed process, so a dead gateway's connections stop counting after one lease.
 
         One round trip: the pipeline runs in order, so the connection is listed under this
@@ -130,7 +153,17 @@ class Presence:
             # round trip of its own (SCRIPT EXISTS), and a cluster pipeline takes no EVALSHA.
             # Redis caches the script by its hash, so sending it costs only its bytes.
             pipe.execute_command(
-                "EVAL", _CONNECT, 2, *self._user_keys(user_id), conn_id, now, expiry, cap, *rooms
+                "EVAL",
+                _CONNECT,
+                3,
+                *self._user_keys(user_id),
+                conn_id,
+                now,
+                expiry,
+                cap,
+                len(rooms),
+                *rooms,
+                *(rooms if joined is None else joined),
             )
             before = int((await pipe.execute())[-1])
         if before < 0:
@@ -144,7 +177,7 @@ class Presence:
         self.local.pop(conn_id, None)
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.execute_command("EVAL", _DROP, 2, *self._user_keys(user_id), conn_id, now)
+            pipe.execute_command("EVAL", _DROP, 3, *self._user_keys(user_id), conn_id, now)
             pipe.srem(self._process_key(self.process_id), f"{user_id}|{conn_id}")
             await self._went_offline(user_id, (await pipe.execute())[0])
 
@@ -153,16 +186,48 @@ class Presence:
             user_id, await self._drop(keys=self._user_keys(user_id), args=[conn_id, now])
         )
 
-    async def _went_offline(self, user_id: str, rooms: list[bytes | str] | None) -> None:
-        """After a lease was dropped: ``rooms`` (from _DROP) if it was the user's last."""
-        if rooms:
-            await self.announce(user_id, [_text(r) for r in rooms], online=False)
+    async def _went_offline(self, user_id: str, dropped: list[list[bytes | str]] | None) -> None:
+        """After a lease was dropped: its rooms (from _DROP) if it was the user's last."""
+        if not dropped:
+            return
+        announced, joined = dropped
+        if joined:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for room in joined:
+                    pipe.srem(self._online_key(_text(room)), user_id)
+                await pipe.execute()
+        if announced:
+            await self.announce(user_id, [_text(r) for r in announced], online=False)
 
-    async def room_joined(self, user_id: str, room_id: str) -> None:
-        await self.redis.sadd(self._rooms_key(user_id), room_id)
+    async def came_online(self, user_id: str, announced: list[str], joined: list[str]) -> None:
+        """The user's first lease was taken: into each room's online set, then announced."""
+        if joined:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for room_id in joined:
+                    pipe.sadd(self._online_key(room_id), user_id)
+                await pipe.execute()
+        await self.announce(user_id, announced, online=True)
+
+    async def room_joined(self, user_id: str, room_id: str, *, announce: bool = True) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if announce:
+                pipe.sadd(self._rooms_key(user_id), room_id)
+            pipe.sadd(self._joined_key(user_id), room_id)
+            pipe.sadd(self._online_key(room_id), user_id)
+            await pipe.execute()
 
     async def room_left(self, user_id: str, room_id: str) -> None:
-        await self.redis.srem(self._rooms_key(user_id), room_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.srem(self._rooms_key(user_id), room_id)
+            pipe.srem(self._joined_key(user_id), room_id)
+            pipe.srem(self._online_key(room_id), user_id)
+            await pipe.execute()
+
+    async def room_online(self, room_id: str) -> list[str]:
+        """The room's members online now: its online set, each checked for a live lease.
+        Costs O(online members), whatever the room's size."""
+        candidates = [_text(u) for u in await self.redis.smembers(self._online_key(room_id))]
+        return sorted(await self.online(candidates))
 
     async def publish(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
         """Publish an ephemeral frame (typing, presence) on the room's channel."""

@@ -102,6 +102,8 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "GATEWAY_CONNECT_RATE": UNLIMITED,
         "GATEWAY_CONNECT_BURST": UNLIMITED,
         "GATEWAY_MAX_CONNECTIONS_PER_USER": "0",
+        "ROOMS_CREATE_RATE": UNLIMITED,
+        "ROOMS_CREATE_BURST": UNLIMITED,
         "GATEWAY_WORKERS": "2",
     }
     python = sys.executable

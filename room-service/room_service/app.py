@@ -17,6 +17,7 @@ from room_service import members, routes
 from room_service.api import api
 from room_service.events import Publisher
 from room_service.settings import RoomSettings
+from room_service.throttle import create_limiter
 from room_service.users import UserDirectory
 
 # Importing these modules is what declares their calls on ``api``; ``routes`` first, so
@@ -37,6 +38,7 @@ def create_app(settings: RoomSettings) -> Starlette:
             max_size=settings.db_pool_max,
         )
         app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+        app.state.create_limiter = create_limiter(app.state.redis, settings)
         app.state.http = create_http_client()
         app.state.verifier = TokenVerifier(
             settings.jwks_url,

@@ -25,6 +25,7 @@ from room_service.models import (
     RoomPage,
 )
 from room_service.pages import decode_cursor, encode_cursor
+from room_service.throttle import check_create_rate
 from room_service.users import UserDirectory
 
 if TYPE_CHECKING:
@@ -66,10 +67,11 @@ def users(request: Request) -> UserDirectory:
     summary="Create a group room; the caller is its owner, member_ids (at most 500) members",
     body=CreateRoom,
     responses={201: Room},
-    errors=(400, 413, 503),
+    errors=(400, 413, 429, 503),
 )
 async def create_room(request: Request) -> Response:
     claims = await authenticate(request)
+    await check_create_rate(request, claims.user_id)
     body = await read_json(request, CreateRoom)
     member_ids = [m for m in dict.fromkeys(body.member_ids or []) if m != claims.user_id]
     unknown = await users(request).first_unknown(bearer_token(request), member_ids)

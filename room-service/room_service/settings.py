@@ -24,9 +24,10 @@ class RoomSettings(ServiceSettings):
     known_users_ttl: float = Field(
         default=600.0, ge=0, validation_alias=_env("ROOMS_KNOWN_USERS_TTL")
     )
-    # Rooms one user may create (POST /rooms): bursts of create_burst, refilled per second.
-    create_rate: float = Field(default=1.0, gt=0, validation_alias=_env("ROOMS_CREATE_RATE"))
-    create_burst: int = Field(default=100, ge=1, validation_alias=_env("ROOMS_CREATE_BURST"))
+    # Rooms one user may create (POST /rooms): bursts of create_burst (scripts and imports
+    # make many at once), refilled at create_rate per second.
+    create_rate: float = Field(default=5.0, gt=0, validation_alias=_env("ROOMS_CREATE_RATE"))
+    create_burst: int = Field(default=1000, ge=1, validation_alias=_env("ROOMS_CREATE_BURST"))
     # Seconds a request spends, at most, publishing its membership events after commit.
     # Past that the change still stands; consumers converge by version and TTL.
     publish_timeout: float = Field(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +18,7 @@ from chatcore.tokens import TokenVerifier
 from room_service import members, routes
 from room_service.api import api
 from room_service.events import Publisher
+from room_service.outbox import Outbox
 from room_service.settings import RoomSettings
 from room_service.throttle import create_limiter
 from room_service.users import UserDirectory
@@ -58,9 +61,19 @@ def create_app(settings: RoomSettings) -> Starlette:
             Names(settings.redis_prefix).membership_channel,
             timeout=settings.publish_timeout,
         )
+        app.state.outbox = Outbox(
+            app.state.pool,
+            app.state.publisher,
+            interval=settings.outbox_interval,
+            age=settings.outbox_age,
+        )
+        relay = asyncio.create_task(app.state.outbox.run())
         try:
             yield
         finally:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
             await app.state.http.aclose()
             await app.state.redis.aclose()
             await app.state.pool.close()

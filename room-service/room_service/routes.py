@@ -24,6 +24,7 @@ from room_service.models import (
     Room,
     RoomPage,
 )
+from room_service.outbox import Outbox
 from room_service.pages import decode_cursor, encode_cursor
 from room_service.throttle import check_create_rate
 from room_service.users import UserDirectory
@@ -48,11 +49,20 @@ async def room_change(request: Request, room: uuid.UUID) -> AsyncIterator[Conn]:
         publisher(request).ordered(room),
         store.room_turn(request.app.state.pool, room) as conn,
     ):
-        yield conn
+        # One transaction around the change and its outbox rows: the events exist if and
+        # only if the change committed. They are published after the commit.
+        async with conn.transaction():
+            yield conn
+        await outbox(request).flush(conn, room)
 
 
 def publisher(request: Request) -> Publisher:
     found: Publisher = request.app.state.publisher
+    return found
+
+
+def outbox(request: Request) -> Outbox:
+    found: Outbox = request.app.state.outbox
     return found
 
 
@@ -83,7 +93,7 @@ async def create_room(request: Request) -> Response:
     new_id = uuid.uuid4()
     async with room_change(request, new_id) as conn:
         change = await changes.create_room(conn, new_id, claims.user_id, body.title, member_ids)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row, status=201)
 
 
@@ -108,7 +118,7 @@ async def open_direct(request: Request) -> Response:
         async with room_change(request, new_id) as conn:
             created = await changes.create_direct(conn, new_id, claims.user_id, body.user_id)
             if created is not None:
-                await publisher(request).publish(created.events)
+                await outbox(request).record(conn, created.events)
                 return json_response(created.row, status=201)
         # Another request created it meanwhile (rooms are never deleted, so it is there).
         found = await store.direct_between(pool, claims.user_id, body.user_id)
@@ -119,7 +129,7 @@ async def open_direct(request: Request) -> Response:
     # One of the two had left: bring them back, in turn with the room's other changes.
     async with room_change(request, found["id"]) as conn:
         change = await changes.reopen_direct(conn, found["id"], claims.user_id)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row)
 
 
@@ -179,5 +189,5 @@ async def rename_room(request: Request) -> Response:
     body = await read_json(request, Rename)
     async with room_change(request, target) as conn:
         change = await changes.rename(conn, target, claims.user_id, body.title)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row)

@@ -24,6 +24,12 @@ class RoomSettings(ServiceSettings):
     known_users_ttl: float = Field(
         default=600.0, ge=0, validation_alias=_env("ROOMS_KNOWN_USERS_TTL")
     )
+    # The outbox relay: how often it looks for membership events whose publish after commit
+    # failed, and how old (seconds) such a row must be (younger ones are the request's own).
+    outbox_interval: float = Field(
+        default=0.2, gt=0, le=10, validation_alias=_env("ROOMS_OUTBOX_INTERVAL")
+    )
+    outbox_age: float = Field(default=0.5, ge=0, le=60, validation_alias=_env("ROOMS_OUTBOX_AGE"))
     # Rooms one user may create (POST /rooms): bursts of create_burst (scripts and imports
     # make many at once), refilled at create_rate per second.
     create_rate: float = Field(default=5.0, gt=0, validation_alias=_env("ROOMS_CREATE_RATE"))

@@ -44,15 +44,16 @@ def content_security_policy(settings: GatewaySettings) -> str:
         settings.public_rooms_url or settings.rooms_url,
         settings.public_messages_url or settings.messages_url,
     ]
-    origins = " ".join(dict.fromkeys(_origin(url) for url in services if url))
+    # A relative URL ("/", behind an Ingress) is the page's own origin: 'self' covers it.
+    origins = " ".join(dict.fromkeys(_origin(url) for url in services if "://" in url))
     connect = " ".join(dict.fromkeys(["'self'", origins, settings.ws_url]))
     return "; ".join(
         [
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            f"img-src 'self' data: blob: {origins}",
-            f"media-src 'self' blob: {origins}",
+            f"img-src 'self' data: blob: {origins}".strip(),
+            f"media-src 'self' blob: {origins}".strip(),
             "font-src 'self'",
             f"connect-src {connect}",
             "manifest-src 'self'",
@@ -66,7 +67,7 @@ def content_security_policy(settings: GatewaySettings) -> str:
 
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}" if rest else url
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def response(status: int, body: bytes, content_type: str, **extra: str) -> Response:

@@ -46,11 +46,12 @@ RUN uv sync --frozen --no-dev --no-editable $(printf -- '--package %s ' ${PACKAG
 FROM ${PYTHON_IMAGE}
 ARG MODULE=auth_service
 # A fixed unprivileged uid, so a Kubernetes runAsUser and a shared key volume agree with it.
-# /keys is where the signing key volume is mounted; a new named volume takes its owner.
+# /keys is where the signing key volume is mounted, /data/attachments message-service's files
+# volume; a new named volume takes its owner.
 RUN groupadd --system --gid 10001 chat \
     && useradd --system --uid 10001 --gid chat --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin chat \
-    && install -d -o chat -g chat -m 0700 /keys
+    && install -d -o chat -g chat -m 0700 /keys /data /data/attachments
 # Owned by root: the service cannot change its own code.
 COPY --from=build /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH \

@@ -2,19 +2,23 @@
 
 Running it again changes nothing: a taken email logs in instead, rooms are looked up by
 title among alice's rooms before being created, the direct room is unique per pair, and
-each message carries a fixed client_msg_id, which message-service never stores twice.
+each message carries a fixed client_msg_id, which message-service never stores twice; the
+one image (a picture carol shares in "Weekend plans") is uploaded only while no message of
+hers carries it yet.
 The services must be running (`make run`); their URLs come from AUTH_URL, ROOMS_URL and
 MESSAGES_URL as for the services themselves. SEED_PASSWORD sets the demo password.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from PIL import Image, ImageDraw
 
 from chatcore.settings import ServiceSettings
 
@@ -39,6 +43,11 @@ MESSAGES = (
     ("direct", "alice", "Hi Bob, this is a direct chat: just the two of us."),
     ("direct", "bob", "Got it. Nobody else can read this."),
 )
+
+
+# (room key, sender, body, file name, client_msg_id) of the one message with an image.
+IMAGE_MESSAGE = ("Weekend plans", "carol", "The view from the trail last time.", "trail.png")
+IMAGE_KEY = "seed-image"
 
 
 class SeedError(Exception):
@@ -124,7 +133,58 @@ def seed(settings: ServiceSettings, password: str) -> dict[str, str]:
                 headers=users[sender].headers,
             )
             expect(sent, 200, 201)
+        send_image(http, messages, room_ids, users)
     return room_ids
+
+
+def picture() -> bytes:
+    """A small landscape: sky, sun, hills (made here, so the seed needs no file)."""
+    image = Image.new("RGB", (480, 320), (135, 190, 235))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((350, 40, 420, 110), fill=(255, 214, 90))
+    draw.polygon(
+        [(0, 320), (0, 210), (140, 150), (300, 230), (480, 170), (480, 320)], (70, 140, 80)
+    )
+    draw.polygon([(0, 320), (0, 270), (200, 220), (480, 280), (480, 320)], fill=(50, 110, 60))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def send_image(
+    http: httpx.Client, messages: str, room_ids: dict[str, str], users: dict[str, User]
+) -> None:
+    """Carol's picture in "Weekend plans", once."""
+    room, sender, text, filename = IMAGE_MESSAGE
+    user = users[sender]
+    page = expect(
+        http.get(
+            f"{messages}/messages",
+            params={"room_id": room_ids[room], "limit": "200"},
+            headers=user.headers,
+        ),
+        200,
+    )
+    if any(m["client_msg_id"] == IMAGE_KEY and m["sender_id"] == user.id for m in page["items"]):
+        return
+    uploaded = http.post(
+        f"{messages}/messages/attachments",
+        params={"room_id": room_ids[room], "filename": filename},
+        content=picture(),
+        headers={**user.headers, "Content-Type": "image/png"},
+    )
+    attachment = expect(uploaded, 201)
+    sent = http.post(
+        f"{messages}/messages",
+        json={
+            "room_id": room_ids[room],
+            "body": text,
+            "client_msg_id": IMAGE_KEY,
+            "attachment_ids": [attachment["id"]],
+        },
+        headers=user.headers,
+    )
+    expect(sent, 200, 201)
 
 
 def main() -> int:
@@ -146,7 +206,7 @@ def main() -> int:
     for _, email, name in USERS:
         print(f"  {email:<20} password: {password}   ({name})")
     print(f"  rooms: {', '.join(t for t, _, _ in ROOMS)}; a direct chat of alice and bob")
-    print(f"  {len(MESSAGES)} messages across them ({len(room_ids)} rooms)")
+    print(f"  {len(MESSAGES) + 1} messages across them ({len(room_ids)} rooms), one with an image")
     return 0
 
 

@@ -49,17 +49,40 @@ class Run:
         return self.log.read_text(errors="replace")
 
 
-def _run_env(database_url: str, redis_url: str, prefix: str, key: Path) -> dict[str, Any]:
-    ports = {name: free_port() for name in NAMES}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+# The ports the README promises when nothing is set.
+DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "rooms": 8002, "messages": 8003}
+# The services' Postgres roles `make run` creates: unique per run, since roles are
+# cluster-wide, and dropped afterwards.
+ROLE_SETTINGS = ("AUTH_DB_ROLE", "ROOMS_DB_ROLE", "MESSAGES_DB_ROLE")
+
+
+def _run_env(
+    database_url: str, redis_url: str, prefix: str, key: Path, *, defaults: bool = False
+) -> dict[str, Any]:
+    """``make run``'s environment: free ports set for every service, or with ``defaults`` no
+    port or URL variable at all, only the PORT a parent honcho (or a platform) would set."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MAKE", "MFLAGS"))
+        and not (defaults and (k.endswith(("_PORT", "_URL", "ORIGINS")) or k == "PORT"))
+    }
     env |= {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": prefix,
         "AUTH_SIGNING_KEY_FILE": str(key),
+        "GATEWAY_SECRET_FILE": str(key.parent / "gateway-secret"),
+        "VAPID_KEY_FILE": str(key.parent / "vapid-key.pem"),
         "LOG_LEVEL": "WARNING",
-        "CORS_ORIGINS": f"http://localhost:{ports['gateway']}",
     }
+    tag = secrets.token_hex(4)
+    for setting in ROLE_SETTINGS:
+        env[setting] = f"run_{setting.split('_')[0].lower()}_{tag}"
+    if defaults:
+        return {"env": env | {"PORT": "5000"}, "ports": dict(DEFAULT_PORTS)}
+    ports = {name: free_port() for name in NAMES}
+    env["CORS_ORIGINS"] = f"http://localhost:{ports['gateway']}"
     for name, upper in NAMES.items():
         env[f"{upper}_PORT"] = str(ports[name])
         env[f"{upper}_URL"] = f"http://127.0.0.1:{ports[name]}"
@@ -116,14 +139,7 @@ def fresh_database_url(database_url: str) -> Iterator[str]:
     asyncio.run(drop())
 
 
-@pytest.fixture
-def make_run(
-    fresh_database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
-) -> Iterator[Run]:
-    """`make run`, ready; afterwards (if the test did not stop it) stopped by force."""
-    key = tmp_path / "keys" / "signing-key.pem"
-    setup = _run_env(fresh_database_url, redis_url, f"{redis_prefix}run:", key)
-    log = tmp_path / "make-run.log"
+def _start(setup: dict[str, Any], log: Path) -> Run:
     with log.open("wb") as out:
         process = subprocess.Popen(
             ["make", "--no-print-directory", "run"],
@@ -133,16 +149,65 @@ def make_run(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    run = Run(process, setup["env"], setup["ports"], log)
+    return Run(process, setup["env"], setup["ports"], log)
+
+
+def _kill(run: Run) -> None:
+    """Stop `make run` by force, then drop the Postgres roles it made."""
+    if run.process.poll() is None:
+        for pid in _descendants(run.process.pid):
+            os.kill(pid, signal.SIGKILL)
+        os.killpg(run.process.pid, signal.SIGKILL)
+        run.process.wait(10)
+    asyncio.run(_drop_roles(run.env["DATABASE_URL"], [run.env[s] for s in ROLE_SETTINGS]))
+
+
+async def _drop_roles(database_url: str, roles: list[str]) -> None:
+    """Drop the run's roles (their grants live in the run's database: revoked there first)."""
+    try:
+        conn = await asyncpg.connect(database_url)
+    except (OSError, asyncpg.InvalidCatalogNameError):
+        return
+    try:
+        for role in roles:
+            if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                await conn.execute(f'DROP OWNED BY "{role}"')
+                await conn.execute(f'DROP ROLE "{role}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def make_run_on_defaults(
+    fresh_database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[Run]:
+    """`make run` with no port variable but honcho's PORT, ready; stopped by force after."""
+    busy = [port for port in DEFAULT_PORTS.values() if _listening(port)]
+    if busy:
+        pytest.fail(f"ports {busy} are taken: this test needs 8000-8003 free")
+    key = tmp_path / "keys" / "signing-key.pem"
+    setup = _run_env(fresh_database_url, redis_url, f"{redis_prefix}run:", key, defaults=True)
+    run = _start(setup, tmp_path / "make-run.log")
     try:
         _wait_ready(run)
         yield run
     finally:
-        if process.poll() is None:
-            for pid in _descendants(process.pid):
-                os.kill(pid, signal.SIGKILL)
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        _kill(run)
+
+
+@pytest.fixture
+def make_run(
+    fresh_database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[Run]:
+    """`make run`, ready; afterwards (if the test did not stop it) stopped by force."""
+    key = tmp_path / "keys" / "signing-key.pem"
+    setup = _run_env(fresh_database_url, redis_url, f"{redis_prefix}run:", key)
+    run = _start(setup, tmp_path / "make-run.log")
+    try:
+        _wait_ready(run)
+        yield run
+    finally:
+        _kill(run)
 
 
 def _wait_ready(run: Run, timeout: float = 120.0) -> None:
@@ -290,7 +355,7 @@ async def test_make_run_chat_session_then_ctrl_c_leaves_nothing(
     assert second.returncode == 0, second.stderr
     assert "alice@example.com" in first.stdout
     assert "password" in first.stdout
-    assert await _seeded_state(run, http) == {"General": 3, "Weekend plans": 2, "direct": 2}
+    assert await _seeded_state(run, http) == {"General": 3, "Weekend plans": 3, "direct": 2}
 
     deadline = time.monotonic() + 15
     while "Chat is running" not in run.output() and time.monotonic() < deadline:
@@ -336,4 +401,52 @@ def test_make_run_says_in_one_line_what_to_do_without_postgres(tmp_path: Path) -
     assert f"Redis at 127.0.0.1:{closed[1]}" in ours[0]
     assert "docker compose up" in ours[0]
     assert not (tmp_path / "key.pem").exists()
+    assert "honcho" not in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_make_run_on_defaults_serves_the_readme_ports_under_a_parent_port(
+    make_run_on_defaults: Run, http: httpx.AsyncClient
+) -> None:
+    """With no port variable and PORT=5000 set, make run serves 8000-8003 and the gateway
+    verifies tokens with auth-service's keys (ready on a websocket)."""
+    run = make_run_on_defaults
+    for name, port in DEFAULT_PORTS.items():
+        answer = await http.get(f"http://127.0.0.1:{port}/healthz")
+        assert answer.status_code == 200, name
+    assert not any(_listening(port) for port in (5000, 5100, 5200, 5300))
+    user = await register_user(http, run.url("auth"), display_name="기본 포트")
+    socket_ = await _open(run, user)
+    await socket_.ws.close()
+
+
+def test_make_run_names_a_taken_port_in_one_line(
+    fresh_database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """With room-service's port taken, make run starts nothing and says which port in one
+    line."""
+    key = tmp_path / "key.pem"
+    setup = _run_env(fresh_database_url, redis_url, f"{redis_prefix}taken:", key)
+    port = setup["ports"]["rooms"]
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        result = subprocess.run(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=setup["env"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(ours) == 1, result.stderr
+    assert f"port {port} (room-service, ROOMS_PORT)" in ours[0]
+    assert "already in use" in ours[0]
+    for name in ("auth", "messages", "gateway"):
+        assert str(setup["ports"][name]) not in ours[0]
+    assert not key.exists()
     assert "honcho" not in result.stdout

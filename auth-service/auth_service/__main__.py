@@ -1,4 +1,5 @@
-"""``python -m auth_service serve|migrate``, and ``keygen PATH`` to create a signing key."""
+"""``python -m auth_service serve|migrate``, ``keygen PATH`` to create a signing key, and
+``make-admin EMAIL`` to make an account a site administrator."""
 
 import sys
 from pathlib import Path
@@ -21,6 +22,10 @@ def keygen(path: Path) -> int:
 
 if len(sys.argv) == 3 and sys.argv[1] == "keygen":
     raise SystemExit(keygen(Path(sys.argv[2])))
+if len(sys.argv) == 3 and sys.argv[1] == "make-admin":
+    from auth_service.make_admin import make_admin
+
+    raise SystemExit(make_admin(sys.argv[2]))
 
 raise SystemExit(
     main(

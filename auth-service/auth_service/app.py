@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from auth_service import profiles, routes
+from auth_service import admin, profiles, routes
 from auth_service.api import api
 from auth_service.keys import KeySet
 from auth_service.passwords import Passwords
@@ -17,11 +17,12 @@ from auth_service.throttle import LoginThrottle
 from chatcore.db import create_pool
 from chatcore.logs import configure_logging
 from chatcore.redisconn import create_redis
+from chatcore.revocations import follow
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 
 # Importing these modules is what declares their calls on ``api``.
-_ROUTE_MODULES = (routes, profiles)
+_ROUTE_MODULES = (routes, profiles, admin)
 
 
 def create_app(settings: AuthSettings) -> Starlette:
@@ -34,7 +35,7 @@ def create_app(settings: AuthSettings) -> Starlette:
         app.state.keys = keys
         app.state.passwords = Passwords(settings)
         app.state.pool = await create_pool(
-            settings.database_url,
+            settings.service_database_url,
             application_name="auth-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
@@ -51,9 +52,11 @@ def create_app(settings: AuthSettings) -> Starlette:
             refetch_interval=math.inf,
         )
         app.state.verifier.load(keys.jwks())
+        app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
         try:
             yield
         finally:
+            await app.state.revocations.stop()
             await app.state.redis.aclose()
             await app.state.pool.close()
 

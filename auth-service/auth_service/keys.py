@@ -84,10 +84,17 @@ class KeySet:
         return {"keys": [k.public_jwk() for k in (self.current, *self.previous)]}
 
     def issue_access_token(
-        self, *, user_id: uuid.UUID, name: str, issuer: str, audience: str, ttl: int
+        self,
+        *,
+        user_id: uuid.UUID,
+        name: str,
+        issuer: str,
+        audience: str,
+        ttl: int,
+        roles: list[str] | None = None,
     ) -> str:
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "sub": str(user_id),
             "name": name,
             "iss": issuer,
@@ -96,6 +103,8 @@ class KeySet:
             "exp": now + ttl,
             "jti": uuid.uuid4().hex,
         }
+        if roles:
+            claims["roles"] = roles
         return jwt.encode(
             claims,
             self.current.private,

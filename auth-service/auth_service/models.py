@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from chatcore.text import ANY_TEXT, INVISIBLE, REFUSED, VISIBLE_TEXT, any_text, visible_text
 
 EMAIL_MAX = 254
 DISPLAY_NAME_MAX = 100
 STATUS_TEXT_MAX = 200
-# Bidirectional overrides and isolates let a name display as something it is not.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def email_key(email: str) -> str:
@@ -23,22 +31,33 @@ def email_key(email: str) -> str:
 
 
 def clean_text(value: str, *, field_max: int, allow_empty: bool) -> str:
-    """``value`` NFC-normalised and stripped; refuses control characters and invisible text.
+    """``value`` (at most ``field_max`` characters as sent, chatcore.text's rule: visible
+    text unless ``allow_empty``) NFC-normalised and trimmed."""
+    if allow_empty:
+        return any_text(value, max_length=field_max)
+    return visible_text(value, max_length=field_max)
 
-    Format characters such as the zero-width joiner stay allowed (emoji sequences need
-    them), but a name must hold at least one letter, digit, mark, punctuation or symbol.
-    """
-    value = unicodedata.normalize("NFC", value).strip()
-    if len(value) > field_max:
-        raise ValueError(f"must be at most {field_max} characters")
-    for c in value:
-        category = unicodedata.category(c)
-        if category in ("Cc", "Cs", "Co", "Cn") or c in _BIDI_CONTROLS:
-            raise ValueError("must not contain control characters")
-    visible = any(unicodedata.category(c)[0] in "LNPSM" for c in value)
-    if not visible and not (allow_empty and not value):
-        raise ValueError("must be visible text")
-    return value
+
+# An email address as the service takes it: one "@", a domain with a dot neither first nor
+# last, no whitespace inside and none of the characters chatcore.text refuses or finds
+# invisible; whitespace at either end is trimmed. Published in the OpenAPI document.
+_NOT_IN_EMAIL = rf"\s@{REFUSED}{INVISIBLE}"
+EMAIL_PATTERN = (
+    rf"^\s*[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}.][^{_NOT_IN_EMAIL}]*\.[^{_NOT_IN_EMAIL}]*"
+    rf"[^{_NOT_IN_EMAIL}.]\s*$"
+)
+_EMAIL = re.compile(EMAIL_PATTERN)
+# What a login or a search may hold: anything but control characters.
+NO_CONTROLS = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_NO_CONTROLS = re.compile(NO_CONTROLS)
+# The directory's cursor: base64url of the UTF-8 sort name, then the user id (profiles.py).
+CURSOR_PATTERN = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?\.[0-9a-f]{32}$"
+
+
+def _text_schema(pattern: str, max_length: int, min_length: int = 1) -> Any:
+    return WithJsonSchema(
+        {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": pattern}
+    )
 
 
 class Strict(BaseModel):
@@ -46,26 +65,20 @@ class Strict(BaseModel):
 
 
 class Register(Strict):
-    email: str = Field(min_length=3, max_length=EMAIL_MAX)
+    email: str = Field(
+        min_length=3, max_length=EMAIL_MAX, json_schema_extra={"pattern": EMAIL_PATTERN}
+    )
     password: str = Field(min_length=8, max_length=1024)
-    display_name: str = Field(min_length=1, max_length=DISPLAY_NAME_MAX)
+    display_name: str = Field(
+        min_length=1, max_length=DISPLAY_NAME_MAX, json_schema_extra={"pattern": VISIBLE_TEXT}
+    )
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        value = unicodedata.normalize("NFC", value.strip())
-        local, at, domain = value.rpartition("@")
-        if (
-            not at
-            or not local
-            or "." not in domain
-            or domain.startswith(".")
-            or domain.endswith(".")
-            or any(c.isspace() or unicodedata.category(c)[0] == "C" for c in value)
-            or "@" in local
-        ):
+        if not _EMAIL.fullmatch(value):
             raise ValueError("not a valid email address")
-        return value
+        return unicodedata.normalize("NFC", value.strip())
 
     @field_validator("display_name")
     @classmethod
@@ -75,13 +88,13 @@ class Register(Strict):
 
 def no_controls(value: str) -> str:
     """``value`` unchanged; refuses control characters (Postgres text cannot even hold NUL)."""
-    if any(unicodedata.category(c) == "Cc" for c in value):
+    if not _NO_CONTROLS.fullmatch(value):
         raise ValueError("must not contain control characters")
     return value
 
 
 class Login(Strict):
-    email: str = Field(max_length=EMAIL_MAX)
+    email: str = Field(max_length=EMAIL_MAX, json_schema_extra={"pattern": NO_CONTROLS})
     password: str = Field(max_length=1024)
 
     _email = field_validator("email")(no_controls)
@@ -95,8 +108,20 @@ class RefreshRequest(Strict):
 class ProfileUpdate(Strict):
     """``PATCH /auth/me``: at least one of the fields; unknown fields are ignored."""
 
-    display_name: str | None = Field(default=None, max_length=DISPLAY_NAME_MAX)
-    status_text: str | None = Field(default=None, max_length=STATUS_TEXT_MAX)
+    # Each a string when given: the document says so (no null), and at least one is given.
+    display_name: Annotated[
+        str | None, _text_schema(VISIBLE_TEXT, DISPLAY_NAME_MAX), Field(max_length=DISPLAY_NAME_MAX)
+    ] = None
+    status_text: Annotated[
+        str | None, _text_schema(ANY_TEXT, STATUS_TEXT_MAX, 0), Field(max_length=STATUS_TEXT_MAX)
+    ] = None
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "anyOf": [{"required": ["display_name"]}, {"required": ["status_text"]}]
+        },
+    )
 
     @field_validator("display_name", "status_text", mode="before")
     @classmethod
@@ -124,9 +149,9 @@ class ProfileUpdate(Strict):
 
 
 class DirectoryQuery(Strict):
-    q: str = Field(default="", max_length=EMAIL_MAX)
+    q: str = Field(default="", max_length=EMAIL_MAX, json_schema_extra={"pattern": NO_CONTROLS})
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=1024)
+    cursor: str | None = Field(default=None, max_length=1024, pattern=CURSOR_PATTERN)
 
     _q = field_validator("q")(no_controls)
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 
 import asyncpg
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from auth_service import store
+from auth_service.admin import blockers_of
 from auth_service.api import api
 from auth_service.models import (
+    CURSOR_PATTERN,
     DirectoryQuery,
     ProfileUpdate,
     PublicUser,
@@ -26,6 +27,8 @@ from auth_service.models import (
 from auth_service.settings import AuthSettings
 from chatcore.errors import InvalidInput, NotFound, UnsupportedMediaType
 from chatcore.web import authenticate, json_response, path_uuid, read_body, read_json, read_query
+
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 def _is_png(data: bytes) -> bool:
@@ -154,54 +157,71 @@ async def get_user(request: Request) -> Response:
 @api.route(
     "GET",
     "/users",
-    summary="The user directory: display-name or email prefix, to start a chat",
+    summary=(
+        "The user directory: any part of a display name, or an email from its whole name"
+        " before the @ on, to start a chat (queries under 2 characters find nobody)"
+    ),
     query=DirectoryQuery,
     responses={200: UserPage},
 )
 async def directory(request: Request) -> Response:
-    await authenticate(request)
+    claims = await authenticate(request)
     query = read_query(request, DirectoryQuery)
     after = decode_cursor(query.cursor) if query.cursor else None
     q = query.q.strip()
+    if len(q) < MIN_QUERY:
+        # Too short to narrow the directory: listing (nearly) everyone is what a scraper wants.
+        return json_response({"items": [], "next_cursor": None})
     rows = await store.search_users(
         request.app.state.pool,
-        name_pattern=like_prefix(q),
-        email_pattern=like_prefix(email_key(q)),
+        name_pattern=like_substring(q),
+        email_key=email_key(q),
         after=after,
         limit=query.limit + 1,
+        hidden=await blockers_of(request, claims.user_id),
+        # A prefix of an email finds its owner once it holds the whole name before the "@",
+        # so nobody can spell addresses out a letter at a time; the email itself stays hidden.
+        email_prefix=like_prefix(email_key(q)) if "@" in q else None,
     )
     page = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
         last = page[-1]
         next_cursor = encode_cursor(last["sort_name"], last["id"])
-    return json_response(
-        {
-            "items": [store.user_json(r, with_email=True) for r in page],
-            "next_cursor": next_cursor,
-        }
-    )
+    # An email is shown to its owner, and to whoever already typed it exactly.
+    items = [
+        store.user_json(r, with_email=r["email_matched"] or r["id"] == claims.user_id) for r in page
+    ]
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+# The shortest query that searches; shorter ones find nobody.
+MIN_QUERY = 2
 
 
 def like_prefix(text: str) -> str:
     """A LIKE pattern (escape character ``\\``) matching strings that start with ``text``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def like_substring(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching strings that contain ``text``."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
+    return "%" + escaped + "%"
 
 
 def encode_cursor(sort_name: str, user_id: uuid.UUID) -> str:
-    """The opaque cursor after a row: its sort key, base64url-encoded."""
-    raw = orjson.dumps([sort_name, str(user_id)])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    """The opaque cursor after a row: its sort key (models.CURSOR_PATTERN)."""
+    name = base64.urlsafe_b64encode(sort_name.encode()).rstrip(b"=").decode()
+    return f"{name}.{user_id.hex}"
 
 
 def decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
-    """The sort key a cursor holds; 422 for anything this service did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        name, user_id = orjson.loads(raw)
-        if not isinstance(name, str) or not isinstance(user_id, str) or "\x00" in name:
-            raise ValueError(cursor)
-        return name, uuid.UUID(user_id)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
-        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.") from None
+    """The sort key a cursor holds; 422 for anything not in its syntax. Any cursor in it is a
+    position in the directory's order (bytes that are not UTF-8 become U+FFFD, NUL is
+    dropped), so it pages from there."""
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.")
+    name, user_id = cursor.split(".")
+    raw = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4))
+    return raw.decode("utf-8", "replace").replace("\x00", ""), uuid.UUID(hex=user_id)

@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from auth_service import store
 from auth_service.api import api
+from auth_service.client_address import client_address
+from auth_service.hash_slots import Priority
 from auth_service.keys import KeySet
 from auth_service.models import (
     JWKS,
@@ -25,7 +27,7 @@ from auth_service.models import (
 from auth_service.passwords import Passwords
 from auth_service.settings import AuthSettings
 from auth_service.throttle import LoginThrottle
-from chatcore.errors import RateLimited, Unauthorized
+from chatcore.errors import Forbidden, RateLimited, Unauthorized
 from chatcore.web import json_response, read_json
 
 # What operators watch for password guessing and stolen refresh tokens.
@@ -52,6 +54,7 @@ def _pair(request: Request, user: Any, refresh_token: str) -> dict[str, Any]:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl=settings.access_ttl,
+        roles=["admin"] if user["is_admin"] else None,
     )
     return {
         "access_token": access,
@@ -68,17 +71,20 @@ def _pair(request: Request, user: Any, refresh_token: str) -> dict[str, Any]:
     summary="Create an account",
     body=Register,
     responses={201: User},
-    errors=(400, 409, 413),
+    errors=(400, 409, 413, 429, 503),
     auth=False,
 )
 async def register(request: Request) -> Response:
-    body = await read_json(request, Register)
     passwords: Passwords = request.app.state.passwords
+    passwords.slots.check(Priority.REGISTER)
+    body = await read_json(request, Register)
+    throttle: LoginThrottle = request.app.state.throttle
+    await throttle.take_registration(client_address(request, throttle.proxies))
     row = await store.create_user(
         request.app.state.pool,
         email=body.email,
         key=email_key(body.email),
-        password_hash=await passwords.hash(body.password),
+        password_hash=await passwords.hash(body.password, Priority.REGISTER),
         display_name=body.display_name,
     )
     return json_response(store.user_json(row, with_email=True), status=201)
@@ -90,7 +96,7 @@ async def register(request: Request) -> Response:
     summary="Log in with email and password; a new refresh-token family",
     body=Login,
     responses={200: TokenPair},
-    errors=(400, 401, 413, 429),
+    errors=(400, 401, 403, 413, 429, 503),
     auth=False,
 )
 async def login(request: Request) -> Response:
@@ -100,18 +106,22 @@ async def login(request: Request) -> Response:
     passwords: Passwords = request.app.state.passwords
     throttle: LoginThrottle = request.app.state.throttle
     key = email_key(body.email)
-    account, address = throttle.keys(request, key)
+    # The token is taken before the password is checked: attempts in flight count too.
     try:
-        await throttle.check(account, address)
+        attempt = await throttle.take(key, client_address(request, throttle.proxies))
     except RateLimited:
         LOGINS.labels("throttled").inc()
         raise
     row = await store.credentials_by_email(pool, key)
     stored: str | None = row["password_hash"] if row else None
     if not await passwords.verify(stored, body.password) or row is None or stored is None:
-        await throttle.failed(account, address)
         LOGINS.labels("failed").inc()
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
+    await throttle.succeeded(attempt)
+    if row["deactivated_at"] is not None:
+        # Said only to whoever knows the password.
+        LOGINS.labels("deactivated").inc()
+        raise Forbidden("This account has been deactivated.", code="account_deactivated")
     if passwords.needs_rehash(stored):
         await store.set_password_hash(pool, row["id"], await passwords.hash(body.password))
     refresh_token = secrets.token_urlsafe(32)
@@ -145,7 +155,7 @@ async def refresh(request: Request) -> Response:
             "That refresh token was already used; the session has been ended.",
             code="refresh_token_reused",
         )
-    if result.user is None:
+    if result.user is None or result.user["deactivated_at"] is not None:
         raise Unauthorized("The refresh token is not valid.", code="invalid_refresh_token")
     return json_response(_pair(request, result.user, new_token))
 

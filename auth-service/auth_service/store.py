@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 from chatcore.errors import Conflict
 
 USER_COLUMNS = "id, email, display_name, status_text, avatar_type, avatar_etag, created_at"
+# What issuing tokens needs besides: the site roles and whether the account is active.
+TOKEN_COLUMNS = f"{USER_COLUMNS}, is_admin, deactivated_at"
 
 
 async def create_user(
@@ -38,7 +40,7 @@ async def create_user(
 
 async def credentials_by_email(pool: asyncpg.Pool, key: str) -> asyncpg.Record | None:
     return await pool.fetchrow(
-        f"SELECT {USER_COLUMNS}, password_hash FROM auth.users WHERE email_key = $1", key
+        f"SELECT {TOKEN_COLUMNS}, password_hash FROM auth.users WHERE email_key = $1", key
     )
 
 
@@ -120,24 +122,34 @@ async def search_users(
     pool: asyncpg.Pool,
     *,
     name_pattern: str,
-    email_pattern: str,
+    email_key: str,
     after: tuple[str, uuid.UUID] | None,
     limit: int,
+    hidden: list[uuid.UUID] | None = None,
+    email_prefix: str | None = None,
 ) -> list[asyncpg.Record]:
-    """Users whose lower-cased display name or email key matches a LIKE pattern (``\\``
-    escapes), ordered by (lower(display_name), id), after the given sort key."""
+    """Users whose lower-cased display name matches a LIKE pattern (``\\`` escapes), or whose
+    email key is exactly ``email_key`` or starts with ``email_prefix`` (a LIKE pattern; None:
+    no prefix search), ordered by (lower(display_name), id), after the given sort key; neither
+    deactivated accounts nor the ``hidden`` ones. ``email_matched`` marks exact email matches."""
     after_name, after_id = after if after is not None else (None, None)
     return await pool.fetch(
-        f"""SELECT {USER_COLUMNS}, lower(display_name) AS sort_name FROM auth.users
-            WHERE (lower(display_name) LIKE lower($1) ESCAPE '\\' OR email_key LIKE $2 ESCAPE '\\')
+        f"""SELECT {USER_COLUMNS}, lower(display_name) AS sort_name,
+                   email_key = $2 AS email_matched
+            FROM auth.users
+            WHERE (lower(display_name) LIKE lower($1) ESCAPE '\\' OR email_key = $2
+                   OR email_key LIKE $7 ESCAPE '\\')
               AND ($3::text IS NULL OR (lower(display_name), id) > ($3::text, $4::uuid))
+              AND deactivated_at IS NULL AND NOT (id = ANY($6::uuid[]))
             ORDER BY lower(display_name), id
             LIMIT $5""",
         name_pattern,
-        email_pattern,
+        email_key,
         after_name,
         after_id,
         limit,
+        hidden or [],
+        email_prefix,
     )
 
 
@@ -182,7 +194,7 @@ async def rotate(pool: asyncpg.Pool, old_hash: bytes, new_hash: bytes, ttl: int)
         )
         if spent is not None:
             user = await conn.fetchrow(
-                f"SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1", spent["user_id"]
+                f"SELECT {TOKEN_COLUMNS} FROM auth.users WHERE id = $1", spent["user_id"]
             )
             await _insert_token(conn, spent["family_id"], new_hash, ttl)
             return RotationResult(Rotation.ROTATED, user)

@@ -95,13 +95,13 @@ def address_throttled_auth(
 def forwarded_auth(
     start_service: StartService, redis_prefix: str, auth_service: ServiceProcess
 ) -> ServiceProcess:
-    """An instance behind a trusted proxy (AUTH_TRUST_FORWARDED), 2 failures per address."""
+    """An instance behind a trusted proxy (AUTH_TRUSTED_PROXIES), 2 failures per address."""
     return _instance(
         start_service,
         redis_prefix,
         "forwarded",
         {
-            "AUTH_TRUST_FORWARDED": "true",
+            "AUTH_TRUSTED_PROXIES": "127.0.0.1",
             "AUTH_LOGIN_IP_BURST": "2",
             "AUTH_LOGIN_IP_PER_MINUTE": "1",
             "AUTH_LOGIN_ACCOUNT_BURST": "1000",

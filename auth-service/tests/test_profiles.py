@@ -197,13 +197,13 @@ async def _directory(
 async def test_directory_search_and_pages(
     http: httpx.AsyncClient, auth_service: ServiceProcess, make_user: MakeUser
 ) -> None:
-    """Prefix match on display name (any case) or email; emails included; cursor pages."""
+    """Any part of a display name (any case) matches; cursor pages; no one else's email."""
     tag = secrets.token_hex(3)
     names = [f"Dir{tag} {n}" for n in ["Ana", "bea", "Cid", "dan", "Eve"]]
     users = [await make_user(display_name=n) for n in names]
     me = users[0]
     url = auth_service.url
-    r = await _directory(http, url, me.headers, q=f"dIR{tag}", limit="2")
+    r = await _directory(http, url, me.headers, q=f"iR{tag}", limit="2")
     assert r.status_code == 200
     seen, pages = [], 0
     while True:
@@ -214,17 +214,64 @@ async def test_directory_search_and_pages(
         if body["next_cursor"] is None:
             break
         r = await _directory(
-            http, url, me.headers, q=f"dir{tag}", limit="2", cursor=body["next_cursor"]
+            http, url, me.headers, q=f"ir{tag}", limit="2", cursor=body["next_cursor"]
         )
     assert (seen, pages) == (names, 3)
-    full = (await _directory(http, url, me.headers, q=f"DIR{tag} b")).json()["items"]
-    assert [(i["display_name"], i["email"]) for i in full] == [(names[1], users[1].email)]
-    by_email = (await _directory(http, url, me.headers, q=users[2].email[:12].upper())).json()
-    assert users[2].email in [i["email"] for i in by_email["items"]]
-    everyone = (await _directory(http, url, me.headers, limit="1")).json()
-    assert len(everyone["items"]) == 1
-    assert everyone["next_cursor"] is not None
+    full = (await _directory(http, url, me.headers, q=f"{tag} B")).json()["items"]
+    assert [(i["display_name"], i.get("email")) for i in full] == [(names[1], None)]
+    mine = (await _directory(http, url, me.headers, q=f"{tag} ana")).json()["items"]
+    assert [i["email"] for i in mine] == [me.email], "the caller sees their own email"
     assert (await _directory(http, url, {}, q="dir")).status_code == 401
+
+
+async def test_directory_shows_an_email_only_to_who_typed_it(
+    http: httpx.AsyncClient, auth_service: ServiceProcess, make_user: MakeUser
+) -> None:
+    """An exact email finds its user with the email; a prefix reaching the "@" finds the user
+    without it; a part of the name before the "@" finds nobody."""
+    me, other = await make_user(), await make_user()
+    url = auth_service.url
+    exact = (await _directory(http, url, me.headers, q=other.email.upper())).json()["items"]
+    assert [(i["id"], i["email"]) for i in exact] == [(str(other.id), other.email)]
+    for prefix in (other.email[:-3], other.email.split("@")[0] + "@"):
+        found = (await _directory(http, url, me.headers, q=prefix)).json()["items"]
+        assert [(i["id"], i.get("email")) for i in found] == [(str(other.id), None)], prefix
+    user_part = other.email.split("@")[0]
+    assert (await _directory(http, url, me.headers, q=user_part)).json()["items"] == []
+    assert (await _directory(http, url, me.headers, q=user_part[:-1])).json()["items"] == []
+
+
+async def test_directory_short_queries_find_nobody(
+    http: httpx.AsyncClient, auth_service: ServiceProcess, make_user: MakeUser
+) -> None:
+    """An empty or one-character query lists nobody (200, empty page), not the directory."""
+    me = await make_user(display_name="x" + secrets.token_hex(3))
+    for params in [{}, {"q": ""}, {"q": "   "}, {"q": "x"}, {"q": "김"}]:
+        r = await _directory(http, auth_service.url, me.headers, **params)
+        assert r.status_code == 200, params
+        assert r.json() == {"items": [], "next_cursor": None}, params
+
+
+async def test_directory_korean_names_by_any_part(
+    http: httpx.AsyncClient, auth_service: ServiceProcess, make_user: MakeUser
+) -> None:
+    """김민수 is found by 민수, by 김민 and by the whole name; 이민수 by 민수 too."""
+    tag = secrets.token_hex(3)
+    kim = await make_user(display_name=f"김민수 {tag}")
+    lee = await make_user(display_name=f"이민수 {tag}")
+    park = await make_user(display_name=f"박지성 {tag}")
+    url = auth_service.url
+
+    async def ids(q: str) -> set[str]:
+        r = await _directory(http, url, park.headers, q=q, limit="200")
+        assert r.status_code == 200, r.text
+        return {i["id"] for i in r.json()["items"] if i["display_name"].endswith(tag)}
+
+    assert await ids("민수") == {str(kim.id), str(lee.id)}
+    assert await ids("김민") == {str(kim.id)}
+    assert await ids(f"민수 {tag}") == {str(kim.id), str(lee.id)}
+    assert await ids(f"김민수 {tag}") == {str(kim.id)}
+    assert await ids("지성") == {str(park.id)}
 
 
 async def test_directory_wildcards_and_sql_literal(
@@ -254,7 +301,8 @@ async def test_directory_wildcards_and_sql_literal(
 async def test_directory_bad_parameters(
     http: httpx.AsyncClient, auth_service: ServiceProcess, make_user: MakeUser
 ) -> None:
-    """Bad limits and garbage or forged cursors get 422 naming the parameter, never a 500."""
+    """Bad limits and cursors outside the cursor syntax get 422 naming the parameter, never a
+    500."""
     user = await make_user()
 
     def forged(value: object) -> str:
@@ -282,8 +330,11 @@ async def test_directory_bad_parameters(
         r = await _directory(http, auth_service.url, user.headers, **params)
         assert r.status_code == 422, params
         assert r.json()["error"]["field"] == field, params
-    ok = await _directory(
-        http, auth_service.url, user.headers, cursor=forged(["zzzz", str(uuid.uuid4())])
-    )
-    assert ok.status_code == 200
+    # Any cursor in the documented syntax is a position to page from, odd bytes included.
+    for name in (b"zzzz", "이름".encode(), b"\xff\x00"):
+        position = base64.urlsafe_b64encode(name).decode().rstrip("=")
+        ok = await _directory(
+            http, auth_service.url, user.headers, cursor=f"{position}.{uuid.uuid4().hex}"
+        )
+        assert ok.status_code == 200, name
     assert (await _directory(http, auth_service.url, user.headers, limit="200")).status_code == 200

@@ -18,6 +18,10 @@ CALLS = {
     ("get", "/auth/users/{user_id}/avatar"),
     ("get", "/auth/users"),
     ("get", "/auth/.well-known/jwks.json"),
+    ("get", "/auth/admin/users/{user_id}"),
+    ("post", "/auth/admin/users/{user_id}/deactivate"),
+    ("post", "/auth/admin/users/{user_id}/reactivate"),
+    ("get", "/auth/admin/audit"),
 }
 
 

@@ -79,7 +79,7 @@ async def test_address_throttle_counts_only_failures(
         assert (await _login(http, url, email, password)).status_code == 200
     for i in range(4):
         ghost = f"ghost-{i}-{secrets.token_hex(4)}@example.test"
-        # Without AUTH_TRUST_FORWARDED the header is ignored: all of these are 127.0.0.1.
+        # Without AUTH_TRUSTED_PROXIES the header is ignored: all of these are 127.0.0.1.
         forwarded = {"X-Forwarded-For": f"10.0.0.{i}"}
         assert (await _login(http, url, ghost, "nope-nope", forwarded)).status_code == 401
     limited = await _login(http, url, f"new-{secrets.token_hex(4)}@example.test", "nope-nope")
@@ -91,7 +91,7 @@ async def test_address_throttle_counts_only_failures(
 async def test_trusted_forwarded_address(
     http: httpx.AsyncClient, forwarded_auth: ServiceProcess
 ) -> None:
-    """With AUTH_TRUST_FORWARDED the last X-Forwarded-For entry is the client's address."""
+    """Behind a trusted proxy the last X-Forwarded-For entry is the client's address."""
     url = forwarded_auth.url
 
     def via(address: str) -> dict[str, str]:

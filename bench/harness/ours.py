@@ -29,6 +29,8 @@ MODULES = {
     "gateway": "gateway",
 }
 UNLIMITED = "1000000"
+# What the gateway proves itself with on POST /messages/batch; a fresh one each run.
+GATEWAY_SECRET = secrets.token_urlsafe(32)
 
 
 async def recreate_database(admin_url: str, name: str) -> tuple[str, int | None]:
@@ -92,7 +94,16 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "AUTH_LOGIN_ACCOUNT_PER_MINUTE": UNLIMITED,
         "AUTH_LOGIN_IP_BURST": UNLIMITED,
         "AUTH_LOGIN_IP_PER_MINUTE": UNLIMITED,
+        "AUTH_LOGIN_ACCOUNT_PER_HOUR": UNLIMITED,
+        "AUTH_REGISTER_IP_BURST": UNLIMITED,
+        "AUTH_REGISTER_IP_PER_HOUR": UNLIMITED,
+        "AUTH_HASH_QUEUE": UNLIMITED,
+        "AUTH_HASH_MAX_WAIT": UNLIMITED,
         # A load generator sends far above a person's rate on purpose.
+        "MESSAGES_GATEWAY_SECRET": GATEWAY_SECRET,
+        "GATEWAY_INTERNAL_SECRET": GATEWAY_SECRET,
+        "MESSAGES_GATEWAY_SECRET_FILE": "",
+        "GATEWAY_INTERNAL_SECRET_FILE": "",
         "GATEWAY_RATE": UNLIMITED,
         "GATEWAY_BURST": UNLIMITED,
         "MESSAGES_SEND_RATE": UNLIMITED,

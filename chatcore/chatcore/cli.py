@@ -50,7 +50,9 @@ async def _migrate(spec: ServiceSpec, settings: ServiceSettings) -> int:
     try:
         if await ensure_database(settings.database_url):
             log.info("database_created")
-        applied = await migrate(settings.database_url, spec.schema, spec.migrations)
+        applied = await migrate(
+            settings.database_url, spec.schema, spec.migrations, settings.service_role
+        )
     except OSError as exc:
         print(f"{spec.name}: cannot reach Postgres at the DATABASE_URL ({exc}).", file=sys.stderr)
         return 1

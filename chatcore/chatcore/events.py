@@ -58,3 +58,5 @@ class MembershipEventType(StrEnum):
     MEMBER_REMOVED = "member_removed"
     ROLE_CHANGED = "role_changed"
     ROOM_UPDATED = "room_updated"
+    # A member muted until a time, or unmuted (``muted_until`` null); no frame for clients.
+    MEMBER_MUTED = "member_muted"

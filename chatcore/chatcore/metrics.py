@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,6 +14,13 @@ HTTP_SECONDS = Histogram(
     "Time to answer an HTTP request.",
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+# Set by every readiness check (the kubelet's probe runs it every few seconds), so an alert can
+# name the dependency that is down rather than only the pod that is not ready.
+DEPENDENCY_UP = Gauge(
+    "chat_dependency_up",
+    "1 if the last readiness check of this dependency passed, else 0.",
+    ["dependency"],
 )
 
 

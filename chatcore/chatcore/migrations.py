@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from chatcore.db_roles import DbRole, grant_own_schema
 from chatcore.logs import get_logger
 
 log = get_logger(__name__)
@@ -49,8 +50,9 @@ def discover(directory: Path) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-async def migrate(dsn: str, schema: str, directory: Path) -> list[str]:
-    """Apply the pending migrations of ``schema``; returns the versions applied."""
+async def migrate(dsn: str, schema: str, directory: Path, role: DbRole | None = None) -> list[str]:
+    """Apply the pending migrations of ``schema``; returns the versions applied. With
+    ``role``, that role is then granted the schema (and nothing else): :mod:`chatcore.db_roles`."""
     if not _SCHEMA.match(schema):
         raise MigrationError(f"bad schema name {schema!r}")
     migrations = discover(directory)
@@ -80,6 +82,8 @@ async def migrate(dsn: str, schema: str, directory: Path) -> list[str]:
                     )
                 log.info("migration_applied", schema=schema, version=m.version, name=m.name)
                 applied.append(m.version)
+            if role is not None:
+                await grant_own_schema(conn, role, schema)
             return applied
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

@@ -21,7 +21,8 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from chatcore.web import json_response
 
@@ -102,14 +103,27 @@ class Api:
         return register
 
     def routes(self) -> list[Route]:
-        """Starlette routes, one per path, dispatching on method."""
+        """Starlette routes, one per path, dispatching on method.
+
+        A path with a parameter never takes a request for one of the service's fixed paths
+        (``PATCH /messages/read`` is not ``PATCH /messages/{message_id}`` with id "read"), so
+        a fixed path asked with a method it does not serve answers 405, not 404.
+        """
         by_path: dict[str, dict[str, Handler]] = {}
         for op in self.operations:
             by_path.setdefault(op.path, {})[op.method] = op.handler
+        fixed = {path for path in by_path if "{" not in path} | {self.openapi_path}
+        # A literal segment is matched before a parameter in the same place, whatever the
+        # order of declaration: /rooms/public before /rooms/{room_id}.
+        ordered = sorted(by_path.items(), key=lambda item: _param_positions(item[0]))
         return [
-            Route(path, _dispatch(handlers), methods=list(handlers))
-            for path, handlers in by_path.items()
+            _Route(path, _dispatch(handlers), methods=list(handlers), fixed=fixed)
+            for path, handlers in ordered
         ]
+
+    @property
+    def openapi_path(self) -> str:
+        return f"{self.prefix}/openapi.json"
 
     def document(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of every declared route."""
@@ -187,7 +201,22 @@ class Api:
         async def openapi(_request: Request) -> Response:
             return json_response(document)
 
-        return Route(f"{self.prefix}/openapi.json", openapi, methods=["GET"])
+        return Route(self.openapi_path, openapi, methods=["GET"])
+
+
+class _Route(Route):
+    """A route that leaves the service's fixed paths to their own routes."""
+
+    def __init__(
+        self, path: str, endpoint: Handler, *, methods: list[str], fixed: set[str]
+    ) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.shadowed = frozenset(p for p in fixed if p != path and self.path_regex.match(p))
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.shadowed and scope.get("path") in self.shadowed:
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def _dispatch(handlers: dict[str, Handler]) -> Handler:
@@ -198,6 +227,10 @@ def _dispatch(handlers: dict[str, Handler]) -> Handler:
         return await handlers[request.method if request.method != "HEAD" else "GET"](request)
 
     return dispatch
+
+
+def _param_positions(path: str) -> tuple[bool, ...]:
+    return tuple(segment.startswith("{") for segment in path.split("/"))
 
 
 def _path_params(path: str) -> list[str]:

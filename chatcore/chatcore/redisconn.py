@@ -4,10 +4,11 @@ All names start with the configured prefix. The channel payloads are described i
 docs/events.md.
 
 With ``REDIS_CLUSTER=true`` every process talks to a Redis Cluster instead of one server:
-``REDIS_URL`` names any node and the client finds the others. No command or script of ours
-touches two keys at once, so no key needs a hash tag; channels are sharded (``SPUBLISH``,
-and ``SSUBSCRIBE`` in :mod:`chatcore.pubsub`), so a room's channel lives on the shard that
-owns its name's slot and only that shard carries its traffic.
+``REDIS_URL`` names any node and the client finds the others. Only auth-service's login
+throttle touches several keys in one script, and its keys share the hash tag
+``{auth-login}``; nothing else touches two keys at once, so no other key needs one. Channels
+are sharded (``SPUBLISH``, and ``SSUBSCRIBE`` in :mod:`chatcore.pubsub`), so a room's channel
+lives on the shard that owns its name's slot and only that shard carries its traffic.
 """
 
 from __future__ import annotations

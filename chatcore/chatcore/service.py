@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from chatcore.logs import get_logger
-from chatcore.metrics import metrics_endpoint
+from chatcore.metrics import DEPENDENCY_UP, metrics_endpoint
 from chatcore.middleware import RequestContext
 from chatcore.openapi import Api
 from chatcore.web import exception_handlers, json_response
@@ -54,6 +54,7 @@ def build_app(
             except Exception as exc:
                 log.warning("not_ready", check=name, error=type(exc).__name__)
                 failed.append(name)
+            DEPENDENCY_UP.labels(name).set(0 if name in failed else 1)
         if failed:
             return json_response({"status": "unavailable", "failed": failed}, status=503)
         return json_response({"status": "ok"})
@@ -73,8 +74,20 @@ def build_app(
                 CORSMiddleware,
                 allow_origins=list(cors_origins),
                 allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                expose_headers=["X-Request-ID", "Retry-After"],
+                # X-Filename and Range: attachment uploads and downloads (message-service).
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-Request-ID",
+                    "X-Filename",
+                    "Range",
+                ],
+                expose_headers=[
+                    "X-Request-ID",
+                    "Retry-After",
+                    "Content-Range",
+                    "Content-Disposition",
+                ],
                 max_age=600,
             ),
             Middleware(RequestContext),

@@ -12,13 +12,16 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatcore.db_roles import DbRole, role_url
+
 
 class ServiceSettings(BaseSettings):
     """The settings every process shares; environment names are the upper-case field names."""
 
-    model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", frozen=True, populate_by_name=True
-    )
+    # No populate_by_name: with it, a field's bare name is read from the environment too, and
+    # a service setting named ``port`` would take the PORT that honcho, foreman and platforms
+    # set for their own purposes. Service settings are read only by their prefixed names.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/chat"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -55,6 +58,25 @@ class ServiceSettings(BaseSettings):
         if self.redis_cluster and "{" in self.redis_prefix:
             raise ValueError("REDIS_PREFIX must not contain '{' when REDIS_CLUSTER is true")
         return self
+
+    # A service with a schema of its own declares ``db_role``, ``db_password`` and
+    # ``own_database_url`` under its prefix (AUTH_DB_ROLE, AUTH_DB_PASSWORD, AUTH_DATABASE_URL;
+    # chatcore.db_roles). Unset, it connects with DATABASE_URL as before.
+
+    @property
+    def service_role(self) -> DbRole | None:
+        """The Postgres role ``migrate`` grants this service's schema to, if one is set."""
+        name: str | None = getattr(self, "db_role", None)
+        return DbRole(name, getattr(self, "db_password", None)) if name else None
+
+    @property
+    def service_database_url(self) -> str:
+        """Where ``serve`` connects: its own URL if given, else DATABASE_URL as its role."""
+        own: str | None = getattr(self, "own_database_url", None)
+        if own:
+            return own
+        role = self.service_role
+        return role_url(self.database_url, role) if role else self.database_url
 
     @property
     def jwks_url(self) -> str:

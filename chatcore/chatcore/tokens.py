@@ -21,7 +21,7 @@ import binascii
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
@@ -29,6 +29,9 @@ from chatcore import jsonutil
 from chatcore.errors import Unauthorized, Unavailable
 from chatcore.httpclient import TRANSPORT_ERRORS, HttpClient
 from chatcore.logs import get_logger
+
+if TYPE_CHECKING:
+    from chatcore.revocations import Revocations
 
 log = get_logger(__name__)
 
@@ -45,6 +48,13 @@ class AccessClaims:
     name: str
     expires_at: int
     token_id: str
+    issued_at: int = 0
+    # Site roles (``"admin"``): what the user may do beyond their own rooms.
+    roles: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
 
 
 class UnknownKey(Exception):
@@ -76,6 +86,9 @@ class TokenVerifier:
         self._lock = asyncio.Lock()
         self.capacity = capacity
         self._verified: dict[str, AccessClaims] = {}
+        # Set by a process that follows revocations (chatcore.revocations): checked on
+        # every verification, cached or not.
+        self.revocations: Revocations | None = None
 
     async def verify(self, token: str) -> AccessClaims:
         """The token's claims if it is a valid access token; :class:`Unauthorized` otherwise."""
@@ -92,10 +105,14 @@ class TokenVerifier:
         """Verify with the keys already fetched; raises :class:`UnknownKey` if it needs more."""
         claims = self._verified.get(token)
         if claims is not None:
-            if time.time() <= claims.expires_at + self.leeway:
+            if time.time() < claims.expires_at + self.leeway:
+                if self.revocations is not None:
+                    self.revocations.check(claims.user_id, claims.issued_at)
                 return claims
             del self._verified[token]  # expired: verify again, which says so
         claims = self._verify_signed(token)
+        if self.revocations is not None:
+            self.revocations.check(claims.user_id, claims.issued_at)
         if len(self._verified) >= self.capacity:
             del self._verified[next(iter(self._verified))]
         self._verified[token] = claims
@@ -132,13 +149,17 @@ class TokenVerifier:
         try:
             user_id = uuid.UUID(str(claims["sub"]))
             expires_at = int(claims["exp"])
+            issued_at = int(claims["iat"])
         except (ValueError, TypeError):
             raise Unauthorized("The token's claims are malformed.", code="invalid_token") from None
+        roles = claims.get("roles")
         return AccessClaims(
             user_id=user_id,
             name=str(claims.get("name", "")),
             expires_at=expires_at,
             token_id=str(claims["jti"]),
+            issued_at=issued_at,
+            roles=tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else (),
         )
 
     async def refresh(self, *, force: bool = True) -> None:

@@ -25,8 +25,12 @@ async def test_redis_bucket_allows_burst_then_refuses(
 async def test_redis_buckets_are_per_key(redis: aioredis.Redis, redis_prefix: str) -> None:
     """One key's exhaustion does not limit another key."""
     limiter = RedisRateLimiter(redis, redis_prefix, rate=1.0, burst=1)
-    await limiter.check("a-" + secrets.token_hex(4))
-    await limiter.check("b-" + secrets.token_hex(4))
+    a, b = "a-" + secrets.token_hex(4), "b-" + secrets.token_hex(4)
+    await limiter.check(a)
+    with pytest.raises(RateLimited):
+        await limiter.check(a)
+    await limiter.check(b)
+    assert await limiter.wait_time(b) > 0
 
 
 def test_memory_bucket_refills_over_time() -> None:

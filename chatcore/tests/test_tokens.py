@@ -168,3 +168,19 @@ async def test_unknown_kid_refetches_once(jwks_server: _JWKSServer, key: Ed25519
         with pytest.raises(Unauthorized):
             await verifier.verify(_token(stranger, kid="k9"))
     assert jwks_server.fetches == 1
+
+
+async def test_a_token_counts_until_exp_plus_the_leeway_then_says_expired(
+    key: Ed25519PrivateKey,
+) -> None:
+    """The one rule (docs/api/auth.md): valid until exp + leeway, then 401 token_expired,
+    whether the token was verified before (cached) or not."""
+    verifier = _verifier(key)  # leeway 5 s
+    now = int(time.time())
+    within = _token(key, exp=now - 3, iat=now - 60)
+    assert (await verifier.verify(within)).expires_at == now - 3
+    assert (await verifier.verify(within)).expires_at == now - 3  # cached
+    past = _token(key, exp=now - 6, iat=now - 60)
+    with pytest.raises(Unauthorized) as refused:
+        await verifier.verify(past)
+    assert refused.value.code == "token_expired"

@@ -40,6 +40,14 @@ def _app() -> Starlette:
     async def get(request: Request) -> Response:
         return json_response({"id": path_uuid(request, "id")})
 
+    @api.route("POST", "/things/count", summary="count", auth=False)
+    async def count(_request: Request) -> Response:
+        return json_response({"count": 0})
+
+    @api.route("PATCH", "/things/{id}", summary="rename", auth=False)
+    async def rename(request: Request) -> Response:
+        return json_response({"id": path_uuid(request, "id")})
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
@@ -117,6 +125,26 @@ async def test_unknown_route_and_method_use_the_error_body(client: httpx.AsyncCl
     r = await client.delete("/t/things")
     assert r.status_code == 405
     assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_other_method_on_a_fixed_path_is_405_not_a_parameter(
+    client: httpx.AsyncClient,
+) -> None:
+    """PATCH /t/things/count is a method the fixed path does not serve (405 with Allow),
+    not PATCH /t/things/{id} with id "count" (404); the same for the OpenAPI path."""
+    for method, path, allow in (
+        ("PATCH", "/t/things/count", "POST"),
+        ("GET", "/t/things/count", "POST"),
+        ("PATCH", "/t/openapi.json", "GET"),
+    ):
+        r = await client.request(method, path)
+        assert r.status_code == 405, (method, path)
+        assert r.json()["error"]["code"] == "method_not_allowed"
+        assert allow in r.headers["allow"]
+    assert (await client.post("/t/things/count")).json() == {"count": 0}
+    good = uuid.uuid4()
+    assert (await client.patch(f"/t/things/{good}")).json() == {"id": str(good)}
+    assert (await client.patch("/t/things/other")).status_code == 404
 
 
 async def test_service_endpoints(client: httpx.AsyncClient) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
-from chat_cli import commands
+from chat_cli import commands, community, notifications
 from chat_cli.client import Api
 from chat_cli.endpoints import ENV_NAMES, resolve
 from chat_cli.errors import CliError
@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chat", parents=[common], description="Terminal client for the chat backend."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # No command at all opens the full-screen client.
+    parser.set_defaults(run=commands.ui)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -56,17 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--display-name", required=True)
     p.add_argument("--password", help="else $CHAT_PASSWORD, else asked for")
     add("logout", commands.logout, "revoke the stored session")
-    add("rooms", commands.rooms, "list your rooms with unread counts")
-    p = add("send", commands.send, "send a message to a room")
-    p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
-    p.add_argument("text", nargs="+", metavar="TEXT")
+    add("ui", commands.ui, "the full-screen client (also: `chat` alone)")
+    p = add("rooms", commands.rooms, "list your rooms with unread counts")
+    p.add_argument("--public", action="store_true", help="list public rooms to join instead")
+    p.add_argument("--query", "-q", help="with --public: part of a room's title")
+    p = add("join", community.join, "join a public room by name or id, or by an invite link/code")
+    p.add_argument("target", nargs="+", metavar="NAME_OR_CODE")
+    p = add("send", commands.send, "send a message to a room, with files if given")
+    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
+    p.add_argument("text", nargs="*", metavar="TEXT")
+    p.add_argument(
+        "--file", action="append", metavar="PATH", help="attach a file (repeat for more, up to 10)"
+    )
     p = add("history", commands.history, "print a room's recent messages, oldest first")
-    p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
+    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N")
     p.add_argument("--before", type=int, metavar="SEQ", help="only messages before this seq")
     p = add("tail", commands.tail, "print a room's messages live (reconnects, never repeats)")
-    p.add_argument("room_id", type=commands.room_id, metavar="ROOM_ID")
+    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
     p.add_argument("--since", type=int, metavar="SEQ", help="also print messages after SEQ")
+    p = add("notify", notifications.notify, "notification level, room mutes and webhooks")
+    notifications.configure(p)
     return parser
 
 

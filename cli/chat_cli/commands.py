@@ -8,7 +8,9 @@ import os
 import uuid
 from typing import Any
 
+from chat_cli import community, files
 from chat_cli.client import Api
+from chat_cli.directory import find_room, labels, list_rooms
 from chat_cli.errors import UsageError
 from chat_cli.output import emit, message_line, note
 from chat_cli.people import Names
@@ -17,12 +19,11 @@ from chat_cli.tail import Tail
 MAX_BODY = 4000
 
 
-def room_id(text: str) -> str:
-    """An argparse type: a room id must be a UUID."""
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a room id (a UUID): {text!r}") from None
+def room(text: str) -> str:
+    """An argparse type: a room's name or id (resolved by :func:`find_room` when run)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("say which room: its name or id")
+    return text
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -65,39 +66,39 @@ async def logout(api: Api, args: argparse.Namespace) -> None:
 
 
 async def rooms(api: Api, args: argparse.Namespace) -> None:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = await api.call("GET", "rooms", "/rooms", params=_params(limit=200, cursor=cursor))
-        items.extend(page["items"])
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
+    if getattr(args, "public", False):
+        await community.public_rooms(api, args)
+        return
+    items = await list_rooms(api)
+    named = await labels(api, items, Names(api))
     unread = await api.call("GET", "messages", "/messages/unread")
     counts = {u["room_id"]: u for u in unread.get("items", [])}
-    for room in items:
-        info = counts.get(room["id"], {})
-        row = {**room, "unread": info.get("unread", 0), "last_seq": info.get("last_seq", 0)}
-        title = room.get("title") or ("(direct chat)" if room.get("kind") == "direct" else "")
-        text = f"{room['id']}  {room.get('kind', ''):6}  {row['unread']:>4} unread  {title}"
-        emit(row, as_json=args.json, text=text)
+    for item in items:
+        info = counts.get(item["id"], {})
+        row = {**item, "unread": info.get("unread", 0), "last_seq": info.get("last_seq", 0)}
+        text = f"{item['id']}  {item.get('kind', ''):6}  {row['unread']:>4} unread  "
+        emit(row, as_json=args.json, text=text + named[str(item["id"])])
     if not items and not args.json:
         note("# no rooms yet")
 
 
 async def send(api: Api, args: argparse.Namespace) -> None:
     body = " ".join(args.text).strip()
-    if not body:
+    paths = args.file or []
+    if not body and not paths:
         raise UsageError("nothing to send: the message is empty")
     if len(body) > MAX_BODY:
         raise UsageError(f"the message is {len(body)} characters; at most {MAX_BODY} are allowed")
-    message = await api.call(
-        "POST",
-        "messages",
-        "/messages",
-        json={"room_id": args.room_id, "body": body, "client_msg_id": str(uuid.uuid4())},
-    )
-    emit(message, as_json=args.json, text=f"sent #{message['seq']} to {args.room_id}")
+    room_id = await find_room(api, args.room)
+    payload: dict[str, Any] = {
+        "room_id": room_id,
+        "body": body,
+        "client_msg_id": str(uuid.uuid4()),
+    }
+    if paths:
+        payload["attachment_ids"] = await files.upload_all(api, room_id, paths)
+    message = await api.call("POST", "messages", "/messages", json=payload)
+    emit(message, as_json=args.json, text=f"sent #{message['seq']} to {args.room}")
 
 
 async def history(api: Api, args: argparse.Namespace) -> None:
@@ -105,7 +106,9 @@ async def history(api: Api, args: argparse.Namespace) -> None:
         "GET",
         "messages",
         "/messages",
-        params=_params(room_id=args.room_id, limit=args.limit, before_seq=args.before),
+        params=_params(
+            room_id=await find_room(api, args.room), limit=args.limit, before_seq=args.before
+        ),
     )
     names = Names(api)
     for message in sorted(page["items"], key=lambda m: int(m["seq"])):
@@ -113,13 +116,21 @@ async def history(api: Api, args: argparse.Namespace) -> None:
             emit(message, as_json=True)
         else:
             sender = await names.name(str(message["sender_id"]))
-            emit(None, as_json=False, text=message_line(message, sender))
+            line = message_line(message, sender, base=api.endpoints.messages_url)
+            emit(None, as_json=False, text=line)
 
 
 async def tail(api: Api, args: argparse.Namespace) -> None:
     if args.since is not None and args.since < 0:
         raise UsageError("--since must be 0 or more")
-    await Tail(api, args.room_id, args.since, as_json=args.json).run()
+    await Tail(api, await find_room(api, args.room), args.since, as_json=args.json).run()
+
+
+async def ui(api: Api, args: argparse.Namespace) -> None:
+    await api.access_token()  # not logged in: the usual message, before the screen opens
+    from chat_cli.ui import ChatApp  # Textual loads only for the full-screen client
+
+    await ChatApp(api).run_async()
 
 
 def _params(**values: Any) -> dict[str, Any]:

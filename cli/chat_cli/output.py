@@ -7,6 +7,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from chat_cli.files import attachment_text
+
 
 def local_time(iso: str) -> str:
     """An RFC 3339 time as local ``YYYY-MM-DD HH:MM:SS`` (the input itself if unparsable)."""
@@ -20,8 +22,11 @@ def local_time(iso: str) -> str:
         return str(iso)
 
 
-def message_line(message: dict[str, Any], sender: str, *, kind: str = "message") -> str:
-    """One message as a plain line: ``time  #seq  sender: body``."""
+def message_line(
+    message: dict[str, Any], sender: str, *, kind: str = "message", base: str = ""
+) -> str:
+    """One message as a plain line: ``time  #seq  sender: body [file name (size) URL]...``
+    (attachment URLs made absolute against ``base``, message-service's URL)."""
     when = local_time(str(message.get("created_at", "")))
     seq = message.get("seq")
     if message.get("deleted"):
@@ -30,6 +35,8 @@ def message_line(message: dict[str, Any], sender: str, *, kind: str = "message")
         text = str(message.get("body") or "")
         if kind == "message_edited" or message.get("edited_at"):
             text += "  (edited)"
+        files = [attachment_text(a, base) for a in message.get("attachments") or []]
+        text = "  ".join(part for part in (text, *files) if part)
     prefix = {"message_edited": "edit ", "message_deleted": "delete "}.get(kind, "")
     # One message, one line: embedded newlines would break line-based scripts.
     text = text.replace("\r", " ").replace("\n", " \u21b5 ")

@@ -246,3 +246,47 @@ async def test_bad_input_gets_a_clear_error(
     )
     assert status == 1
     assert "invalid_credentials" in err
+
+
+async def test_join_by_name_code_or_link_and_list_public_rooms(
+    cli_env: dict[str, str],
+    gateway_service: ServiceProcess,
+    room_service: ServiceProcess,
+    http: httpx.AsyncClient,
+    make_user: MakeUser,
+) -> None:
+    """``chat rooms --public`` lists public rooms; ``chat join`` takes a public room's name,
+    an invite link or a bare code."""
+    owner, user = await make_user(), await make_user()
+    title = f"독서 모임 {owner.id.hex[:6]}"
+    r = await http.post(
+        f"{room_service.url}/rooms",
+        headers=owner.headers,
+        json={"title": title, "visibility": "public"},
+    )
+    public_id = r.json()["id"]
+    private_id = await new_room(http, room_service, owner)
+    link = await http.post(
+        f"{room_service.url}/rooms/{private_id}/invites", headers=owner.headers, json={}
+    )
+    second = await new_room(http, room_service, owner)
+    code = await http.post(
+        f"{room_service.url}/rooms/{second}/invites", headers=owner.headers, json={}
+    )
+    await logged_in(cli_env, gateway_service, user)
+
+    status, out, err = await chat(cli_env, "rooms", "--public", "--query", title[:2])
+    assert status == 0, err
+    assert public_id in out
+    status, out, err = await chat(cli_env, "join", title)
+    assert status == 0, err
+    assert f"joined {title}" in out
+    status, out, err = await chat(cli_env, "join", link.json()["url"])
+    assert status == 0, err
+    assert private_id in out
+    status, out, err = await chat(cli_env, "--json", "join", code.json()["code"])
+    assert status == 0, err
+    assert second in out
+    status, _, err = await chat(cli_env, "join", "no such room anywhere at all")
+    assert status == 1
+    assert "no public room" in err

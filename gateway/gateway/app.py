@@ -16,8 +16,10 @@ import uvloop
 from websockets.asyncio.server import serve
 
 from chatcore.logs import get_logger
+from chatcore.metrics import DEPENDENCY_UP
 from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, create_redis
+from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway.delivery import Delivery
 from gateway.fanout import Fanout
@@ -81,6 +83,15 @@ class Gateway:
             ),
         )
         self.membership = Membership(self.connections)
+        self.revocations = Revocations(
+            self.redis,
+            settings.redis_url,
+            names,
+            cluster=settings.redis_cluster,
+            on_revoked=self.connections.revoke,
+        )
+        self.verifier.revocations = self.revocations
+        self.connections.revocations = self.revocations
         connects = RedisRateLimiter(
             self.redis,
             names.key("gateway", "connects", ""),
@@ -107,17 +118,23 @@ class Gateway:
         try:
             await self.redis.ping()
         except Exception:
-            return False
+            redis_up = False
+        else:
+            redis_up = True
         if not self.verifier.has_keys:
             with contextlib.suppress(Exception):
                 await self.verifier.refresh(force=False)
-        return self.verifier.has_keys and self.fanout.connected
+        DEPENDENCY_UP.labels("redis").set(redis_up)
+        DEPENDENCY_UP.labels("pubsub").set(self.fanout.connected)
+        DEPENDENCY_UP.labels("token_keys").set(self.verifier.has_keys)
+        return redis_up and self.verifier.has_keys and self.fanout.connected
 
     async def run(self) -> None:
         """Serve until SIGTERM/SIGINT, then close every connection with 1001 and return."""
         with contextlib.suppress(Exception):
             await self.verifier.refresh()
         await self.fanout.start()
+        await self.revocations.start()
         self._tasks = [
             asyncio.create_task(self.gaps.run()),
             asyncio.create_task(self.presence.run()),
@@ -155,6 +172,7 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self.presence.release_all()
         await self.fanout.stop()
+        await self.revocations.stop()
         await self.upstream.aclose()
         await self.redis.aclose()
 

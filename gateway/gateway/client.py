@@ -63,10 +63,16 @@ class Client:
         self.ws = ws
         self.session = session
         self.id = uuid.uuid4().hex
+        # Of the token the connection authenticated with last: checked against revocations
+        # on every frame (chatcore.revocations).
+        self.user_uuid: uuid.UUID | None = None
+        self.issued_at = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.inflight = Slots(max_inflight)
         # Rooms this client holds a channel subscription for.
         self.subscribed: set[str] = set()
+        # Rooms small enough for presence frames, as of connect (presence_state.py).
+        self.presence_rooms: list[str] = []
         # Membership work that arrived before `ready`; run right after it (None once ready).
         self.queued: list[Callable[[Client], Awaitable[None]]] | None = []
         self._expiry: asyncio.TimerHandle | None = None

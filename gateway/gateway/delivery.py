@@ -126,10 +126,10 @@ class Delivery:
                 self._broadcast(feed, event.frame)
             else:
                 feed.changes.setdefault(event.seq, []).append(event.frame)
-        elif event.kind is Kind.TYPING:
-            self._broadcast(feed, event.frame, skip_user=_user_of(event.frame))
         else:
-            self._broadcast(feed, event.frame)
+            # Typing and presence: neither goes to the user's own connections (they know
+            # they are typing, and that they are online).
+            self._broadcast(feed, event.frame, skip_user=_user_of(event.frame))
 
     def _drain(self, feed: Feed[Client]) -> None:
         while (item := feed.next()) is not None:

@@ -19,6 +19,7 @@ MAX_BODY = 4000
 MAX_REF = 200
 MAX_CLIENT_MSG_ID = 64  # message-service's limit
 MAX_RESUME_ROOMS = 10000
+MAX_ATTACHMENTS = 10  # message-service's limit
 
 
 class FrameError(Exception):
@@ -44,6 +45,7 @@ class Send:
     body: str
     client_msg_id: str
     ref: str | None = None
+    attachment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,8 @@ def _send(obj: dict[str, Any], ref: str | None) -> Send:
     room_id = _room_id(obj, ref)
     body = _field(obj, "body", str, ref)
     client_msg_id = _field(obj, "client_msg_id", str, ref)
-    if not body.strip():
+    attachment_ids = _attachment_ids(obj.get("attachment_ids"), ref)
+    if not body.strip() and not attachment_ids:
         raise FrameError("invalid_input", "body: must not be empty.", ref)
     if len(body) > MAX_BODY:
         raise FrameError("too_large", f"body: at most {MAX_BODY} characters.", ref)
@@ -170,7 +173,20 @@ def _send(obj: dict[str, Any], ref: str | None) -> Send:
         raise FrameError(
             "invalid_field", f"client_msg_id: 1 to {MAX_CLIENT_MSG_ID} characters.", ref
         )
-    return Send(room_id, body, client_msg_id, ref)
+    return Send(room_id, body, client_msg_id, ref, attachment_ids)
+
+
+def _attachment_ids(value: Any, ref: str | None) -> tuple[str, ...]:
+    """Uploaded files the message carries (POST /messages/attachments); at most 10."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        raise FrameError(
+            "invalid_field", f"attachment_ids: a list of at most {MAX_ATTACHMENTS} ids.", ref
+        )
+    if not all(isinstance(v, str) for v in value):
+        raise FrameError("invalid_field", "attachment_ids: must be UUIDs.", ref)
+    return tuple(_uuid(v, "attachment_ids", ref) for v in value)
 
 
 def _resume(obj: dict[str, Any], ref: str | None) -> Resume:

@@ -48,6 +48,8 @@ class Membership:
         user_id = str(event.get("user_id", ""))
         self._check_version(room_id, event.get("version"))
         version = event.get("version")
+        if kind is T.MEMBER_MUTED:
+            return  # message-service refuses a muted member's sends; nothing to push
         if kind is T.ROOM_CREATED:
             for member in event.get("members") or []:
                 self._added(str(member["user_id"]), room, member, version)
@@ -58,16 +60,30 @@ class Membership:
             for client in list(self.connections.users.get(user_id, ())):
                 self.remove(client, room_id, room)
             self._notify(room_id, "member_left", user_id)
+        elif kind is T.ROLE_CHANGED:
+            self._role_changed(room_id, room, user_id, event.get("role"))
         else:
-            if kind is T.ROLE_CHANGED:
-                for client in self.connections.users.get(user_id, ()):
-                    state = client.session.rooms.get(room_id)
-                    if state is not None:
-                        state.role = str(event.get("role", state.role))
             for client in self.connections.by_room.get(room_id, ()):
                 state = client.session.rooms.get(room_id)
                 if state is not None:
                     client.push(frames.build("room_updated", room={**room, "my_role": state.role}))
+
+    def _role_changed(self, room_id: str, room: dict[str, Any], user_id: str, role: object) -> None:
+        """Every member's connections learn whose role changed and to what
+        (``member_role_changed``); that member's own also get the room with its new
+        ``my_role`` (``room_updated``)."""
+        if not isinstance(role, str):
+            log.warning("bad_membership_event", room_id=room_id)
+            return
+        for client in self.connections.users.get(user_id, ()):
+            state = client.session.rooms.get(room_id)
+            if state is not None:
+                state.role = role
+                client.push(frames.build("room_updated", room={**room, "my_role": role}))
+        changed = frames.build("member_role_changed", room_id=room_id, user_id=user_id, role=role)
+        for client in self.connections.by_room.get(room_id, ()):
+            if room_id in client.session.rooms:
+                client.push(changed)
 
     def _check_version(self, room_id: str, version: object) -> None:
         """Re-read the room's local members if an event of it was lost (a version skipped)."""

@@ -1,6 +1,7 @@
 """Who is online, per user across every connection and gateway process, in Redis only.
 
-Each connection holds a lease: ``{p}presence:{user_id}:leases`` is a sorted set of the
+Each connection holds a lease: ``{p}presence:{user_id}:leases`` (layout in
+:mod:`chatcore.presence_keys`, which message-service reads too) is a sorted set of the
 user's connection ids scored by lease expiry (ms), renewed by the connection's process every
 lease/3. A user is online while an unexpired entry exists. The first connection publishes
 ``presence online`` to each of the user's (small enough) rooms and records them in
@@ -28,6 +29,7 @@ import asyncio
 import time
 import uuid
 
+from chatcore import presence_keys
 from chatcore.events import Kind, room_event
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names, RedisClient, publish_command
@@ -107,10 +109,10 @@ class Presence:
     def _leases_key(self, user_id: str) -> str:
         # The ``{user_id}`` hash tag puts a user's two keys in one slot, so one script can
         # use both on a Redis Cluster too.
-        return self.names.key("presence", f"{{{user_id}}}", "leases")
+        return presence_keys.leases_key(self.names, user_id)
 
     def _rooms_key(self, user_id: str) -> str:
-        return self.names.key("presence", f"{{{user_id}}}", "rooms")
+        return presence_keys.rooms_key(self.names, user_id)
 
     def _joined_key(self, user_id: str) -> str:
         return self.names.key("presence", f"{{{user_id}}}", "joined")
@@ -199,14 +201,13 @@ class Presence:
         if announced:
             await self.announce(user_id, [_text(r) for r in announced], online=False)
 
-    async def came_online(self, user_id: str, announced: list[str], joined: list[str]) -> None:
-        """The user's first lease was taken: into each room's online set, then announced."""
+    async def enter_rooms(self, user_id: str, joined: list[str]) -> None:
+        """The user's first lease was taken: into the online set of each of their rooms."""
         if joined:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for room_id in joined:
                     pipe.sadd(self._online_key(room_id), user_id)
                 await pipe.execute()
-        await self.announce(user_id, announced, online=True)
 
     async def room_joined(self, user_id: str, room_id: str, *, announce: bool = True) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -256,14 +257,8 @@ class Presence:
 
     async def online(self, user_ids: list[str]) -> list[str]:
         """The users among ``user_ids`` holding an unexpired lease now."""
-        if not user_ids:
-            return []
-        now = int(time.time() * 1000)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id in user_ids:
-                pipe.zcount(self._leases_key(user_id), now + 1, "+inf")
-            counts = await pipe.execute()
-        return [u for u, n in zip(user_ids, counts, strict=True) if int(n) > 0]
+        online = await presence_keys.online_users(self.redis, self.names, user_ids)
+        return [u for u in user_ids if u in online]
 
     async def run(self) -> None:
         """Renew this process's leases every lease/3 and sweep the expired ones of others."""

@@ -23,6 +23,7 @@ from gateway.settings import GatewaySettings
 
 STATIC = Path(__file__).parent / "static"
 WS_PATH = "/ws"
+SERVICE_WORKER = "sw.js"
 
 Ready = Callable[[], Awaitable[bool]]
 
@@ -179,6 +180,16 @@ class Routes:
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if kind.startswith("text/") or kind == "application/javascript":
             kind += "; charset=utf-8"
+        if name == SERVICE_WORKER:
+            # The web client's service worker (notifications) controls the whole site.
+            return response(
+                200,
+                target.read_bytes(),
+                kind,
+                Cache_Control="no-cache",
+                Service_Worker_Allowed="/",
+                Content_Security_Policy=self.csp,
+            )
         return response(
             200,
             target.read_bytes(),

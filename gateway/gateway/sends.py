@@ -5,6 +5,13 @@ So a send goes out at once when fewer than ``max_calls`` calls are in flight, an
 waits for the next call, together with every send that arrives meanwhile (at most
 ``max_batch``): light load pays no delay, heavy load pays one call per batch. Each item keeps
 its sender's own token, and each gets its own answer (``POST /messages/batch``).
+
+One connection's sends are in at most one call at a time. Two calls in flight are two HTTP
+requests that message-service may admit in either order (each waits on Redis and on
+membership look-ups first), so a connection's later sends in the second call could take
+lower seqs than its earlier ones in the first. Within one call the items keep their order
+through to the seqs (message_service/batch.py), so holding a connection's next sends until
+its call returns is all it takes for its acks to carry increasing seqs in send order.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ Done = Callable[[Any, ChatError | None], None]
 class _Pending:
     item: dict[str, Any]
     done: Done
+    lane: str  # the connection that sent it
 
 
 class Sends:
@@ -42,23 +50,56 @@ class Sends:
         self.max_calls = max_calls
         self._queue: deque[_Pending] = deque()
         self._calls = 0
+        # Connections with sends in a call in flight: their next sends wait for its answer.
+        self._busy: set[str] = set()
 
-    def submit(self, token: str, room_id: str, body: str, client_msg_id: str, done: Done) -> None:
+    def submit(
+        self,
+        token: str,
+        room_id: str,
+        body: str,
+        client_msg_id: str,
+        done: Done,
+        attachment_ids: tuple[str, ...] = (),
+        *,
+        lane: str,
+    ) -> None:
         """Queue a send; ``done(message, None)`` once it is committed, or ``done(None, error)``.
 
+        ``lane`` names the connection: sends of one lane are committed in submit order.
         A callback rather than an awaitable: a busy gateway forwards thousands of sends a
         second, and a task per send would cost more than the send itself.
         """
-        item = {"token": token, "room_id": room_id, "body": body, "client_msg_id": client_msg_id}
-        self._queue.append(_Pending(item, done))
+        item: dict[str, Any] = {
+            "token": token,
+            "room_id": room_id,
+            "body": body,
+            "client_msg_id": client_msg_id,
+        }
+        if attachment_ids:
+            item["attachment_ids"] = list(attachment_ids)
+        self._queue.append(_Pending(item, done, lane))
         self._next()
 
     def _next(self) -> None:
         while self._queue and self._calls < self.max_calls:
-            take = min(len(self._queue), self.max_batch)
-            batch = [self._queue.popleft() for _ in range(take)]
+            batch = self._take()
+            if not batch:
+                return  # every waiting send belongs to a connection with a call in flight
             self._calls += 1
             background(self._call(batch))
+
+    def _take(self) -> list[_Pending]:
+        """The next call's sends, in queue order, skipping every lane already in a call; the
+        skipped ones keep their place at the head of the queue."""
+        batch: list[_Pending] = []
+        skipped: list[_Pending] = []
+        while self._queue and len(batch) < self.max_batch:
+            pending = self._queue.popleft()
+            (skipped if pending.lane in self._busy else batch).append(pending)
+        self._queue.extendleft(reversed(skipped))
+        self._busy.update(p.lane for p in batch)
+        return batch
 
     async def _call(self, batch: list[_Pending]) -> None:
         metrics.SEND_BATCH.observe(len(batch))
@@ -78,6 +119,7 @@ class Sends:
                 _answer(pending, answer)
         finally:
             self._calls -= 1
+            self._busy.difference_update(p.lane for p in batch)
             self._next()
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import socket
 import time
+import uuid
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -22,19 +23,23 @@ from chatcore.events import Kind
 from chatcore.logs import get_logger
 from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names
+from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway import frames, metrics
 from gateway.client import ABORT_AFTER, Client
 from gateway.delivery import Delivery
 from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
 from gateway.presence import Presence
+from gateway.presence_state import send_initial
 from gateway.resume import Resumes
 from gateway.sends import Sends
 from gateway.session import (
     CLOSE_POLICY,
+    CLOSE_REVOKED,
     CLOSE_TOO_MANY,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
+    REASON_AUTH_TIMEOUT,
     Close,
     Execute,
     Out,
@@ -86,6 +91,24 @@ class Connections:
         # The membership version (docs/events.md) last seen of each room in by_room: an
         # event that skips one means an event was lost, and the room's members are re-read.
         self.versions: dict[str, int] = {}
+        # Set by the process when it follows revocations (chatcore.revocations).
+        self.revocations: Revocations | None = None
+
+    def revoke(self, user_id: uuid.UUID) -> None:
+        """End every open connection of a user whose sessions were revoked (4003)."""
+        for client in list(self.users.get(str(user_id), ())):
+            client.session.closed()
+            client.close(CLOSE_REVOKED, "session revoked")
+
+    def _revoked(self, client: Client) -> bool:
+        """Whether the connection's token was revoked: one dict lookup per frame."""
+        revocations = self.revocations
+        user = client.user_uuid
+        return (
+            revocations is not None
+            and user is not None
+            and revocations.revoked(user, client.issued_at)
+        )
 
     async def handle(self, ws: ServerConnection) -> None:
         """Serve one connection from the handshake to its close."""
@@ -94,6 +117,7 @@ class Connections:
             burst=self.settings.burst,
             typing_interval=self.settings.typing_interval,
             flood_close=self.settings.flood_close,
+            leeway=self.settings.jwt_leeway,
         )
         client = Client(
             ws,
@@ -108,6 +132,10 @@ class Connections:
             if await self._authenticate(client):
                 async for data in ws:
                     metrics.FRAMES_IN.inc()
+                    if self._revoked(client):
+                        session.closed()
+                        client.close(CLOSE_REVOKED, "session revoked")
+                        break
                     await self.run(client, session.receive(data))
                     if session.phase is Phase.CLOSED:
                         break  # nothing more is read: a closed client's frames are moot
@@ -146,7 +174,7 @@ class Connections:
                     data = await client.ws.recv()
             except TimeoutError:
                 client.flush()
-                await client.ws.close(CLOSE_UNAUTHORIZED, "authentication timeout")
+                await client.ws.close(CLOSE_UNAUTHORIZED, REASON_AUTH_TIMEOUT)
                 return False
             metrics.FRAMES_IN.inc()
             await self.run(client, client.session.receive(data))
@@ -171,7 +199,7 @@ class Connections:
             elif isinstance(out, Verify):
                 await self._verify(client, out)
             elif isinstance(out, Start):
-                client.spawn(self.resumes.start(client, out.resume, out.ref))
+                client.spawn(self._go_live(client, out))
             elif isinstance(out, Execute):
                 await client.inflight.acquire()
                 if isinstance(out.frame, Send):
@@ -197,9 +225,16 @@ class Connections:
         )
         if session.phase is Phase.CLOSED:
             return
-        client.watch_expiry(claims.expires_at, self._expired)
+        client.user_uuid, client.issued_at = claims.user_id, claims.issued_at
+        client.watch_expiry(session.closes_at, self._expired)
         if first:
             await self._connect(client, out.resume, out.ref)
+
+    async def _go_live(self, client: Client, start: Start) -> None:
+        """Catch every room up (from the resume positions, if any), then send the presence
+        of the small rooms (presence_state.py)."""
+        await self.resumes.start(client, start.resume, start.ref)
+        await send_initial(client, client.presence_rooms, self.presence)
 
     def _expired(self, client: Client) -> None:
         outs = client.session.check_expiry()
@@ -207,7 +242,7 @@ class Connections:
             client.spawn(self.run(client, outs))
         elif client.session.phase is not Phase.CLOSED:
             # The loop's clock and the wall clock drift apart: a timer may fire a hair early.
-            client.watch_expiry(client.session.expires_at, self._expired)
+            client.watch_expiry(client.session.closes_at, self._expired)
 
     async def _connect(
         self, client: Client, resume: dict[str, int] | None, ref: str | None
@@ -227,6 +262,7 @@ class Connections:
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
             positions = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
             announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
+            client.presence_rooms = announced
             before = await self.presence.lease(
                 user_id,
                 client.id,
@@ -240,6 +276,9 @@ class Connections:
                 client.flush()
                 await client.ws.close(CLOSE_TOO_MANY, "too many connections")
                 return
+            if before == 0:
+                # Before `ready`: the connection's first presence_state lists its own user.
+                await self.presence.enter_rooms(user_id, list(roles))
             for entry in joined:
                 self.note_version(str(entry["room_id"]), entry.get("version"))
             for room_id in roles:
@@ -259,7 +298,7 @@ class Connections:
         if before == 0:
             # Not the client's task: the announcement stands even if it leaves at once (its
             # going offline is announced after, from the room set the lease wrote).
-            background(self.presence.came_online(user_id, announced, list(roles)))
+            background(self.presence.announce(user_id, announced, online=True))
         queued, client.queued = client.queued, None
         for event in queued or []:
             client.spawn(event(client))
@@ -335,7 +374,15 @@ class Connections:
             else:
                 client.push(_error_frame(error, frame.ref))
 
-        self.sends.submit(client.token, frame.room_id, frame.body, frame.client_msg_id, done)
+        self.sends.submit(
+            client.token,
+            frame.room_id,
+            frame.body,
+            frame.client_msg_id,
+            done,
+            frame.attachment_ids,
+            lane=client.id,
+        )
 
     async def _execute(self, client: Client, frame: ClientFrame) -> None:
         try:
@@ -394,8 +441,18 @@ def _error_frame(exc: ChatError, ref: str | None) -> bytes:
     return frames.error(code, message, ref)
 
 
+# What was wrong with a send's attachment_ids, passed through as message-service says it.
+ATTACHMENT_CODES = frozenset(
+    {"attachment_not_found", "attachment_wrong_room", "attachment_in_use", "duplicate_attachment"}
+)
+
+
 def _error_code(exc: ChatError) -> tuple[str, str]:
     """The ``error`` frame's code for an upstream error (docs/protocol.md)."""
+    if exc.code == "muted":
+        return "muted", "You are muted in this room for now."
+    if exc.code in ATTACHMENT_CODES:
+        return exc.code, exc.message
     if isinstance(exc, NotFound | Forbidden):
         return "not_a_member", "Not a member of that room."
     if isinstance(exc, Unavailable):

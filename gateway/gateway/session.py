@@ -27,6 +27,16 @@ CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_TOO_MANY = 4029
+# The user's sessions were ended (account deactivated: docs/protocol.md).
+CLOSE_REVOKED = 4003
+
+# The reason of a 4001 close: one per cause (docs/protocol.md, "Close codes"). The token
+# reasons are the codes HTTP answers 401 with for the same token.
+REASON_TOKEN_EXPIRED = "token_expired"
+REASON_INVALID_TOKEN = "invalid_token"
+REASON_AUTH_REQUIRED = "auth_required"
+REASON_AUTH_TIMEOUT = "auth_timeout"
+REASON_OTHER_USER = "token_of_another_user"
 
 
 class Phase(IntEnum):
@@ -98,6 +108,9 @@ class Session:
     rate: float = 20.0
     burst: int = 100
     typing_interval: float = 2.0
+    # Seconds past ``exp`` a token still counts (JWT_LEEWAY): the same rule as every HTTP
+    # call's, so a token HTTP accepts keeps its connection open, and none longer.
+    leeway: float = 0.0
     # Refused frames in a row after which the client is flooding, not merely fast: it is
     # closed with 1008 instead of being answered on (each answer costs memory and CPU).
     flood_close: int = 1000
@@ -125,6 +138,8 @@ class Session:
         """What to do about one client frame."""
         if self.phase is Phase.CLOSED:
             return []
+        if self.phase is Phase.AUTH:
+            return self._first(data)
         if not self.bucket.take(1.0, now):
             self._refused += 1
             if self._refused > self.flood_close:
@@ -137,17 +152,24 @@ class Session:
             frame = frames.parse(data)
         except FrameError as exc:
             return [Reply(frames.error(exc.code, exc.message, exc.ref))]
-        if self.phase is Phase.AUTH:
-            if isinstance(frame, Auth) and not self._verifying:
-                self._verifying = True
-                return [Verify(frame.token, frame.resume, frame.ref)]
-            return [self._close(CLOSE_UNAUTHORIZED, "authentication required")]
         if self.phase is Phase.HOLD:
             self.phase = Phase.LIVE
             if isinstance(frame, Resume):
                 return [Start(frame.rooms, frame.ref)]
             return [Start(None), *self._live(frame, now)]
         return self._live(frame, now)
+
+    def _first(self, data: str | bytes) -> list[Out]:
+        """Before authentication only a well-formed ``auth`` frame is answered; anything else
+        (bad JSON, no or an unknown type, an ``auth`` without a string token) closes."""
+        try:
+            frame = frames.parse(data)
+        except FrameError:
+            frame = None
+        if isinstance(frame, Auth) and not self._verifying:
+            self._verifying = True
+            return [Verify(frame.token, frame.resume, frame.ref)]
+        return [self._close(CLOSE_UNAUTHORIZED, REASON_AUTH_REQUIRED)]
 
     def _live(self, frame: ClientFrame, now: float | None) -> list[Out]:
         if isinstance(frame, Auth):
@@ -180,13 +202,15 @@ class Session:
             self.phase = Phase.CONNECTING
             return []
         if user_id != self.user_id:
-            return [self._close(CLOSE_UNAUTHORIZED, "token of another user")]
+            return [self._close(CLOSE_UNAUTHORIZED, REASON_OTHER_USER)]
         self.token, self.expires_at = token, expires_at
         return []
 
-    def auth_failed(self, reason: str) -> list[Out]:
-        """The token was refused: close with 4001 whatever the phase."""
+    def auth_failed(self, code: str) -> list[Out]:
+        """The token was refused (``code``: the 401 error code HTTP would answer): close with
+        4001 whatever the phase."""
         self._verifying = False
+        reason = REASON_TOKEN_EXPIRED if code == REASON_TOKEN_EXPIRED else REASON_INVALID_TOKEN
         return [self._close(CLOSE_UNAUTHORIZED, reason)]
 
     def ready(
@@ -225,12 +249,17 @@ class Session:
         self.phase = Phase.LIVE
         return [Start(None)]
 
+    @property
+    def closes_at(self) -> float:
+        """When the current token stops counting (epoch seconds): ``exp`` plus the leeway."""
+        return self.expires_at + self.leeway
+
     def check_expiry(self, now: float | None = None) -> list[Out]:
         """Close with 4001 once the current token has expired and was not replaced."""
         now = time.time() if now is None else now
-        if self.phase in (Phase.AUTH, Phase.CLOSED) or now < self.expires_at:
+        if self.phase in (Phase.AUTH, Phase.CLOSED) or now < self.closes_at:
             return []
-        return [self._close(CLOSE_UNAUTHORIZED, "token expired")]
+        return [self._close(CLOSE_UNAUTHORIZED, REASON_TOKEN_EXPIRED)]
 
     def split_resume(self, claimed: dict[str, int]) -> tuple[dict[str, int], list[str]]:
         """The claimed positions of the user's rooms, and the rooms that are not theirs."""

@@ -18,6 +18,13 @@ class GatewaySettings(ServiceSettings):
     # Browser origins allowed to open /ws (comma-separated). Empty: the defaults below plus
     # gateway_url. Requests without an Origin header (non-browser clients) are always allowed.
     allowed_origins: str = Field(default="", validation_alias=_env("GATEWAY_ALLOWED_ORIGINS"))
+    # The secret sent with POST /messages/batch (the first line of the file, or the setting).
+    internal_secret: str | None = Field(
+        default=None, validation_alias=_env("GATEWAY_INTERNAL_SECRET")
+    )
+    internal_secret_file: str | None = Field(
+        default=None, validation_alias=_env("GATEWAY_INTERNAL_SECRET_FILE")
+    )
     # Per-connection token bucket for client frames.
     rate: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_RATE"))
     burst: int = Field(default=100, ge=1, validation_alias=_env("GATEWAY_BURST"))

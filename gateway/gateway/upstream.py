@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from chatcore.httpclient import HttpClient, ServiceClient, create_http_client
+from chatcore.internal_secret import HEADER, load_secrets
+from chatcore.logs import get_logger
 from gateway.settings import GatewaySettings
+
+log = get_logger(__name__)
 
 PAGE = 200
 
@@ -21,6 +25,11 @@ class Upstream:
         self.http = http or create_http_client(timeout=10.0, max_connections=200)
         self.rooms = ServiceClient(self.http, settings.rooms_url)
         self.messages = ServiceClient(self.http, settings.messages_url)
+        secrets = load_secrets(settings.internal_secret, settings.internal_secret_file)
+        self._internal = {HEADER: secrets[0]} if secrets else {}
+        if not secrets:
+            # message-service refuses POST /messages/batch without it: every send would fail.
+            log.warning("no_internal_secret", setting="GATEWAY_INTERNAL_SECRET(_FILE)")
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -58,7 +67,9 @@ class Upstream:
 
     async def send_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Many sends, each with its sender's token: one answer per item, in order."""
-        answer = await self.messages.request("POST", "/messages/batch", json={"items": items})
+        answer = await self.messages.request(
+            "POST", "/messages/batch", json={"items": items}, headers=self._internal
+        )
         return list(answer["items"])
 
     async def read(self, token: str, room_id: str, seq: int) -> None:

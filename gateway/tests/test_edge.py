@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from websockets.exceptions import InvalidStatus
 
@@ -20,9 +22,10 @@ Open = Callable[..., Any]
 
 @pytest.fixture(scope="module")
 def quick_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
-    """A second gateway with a 1 s auth timeout (same Redis and services)."""
+    """A second gateway with a 1 s auth timeout and 1 s of exp leeway (same Redis and
+    services)."""
     port = free_port()
-    env = {"GATEWAY_PORT": str(port), "GATEWAY_AUTH_TIMEOUT": "1"}
+    env = {"GATEWAY_PORT": str(port), "GATEWAY_AUTH_TIMEOUT": "1", "JWT_LEEWAY": "1"}
     return start_service("gateway", port=port, env=env, migrate=False)
 
 
@@ -52,6 +55,45 @@ async def test_bad_or_missing_token_closes_4001(
     assert await other.closed() == 4001
 
 
+@pytest.mark.parametrize(
+    "first",
+    [
+        "{not json",
+        '{"token": "t"}',
+        '{"type": "hello"}',
+        '{"type": "auth"}',
+        '{"type": "auth", "token": 42}',
+    ],
+)
+async def test_bad_first_frame_closes_4001_at_once(
+    gateway_service: ServiceProcess, open_socket: Open, first: str
+) -> None:
+    """Bad JSON, no type, an unknown type or an auth without a string token, before
+    authentication: closed with 4001 auth_required at once, no error frame."""
+    client = await open_socket(gateway_service.url)
+    await client.send(first)
+    assert await client.closed(timeout=2) == 4001
+    assert client.ws.close_reason == "auth_required"
+    assert client.frames == []
+
+
+async def test_refused_tokens_close_with_one_reason_per_cause(
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    forge_token: Callable[[uuid.UUID, int], str],
+) -> None:
+    """An expired token closes with token_expired, a bad one with invalid_token, by header
+    or by auth frame alike."""
+    user = await make_user()
+    expired = forge_token(user.id, -120)  # past exp and past the 30 s leeway
+    for header in (True, False):
+        for token, reason in ((expired, "token_expired"), ("x.y.z", "invalid_token")):
+            client = await open_socket(gateway_service.url, token, header=header, ready=False)
+            assert await client.closed() == 4001
+            assert client.ws.close_reason == reason
+
+
 async def test_auth_timeout_closes_4001(quick_gateway: ServiceProcess, open_socket: Open) -> None:
     """No token within the auth timeout closes with 4001."""
     silent = await open_socket(quick_gateway.url)
@@ -59,28 +101,35 @@ async def test_auth_timeout_closes_4001(quick_gateway: ServiceProcess, open_sock
 
 
 async def test_expired_token_closes_4001(
-    gateway_service: ServiceProcess,
+    quick_gateway: ServiceProcess,
     make_user: MakeUser,
     open_socket: Open,
     forge_token: Callable[[uuid.UUID, int], str],
 ) -> None:
-    """An access token that expires on an open connection closes it with 4001."""
+    """An access token that expires on an open connection closes it with 4001 token_expired
+    once exp plus the leeway (1 s here) has passed, as HTTP refuses it then, not before."""
     user = await make_user()
-    client = await open_socket(gateway_service.url, forge_token(user.id, 2))
+    token = forge_token(user.id, 3)
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    client = await open_socket(quick_gateway.url, token)
+    await asyncio.sleep(max(0.0, exp + 0.3 - time.time()))  # past exp, within the leeway
+    await client.send({"type": "ping", "ref": "p"})
+    assert (await client.until(lambda f: f["type"] == "pong"))["ref"] == "p"
     assert await client.closed(timeout=8) == 4001
+    assert client.ws.close_reason == "token_expired"
 
 
 async def test_replaced_token_keeps_the_connection(
-    gateway_service: ServiceProcess,
+    quick_gateway: ServiceProcess,
     make_user: MakeUser,
     open_socket: Open,
     forge_token: Callable[[uuid.UUID, int], str],
 ) -> None:
     """An auth frame with a fresh token of the same user keeps the connection past exp."""
     user = await make_user()
-    client = await open_socket(gateway_service.url, forge_token(user.id, 2))
+    client = await open_socket(quick_gateway.url, forge_token(user.id, 2))
     await client.send({"type": "auth", "token": user.access_token})
-    await asyncio.sleep(3)
+    await asyncio.sleep(4)
     await client.send({"type": "ping", "ref": "p"})
     assert (await client.until(lambda f: f["type"] == "pong"))["ref"] == "p"
 

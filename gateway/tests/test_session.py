@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import orjson
+import pytest
 
+from chatcore.errors import Forbidden
 from gateway import frames
+from gateway.server import _error_code
 from gateway.session import (
     CLOSE_UNAUTHORIZED,
     Close,
@@ -56,7 +59,31 @@ def test_header_token_is_verified_at_open() -> None:
 def test_non_auth_first_frame_closes_4001() -> None:
     """Any other valid frame before authentication closes with 4001 (never a ready)."""
     outs = Session().receive('{"type":"ping"}')
-    assert outs == [Close(CLOSE_UNAUTHORIZED, "authentication required")]
+    assert outs == [Close(CLOSE_UNAUTHORIZED, "auth_required")]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "not json",
+        b"\xff\xfe",
+        "[1, 2]",
+        '{"token": "t"}',
+        '{"type": 7, "token": "t"}',
+        '{"type": "nonsense"}',
+        '{"type": "auth"}',
+        '{"type": "auth", "token": 12}',
+        '{"type": "auth", "token": null}',
+        '{"type": "auth", "token": ["t"]}',
+        '{"type": "send", "room_id": "x", "body": "hi", "client_msg_id": "c"}',
+    ],
+)
+def test_bad_frame_before_auth_closes_4001(data: str | bytes) -> None:
+    """Bad JSON, a missing or unknown type, or an auth without a string token before
+    authentication close with 4001 auth_required, never an error frame."""
+    session = Session()
+    assert session.receive(data) == [Close(CLOSE_UNAUTHORIZED, "auth_required")]
+    assert session.phase is Phase.CLOSED
 
 
 def test_refused_token_closes_4001() -> None:
@@ -173,7 +200,7 @@ def test_flood_is_rate_limited_and_not_executed() -> None:
     session.grace_over()
     now = time.monotonic()
     answers = [session.receive('{"type":"ping"}', now=now) for _ in range(5)]
-    assert [_frame(a[0])["type"] for a in answers] == ["pong", "pong", "error", "error", "error"]
+    assert [_frame(a[0])["type"] for a in answers] == ["pong", "pong", "pong", "error", "error"]
     assert _frame(answers[-1][0])["code"] == "rate_limited"
 
 
@@ -211,7 +238,7 @@ def test_replacement_token_must_be_same_user() -> None:
     assert session.authenticated(USER, "t2", 3e9) == []
     assert session.token == "t2"
     assert session.authenticated(OTHER, "t3", 3e9) == [
-        Close(CLOSE_UNAUTHORIZED, "token of another user")
+        Close(CLOSE_UNAUTHORIZED, "token_of_another_user")
     ]
 
 
@@ -221,7 +248,34 @@ def test_expired_token_closes_4001() -> None:
     session.receive('{"type":"auth","token":"t"}')
     session.authenticated(USER, "t", 1000.0)
     assert session.check_expiry(now=999.0) == []
-    assert session.check_expiry(now=1000.0) == [Close(CLOSE_UNAUTHORIZED, "token expired")]
+    assert session.check_expiry(now=1000.0) == [Close(CLOSE_UNAUTHORIZED, "token_expired")]
+
+
+def test_expiry_allows_the_leeway_http_allows() -> None:
+    """With a leeway the connection stays open until exp + leeway, as HTTP accepts the token,
+    then closes with the reason a refused expired token gets."""
+    session = Session(leeway=30)
+    session.receive('{"type":"auth","token":"t"}')
+    session.authenticated(USER, "t", 1000.0)
+    assert session.closes_at == 1030.0
+    assert session.check_expiry(now=1029.9) == []
+    closed = session.check_expiry(now=1030.0)
+    assert closed == [Close(CLOSE_UNAUTHORIZED, "token_expired")]
+    refused = Session()
+    refused.receive('{"type":"auth","token":"t"}')
+    assert refused.auth_failed("token_expired") == closed
+
+
+def test_refused_token_reason_is_one_of_two() -> None:
+    """A refused token closes with token_expired or invalid_token, nothing else."""
+    for code, reason in (
+        ("token_expired", "token_expired"),
+        ("invalid_token", "invalid_token"),
+        ("unauthorized", "invalid_token"),
+    ):
+        session = Session()
+        session.receive('{"type":"auth","token":"t"}')
+        assert session.auth_failed(code) == [Close(CLOSE_UNAUTHORIZED, reason)]
 
 
 def test_split_resume_ignores_foreign_rooms() -> None:
@@ -277,3 +331,10 @@ async def test_slots_hold_the_reader_until_one_is_free() -> None:
     slots.release()
     await asyncio.wait_for(third, 1)
     assert slots.free == 0
+
+
+def test_muted_send_error_keeps_its_code() -> None:
+    """message-service's 403 ``muted`` reaches the client as ``error`` code ``muted``, not
+    as ``not_a_member`` like other 403s."""
+    assert _error_code(Forbidden("x", code="muted"))[0] == "muted"
+    assert _error_code(Forbidden("x"))[0] == "not_a_member"

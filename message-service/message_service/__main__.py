@@ -1,9 +1,45 @@
-"""``python -m message_service serve|migrate``."""
+"""``python -m message_service serve|migrate``, ``vapid-keygen PATH`` to create the Web Push
+(VAPID) key pair, and ``gateway-secret PATH`` to create the secret the gateway proves itself
+with on ``POST /messages/batch``."""
 
+import secrets
+import sys
 from pathlib import Path
 
 from chatcore.cli import ServiceSpec, main
 from message_service.settings import MessagesSettings
+from message_service.webpush import generate_pem
+
+
+def vapid_keygen(path: Path) -> int:
+    """Write a new P-256 VAPID private key to ``path`` unless one is already there: browsers'
+    subscriptions are bound to its public key, so it must outlive every restart."""
+    if path.exists():
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(generate_pem())
+    print(f"message-service: created VAPID key {path}")
+    return 0
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "vapid-keygen":
+    raise SystemExit(vapid_keygen(Path(sys.argv[2])))
+
+
+def gateway_secret(path: Path) -> int:
+    """Write a new random secret to ``path`` (readable by its owner only) unless one is there."""
+    if path.exists() and path.read_text().strip():
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secrets.token_urlsafe(32) + "\n")
+    print(f"message-service: created the gateway's secret {path}")
+    return 0
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "gateway-secret":
+    raise SystemExit(gateway_secret(Path(sys.argv[2])))
 
 raise SystemExit(
     main(

@@ -1,23 +1,47 @@
-"""Who may do what: room membership (cached, see :mod:`message_service.membership`) and the
-per-user send rate."""
+"""Who may do what: room membership and mutes (cached, see :mod:`message_service.membership`)
+and the per-user send rate."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
-from chatcore.errors import NotFound, RateLimited
+from chatcore.errors import Forbidden, NotFound, RateLimited
 from chatcore.logs import get_logger
 from chatcore.ratelimit import RedisRateLimiter
 from chatcore.web import bearer_token
 from message_service import metrics
-from message_service.membership import Membership
+from message_service.membership import Membership, Seat
 
 log = get_logger(__name__)
 
 MODERATORS = frozenset({"owner", "admin"})
+
+
+def may_write(seat: Seat | None, *, missing: NotFound | None = None) -> str:
+    """The role of a member who may write in the room now: send, edit, react, upload.
+    ``missing`` (a 404) if they are not a member; 403 ``muted`` while they are muted.
+
+    Every write of the service comes through here (:func:`require_writer` or, for a batch
+    whose seats were looked up together, directly), so a mute holds for all of them.
+    """
+    if seat is None:
+        raise missing or NotFound("No such room.", code="room_not_found")
+    if seat.muted(time.time()):
+        raise Forbidden("You are muted in this room for now.", code="muted")
+    return seat.role
+
+
+async def require_writer(
+    request: Request, room_id: uuid.UUID, user_id: uuid.UUID, *, missing: NotFound | None = None
+) -> str:
+    """The caller's role if they may write in the room now (see :func:`may_write`)."""
+    membership: Membership = request.app.state.membership
+    seat = await membership.seat(bearer_token(request), room_id, user_id)
+    return may_write(seat, missing=missing)
 
 
 async def member_role(request: Request, room_id: uuid.UUID, user_id: uuid.UUID) -> str | None:

@@ -1,5 +1,6 @@
 """Builds message-service from its settings; the lifespan owns the pool, Redis, the HTTP
-client to room-service, the membership cache and its listener, the publisher and the writer."""
+client to room-service, the membership cache and its listener, the publisher, the writer and
+the notification worker."""
 
 from __future__ import annotations
 
@@ -14,21 +15,37 @@ from starlette.applications import Starlette
 
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
+from chatcore.internal_secret import load_secrets
 from chatcore.logs import configure_logging
 from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, create_redis
+from chatcore.revocations import follow
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
-from message_service import batch, history, markers, routes
+from message_service import (
+    attachments,
+    batch,
+    downloads,
+    history,
+    markers,
+    notify_routes,
+    reports,
+    routes,
+)
 from message_service.api import api
+from message_service.files import open_files
 from message_service.membership import Membership, MembershipListener
+from message_service.notify_targets import NotifyTargets
+from message_service.notify_worker import NotifyWorker
 from message_service.publisher import Publisher
 from message_service.sendrate import SendRateLimiter
 from message_service.settings import MessagesSettings
+from message_service.sweep import Sweeper
+from message_service.webpush import VapidKey
 from message_service.writer import Writer
 
 # Importing these modules is what declares their calls on ``api``.
-_ROUTE_MODULES = (routes, batch, history, markers)
+_ROUTE_MODULES = (routes, batch, history, markers, reports, notify_routes, attachments, downloads)
 
 
 def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
@@ -59,8 +76,11 @@ def create_app(settings: MessagesSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         names = Names(settings.redis_prefix)
         app.state.settings = settings
+        app.state.gateway_secrets = load_secrets(
+            settings.gateway_secret, settings.gateway_secret_file
+        )
         app.state.pool = await create_pool(
-            settings.database_url,
+            settings.service_database_url,
             application_name="message-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
@@ -96,21 +116,50 @@ def create_app(settings: MessagesSettings) -> Starlette:
         listener = MembershipListener(
             settings.redis_url, names, app.state.membership, cluster=settings.redis_cluster
         )
+        app.state.notify_targets = NotifyTargets(app.state.rooms, app.state.membership)
+        app.state.vapid = VapidKey.load(settings.vapid_private_key, settings.vapid_private_key_file)
+        notifier = NotifyWorker(app.state.pool, app.state.redis, names, settings, app.state.vapid)
+        app.state.files = await open_files(app.state.pool, settings)
+        app.state.upload_limiter = RedisRateLimiter(
+            app.state.redis,
+            f"{settings.redis_prefix}messages:upload:",
+            rate=settings.upload_rate,
+            burst=settings.upload_burst,
+        )
+        sweeper = Sweeper(
+            app.state.files,
+            interval=settings.attachment_sweep_interval,
+            unattached_ttl=settings.attachment_unattached_ttl,
+        )
         app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
-        app.state.writer = Writer(app.state.pool, app.state.publisher, batch_max=settings.batch_max)
+        app.state.writer = Writer(
+            app.state.pool,
+            app.state.publisher,
+            batch_max=settings.batch_max,
+            on_notify=notifier.wake if settings.notify_worker else None,
+            fill=app.state.files.fill,
+        )
         app.state.publisher.start()
         app.state.writer.start()
+        if settings.notify_worker:
+            notifier.start()
         await listener.start()
+        app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
+        sweeper.start()
         try:
             yield
         finally:
+            await app.state.revocations.stop()
             # Sends already accepted are committed and published before the pool closes.
+            await sweeper.stop()
             await app.state.writer.stop()
+            await notifier.stop()
             await app.state.publisher.stop()
             await listener.stop()
             await http.aclose()
             await events.aclose()
             await app.state.redis.aclose()
+            await app.state.files.storage.close()
             await app.state.pool.close()
 
     return build_app(

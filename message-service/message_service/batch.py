@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 from pydantic import BaseModel, Field, StrictStr
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import ChatError, NotFound, RateLimited, Unauthorized, Unavailable
+from chatcore.errors import ChatError, Forbidden, RateLimited, Unauthorized, Unavailable
+from chatcore.internal_secret import HEADER, secret_matches
 from chatcore.logs import get_logger
 from chatcore.tokens import AccessClaims, TokenVerifier, UnknownKey
 from chatcore.web import json_response, read_json, validate
-from message_service.access import send_waits
+from message_service.access import may_write, send_waits
 from message_service.api import api
-from message_service.membership import Membership, Unknown
+from message_service.files import Files
+from message_service.membership import Membership, Seat, Unknown
 from message_service.models import Message, SendMessage, message_text
+from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.store import NewMessage
 from message_service.writer import Appended, Writer
 
@@ -65,10 +69,13 @@ class BatchAnswers(BaseModel):
     ),
     body=SendBatch,
     responses={200: BatchAnswers},
-    errors=(400, 413),
+    errors=(400, 403, 413),
     auth=False,
 )
 async def send_batch(request: Request) -> Response:
+    # Checked before the body is read: a caller without the gateway's secret costs nothing.
+    if not secret_matches(request.headers.get(HEADER), request.app.state.gateway_secrets):
+        raise Forbidden("Only the gateway may call this.")
     batch = await read_json(request, SendBatch, max_bytes=BATCH_BYTES)
     admitted = await _admit(request.app.state, batch.items)
     writer: Writer = request.app.state.writer
@@ -100,11 +107,12 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
     """
     verifier: TokenVerifier = state.verifier
     membership: Membership = state.membership
+    files: Files = state.files
     items: list[tuple[BatchItem, AccessClaims, str] | ChatError] = []
     for raw in raws:
         try:
             item = validate(BatchItem, raw)
-            body = message_text(item.body)
+            body = message_text(item.body, may_be_empty=bool(item.attachment_ids))
             try:
                 claims = verifier.verify_cached(item.token)
             except UnknownKey:
@@ -114,8 +122,8 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
             items.append(exc)
     valid = [entry for entry in items if not isinstance(entry, ChatError)]
     waits = iter(await send_waits(state.send_limiter, [claims.user_id for _, claims, _ in valid]))
-    # Per valid item: its role, None (not a member), or the error of its look-up.
-    roles: dict[int, str | Unknown | BaseException | None] = {}
+    # Per valid item: its seat, None (not a member), or the error of its look-up.
+    roles: dict[int, Seat | Unknown | BaseException | None] = {}
     for index, entry in enumerate(items):
         if not isinstance(entry, ChatError):
             item, claims, _ = entry
@@ -130,32 +138,83 @@ async def _admit(state: State, raws: list[dict[str, Any]]) -> list[NewMessage | 
     )
     roles.update(zip(misses, looked_up, strict=True))
     admitted: list[NewMessage | ChatError] = []
+    jobs: dict[int, tuple[BatchItem, AccessClaims]] = {}  # admitted index -> its send
     for index, entry in enumerate(items):
         role = roles.get(index)
         if isinstance(entry, ChatError):
             admitted.append(entry)
         elif isinstance(role, ChatError):
             admitted.append(role)
-        elif isinstance(role, str):
-            item, claims, body = entry
-            admitted.append(
-                NewMessage(uuid.uuid4(), item.room_id, claims.user_id, item.client_msg_id, body)
-            )
         elif isinstance(role, BaseException):
             log.error("membership_look_up_failed", error=repr(role))
             admitted.append(Unavailable())
-        else:  # not a member: the same answer as for a room that does not exist
-            admitted.append(NotFound("No such room.", code="room_not_found"))
+        else:
+            item, claims, body = entry
+            try:
+                may_write(None if isinstance(role, Unknown) else role)
+                carried = await files.claimable(claims.user_id, item.room_id, item.attachment_ids)
+            except ChatError as exc:  # not a member, muted, or an attachment refused
+                admitted.append(exc)
+                continue
+            admitted.append(
+                NewMessage(
+                    uuid.uuid4(),
+                    item.room_id,
+                    claims.user_id,
+                    item.client_msg_id,
+                    body,
+                    attachments=carried,
+                )
+            )
+            jobs[len(admitted) - 1] = (item, claims)
+    await _notify_jobs(state.notify_targets, admitted, jobs)
     return admitted
+
+
+async def _notify_jobs(
+    targets: NotifyTargets,
+    admitted: list[NewMessage | ChatError],
+    jobs: dict[int, tuple[BatchItem, AccessClaims]],
+) -> None:
+    """Give each admitted send its notification job: from memory (a group message without
+    mentions always), else asked concurrently; a send whose look-up fails gets its error."""
+    misses: list[int] = []
+    for index, (item, claims) in jobs.items():
+        job = targets.cached(item.room_id, claims.user_id, claims.name, mentions_of(item))
+        if job is None:
+            misses.append(index)
+        elif job:
+            admitted[index] = replace(cast(NewMessage, admitted[index]), notify=job)
+    found = await asyncio.gather(
+        *(
+            targets.job(
+                jobs[i][0].token,
+                jobs[i][0].room_id,
+                jobs[i][1].user_id,
+                jobs[i][1].name,
+                mentions_of(jobs[i][0]),
+            )
+            for i in misses
+        ),
+        return_exceptions=True,
+    )
+    for index, answer in zip(misses, found, strict=True):
+        if isinstance(answer, ChatError):
+            admitted[index] = answer
+        elif isinstance(answer, BaseException):
+            log.error("notify_look_up_failed", error=repr(answer))
+            admitted[index] = Unavailable()
+        else:
+            admitted[index] = replace(cast(NewMessage, admitted[index]), notify=answer)
 
 
 async def _role(
     membership: Membership, entry: tuple[BatchItem, AccessClaims, str] | ChatError
-) -> str | None:
+) -> Seat | None:
     if isinstance(entry, ChatError):  # only valid items are looked up
         raise entry
     item, claims, _ = entry
-    return await membership.role(item.token, item.room_id, claims.user_id)
+    return await membership.seat(item.token, item.room_id, claims.user_id)
 
 
 def _answer(outcome: Appended | ChatError) -> dict[str, Any]:

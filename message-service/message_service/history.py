@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import uuid
+import re
 from dataclasses import dataclass
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,7 +13,9 @@ from chatcore.web import authenticate, json_response, read_query
 from message_service import store
 from message_service.access import require_member
 from message_service.api import api
-from message_service.models import SEQ_MAX, HistoryQuery, MessagePage
+from message_service.models import CURSOR_PATTERN, HistoryQuery, MessagePage
+
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +30,7 @@ class Position:
     @classmethod
     def of(cls, query: HistoryQuery) -> Position:
         if query.cursor is not None:
-            return decode_cursor(query.cursor, query.room_id)
+            return decode_cursor(query.cursor)
         if query.after_seq is not None:
             return cls(newest_first=False, after=query.after_seq, before=query.before_seq)
         return cls(newest_first=True, after=0, before=query.before_seq)
@@ -67,37 +66,24 @@ async def history(request: Request) -> Response:
     page = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
-        next_cursor = encode_cursor(position.next(page[-1]["seq"]), query.room_id)
-    return json_response(
-        {"items": [store.message_json(r) for r in page], "next_cursor": next_cursor}
+        next_cursor = encode_cursor(position.next(page[-1]["seq"]))
+    items = [store.message_json(r) for r in page]
+    await request.app.state.files.fill(items)
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+def encode_cursor(position: Position) -> str:
+    """An opaque cursor: the position, in the syntax of ``models.CURSOR_PATTERN``."""
+    before = "" if position.before is None else str(position.before)
+    return f"{'n' if position.newest_first else 'o'}{position.after}_{before}"
+
+
+def decode_cursor(cursor: str) -> Position:
+    """The position a cursor holds; 422 for anything not in its syntax. A cursor names a
+    position only: used on another room, it pages that room from the same seqs."""
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.")
+    after, before = cursor[1:].split("_")
+    return Position(
+        newest_first=cursor[0] == "n", after=int(after), before=int(before) if before else None
     )
-
-
-def encode_cursor(position: Position, room_id: uuid.UUID) -> str:
-    """An opaque cursor: the position and the room it belongs to, base64url-encoded."""
-    raw = orjson.dumps(
-        [str(room_id), "n" if position.newest_first else "o", position.after, position.before]
-    )
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str, room_id: uuid.UUID) -> Position:
-    """The position a cursor holds; 422 for one this service did not make for this room."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        room, direction, after, before = orjson.loads(raw)
-        valid = (
-            room == str(room_id)
-            and direction in ("n", "o")
-            and _seq(after)
-            and (before is None or _seq(before))
-        )
-        if valid:
-            return Position(newest_first=direction == "n", after=after, before=before)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
-        pass
-    raise InvalidInput("cursor", "cursor: not a cursor this service gave out for this room.")
-
-
-def _seq(value: object) -> bool:
-    return type(value) is int and 0 <= value <= SEQ_MAX

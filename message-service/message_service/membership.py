@@ -1,9 +1,10 @@
 """Who is in which room, without an HTTP call per message, yet never stale for long.
 
-Each (room, user) answer from room-service (``GET /rooms/{id}/members/{user_id}``: a role, or
-404 for "not a member") is cached, negative answers too. Any event of a room on the membership
-channel drops that room's answers; (re)subscribing to the channel drops them all, since events
-may have been missed meanwhile; and each answer expires after a TTL as a last resort
+Each (room, user) answer from room-service (``GET /rooms/{id}/members/{user_id}``: a role and
+the end of a mute, or 404 for "not a member") is cached, negative answers too. Any event of a
+room on the membership channel (a mute set or lifted is one) drops that room's answers;
+(re)subscribing to the channel drops them all, since events may have been missed meanwhile;
+and each answer expires after a TTL as a last resort
 (docs/events.md). While the channel is not subscribed nothing is cached, so every check asks
 room-service: a removed member is refused as soon as room-service's event arrives, or at once
 when events cannot arrive.
@@ -17,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from chatcore import jsonutil
@@ -32,6 +35,28 @@ log = get_logger(__name__)
 
 ROLES = frozenset({"owner", "admin", "member"})
 Key = tuple[uuid.UUID, uuid.UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """A member's place in a room: their role, and until when (epoch seconds) they are
+    muted, if they are. A mute ends by itself: it is compared with the time of each check,
+    and setting or lifting one is a membership event, which drops the cached seat."""
+
+    role: str
+    muted_until: float | None = None
+
+    def muted(self, now: float) -> bool:
+        return self.muted_until is not None and self.muted_until > now
+
+
+def _muted_until(raw: object) -> float | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw).timestamp()
+    except ValueError:
+        return None
 
 
 class Unknown(Enum):
@@ -51,20 +76,23 @@ class _Flight:
 
 
 class Membership:
-    """The cached answer to "what is this user's role in this room?" (None: not a member)."""
+    """The cached answer to "what is this user's seat in this room?" (None: not a member)."""
 
     def __init__(self, rooms: ServiceClient, *, ttl: float, max_entries: int) -> None:
         self.rooms = rooms
         self.ttl = ttl
         self.max_entries = max_entries
         self.listening = False  # set by the listener while the channel is subscribed
-        self._cache: dict[uuid.UUID, dict[uuid.UUID, tuple[str | None, float]]] = {}
+        self._cache: dict[uuid.UUID, dict[uuid.UUID, tuple[Seat | None, float]]] = {}
         self._size = 0
-        self._flights: dict[Key, tuple[_Flight, asyncio.Task[str | None]]] = {}
+        self._flights: dict[Key, tuple[_Flight, asyncio.Task[Seat | None]]] = {}
+        # Called with a room id when that room's answers are dropped, None for all of them:
+        # caches of other membership facts follow this one (notify_targets.py).
+        self.on_drop: list[Callable[[uuid.UUID | None], None]] = []
 
-    def cached(self, room_id: uuid.UUID, user_id: uuid.UUID) -> str | Unknown | None:
-        """The cached answer (a role, or None for not a member); :data:`UNKNOWN` if there is
-        none to trust, and :meth:`role` must ask."""
+    def cached(self, room_id: uuid.UUID, user_id: uuid.UUID) -> Seat | Unknown | None:
+        """The cached answer (a seat, or None for not a member); :data:`UNKNOWN` if there is
+        none to trust, and :meth:`seat` must ask."""
         if self.listening:
             entry = self._cache.get(room_id, {}).get(user_id)
             if entry is not None and entry[1] > time.monotonic():
@@ -72,7 +100,12 @@ class Membership:
         return UNKNOWN
 
     async def role(self, token: str, room_id: uuid.UUID, user_id: uuid.UUID) -> str | None:
-        """``user_id``'s role in the room, or None if not a member. ``token`` is the caller's,
+        """``user_id``'s role in the room, or None if not a member (see :meth:`seat`)."""
+        seat = await self.seat(token, room_id, user_id)
+        return None if seat is None else seat.role
+
+    async def seat(self, token: str, room_id: uuid.UUID, user_id: uuid.UUID) -> Seat | None:
+        """``user_id``'s seat in the room, or None if not a member. ``token`` is the caller's,
         forwarded to room-service, and the caller must be ``user_id`` (room-service answers
         only its own members)."""
         known = self.cached(room_id, user_id)
@@ -88,7 +121,7 @@ class Membership:
         # Shielded: one caller going away must not cancel the look-up the others wait for.
         return await asyncio.shield(in_flight[1])
 
-    async def _look_up(self, token: str, key: Key, flight: _Flight) -> str | None:
+    async def _look_up(self, token: str, key: Key, flight: _Flight) -> Seat | None:
         room_id, user_id = key
         attempts = 3
         while True:
@@ -99,10 +132,13 @@ class Membership:
                     "GET", f"/rooms/{room_id}/members/{user_id}", token=token
                 )
             except NotFound:
-                role = None
+                role: Seat | None = None
             else:
-                raw = answer.get("role") if isinstance(answer, dict) else None
-                role = raw if raw in ROLES else "member"
+                body = answer if isinstance(answer, dict) else {}
+                raw = body.get("role")
+                role = Seat(
+                    raw if raw in ROLES else "member", _muted_until(body.get("muted_until"))
+                )
             metrics.MEMBERSHIP_LOOKUPS.labels("member" if role else "not_member").inc()
             attempts -= 1
             if not flight.stale:
@@ -112,14 +148,14 @@ class Membership:
             if attempts == 0:
                 return role  # membership keeps changing under us; the newest answer will do
 
-    def _end_flight(self, key: Key, task: asyncio.Task[str | None]) -> None:
+    def _end_flight(self, key: Key, task: asyncio.Task[Seat | None]) -> None:
         in_flight = self._flights.get(key)
         if in_flight is not None and in_flight[1] is task:
             del self._flights[key]
         if not task.cancelled():
             task.exception()  # retrieved here, so one nobody awaited any more is not logged
 
-    def _remember(self, key: Key, role: str | None) -> None:
+    def _remember(self, key: Key, role: Seat | None) -> None:
         if self._size >= self.max_entries:
             self._cache.clear()
             self._size = 0
@@ -136,6 +172,8 @@ class Membership:
         for (flight_room, _user), (flight, _task) in self._flights.items():
             if flight_room == room_id:
                 flight.stale = True
+        for hook in self.on_drop:
+            hook(room_id)
 
     def reset(self) -> None:
         """Forget everything (events may have been missed)."""
@@ -143,6 +181,8 @@ class Membership:
         self._size = 0
         for flight, _task in self._flights.values():
             flight.stale = True
+        for hook in self.on_drop:
+            hook(None)
         metrics.MEMBERSHIP_RESETS.inc()
 
     def on_event(self, payload: bytes) -> None:

@@ -42,3 +42,28 @@ MEMBERSHIP_LISTENING = Gauge(
 RATE_LIMIT_UNCHECKED = Counter(
     "messages_rate_limit_unchecked_total", "Sends let through because Redis could not be asked."
 )
+NOTIFY_EXPANDED = Counter(
+    "messages_notify_outbox_expanded_total",
+    "Outbox rows (messages that may notify) expanded into deliveries.",
+)
+NOTIFY_SKIPPED = Counter(
+    "messages_notify_skipped_total",
+    "Candidate recipients not notified, by reason (online, preferences, no_channel).",
+    ["reason"],
+)
+NOTIFY_DELIVERIES = Counter(
+    "messages_notify_deliveries_total",
+    "Delivery attempts by channel (push, webhook) and outcome (delivered, retried, dead, "
+    "dropped: the subscription or webhook is gone).",
+    ["channel", "outcome"],
+)
+NOTIFY_PENDING = Gauge(
+    "messages_notify_pending", "Deliveries waiting for an attempt or a retry (all replicas)."
+)
+NOTIFY_DEAD = Gauge(
+    "messages_notify_dead",
+    "Deliveries given up after retrying for MESSAGES_NOTIFY_RETRY_FOR (all replicas).",
+)
+NOTIFY_OUTBOX = Gauge(
+    "messages_notify_outbox", "Outbox rows not yet expanded into deliveries (all replicas)."
+)

@@ -5,8 +5,18 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
+from pydantic.config import JsonDict
 
 from chatcore.errors import InvalidInput, TooLarge
 
@@ -14,23 +24,40 @@ BODY_MAX = 4000
 # Unicode category Cc: the C0 and C1 control characters and DEL.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 CLIENT_MSG_ID_MAX = 64
+ATTACHMENTS_MAX = 10
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
 # Seqs are Postgres bigints; anything larger cannot name a message.
 SEQ_MAX = 2**63 - 1
 
 
-def message_text(value: str) -> str:
-    """The body as stored: trimmed, 1..4,000 characters (413 above, 422 when empty)."""
-    text = value.strip()
-    if not text:
-        raise InvalidInput("body", "body: must not be empty.")
-    if len(text) > BODY_MAX:
+# A body's whole rule, published in the OpenAPI document: something besides whitespace, and no
+# NUL (Postgres text cannot hold it; every other character is the sender's business).
+BODY_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+_BODY = re.compile(BODY_PATTERN)
+BODY_SCHEMA: JsonDict = {"minLength": 1, "maxLength": BODY_MAX, "pattern": BODY_PATTERN}
+# Every cursor this syntax allows is a position to page from (history.py): newest or oldest
+# first, after and before seqs (at most 18 digits, below the largest seq).
+CURSOR_PATTERN = r"^[no](0|[1-9][0-9]{0,17})_(0|[1-9][0-9]{0,17})?$"
+
+
+def message_text(value: str, *, may_be_empty: bool = False) -> str:
+    """The body as stored: 1..4,000 characters as sent (413 above), trimmed; 422 when blank
+    (unless ``may_be_empty``: a message carrying attachments) or holding NUL."""
+    if len(value) > BODY_MAX:
         raise TooLarge(f"body: at most {BODY_MAX} characters.", code="too_large")
-    # Postgres text cannot hold NUL; every other character is the sender's business.
-    if "\x00" in text:
+    if "\x00" in value:
         raise InvalidInput("body", "body: must not contain NUL characters.")
-    return text
+    if not _BODY.fullmatch(value) and not (may_be_empty and not value.strip()):
+        raise InvalidInput("body", "body: must not be empty.")
+    return value.strip()
+
+
+def _integral(value: object) -> object:
+    """JSON Schema counts 3.0 as an integer; so do we."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
 
 
 class Strict(BaseModel):
@@ -39,8 +66,14 @@ class Strict(BaseModel):
 
 class SendMessage(Strict):
     room_id: uuid.UUID
-    body: StrictStr
-    client_msg_id: StrictStr = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+    body: StrictStr = Field(json_schema_extra=BODY_SCHEMA)
+    client_msg_id: StrictStr = Field(
+        min_length=1,
+        max_length=CLIENT_MSG_ID_MAX,
+        json_schema_extra={"pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"},
+    )
+    # Uploads of the sender to this room not yet part of a message; with any, body may be "".
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=ATTACHMENTS_MAX)
 
     @field_validator("client_msg_id")
     @classmethod
@@ -51,12 +84,12 @@ class SendMessage(Strict):
 
 
 class EditMessage(Strict):
-    body: StrictStr
+    body: StrictStr = Field(json_schema_extra=BODY_SCHEMA)
 
 
 class MarkRead(Strict):
     room_id: uuid.UUID
-    seq: StrictInt = Field(ge=0, le=SEQ_MAX)
+    seq: Annotated[StrictInt, BeforeValidator(_integral)] = Field(ge=0, le=SEQ_MAX)
 
 
 class HistoryQuery(Strict):
@@ -65,7 +98,19 @@ class HistoryQuery(Strict):
     after_seq: int | None = Field(default=None, ge=0, le=SEQ_MAX)
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
     # Takes precedence over before_seq / after_seq: it already holds the direction.
-    cursor: str | None = Field(default=None, min_length=1, max_length=200)
+    cursor: str | None = Field(default=None, max_length=40, pattern=CURSOR_PATTERN)
+
+
+class Attachment(BaseModel):
+    id: uuid.UUID
+    room_id: uuid.UUID
+    filename: str
+    content_type: str = Field(description="sniffed from the bytes, not taken from the upload")
+    size: int
+    width: int | None = Field(default=None, description="images only")
+    height: int | None = Field(default=None, description="images only")
+    url: str = Field(description="signed, works for MESSAGES_ATTACHMENT_URL_TTL seconds")
+    thumbnail_url: str | None = Field(default=None, description="images only")
 
 
 class Message(BaseModel):
@@ -78,6 +123,7 @@ class Message(BaseModel):
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 class MessagePage(BaseModel):

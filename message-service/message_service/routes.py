@@ -16,15 +16,19 @@ from chatcore.errors import Conflict, Forbidden, NotFound
 from chatcore.events import Kind
 from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json
-from message_service import store
+from message_service import store, store_reports
 from message_service.access import (
     MODERATORS,
     check_action_rate,
     check_send_rate,
+    may_write,
     require_member,
+    require_writer,
 )
 from message_service.api import api
+from message_service.files import Files
 from message_service.models import EditMessage, Message, SendMessage, message_text
+from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.publisher import Publisher, message_event
 from message_service.store import NewMessage
 from message_service.writer import Writer
@@ -42,7 +46,7 @@ def _no_message() -> NotFound:
     summary="Send a message; the same client_msg_id again returns the first one (200)",
     body=SendMessage,
     responses={201: Message, 200: Message},
-    errors=(400, 404, 413, 429, 503),
+    errors=(400, 403, 404, 413, 429, 503),
 )
 async def send_message(request: Request) -> Response:
     claims = await authenticate(request)
@@ -56,17 +60,25 @@ async def send_message(request: Request) -> Response:
 async def check_send(
     state: State, token: str, claims: AccessClaims, payload: SendMessage
 ) -> NewMessage:
-    """The send as the writer takes it, once its body, its sender's rate and membership pass."""
-    body = message_text(payload.body)
+    """The send as the writer takes it, once its body, its sender's rate, membership and
+    attachments pass."""
+    body = message_text(payload.body, may_be_empty=bool(payload.attachment_ids))
     await check_send_rate(state.send_limiter, claims.user_id)
-    if await state.membership.role(token, payload.room_id, claims.user_id) is None:
-        raise NotFound("No such room.", code="room_not_found")
+    may_write(await state.membership.seat(token, payload.room_id, claims.user_id))
+    targets: NotifyTargets = state.notify_targets
+    notify = await targets.job(
+        token, payload.room_id, claims.user_id, claims.name, mentions_of(payload)
+    )
+    files: Files = state.files
     return NewMessage(
         id=uuid.uuid4(),
         room_id=payload.room_id,
         sender_id=claims.user_id,
         client_msg_id=payload.client_msg_id,
         body=body,
+        notify=notify,
+        # No query at all for the common message without files.
+        attachments=await files.claimable(claims.user_id, payload.room_id, payload.attachment_ids),
     )
 
 
@@ -87,13 +99,14 @@ async def edit_message(request: Request) -> Response:
     row = await store.message_by_id(pool, message_id)
     if row is None:
         raise _no_message()
-    await require_member(request, row["room_id"], claims.user_id, missing=_no_message())
+    await require_writer(request, row["room_id"], claims.user_id, missing=_no_message())
     if row["sender_id"] != claims.user_id:
         raise Forbidden("Only its sender can edit a message.", code="not_sender")
     edited = await store.edit_message(pool, message_id, claims.user_id, body)
     if edited is None:  # deleted, before or while we looked
         raise Conflict("A deleted message cannot be edited.", code="message_deleted")
     message = store.message_json(edited)
+    await _files(request).fill([message])
     _publisher(request).publish([message_event(Kind.CHANGE, "message_edited", message)])
     return json_response(message)
 
@@ -122,8 +135,25 @@ async def delete_message(request: Request) -> Response:
         current = await store.message_by_id(pool, message_id)
         return json_response(store.message_json(current or row))
     message = store.message_json(tombstone)
+    await _files(request).remove_of_message(message_id)
     _publisher(request).publish([message_event(Kind.CHANGE, "message_deleted", message)])
+    if row["sender_id"] != claims.user_id:
+        # A moderator's deletion is kept in the audit log.
+        async with pool.acquire() as conn:
+            await store_reports.append_audit(
+                conn,
+                claims.user_id,
+                "delete_message",
+                row["room_id"],
+                row["sender_id"],
+                {"message_id": str(message_id)},
+            )
     return json_response(message)
+
+
+def _files(request: Request) -> Files:
+    files: Files = request.app.state.files
+    return files
 
 
 def _publisher(request: Request) -> Publisher:

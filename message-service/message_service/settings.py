@@ -13,6 +13,15 @@ def _env(name: str) -> AliasChoices:
 
 class MessagesSettings(ServiceSettings):
     port: int = Field(default=8003, validation_alias=_env("MESSAGES_PORT"))
+    # Its own Postgres role (chatcore.db_roles): migrate creates and grants it, serve
+    # connects as it; or a whole URL of its own. Unset: DATABASE_URL as it is.
+    db_role: str | None = Field(default=None, validation_alias=_env("MESSAGES_DB_ROLE"))
+    db_password: str | None = Field(
+        default=None, repr=False, validation_alias=_env("MESSAGES_DB_PASSWORD")
+    )
+    own_database_url: str | None = Field(
+        default=None, repr=False, validation_alias=_env("MESSAGES_DATABASE_URL")
+    )
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("MESSAGES_WORKERS"))
     # Per-user send limit (a token bucket in Redis shared by every replica).
     send_rate: float = Field(default=20.0, gt=0, validation_alias=_env("MESSAGES_SEND_RATE"))
@@ -23,6 +32,14 @@ class MessagesSettings(ServiceSettings):
     action_burst: int = Field(default=100, ge=1, validation_alias=_env("MESSAGES_ACTION_BURST"))
     # The most sends one group-commit transaction takes; the rest wait for the next one.
     batch_max: int = Field(default=256, ge=1, le=5000, validation_alias=_env("MESSAGES_BATCH_MAX"))
+    # What the gateway proves itself with on POST /messages/batch (chatcore.internal_secret):
+    # secrets, comma-separated, and/or a file of one a line. None: the call is refused.
+    gateway_secret: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_GATEWAY_SECRET")
+    )
+    gateway_secret_file: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_GATEWAY_SECRET_FILE")
+    )
     # Last-resort expiry of a cached membership answer (events normally drop it first).
     membership_ttl: float = Field(
         default=30.0, gt=0, le=300, validation_alias=_env("MESSAGES_MEMBERSHIP_TTL")
@@ -35,4 +52,100 @@ class MessagesSettings(ServiceSettings):
     # the gateway fills what it missed from history.
     publish_queue_max: int = Field(
         default=50_000, ge=1, validation_alias=_env("MESSAGES_PUBLISH_QUEUE_MAX")
+    )
+
+    # Notifications (docs/operations.md, "Notifications"). The VAPID key pair signs Web Push
+    # requests: a P-256 private key in PEM, from a file or the value itself. Without one a
+    # key is made at start-up, which only suits a single process that is never restarted.
+    vapid_private_key_file: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_VAPID_PRIVATE_KEY_FILE")
+    )
+    vapid_private_key: str | None = Field(
+        default=None, validation_alias=_env("MESSAGES_VAPID_PRIVATE_KEY")
+    )
+    # The contact push services see in the VAPID token (RFC 8292: mailto: or https:).
+    vapid_subject: str = Field(
+        default="mailto:notifications@chat.invalid",
+        pattern=r"^(mailto:|https://)",
+        validation_alias=_env("MESSAGES_VAPID_SUBJECT"),
+    )
+    # False on replicas that only serve the API: the delivery worker runs elsewhere.
+    notify_worker: bool = Field(default=True, validation_alias=_env("MESSAGES_NOTIFY_WORKER"))
+    # Retries: the n-th waits about base * 2^(n-1) (capped at max, with jitter), for retry_for
+    # seconds after the notification was made; then it is dead-lettered.
+    notify_retry_base: float = Field(
+        default=2.0, gt=0, le=3600, validation_alias=_env("MESSAGES_NOTIFY_RETRY_BASE")
+    )
+    notify_retry_max: float = Field(
+        default=3600.0, gt=0, le=86400, validation_alias=_env("MESSAGES_NOTIFY_RETRY_MAX")
+    )
+    notify_retry_for: float = Field(
+        default=86400.0, gt=0, validation_alias=_env("MESSAGES_NOTIFY_RETRY_FOR")
+    )
+    # How often an idle worker looks for work another replica committed.
+    notify_poll: float = Field(
+        default=0.5, gt=0, le=60, validation_alias=_env("MESSAGES_NOTIFY_POLL")
+    )
+    # Seconds one delivery attempt may take; a claimed delivery is retried by any replica
+    # once its lease (longer than the timeout) has passed without an answer recorded.
+    notify_timeout: float = Field(
+        default=5.0, gt=0, le=60, validation_alias=_env("MESSAGES_NOTIFY_TIMEOUT")
+    )
+    # Webhooks to loopback, link-local and private addresses are refused unless this is set.
+    webhook_allow_private: bool = Field(
+        default=False, validation_alias=_env("MESSAGES_WEBHOOK_ALLOW_PRIVATE")
+    )
+    # Attachments (docs/operations.md). Storage: "local" (a directory) or "s3".
+    attachment_storage: str = Field(
+        default="local",
+        pattern="^(local|s3)$",
+        validation_alias=_env("MESSAGES_ATTACHMENT_STORAGE"),
+    )
+    attachment_dir: str = Field(
+        default="data/attachments", validation_alias=_env("MESSAGES_ATTACHMENT_DIR")
+    )
+    s3_bucket: str = Field(default="chat-attachments", validation_alias=_env("MESSAGES_S3_BUCKET"))
+    s3_endpoint_url: str = Field(default="", validation_alias=_env("MESSAGES_S3_ENDPOINT_URL"))
+    s3_region: str = Field(default="us-east-1", validation_alias=_env("MESSAGES_S3_REGION"))
+    s3_access_key_id: str = Field(default="", validation_alias=_env("MESSAGES_S3_ACCESS_KEY_ID"))
+    s3_secret_access_key: str = Field(
+        default="", validation_alias=_env("MESSAGES_S3_SECRET_ACCESS_KEY")
+    )
+    s3_prefix: str = Field(default="", validation_alias=_env("MESSAGES_S3_PREFIX"))
+    s3_create_bucket: bool = Field(
+        default=False, validation_alias=_env("MESSAGES_S3_CREATE_BUCKET")
+    )
+    max_attachment: int = Field(
+        default=25 * 1024 * 1024, ge=1, validation_alias=_env("MESSAGES_MAX_ATTACHMENT")
+    )
+    # Bytes of attachments one user may keep stored at once.
+    attachment_quota: int = Field(
+        default=1024 * 1024 * 1024, ge=1, validation_alias=_env("MESSAGES_ATTACHMENT_QUOTA")
+    )
+    upload_rate: float = Field(default=1.0, gt=0, validation_alias=_env("MESSAGES_UPLOAD_RATE"))
+    upload_burst: int = Field(default=20, ge=1, validation_alias=_env("MESSAGES_UPLOAD_BURST"))
+    # The key that signs attachment URLs; empty: a random one made once and kept in Postgres,
+    # shared by every replica.
+    attachment_url_key: str = Field(
+        default="", validation_alias=_env("MESSAGES_ATTACHMENT_URL_KEY")
+    )
+    # Seconds a signed attachment URL works.
+    attachment_url_ttl: int = Field(
+        default=900, ge=10, le=86400, validation_alias=_env("MESSAGES_ATTACHMENT_URL_TTL")
+    )
+    # Where clients reach this service, the start of attachment URLs; empty: MESSAGES_URL;
+    # "/": URLs are paths (/messages/attachments/...).
+    public_url: str = Field(default="", validation_alias=_env("MESSAGES_PUBLIC_URL"))
+    # Larger images (width x height) are refused with 422 before any pixel is decoded.
+    image_max_pixels: int = Field(
+        default=25_000_000, ge=1, validation_alias=_env("MESSAGES_IMAGE_MAX_PIXELS")
+    )
+    # Images decoded at once per process (each may take up to 4 bytes per pixel).
+    image_workers: int = Field(default=2, ge=1, validation_alias=_env("MESSAGES_IMAGE_WORKERS"))
+    # Uploads never attached to a message are removed after this many seconds.
+    attachment_unattached_ttl: int = Field(
+        default=6 * 3600, ge=1, validation_alias=_env("MESSAGES_ATTACHMENT_UNATTACHED_TTL")
+    )
+    attachment_sweep_interval: float = Field(
+        default=600.0, gt=0, validation_alias=_env("MESSAGES_ATTACHMENT_SWEEP_INTERVAL")
     )

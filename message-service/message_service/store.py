@@ -38,6 +38,11 @@ class NewMessage:
     sender_id: uuid.UUID
     client_msg_id: str
     body: str
+    # The notification job (JSON) written to the outbox with the message; "" for none, as
+    # for every group-room message that mentions no one (notify_targets.py).
+    notify: str = ""
+    # The contract's attachment objects this message carries (checked before it is queued).
+    attachments: tuple[dict[str, Any], ...] = ()
 
     @property
     def key(self) -> SendKey:
@@ -50,12 +55,15 @@ class NewMessage:
 #   2. count the fresh sends per room and take that many seqs from each room's counter row
 #      (sorted by room; the aggregate before it means every key is claimed first);
 #   3. number each room's fresh sends in arrival order with the seqs just taken;
-#   4. insert the messages and move each sender's read marker to their newest one.
+#   4. insert the messages and move each sender's read marker to their newest one;
+#   5. write the outbox row of each message that may notify (docs/operations.md).
+#   6. attach the uploads each fresh message names ($6/$7: message id, attachment id pairs;
+#      empty for the common message without files), each only if still unattached.
 # Duplicates take no seq, so a room's seqs stay 1, 2, 3, ... whatever the races.
 _APPEND = f"""
 WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
-        WITH ORDINALITY AS t(id, room_id, sender_id, client_msg_id, body, ord)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $8::text[])
+        WITH ORDINALITY AS t(id, room_id, sender_id, client_msg_id, body, notify, ord)
 ),
 claimed AS (
     INSERT INTO messages.send_keys (sender_id, client_msg_id, message_id)
@@ -90,8 +98,21 @@ marked AS (
     SELECT sender_id, room_id, max(seq) FROM numbered
     GROUP BY sender_id, room_id ORDER BY sender_id, room_id
     ON CONFLICT (user_id, room_id) DO UPDATE SET seq = GREATEST(m.seq, excluded.seq)
+),
+outbox AS (
+    INSERT INTO messages.notify_outbox (message_id, job)
+    SELECT id, notify::jsonb FROM numbered WHERE notify <> ''
+),
+attached AS (
+    UPDATE messages.attachments a SET message_id = p.message_id
+    FROM unnest($6::uuid[], $7::uuid[]) AS p(message_id, attachment_id)
+    JOIN fresh f ON f.id = p.message_id
+    WHERE a.id = p.attachment_id AND a.message_id IS NULL AND a.deleted_at IS NULL
+    RETURNING a.id, a.message_id
 )
-SELECT * FROM inserted
+-- attached_ids: what each message really got; a send racing another for one upload loses it.
+SELECT i.*, (SELECT array_agg(t.id) FROM attached t WHERE t.message_id = i.id) AS attached_ids
+FROM inserted i
 """
 
 
@@ -103,6 +124,7 @@ async def append_messages(
     ``batch`` must not hold one key twice. A send missing from the answer had a key that was
     already taken: :func:`messages_by_keys` reads the message it names.
     """
+    pairs = [(m.id, a["id"]) for m in batch for a in m.attachments]
     rows = await pool.fetch(
         _APPEND,
         [m.id for m in batch],
@@ -110,6 +132,9 @@ async def append_messages(
         [m.sender_id for m in batch],
         [m.client_msg_id for m in batch],
         [m.body for m in batch],
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        [m.notify for m in batch],
     )
     return {row["id"]: row for row in rows}
 
@@ -240,4 +265,6 @@ def message_json(row: Any) -> dict[str, Any]:
         "created_at": row["created_at"],
         "edited_at": row["edited_at"],
         "deleted": row["deleted"],
+        # Filled by the caller that knows them (files.Files.fill, or the writer).
+        "attachments": [],
     }

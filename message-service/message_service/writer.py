@@ -13,6 +13,7 @@ import contextlib
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -55,10 +56,22 @@ class _Waiting:
 class Writer:
     """Queues sends and commits them in groups; :meth:`append` returns after the commit."""
 
-    def __init__(self, pool: asyncpg.Pool, publisher: Publisher, *, batch_max: int) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        *,
+        batch_max: int,
+        on_notify: Callable[[], None] | None = None,
+        fill: Callable[[Sequence[dict[str, Any]]], Awaitable[None]] | None = None,
+    ) -> None:
         self.pool = pool
+        # Reads the attachments of messages stored earlier (a repeated send's answer).
+        self.fill = fill
         self.publisher = publisher
         self.batch_max = batch_max
+        # Called after a commit that wrote notification outbox rows (wakes the worker).
+        self.on_notify = on_notify
         self._queue: deque[_Waiting] = deque()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()  # nothing queued or being committed
@@ -153,12 +166,19 @@ class Writer:
             log.warning("batch_not_stored", sends=len(unique), error=type(exc).__name__)
             failed = Unavailable("The message could not be stored; send it again.")
             return {m.key: failed for m in unique}
-        self._publish(created.values())
-        outcomes = {
-            m.key: Appended(store.message_json(created[m.id]), True)
-            for m in unique
-            if m.id in created
-        }
+        # The attachments a fresh message carries are the ones checked before it was queued.
+        carried = {m.id: m.attachments for m in unique if m.attachments}
+        messages: dict[Any, dict[str, Any]] = {}
+        for message_id, row in created.items():
+            stored = store.message_json(row)
+            if message_id in carried:
+                got = set(row["attached_ids"] or ())
+                stored["attachments"] = [a for a in carried[message_id] if a["id"] in got]
+            messages[message_id] = stored
+        self._publish(messages.values())
+        if self.on_notify is not None and any(m.notify for m in unique if m.id in created):
+            self.on_notify()
+        outcomes = {m.key: Appended(messages[m.id], True) for m in unique if m.id in created}
         taken = [m.key for m in unique if m.id not in created]
         if taken:
             outcomes.update(await self._earlier(taken))
@@ -191,12 +211,17 @@ class Writer:
         # A key is taken only together with its message, so a miss here is a failed read:
         # the client sends again and gets the message then.
         missing = Unavailable("The message could not be read back; send it again.")
-        return {
-            k: Appended(store.message_json(rows[k]), False) if k in rows else missing for k in keys
-        }
+        messages = {k: store.message_json(row) for k, row in rows.items()}
+        if self.fill is not None and messages:
+            try:
+                await self.fill(list(messages.values()))
+            except Exception as exc:
+                log.warning("earlier_attachments_not_read", error=type(exc).__name__)
+                return dict.fromkeys(keys, missing)
+        return {k: Appended(messages[k], False) if k in messages else missing for k in keys}
 
-    def _publish(self, rows: Any) -> None:
-        ordered = sorted(rows, key=lambda row: row["seq"])
+    def _publish(self, messages: Any) -> None:
+        ordered = sorted(messages, key=lambda message: message["seq"])
         self.publisher.publish(
-            message_event(Kind.MESSAGE, "message", store.message_json(row)) for row in ordered
+            message_event(Kind.MESSAGE, "message", message) for message in ordered
         )

@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
@@ -20,7 +24,7 @@ from chatcore.events import RoomEvent, parse_room_event
 from chatcore.testing.plugin import StartService
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.proxy import TcpProxy
-from chatcore.testing.servers import free_port
+from chatcore.testing.servers import free_port, fresh_database
 from chatcore.testing.users import TestUser, register_user
 
 
@@ -250,3 +254,156 @@ def eventually() -> Eventually:
             await asyncio.sleep(every)
 
     return wait
+
+
+# --- notifications -------------------------------------------------------------------------
+
+# Retries within a test's patience: the n-th after about 0.05 * 2^(n-1) seconds.
+NOTIFY_ENV = {
+    "MESSAGES_NOTIFY_RETRY_BASE": "0.05",
+    "MESSAGES_NOTIFY_RETRY_MAX": "1",
+    "MESSAGES_NOTIFY_POLL": "0.1",
+    "MESSAGES_NOTIFY_TIMEOUT": "1",
+}
+NewDatabase = Callable[[], str]
+
+
+@pytest.fixture(scope="session")
+def new_database(database_url: str) -> Iterator[NewDatabase]:
+    """``new_database()``: the URL of another fresh database of this run's server, for
+    message-service instances whose notification worker must be the only one on it."""
+    admin = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(fresh_database(admin))
+
+
+StartNotifying = Callable[..., ServiceProcess]
+
+
+@pytest.fixture
+def own_database(new_database: NewDatabase) -> str:
+    """A fresh database for this test's own message-service instances."""
+    return new_database()
+
+
+@pytest.fixture(scope="session")
+def start_notifying(start_service: StartService, room_service: ServiceProcess) -> StartNotifying:
+    """``start_notifying(database, env=None)``: a message-service instance on its own
+    ``database`` (migrated), retrying fast."""
+
+    def start(database: str, env: dict[str, str] | None = None) -> ServiceProcess:
+        port = free_port()
+        own = {"DATABASE_URL": database, "MESSAGES_PORT": str(port)}
+        return start_service("message_service", port=port, env={**NOTIFY_ENV, **own, **(env or {})})
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def notifier(start_notifying: StartNotifying, new_database: NewDatabase) -> ServiceProcess:
+    """A message-service whose worker alone delivers its notifications (its own database)."""
+    return start_notifying(new_database())
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 API server (moto's standalone server) on a free port; its URL."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+    log.close()
+
+
+BACKENDS = ("local", "s3")
+URL_KEY = "test-attachment-url-key"
+
+
+def backend_env(backend: str, directory: str, moto_url: str, bucket: str) -> dict[str, str]:
+    """The environment of a message-service storing attachments in ``backend``."""
+    if backend == "local":
+        return {"MESSAGES_ATTACHMENT_STORAGE": "local", "MESSAGES_ATTACHMENT_DIR": directory}
+    return {
+        "MESSAGES_ATTACHMENT_STORAGE": "s3",
+        "MESSAGES_S3_ENDPOINT_URL": moto_url,
+        "MESSAGES_S3_BUCKET": bucket,
+        "MESSAGES_S3_ACCESS_KEY_ID": "test",
+        "MESSAGES_S3_SECRET_ACCESS_KEY": "test",
+        "MESSAGES_S3_CREATE_BUCKET": "true",
+    }
+
+
+@pytest.fixture(scope="session")
+def backend_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {b: str(tmp_path_factory.mktemp(f"files-{b}")) for b in BACKENDS}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def files_backend(request: pytest.FixtureRequest) -> str:
+    """Each attachment test runs once per storage backend."""
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture(scope="session")
+def files_services(
+    start_service: StartService,
+    message_service: ServiceProcess,
+    moto_s3: str,
+    backend_dirs: dict[str, str],
+) -> dict[str, ServiceProcess]:
+    """One message-service per storage backend (default size limit, a high upload rate)."""
+    services = {}
+    for backend in BACKENDS:
+        services[backend] = extra_messages(
+            start_service,
+            {
+                **backend_env(backend, backend_dirs[backend], moto_s3, f"files-{uuid.uuid4().hex}"),
+                "MESSAGES_ATTACHMENT_URL_KEY": URL_KEY,
+                "MESSAGES_UPLOAD_BURST": "500",
+                "MESSAGES_UPLOAD_RATE": "100",
+            },
+        )
+    return services
+
+
+@pytest.fixture(scope="session")
+def files_service(files_services: dict[str, ServiceProcess], files_backend: str) -> ServiceProcess:
+    """The message-service of the backend this test runs with."""
+    return files_services[files_backend]
+
+
+@pytest.fixture(scope="session")
+def tight_files(
+    start_service: StartService,
+    message_service: ServiceProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> ServiceProcess:
+    """A message-service with limits a test reaches quickly: 1 MiB per file, a 3 MiB quota,
+    bursts of 5 uploads refilled at one a minute."""
+    return extra_messages(
+        start_service,
+        {
+            "MESSAGES_ATTACHMENT_DIR": str(tmp_path_factory.mktemp("files-tight")),
+            "MESSAGES_MAX_ATTACHMENT": str(1024 * 1024),
+            "MESSAGES_ATTACHMENT_QUOTA": str(3 * 1024 * 1024),
+            "MESSAGES_UPLOAD_BURST": "5",
+            "MESSAGES_UPLOAD_RATE": "0.0167",
+        },
+    )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from chatcore.testing.plugin import MakeUser
+from chatcore.testing.plugin import MakeUser, StartService
 from chatcore.testing.processes import ServiceProcess
 
 if TYPE_CHECKING:
@@ -23,12 +23,14 @@ def _item(token: str, room_id: str, body: str = "hi", cmid: str | None = None) -
     }
 
 
-async def _batch(chat: Chat, items: Any) -> httpx.Response:
-    return await chat.http.post(f"{chat.url}/messages/batch", json={"items": items})
+async def _batch(chat: Chat, items: Any, headers: dict[str, str]) -> httpx.Response:
+    return await chat.http.post(
+        f"{chat.url}/messages/batch", json={"items": items}, headers=headers
+    )
 
 
 async def test_each_item_is_answered_as_a_lone_send_would_be(
-    chat: Chat, make_user: MakeUser, room_feed: OpenFeed
+    chat: Chat, make_user: MakeUser, room_feed: OpenFeed, gateway_headers: dict[str, str]
 ) -> None:
     """Good items commit in item order; a repeat, a stranger, bad tokens or bodies fail alone."""
     alice, bob, stranger = await make_user(), await make_user(), await make_user()
@@ -46,7 +48,7 @@ async def test_each_item_is_answered_as_a_lone_send_would_be(
         _item(alice.access_token, "not-a-uuid"),
         _item(alice.access_token, room, "three"),
     ]
-    answer = await _batch(chat, items)
+    answer = await _batch(chat, items, gateway_headers)
     assert answer.status_code == 200, answer.text
     got = answer.json()["items"]
     assert [a["status"] for a in got] == [201, 201, 200, 404, 401, 422, 413, 422, 422, 201]
@@ -59,30 +61,71 @@ async def test_each_item_is_answered_as_a_lone_send_would_be(
     assert [e.seq for e in feed.events] == [1, 2, 3]
 
 
-async def test_a_bad_batch_as_a_whole_is_refused(chat: Chat, make_user: MakeUser) -> None:
+async def test_a_bad_batch_as_a_whole_is_refused(
+    chat: Chat, make_user: MakeUser, gateway_headers: dict[str, str]
+) -> None:
     """Not JSON, no items, too many items, or items of the wrong type: 400/422 for the call."""
     user = await make_user()
     room = await chat.room(user)
     url = f"{chat.url}/messages/batch"
-    assert (await chat.http.post(url, content=b"{nope")).status_code == 400
-    assert (await chat.http.post(url, json={"items": []})).status_code == 422
-    assert (await chat.http.post(url, json={"items": "x"})).status_code == 422
-    assert (await chat.http.post(url, json={"items": [1, 2]})).status_code == 422
+    assert (await chat.http.post(url, content=b"{nope", headers=gateway_headers)).status_code == 400
+    assert (
+        await chat.http.post(url, json={"items": []}, headers=gateway_headers)
+    ).status_code == 422
+    assert (
+        await chat.http.post(url, json={"items": "x"}, headers=gateway_headers)
+    ).status_code == 422
+    assert (
+        await chat.http.post(url, json={"items": [1, 2]}, headers=gateway_headers)
+    ).status_code == 422
     too_many = [_item(user.access_token, room) for _ in range(257)]
-    assert (await _batch(chat, too_many)).status_code == 422
+    assert (await _batch(chat, too_many, gateway_headers)).status_code == 422
     history = await chat.history(user, room)
     assert history.json()["items"] == []
 
 
 async def test_items_over_the_senders_rate_get_429(
-    chat: Chat, make_user: MakeUser, strict_limits: ServiceProcess
+    chat: Chat, make_user: MakeUser, strict_limits: ServiceProcess, gateway_headers: dict[str, str]
 ) -> None:
     """Within one call, a sender's items past their burst (3 here) each get 429 and a wait."""
     user = await make_user()
     room = await chat.room(user)
     items = [_item(user.access_token, room, f"m{i}") for i in range(5)]
-    answer = await chat.http.post(f"{strict_limits.url}/messages/batch", json={"items": items})
+    answer = await chat.http.post(
+        f"{strict_limits.url}/messages/batch", json={"items": items}, headers=gateway_headers
+    )
     got = answer.json()["items"]
     assert [a["status"] for a in got] == [201, 201, 201, 429, 429]
     assert got[3]["error"]["code"] == "rate_limited"
     assert got[3]["error"]["retry_after"] >= 1
+
+
+async def test_only_the_gateway_may_call_it(
+    chat: Chat, make_user: MakeUser, gateway_headers: dict[str, str]
+) -> None:
+    """Without the gateway's secret, or with a wrong one, the call is 403 and nothing is sent."""
+    user = await make_user()
+    room = await chat.room(user)
+    items = [_item(user.access_token, room, "sneaky")]
+    ((name, secret),) = gateway_headers.items()
+    for headers in [{}, {name: ""}, {name: secret[:-1]}, {name: secret + "x"}, {name: "x" * 5000}]:
+        answer = await _batch(chat, items, headers)
+        assert answer.status_code == 403, headers
+        assert answer.json()["error"]["code"] == "forbidden"
+    assert (await chat.history(user, room)).json()["items"] == []
+    assert (await _batch(chat, items, gateway_headers)).json()["items"][0]["status"] == 201
+
+
+async def test_an_unconfigured_service_refuses_every_caller(
+    chat: Chat, make_user: MakeUser, start_service: StartService, gateway_headers: dict[str, str]
+) -> None:
+    """With no gateway secret configured, no caller gets through: it fails closed."""
+    bare = start_service("message_service", env={"MESSAGES_GATEWAY_SECRET": ""}, migrate=False)
+    user = await make_user()
+    room = await chat.room(user)
+    answer = await chat.http.post(
+        f"{bare.url}/messages/batch",
+        json={"items": [_item(user.access_token, room)]},
+        headers=gateway_headers,
+    )
+    assert answer.status_code == 403

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from chatcore.testing.plugin import MakeUser
 from chatcore.testing.users import TestUser
@@ -61,7 +58,6 @@ async def test_bad_queries(chat: Chat, make_user: MakeUser) -> None:
     for n in range(3):
         await chat.send(owner, room_id, f"m{n}")
     cursor = (await chat.history(owner, room_id, limit=1)).json()["next_cursor"]
-    forged = base64.urlsafe_b64encode(orjson.dumps([room_id, "n", 0, -5])).decode()
     cases: list[tuple[dict[str, Any], str]] = [
         ({"limit": 0}, "limit"),
         ({"limit": 201}, "limit"),
@@ -72,16 +68,20 @@ async def test_bad_queries(chat: Chat, make_user: MakeUser) -> None:
         ({"after_seq": str(2**63)}, "after_seq"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "!!!"}, "cursor"),
-        ({"cursor": forged}, "cursor"),
+        ({"cursor": "n0_-5"}, "cursor"),
+        ({"cursor": "0"}, "cursor"),
+        ({"cursor": "o1_2\n"}, "cursor"),
+        ({"cursor": "n" + "9" * 19 + "_"}, "cursor"),
         ({"cursor": "x" * 201}, "cursor"),
     ]
     for params, field in cases:
         r = await chat.history(owner, room_id, **params)
         assert r.status_code == 422, (params, r.text)
         assert r.json()["error"]["field"] == field, params
-    # A cursor only works for the room it was made for.
+    # A cursor is a position: on another room it pages that room from the same seqs.
     r = await chat.history(owner, other_room, cursor=cursor)
-    assert (r.status_code, r.json()["error"]["field"]) == (422, "cursor")
+    assert (r.status_code, r.json()["items"]) == (200, [])
+    assert (await chat.history(owner, room_id, cursor=cursor)).json()["items"][0]["seq"] == 2
     for params in ({"room_id": "nope"}, {"room_id": "1" * 5000}, {}):
         r = await chat.call("GET", "/messages", owner, params=params)
         assert (r.status_code, r.json()["error"]["field"]) == (422, "room_id")

@@ -54,19 +54,20 @@ async def test_bad_send_fields(chat: Chat, make_user: MakeUser) -> None:
 
 
 async def test_body_limits(chat: Chat, make_user: MakeUser) -> None:
-    """Bodies are trimmed: 1..4,000 characters; over 413 too_large, empty 422, NUL 422."""
+    """Bodies are 1..4,000 characters as sent, then trimmed; over 413 too_large, blank 422,
+    NUL 422."""
     owner = await make_user()
     room_id = await chat.room(owner)
     for body in ["", "   ", "\n\t "]:
         r = await chat.post(owner, room_id, body)
         assert (r.status_code, r.json()["error"]["field"]) == (422, "body"), repr(body)
-    for body in ["x" * 4001, "é" * 4001, "x" * 100_000]:
+    for body in ["x" * 4001, "é" * 4001, "x" * 100_000, " " + "x" * 4000]:
         r = await chat.post(owner, room_id, body)
         assert (r.status_code, r.json()["error"]["code"]) == (413, "too_large"), len(body)
     r = await chat.post(owner, room_id, "a\x00b")
     assert (r.status_code, r.json()["error"]["field"]) == (422, "body")
-    # 4,000 characters after trimming is fine, however many bytes they take.
-    for body in ["  " + "x" * 4000 + "  ", "😀" * 4000]:
+    # 4,000 characters as sent is fine, however many bytes they take.
+    for body in ["  " + "x" * 3996 + "  ", "😀" * 4000, "한국어 " * 1000]:
         r = await chat.post(owner, room_id, body)
         assert r.status_code == 201, r.text
         assert r.json()["body"] == body.strip()

@@ -141,7 +141,9 @@ async def test_message_object_shape(chat: Chat, make_user: MakeUser) -> None:
         "created_at",
         "edited_at",
         "deleted",
+        "attachments",
     }
+    assert message["attachments"] == []
     assert message["room_id"] == room_id
     assert message["sender_id"] == str(owner.id)
     assert (message["body"], message["client_msg_id"], message["seq"]) == ("hi there", "shape-1", 1)

@@ -15,6 +15,18 @@ CALLS = {
     ("get", "/messages/unread"),
     ("post", "/messages/batch"),
     ("get", "/messages/rooms"),
+    ("post", "/messages/{message_id}/report"),
+    ("get", "/messages/reports"),
+    ("post", "/messages/reports/{report_id}/resolve"),
+    ("get", "/messages/admin/audit"),
+    ("get", "/messages/notifications/settings"),
+    ("put", "/messages/notifications/settings"),
+    ("get", "/messages/notifications/vapid"),
+    ("post", "/messages/notifications/push"),
+    ("delete", "/messages/notifications/push"),
+    ("post", "/messages/notifications/webhooks"),
+    ("get", "/messages/notifications/webhooks"),
+    ("delete", "/messages/notifications/webhooks/{webhook_id}"),
 }
 
 
@@ -71,3 +83,13 @@ async def test_openapi_document_is_complete(
         "edited_at",
         "deleted",
     }
+
+
+async def test_other_methods_on_fixed_paths_are_405(
+    http: httpx.AsyncClient, message_service: ServiceProcess
+) -> None:
+    """PATCH /messages/read is 405 method_not_allowed (not a message id "read": 404)."""
+    for method, path in (("PATCH", "/messages/read"), ("DELETE", "/messages/unread")):
+        r = await http.request(method, f"{message_service.url}{path}")
+        assert r.status_code == 405, (method, path)
+        assert r.json()["error"]["code"] == "method_not_allowed"

@@ -13,9 +13,10 @@ from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
 from chatcore.redisconn import Names, create_redis
+from chatcore.revocations import follow
 from chatcore.service import build_app, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
-from room_service import members, routes
+from room_service import audit_log, blocks, directory, invites, members, moderation, routes
 from room_service.api import api
 from room_service.events import Publisher
 from room_service.outbox import Outbox
@@ -23,9 +24,9 @@ from room_service.settings import RoomSettings
 from room_service.throttle import create_limiter
 from room_service.users import UserDirectory
 
-# Importing these modules is what declares their calls on ``api``; ``routes`` first, so
-# /rooms/joined is matched before /rooms/{room_id}.
-_ROUTE_MODULES = (routes, members)
+# Importing these modules is what declares their calls on ``api`` (literal paths such as
+# /rooms/joined are matched before /rooms/{room_id}: chatcore.openapi orders them).
+_ROUTE_MODULES = (routes, members, directory, invites, moderation, blocks, audit_log)
 
 
 def create_app(settings: RoomSettings) -> Starlette:
@@ -35,7 +36,7 @@ def create_app(settings: RoomSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.pool = await create_pool(
-            settings.database_url,
+            settings.service_database_url,
             application_name="room-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
@@ -61,6 +62,7 @@ def create_app(settings: RoomSettings) -> Starlette:
             Names(settings.redis_prefix).membership_channel,
             timeout=settings.publish_timeout,
         )
+        app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
         app.state.outbox = Outbox(
             app.state.pool,
             app.state.publisher,
@@ -74,6 +76,7 @@ def create_app(settings: RoomSettings) -> Starlette:
             relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await relay
+            await app.state.revocations.stop()
             await app.state.http.aclose()
             await app.state.redis.aclose()
             await app.state.pool.close()

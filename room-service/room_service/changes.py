@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from chatcore.errors import Conflict
-from room_service import events, roles, store
+from chatcore.errors import Conflict, InvalidInput
+from room_service import events, guards, roles, store
 from room_service.store import Change, not_member, role_of, room_json, room_not_found
 
 if TYPE_CHECKING:
@@ -20,13 +20,21 @@ if TYPE_CHECKING:
 
 
 async def create_room(
-    conn: Conn, room_id: uuid.UUID, owner: uuid.UUID, title: str, member_ids: list[uuid.UUID]
+    conn: Conn,
+    room_id: uuid.UUID,
+    owner: uuid.UUID,
+    title: str,
+    member_ids: list[uuid.UUID],
+    visibility: str = "private",
 ) -> Change:
     """A group room owned by ``owner`` with ``member_ids`` as members: one event."""
     everyone = [owner, *(m for m in dict.fromkeys(member_ids) if m != owner)]
     async with conn.transaction():
+        await guards.check_not_blocked_by(conn, owner, everyone[1:])
         room = _returned(
-            await conn.fetchrow(store.INSERT_GROUP, room_id, title, owner, len(everyone))
+            await conn.fetchrow(
+                store.INSERT_GROUP, room_id, title, owner, len(everyone), visibility
+            )
         )
         members = await conn.fetch(store.INSERT_MEMBERS, room_id, everyone, roles.Role.OWNER)
     return Change(
@@ -50,25 +58,38 @@ async def create_direct(
 
 
 async def reopen_direct(conn: Conn, room_id: uuid.UUID, caller: uuid.UUID) -> Change:
-    """Bring back whichever of the direct room's two people had left it (one event each)."""
+    """Bring the caller back into the direct room if they had left it (one event).
+
+    Only the caller: someone who left a conversation stays out of it until they open it
+    again themselves, so the other person cannot pull them back in (docs/api/rooms.md).
+    """
     async with conn.transaction():
         room = _returned(await conn.fetchrow(store.LOCK_ROOM, room_id))
-        # The caller first: of two people brought back, the one who reopened it joined first.
-        pair = [caller, *(u for u in (room["direct_low"], room["direct_high"]) if u != caller)]
         added = []
-        for member in await conn.fetch(store.READD_MEMBERS, room_id, pair):
+        for member in await conn.fetch(store.READD_MEMBERS, room_id, [caller]):
             room = await _bump(conn, room_id, members=1)
             added.append(events.member_added(room, caller, member))
         return Change(room_json(room, roles.Role.MEMBER), added)
 
 
-async def rename(conn: Conn, room_id: uuid.UUID, actor: uuid.UUID, title: str) -> Change:
+async def rename(
+    conn: Conn,
+    room_id: uuid.UUID,
+    actor: uuid.UUID,
+    title: str | None,
+    visibility: str | None = None,
+) -> Change:
+    """A new title or visibility (either may be None: unchanged)."""
     async with conn.transaction():
         room, role = await _lock(conn, room_id, actor)
+        if room["kind"] == roles.DIRECT and visibility == "public":
+            raise InvalidInput("visibility", "visibility: a direct room is never public.")
         roles.check_rename(room["kind"], role)
-        if room["title"] == title:
+        if room["title"] == (title or room["title"]) and room["visibility"] == (
+            visibility or room["visibility"]
+        ):
             return Change(room_json(room, role))
-        room = await _bump(conn, room_id, title=title)
+        room = await _bump(conn, room_id, title=title, visibility=visibility)
         return Change(room_json(room, role), [events.room_updated(room, actor)])
 
 
@@ -76,6 +97,8 @@ async def add_member(conn: Conn, room_id: uuid.UUID, actor: uuid.UUID, user: uui
     async with conn.transaction():
         room, role = await _lock(conn, room_id, actor)
         roles.check_add(room["kind"], role)
+        await guards.check_not_banned(conn, room_id, user)
+        await guards.check_not_blocked_by(conn, actor, [user])
         member = await conn.fetchrow(store.ADD_MEMBER, room_id, user)
         if member is None:
             raise Conflict("That user is already a member of the room.", code="already_member")
@@ -95,6 +118,8 @@ async def remove_member(
             raise not_member()
         roles.check_remove(room["kind"], role, target, leaving=user == actor)
         await conn.execute(store.DELETE_MEMBER, room_id, user)
+        if user != actor:
+            await guards.audit(conn, actor, "remove", room_id, user)
         room = await _bump(conn, room_id, members=-1)
         changes = [events.member_removed(room, actor, user)]
         if target == roles.Role.OWNER and not await conn.fetchval(store.COUNT_OWNERS, room_id):
@@ -142,7 +167,13 @@ async def _lock(conn: Conn, room_id: uuid.UUID, actor: uuid.UUID) -> tuple[async
 
 
 async def _bump(
-    conn: Conn, room_id: uuid.UUID, *, members: int = 0, title: str | None = None
+    conn: Conn,
+    room_id: uuid.UUID,
+    *,
+    members: int = 0,
+    title: str | None = None,
+    visibility: str | None = None,
 ) -> asyncpg.Record:
-    """One more version of the room (and its new member count or title): the row after."""
-    return _returned(await conn.fetchrow(store.BUMP, room_id, members, title))
+    """One more version of the room (and its new member count, title or visibility): the
+    row after."""
+    return _returned(await conn.fetchrow(store.BUMP, room_id, members, title, visibility))

@@ -34,7 +34,7 @@ PUBLISH_FAILURES = Counter(
     ["type"],
 )
 
-ROOM_FIELDS = ("id", "kind", "title", "created_by", "created_at", "member_count")
+ROOM_FIELDS = ("id", "kind", "title", "created_by", "created_at", "member_count", "visibility")
 Event = dict[str, Any]
 
 
@@ -79,6 +79,11 @@ def role_changed(room: Row, actor: uuid.UUID, member: Row) -> Event:
 
 def room_updated(room: Row, actor: uuid.UUID) -> Event:
     return _event(T.ROOM_UPDATED, room, actor)
+
+
+def member_muted(room: Row, actor: uuid.UUID, user_id: uuid.UUID, until: Any) -> Event:
+    """A mute set (``muted_until`` a time) or lifted (None)."""
+    return _event(T.MEMBER_MUTED, room, actor, user_id=user_id, muted_until=until)
 
 
 class Publisher:

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from chatcore.text import VISIBLE_TEXT, visible_text
+from room_service.pages import CURSOR_PATTERN
 
 TITLE_MAX = 200
 # The most member_ids one POST /rooms may name; larger rooms grow by POST /rooms/{id}/members.
 MAX_INITIAL_MEMBERS = 500
 ID_MAX = 64
-# Bidirectional overrides and isolates let a title display as something it is not.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 RoleName = Literal["owner", "admin", "member"]
+Visibility = Literal["private", "public"]
 Kind = Literal["group", "direct"]
 
 
@@ -36,16 +44,9 @@ Id = Annotated[uuid.UUID, BeforeValidator(parse_id)]
 
 
 def clean_title(value: str) -> str:
-    """``value`` NFC-normalised and trimmed, 1..200 characters, no control characters."""
-    value = unicodedata.normalize("NFC", value).strip()
-    if not 1 <= len(value) <= TITLE_MAX:
-        raise ValueError(f"must be 1 to {TITLE_MAX} characters after trimming")
-    for c in value:
-        if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") or c in _BIDI_CONTROLS:
-            raise ValueError("must not contain control characters")
-    if not any(unicodedata.category(c)[0] in "LNPSM" for c in value):
-        raise ValueError("must be visible text")
-    return value
+    """``value`` (1..200 characters as sent, visible text: chatcore.text) NFC-normalised and
+    trimmed."""
+    return visible_text(value, max_length=TITLE_MAX)
 
 
 class Strict(BaseModel):
@@ -53,8 +54,9 @@ class Strict(BaseModel):
 
 
 class TitleField(Strict):
-    # The raw bound only keeps validation cheap; the real rule is clean_title's.
-    title: str = Field(max_length=4 * TITLE_MAX)
+    title: str = Field(
+        min_length=1, max_length=TITLE_MAX, json_schema_extra={"pattern": VISIBLE_TEXT}
+    )
 
     @field_validator("title")
     @classmethod
@@ -66,10 +68,25 @@ class CreateRoom(TitleField):
     """``POST /rooms``: a group room; the caller is its owner, ``member_ids`` its members."""
 
     member_ids: list[Id] | None = Field(default=None, max_length=MAX_INITIAL_MEMBERS)
+    visibility: Visibility = "private"
 
 
-class Rename(TitleField):
-    """``PATCH /rooms/{id}``."""
+class Rename(Strict):
+    """``PATCH /rooms/{id}``: a new title, visibility, or both."""
+
+    title: str | None = Field(default=None, max_length=4 * TITLE_MAX)
+    visibility: Visibility | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        return None if value is None else clean_title(value)
+
+    @model_validator(mode="after")
+    def _something(self) -> Rename:
+        if self.title is None and self.visibility is None:
+            raise ValueError("give a title or a visibility")
+        return self
 
 
 class DirectRequest(Strict):
@@ -92,7 +109,7 @@ class RoleChange(Strict):
 
 class PageQuery(Strict):
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=256)
+    cursor: str | None = Field(default=None, max_length=64, pattern=CURSOR_PATTERN)
 
 
 class Room(BaseModel):
@@ -102,6 +119,7 @@ class Room(BaseModel):
     created_by: uuid.UUID
     created_at: datetime
     member_count: int
+    visibility: Visibility
     my_role: RoleName
 
 
@@ -122,9 +140,11 @@ class MemberPage(BaseModel):
 
 
 class Membership(Member):
-    """A member with the room's membership version (for caches; docs/events.md)."""
+    """A member with the room's membership version (for caches; docs/events.md), and the end
+    of their mute if they are muted now."""
 
     version: int
+    muted_until: datetime | None = None
 
 
 class JoinedRoom(BaseModel):

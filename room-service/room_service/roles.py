@@ -75,3 +75,23 @@ def check_set_role(kind: str, actor: str, target: str, new: str, *, own: bool, o
         raise Forbidden("Only the room's owners may change other members' roles.")
     if Role(target) is Role.OWNER:
         raise Forbidden("An owner cannot change another owner's role.")
+
+
+def check_moderator(kind: str, actor: str) -> None:
+    """Invites, bans and mutes: owners and admins of a group room."""
+    _not_direct(kind)
+    if Role(actor) is Role.MEMBER:
+        raise Forbidden("Only the room's owners and admins may do that.")
+
+
+def check_moderate(actor: str, target: str | None, *, own: bool) -> None:
+    """Ban or mute ``target`` (their role, None if not a member): never the owner, never
+    oneself, and an admin only members ranked below them."""
+    if own:
+        raise Forbidden("You cannot ban or mute yourself.", code="cannot_moderate_self")
+    if target is None:
+        return
+    if Role(target) is Role.OWNER:
+        raise Forbidden("Nobody may ban or mute a room's owner.", code="cannot_moderate_owner")
+    if RANK[Role(target)] >= RANK[Role(actor)]:
+        raise Forbidden(f"An {actor} may ban or mute only members ranked below them.")

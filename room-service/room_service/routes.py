@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import InvalidInput, NotFound, Unavailable
+from chatcore.errors import Conflict, Forbidden, NotFound, Unavailable
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json, read_query
-from room_service import changes, store
+from room_service import changes, store, store_community
 from room_service.api import api
 from room_service.events import Publisher
 from room_service.models import (
@@ -77,7 +77,7 @@ def users(request: Request) -> UserDirectory:
     summary="Create a group room; the caller is its owner, member_ids (at most 500) members",
     body=CreateRoom,
     responses={201: Room},
-    errors=(400, 413, 429, 503),
+    errors=(400, 404, 413, 429, 503),
 )
 async def create_room(request: Request) -> Response:
     claims = await authenticate(request)
@@ -86,13 +86,14 @@ async def create_room(request: Request) -> Response:
     member_ids = [m for m in dict.fromkeys(body.member_ids or []) if m != claims.user_id]
     unknown = await users(request).first_unknown(bearer_token(request), member_ids)
     if unknown is not None:
+        # 404 as for POST /rooms/{id}/members: the ids are well formed, the users missing.
         index = (body.member_ids or []).index(unknown)
-        raise InvalidInput(
-            f"member_ids.{index}", f"member_ids.{index}: no such user.", code="unknown_user"
-        )
+        raise NotFound(f"member_ids.{index}: no such user.", code="user_not_found")
     new_id = uuid.uuid4()
     async with room_change(request, new_id) as conn:
-        change = await changes.create_room(conn, new_id, claims.user_id, body.title, member_ids)
+        change = await changes.create_room(
+            conn, new_id, claims.user_id, body.title, member_ids, body.visibility
+        )
         await outbox(request).record(conn, change.events)
     return json_response(change.row, status=201)
 
@@ -103,14 +104,18 @@ async def create_room(request: Request) -> Response:
     summary="The one direct room of the caller and a user: 201 new, 200 existing",
     body=DirectRequest,
     responses={200: Room, 201: Room},
-    errors=(400, 404, 413, 503),
+    errors=(400, 403, 404, 409, 413, 503),
 )
 async def open_direct(request: Request) -> Response:
     claims = await authenticate(request)
     body = await read_json(request, DirectRequest)
     if body.user_id == claims.user_id:
-        raise InvalidInput("user_id", "user_id: a direct room needs another user.")
+        # 409, not 422: the request is well formed (the document cannot know who calls); it
+        # conflicts with the rule that a direct room joins two users.
+        raise Conflict("A direct room needs another user.", code="direct_with_self")
     pool = request.app.state.pool
+    if await store_community.blocked_by(pool, body.user_id, claims.user_id):
+        raise Forbidden("That person does not accept direct messages from you.", code="blocked")
     found = await store.direct_between(pool, claims.user_id, body.user_id)
     if found is None:
         await users(request).require(bearer_token(request), body.user_id)
@@ -126,7 +131,8 @@ async def open_direct(request: Request) -> Response:
             raise Unavailable("The direct room is being created; try again.")
     if found["present"] == 2:
         return json_response(store.room_json(found, "member"))
-    # One of the two had left: bring them back, in turn with the room's other changes.
+    # One of the two had left: if it was the caller, they come back (in turn with the room's
+    # other changes); if it was the other person, they stay out until they open it again.
     async with room_change(request, found["id"]) as conn:
         change = await changes.reopen_direct(conn, found["id"], claims.user_id)
         await outbox(request).record(conn, change.events)
@@ -178,7 +184,7 @@ async def get_room(request: Request) -> Response:
 @api.route(
     "PATCH",
     "/{room_id}",
-    summary="Rename a group room (owners and admins)",
+    summary="Rename a group room or change its visibility (owners and admins)",
     body=Rename,
     responses={200: Room},
     errors=(400, 403, 404, 409, 413),
@@ -188,6 +194,6 @@ async def rename_room(request: Request) -> Response:
     target = room_id(request)
     body = await read_json(request, Rename)
     async with room_change(request, target) as conn:
-        change = await changes.rename(conn, target, claims.user_id, body.title)
+        change = await changes.rename(conn, target, claims.user_id, body.title, body.visibility)
         await outbox(request).record(conn, change.events)
     return json_response(change.row)

@@ -13,6 +13,15 @@ def _env(name: str) -> AliasChoices:
 
 class RoomSettings(ServiceSettings):
     port: int = Field(default=8002, validation_alias=_env("ROOMS_PORT"))
+    # Its own Postgres role (chatcore.db_roles): migrate creates and grants it, serve
+    # connects as it; or a whole URL of its own. Unset: DATABASE_URL as it is.
+    db_role: str | None = Field(default=None, validation_alias=_env("ROOMS_DB_ROLE"))
+    db_password: str | None = Field(
+        default=None, repr=False, validation_alias=_env("ROOMS_DB_PASSWORD")
+    )
+    own_database_url: str | None = Field(
+        default=None, repr=False, validation_alias=_env("ROOMS_DATABASE_URL")
+    )
     workers: int = Field(default=1, ge=1, validation_alias=_env("ROOMS_WORKERS"))
     # How many "does this user exist?" calls to auth-service one request makes at once
     # (POST /rooms with many member_ids).

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
     Conn = PoolConnectionProxy[asyncpg.Record]
 
-ROOM = "r.id, r.kind, r.title, r.created_by, r.created_at, r.member_count"
+ROOM = "r.id, r.kind, r.title, r.created_by, r.created_at, r.member_count, r.visibility"
 # A room row after a change: what its events carry. `now()` is the transaction's time.
-CHANGED = "id, kind, title, created_by, created_at, member_count, version, now() AS at"
+CHANGED = "id, kind, title, created_by, created_at, member_count, visibility, version, now() AS at"
 MEMBER = "user_id, role, joined_at"
 # Keyset bounds that sort after and before every real (joined_at, id).
 NEWEST = (datetime(9999, 12, 31, tzinfo=UTC), uuid.UUID(int=(1 << 128) - 1))
@@ -143,9 +143,11 @@ async def membership(
 ) -> dict[str, Any]:
     """``user``'s membership with the room's version; 404 unless both are members."""
     row = await pool.fetchrow(
-        """SELECT t.user_id, t.role, t.joined_at, r.version
+        """SELECT t.user_id, t.role, t.joined_at, r.version, mu.until AS muted_until
            FROM rooms.members c JOIN rooms.rooms r ON r.id = c.room_id
            LEFT JOIN rooms.members t ON t.room_id = c.room_id AND t.user_id = $3
+           LEFT JOIN rooms.mutes mu
+               ON mu.room_id = c.room_id AND mu.user_id = $3 AND mu.until > now()
            WHERE c.room_id = $1 AND c.user_id = $2""",
         room_id,
         caller,
@@ -218,8 +220,8 @@ async def room_turn(pool: asyncpg.Pool, room_id: uuid.UUID) -> AsyncIterator[Con
 
 # --- the statements of changes.py ----------------------------------------------------------
 
-INSERT_GROUP = f"""INSERT INTO rooms.rooms (id, kind, title, created_by, member_count)
-    VALUES ($1, 'group', $2, $3, $4) RETURNING {CHANGED}"""
+INSERT_GROUP = f"""INSERT INTO rooms.rooms (id, kind, title, created_by, member_count, visibility)
+    VALUES ($1, 'group', $2, $3, $4, $5) RETURNING {CHANGED}"""
 # The unique index on the ordered pair decides between racing creators: the losers wait for
 # the winner's commit, then insert nothing.
 INSERT_DIRECT = f"""INSERT INTO rooms.rooms
@@ -249,9 +251,11 @@ PROMOTE_HEIR = f"""UPDATE rooms.members SET role = 'owner'
         SELECT user_id FROM rooms.members WHERE room_id = $1
         ORDER BY role = 'admin' DESC, joined_at, user_id LIMIT 1)
     RETURNING {MEMBER}"""
-# One more version of the room, with its new member count (+$2) or title ($3 unless null).
+# One more version of the room, with its new member count (+$2), title or visibility ($3, $4
+# unless null).
 BUMP = f"""UPDATE rooms.rooms
-    SET version = version + 1, member_count = member_count + $2, title = coalesce($3, title)
+    SET version = version + 1, member_count = member_count + $2, title = coalesce($3, title),
+        visibility = coalesce($4, visibility)
     WHERE id = $1 RETURNING {CHANGED}"""
 
 # --- the membership-event outbox (outbox.py) -----------------------------------------------

@@ -45,10 +45,11 @@ async def test_one_direct_room_per_pair(rooms: Rooms, make_users: MakeUsers) -> 
 
 
 async def test_direct_room_bad_requests(rooms: Rooms, make_users: MakeUsers) -> None:
-    """Oneself is 422 user_id; a user auth-service does not know is 404 user_not_found."""
+    """Oneself is 409 direct_with_self (a well-formed request the document cannot rule out);
+    a user auth-service does not know is 404 user_not_found."""
     [ana] = await make_users(1)
     r = await _direct(rooms, ana, ana)
-    assert (r.status_code, r.json()["error"]["field"]) == (422, "user_id")
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "direct_with_self")
     r = await _direct(rooms, ana, str(uuid.uuid4()))
     assert (r.status_code, r.json()["error"]["code"]) == (404, "user_not_found")
     r = await rooms.call("POST", "/rooms/direct", ana, json={})
@@ -107,25 +108,34 @@ async def test_direct_rooms_refuse_renaming_adding_removing_and_roles(
     assert await rooms.roles(ana, room_id) == {str(ana.id): "member", str(bo.id): "member"}
 
 
-async def test_leaving_a_direct_room_until_either_opens_it_again(
+async def test_a_leaver_stays_out_until_they_open_it_again(
     rooms: Rooms, make_users: MakeUsers, feed: Feed
 ) -> None:
-    """Leaving hides the room from the leaver; POST /rooms/direct by either brings them back."""
+    """Leaving hides the room from the leaver; the other's POST /rooms/direct does not pull
+    them back (200, member_count 1, no event); their own POST /rooms/direct does."""
     ana, bo = await make_users(2)
     room = (await _direct(rooms, ana, bo)).json()
     assert (await rooms.remove(ana, room["id"], ana)).status_code == 204
     assert (await rooms.call("GET", f"/rooms/{room['id']}", ana)).status_code == 404
     assert (await rooms.call("GET", f"/rooms/{room['id']}", bo)).json()["member_count"] == 1
-    # The one who stayed opens it: the same room, the other is back.
-    r = await _direct(rooms, bo, ana)
+    # The one who stayed opens it, twice: the same room, and the leaver is still out.
+    for _ in range(2):
+        r = await _direct(rooms, bo, ana)
+        assert (r.status_code, r.json()["id"], r.json()["member_count"]) == (200, room["id"], 1)
+    assert (await rooms.call("GET", f"/rooms/{room['id']}", ana)).status_code == 404
+    assert room["id"] not in {
+        r["id"] for r in (await rooms.call("GET", "/rooms", ana)).json()["items"]
+    }
+    # The leaver opens it themselves: back in the same room.
+    r = await _direct(rooms, ana, bo)
     assert (r.status_code, r.json()["id"], r.json()["member_count"]) == (200, room["id"], 2)
-    assert (await rooms.call("GET", f"/rooms/{room['id']}", ana)).status_code == 200
-    # Both leave; the leaver reopens it.
+    # Both leave; whoever opens it comes back alone.
     assert (await rooms.remove(ana, room["id"], ana)).status_code == 204
     assert (await rooms.remove(bo, room["id"], bo)).status_code == 204
     r = await _direct(rooms, ana, bo)
-    assert (r.status_code, r.json()["id"], r.json()["member_count"]) == (200, room["id"], 2)
-    events = await feed.exactly(room["id"], 7)
+    assert (r.status_code, r.json()["id"], r.json()["member_count"]) == (200, room["id"], 1)
+    assert (await rooms.call("GET", f"/rooms/{room['id']}", bo)).status_code == 404
+    events = await feed.exactly(room["id"], 6)
     assert [(e["type"], e["version"], e.get("user_id")) for e in events] == [
         ("room_created", 1, None),
         ("member_removed", 2, str(ana.id)),
@@ -133,9 +143,7 @@ async def test_leaving_a_direct_room_until_either_opens_it_again(
         ("member_removed", 4, str(ana.id)),
         ("member_removed", 5, str(bo.id)),
         ("member_added", 6, str(ana.id)),
-        ("member_added", 7, str(bo.id)),
     ]
-    assert events[-1]["room"]["member_count"] == 2
 
 
 async def test_the_database_allows_one_room_per_unordered_pair(

@@ -41,6 +41,7 @@ ROOM = _object(
     created_by=UUID,
     created_at=TIME,
     member_count={"type": "integer", "minimum": 0},
+    visibility={"enum": ["private", "public"]},
 )
 MEMBER = _object(user_id=UUID, role=ROLE, joined_at=TIME)
 
@@ -64,6 +65,7 @@ EVENT_SCHEMA = {
         _event("member_removed", user_id=UUID),
         _event("role_changed", user_id=UUID, role=ROLE),
         _event("room_updated"),
+        _event("member_muted", user_id=UUID, muted_until={"anyOf": [TIME, {"type": "null"}]}),
     ]
 }
 

@@ -18,6 +18,20 @@ CALLS = {
     ("get", "/rooms/{room_id}/members/{user_id}"),
     ("patch", "/rooms/{room_id}/members/{user_id}"),
     ("delete", "/rooms/{room_id}/members/{user_id}"),
+    ("get", "/rooms/public"),
+    ("post", "/rooms/{room_id}/join"),
+    ("post", "/rooms/join"),
+    ("post", "/rooms/{room_id}/invites"),
+    ("delete", "/rooms/{room_id}/invites/{code}"),
+    ("post", "/rooms/{room_id}/bans"),
+    ("get", "/rooms/{room_id}/bans"),
+    ("delete", "/rooms/{room_id}/bans/{user_id}"),
+    ("post", "/rooms/{room_id}/mutes"),
+    ("delete", "/rooms/{room_id}/mutes/{user_id}"),
+    ("put", "/rooms/blocks/{user_id}"),
+    ("delete", "/rooms/blocks/{user_id}"),
+    ("get", "/rooms/blocks"),
+    ("get", "/rooms/admin/audit"),
 }
 
 

@@ -35,7 +35,22 @@ class Measure:
     bound: str
 
 
+@dataclass
+class NotifyFigures:
+    """One notification case: messages sent to offline users, and what each channel got."""
+
+    case: str
+    channel: str
+    sent: int = 0
+    delivered: int = 0
+    duplicates: int = 0  # deliveries the receiver got again (same X-Chat-Delivery id)
+    lost: int = 0
+    attempts: int = 0
+    seconds_to_last: float = 0.0
+
+
 FAULTS: list[Figures] = []
+NOTIFY: list[NotifyFigures] = []
 FUZZ: list[FuzzFigures] = []
 MEASURES: list[Measure] = []
 
@@ -102,6 +117,34 @@ def table() -> list[str]:
             ["bad-input suite", "inputs tried", "5xx answers", "crashed tasks", "service RSS"],
             [_fuzz_row(f) for f in FUZZ],
         )
+    if NOTIFY:
+        if lines:
+            lines.append("")
+        lines += _table(
+            [
+                "notification case",
+                "channel",
+                "sent",
+                "delivered",
+                "duplicates seen",
+                "lost",
+                "attempts",
+                "last in (s)",
+            ],
+            [
+                [
+                    n.case,
+                    n.channel,
+                    str(n.sent),
+                    str(n.delivered),
+                    str(n.duplicates),
+                    str(n.lost),
+                    str(n.attempts),
+                    f"{n.seconds_to_last:.1f}",
+                ]
+                for n in NOTIFY
+            ],
+        )
     if MEASURES:
         if lines:
             lines.append("")
@@ -149,7 +192,7 @@ def print_table(terminalreporter: Any) -> None:
 
 def save() -> Path | None:
     """Write the figures as JSON beside the other artifacts (for the docs and CI)."""
-    if not (FAULTS or FUZZ or MEASURES):
+    if not (FAULTS or FUZZ or MEASURES or NOTIFY):
         return None
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / ("figures-full.json" if chaos_enabled() else "figures-short.json")
@@ -157,6 +200,7 @@ def save() -> Path | None:
         "faults": [asdict(f) for f in FAULTS],
         "fuzz": [asdict(f) for f in FUZZ],
         "attacks": [asdict(m) for m in MEASURES],
+        "notifications": [asdict(n) for n in NOTIFY],
     }
     path.write_text(json.dumps(data, indent=2))
     return path

@@ -5,6 +5,7 @@ real process, two gateways, and message-service's Redis link through a relay it 
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import signal
 import tempfile
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatcore.testing.processes import ServiceProcess
@@ -80,6 +82,14 @@ class Stack:
                 serialization.NoEncryption(),
             )
         )
+        vapid = self.root / "vapid-key.pem"
+        vapid.write_bytes(
+            ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
         ports = {name: free_port() for name in ("auth", "rooms", "messages")}
         self.env = {
             "DATABASE_URL": self.database_url,
@@ -90,18 +100,33 @@ class Stack:
             "ROOMS_URL": f"http://127.0.0.1:{ports['rooms']}",
             "MESSAGES_URL": f"http://127.0.0.1:{ports['messages']}",
             "AUTH_SIGNING_KEY_FILE": str(key),
+            # The gateway's proof on POST /messages/batch (chatcore.internal_secret).
+            "MESSAGES_GATEWAY_SECRET": secrets.token_urlsafe(32),
             # Registration of a few hundred load users must not take minutes; the password
             # hash strength is not what this suite tests.
             "AUTH_ARGON2_MEMORY_KIB": "64",
             "AUTH_ARGON2_TIME_COST": "1",
+            # ... and all of them come from 127.0.0.1, at once.
+            "AUTH_REGISTER_IP_BURST": "1000000",
+            "AUTH_HASH_QUEUE": "100000",
+            "AUTH_HASH_MAX_WAIT": "600",
             # A silent room with a lost last publish is found within this many seconds.
             "GATEWAY_GAP_CHECK_INTERVAL": "2",
+            # Notifications go to receivers on loopback, retried within the suite's patience.
+            "MESSAGES_VAPID_PRIVATE_KEY_FILE": str(vapid),
+            "MESSAGES_WEBHOOK_ALLOW_PRIVATE": "true",
+            "MESSAGES_NOTIFY_RETRY_BASE": "0.2",
+            "MESSAGES_NOTIFY_RETRY_MAX": "2",
+            "MESSAGES_NOTIFY_POLL": "0.2",
+            "MESSAGES_NOTIFY_TIMEOUT": "2",
             # Every load client connects from 127.0.0.1: the per-address connect rate would
             # throttle their reconnect waves, which is not what this suite measures.
             "GATEWAY_CONNECT_RATE": "100000",
             "GATEWAY_CONNECT_BURST": "100000",
             **(extra_env or {}),
         }
+        self.env["GATEWAY_INTERNAL_SECRET"] = self.env["MESSAGES_GATEWAY_SECRET"]
+        self.env["MESSAGES_GATEWAY_SECRET_FILE"] = self.env["GATEWAY_INTERNAL_SECRET_FILE"] = ""
         migrations = [
             self._process("auth_service", ports["auth"]),
             self._process("room_service", ports["rooms"]),

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import yaml
 
+from tests.deploy import isolation_rules
 from tests.deploy.project import BY_NAME, ROOT, SERVICES, in_image, interpolate
 
 SCHEMA = Path(__file__).with_name("compose-spec.json")
@@ -56,6 +57,7 @@ def problems(raw: dict[str, Any], ref: Reference) -> list[str]:
         if name not in services:
             found.append(f"service {name} is missing")
     found += _backing(services)
+    found += isolation_rules.compose_problems(services)
     if "migrate" in services:
         found += _migrate(services["migrate"], ref)
     for name in BY_NAME:

@@ -16,13 +16,22 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from tests.deploy import isolation_rules
 from tests.deploy.project import BY_NAME, ROOT, SERVICES, in_image
 
 KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
 OVERLAYS = ROOT / "deploy" / "overlays"
 KUBERNETES_VERSION = "1.33"
 # Secrets an operator creates (docs/operations.md); everything else must be rendered.
-EXTERNAL_SECRETS = {"chat-signing-key", "chat-tls"}
+EXTERNAL_SECRETS = {"chat-signing-key", "chat-vapid-key", "chat-tls"}
+# ... and in production also these (the dev overlay generates them).
+EXTERNAL_IN_PROD = {
+    "chat-backends",
+    "chat-gateway-secret",
+    "chat-db-auth",
+    "chat-db-rooms",
+    "chat-db-messages",
+}
 Doc = dict[str, Any]
 
 
@@ -97,6 +106,7 @@ def problems(
     found += _migration(by_kind.get("Job", {}).get("chat-migrate"), migrate)
     found += _references(docs, by_kind, external_backends)
     found += _config(by_kind.get("ConfigMap", {}).get("chat-config"))
+    found += isolation_rules.manifest_problems(by_kind)
     return found
 
 
@@ -229,7 +239,7 @@ def _migration(job: Doc | None, migrate: list[str]) -> list[str]:
 def _references(docs: list[Doc], by_kind: dict[str, dict[str, Doc]], external: bool) -> list[str]:
     """Every ConfigMap and Secret a pod uses is rendered, or an operator creates it."""
     present = {(k, n) for k, names in by_kind.items() for n in names}
-    allowed = EXTERNAL_SECRETS | ({"chat-backends"} if external else set())
+    allowed = EXTERNAL_SECRETS | (EXTERNAL_IN_PROD if external else set())
     found = []
     for doc in docs:
         template = (doc.get("spec") or {}).get("template") or (doc.get("spec") or {}).get(
@@ -253,6 +263,12 @@ def _references(docs: list[Doc], by_kind: dict[str, dict[str, Doc]], external: b
         ]
         refs += [
             ("Secret", v["secret"]["secretName"]) for v in pod.get("volumes", []) if "secret" in v
+        ]
+        refs += [
+            ("Secret", e["valueFrom"]["secretKeyRef"]["name"])
+            for c in containers
+            for e in c.get("env", [])
+            if "secretKeyRef" in (e.get("valueFrom") or {})
         ]
         for kind, name in refs:
             if (kind, name) not in present and not (kind == "Secret" and name in allowed):

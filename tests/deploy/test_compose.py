@@ -72,6 +72,13 @@ def _set(name: str, *path: str, value: object) -> Callable[[dict[str, Any]], Non
     return mutate
 
 
+def _drop_env(name: str, key: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(data: dict[str, Any]) -> None:
+        del data["services"][name]["environment"][key]
+
+    return mutate
+
+
 def _replace_migrate_step(old: str, new: str) -> Callable[[dict[str, Any]], None]:
     def mutate(data: dict[str, Any]) -> None:
         command = data["services"]["migrate"]["command"]
@@ -132,6 +139,31 @@ BREAKAGES = {
         "messages: ROOMS_URL must be http://rooms:8002",
     ),
     "root user": (_set("rooms", "user", value="root"), "rooms: runs as root"),
+    "postgres published": (
+        _set("postgres", "ports", value=["5432:5432"]),
+        "postgres: must be reached over the compose network only",
+    ),
+    "redis published": (
+        _set("redis", "ports", value=["6379:6379"]),
+        "redis: must be reached over the compose network only",
+    ),
+    "a service without its role": (
+        _drop_env("rooms", "ROOMS_DB_ROLE"),
+        "rooms: must connect as its own role",
+    ),
+    "a service with the administrator's password": (
+        _set(
+            "auth",
+            "environment",
+            "DATABASE_URL",
+            value="postgresql://postgres:chat@postgres:5432/chat",
+        ),
+        "auth: DATABASE_URL must not carry the administrator's password",
+    ),
+    "the gateway's secret mounted by rooms": (
+        _set("rooms", "volumes", value=["gateway-secret:/internal:ro"]),
+        "rooms: mounts the gateway's secret",
+    ),
     "unpinned postgres": (
         _set("postgres", "image", value="postgres:latest"),
         "postgres: use the official image with a pinned major version",

@@ -173,6 +173,67 @@ BREAKAGES: dict[str, tuple[Callable[[Docs], None], str]] = {
         "Job chat-migrate runs",
     ),
     "a Service removed": (_remove("Service", "auth"), "Service auth is missing"),
+    "batch routed publicly": (
+        _edit(lambda d: _find(d, "Service", "chat-unrouted")["spec"].update(selector={"a": "b"})),
+        "Ingress routes /messages/batch to Service chat-unrouted",
+    ),
+    "metrics route removed": (
+        _edit(
+            lambda d: _find(d, "Ingress", "chat")["spec"]["rules"][0]["http"]["paths"].pop(
+                next(
+                    i
+                    for i, p in enumerate(
+                        _find(d, "Ingress", "chat")["spec"]["rules"][0]["http"]["paths"]
+                    )
+                    if p["path"] == "/metrics"
+                )
+            )
+        ),
+        "Ingress routes /metrics to Service gateway",
+    ),
+    "no default deny": (
+        _remove("NetworkPolicy", "default-deny-ingress"),
+        "NetworkPolicy: none denies incoming traffic by default",
+    ),
+    "a service's NetworkPolicy removed": (
+        _remove("NetworkPolicy", "messages"),
+        "NetworkPolicy for messages is missing",
+    ),
+    "a service open to another": (
+        _edit(
+            lambda d: _find(d, "NetworkPolicy", "messages")["spec"]["ingress"][0]["from"].append(
+                {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "auth"}}}
+            )
+        ),
+        "NetworkPolicy for messages: allows ['auth', 'gateway']",
+    ),
+    "a service given the administrator's URL": (
+        _edit(
+            lambda d: _container(d, "rooms")["envFrom"].append(
+                {"secretRef": {"name": "chat-backends"}}
+            )
+        ),
+        "Deployment rooms: reads the administrator's DATABASE_URL",
+    ),
+    "the gateway's secret given to auth": (
+        _edit(
+            lambda d: _container(d, "auth")["env"].append(
+                {
+                    "name": "X",
+                    "valueFrom": {"secretKeyRef": {"name": "chat-gateway-secret", "key": "secret"}},
+                }
+            )
+        ),
+        "Deployment auth: only gateway and messages hold chat-gateway-secret",
+    ),
+    "a role not created": (
+        _edit(
+            lambda d: _find(d, "Job", "chat-migrate")["spec"]["template"]["spec"]["containers"][
+                0
+            ].pop("env")
+        ),
+        "Job chat-migrate: step messages must create MESSAGES_DB_ROLE",
+    ),
     "unknown field": (
         _edit(lambda d: _find(d, "Service", "gateway")["spec"].update(prots=[])),
         "Service gateway: schema",

@@ -23,7 +23,8 @@ from tests.fuzz.services import crashes, rss_mib
 SIZES = [pytest.param(400, id="short"), pytest.param(9000, id="full", marks=pytest.mark.chaos)]
 SERVER_TYPES = {
     "ready", "message", "message_edited", "message_deleted", "room_added", "room_removed",
-    "room_updated", "member_joined", "member_left", "presence", "presence_state", "typing",
+    "room_updated", "member_role_changed", "member_joined", "member_left", "presence",
+    "presence_state", "typing",
     "ack", "resumed", "error", "pong",
 }  # fmt: skip
 ERROR_CODES = {

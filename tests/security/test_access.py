@@ -62,7 +62,7 @@ def _same(a: httpx.Response, b: httpx.Response) -> bool:
 
 
 async def test_outsider_gets_404_like_no_room_on_every_http_call(
-    http: httpx.AsyncClient, chat: Chat, make_user: MakeUser
+    http: httpx.AsyncClient, chat: Chat, make_user: MakeUser, gateway_headers: dict[str, str]
 ) -> None:
     """Each call about a real room of others answers exactly what it answers for a room (and a
     message) that does not exist: 404, same body; nothing changes in the room."""
@@ -89,6 +89,7 @@ async def test_outsider_gets_404_like_no_room_on_every_http_call(
                 }
             ]
         },
+        headers=gateway_headers,
     )
     assert batch.json()["items"][0]["status"] == 404
     unread = await http.get(f"{chat.messages_url}/messages/unread", headers=outsider.headers)

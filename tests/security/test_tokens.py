@@ -19,6 +19,7 @@ async def test_http_services_refuse_every_bad_token(
     message_service: ServiceProcess,
     make_user: MakeUser,
     forger: Forger,
+    gateway_headers: dict[str, str],
 ) -> None:
     """room-service and message-service answer 401 to each token of the matrix, on reads and
     writes alike, and a batch item carrying one gets a 401 of its own."""
@@ -56,7 +57,9 @@ async def test_http_services_refuse_every_bad_token(
         {"token": token, "room_id": room_id, "body": "x", "client_msg_id": f"m-{i}"}
         for i, token in enumerate(forger.matrix(user).values())
     ]
-    answer = await http.post(f"{message_service.url}/messages/batch", json={"items": items})
+    answer = await http.post(
+        f"{message_service.url}/messages/batch", json={"items": items}, headers=gateway_headers
+    )
     assert answer.status_code == 200, answer.text
     assert [item["status"] for item in answer.json()["items"]] == [401] * len(items)
 

@@ -19,8 +19,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from chatcore.internal_secret import HEADER
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.servers import (
     NoServer,
@@ -111,6 +113,32 @@ def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def vapid_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh P-256 private key (PEM): message-service's VAPID key for this run."""
+    path = tmp_path_factory.mktemp("vapid") / "vapid-key.pem"
+    path.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def gateway_secret() -> str:
+    """The secret this run's gateway proves itself with to message-service."""
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="session")
+def gateway_headers(gateway_secret: str) -> dict[str, str]:
+    """Headers that make a test's call look like the gateway's (``POST /messages/batch``)."""
+    return {HEADER: gateway_secret}
+
+
+@pytest.fixture(scope="session")
 def ports() -> dict[str, int]:
     return {name: free_port() for name in SERVICES}
 
@@ -121,10 +149,15 @@ def service_env(
     redis_url: str,
     redis_prefix: str,
     signing_key_file: Path,
+    vapid_key_file: Path,
     ports: dict[str, int],
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway_secret: str,
 ) -> dict[str, str]:
     """The environment every service process of this run starts with."""
     return {
+        # Uploaded files go to this run's own directory, never into the work tree.
+        "MESSAGES_ATTACHMENT_DIR": str(tmp_path_factory.mktemp("attachments")),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": redis_prefix,
@@ -138,6 +171,19 @@ def service_env(
         "MESSAGES_PORT": str(ports["messages"]),
         "GATEWAY_PORT": str(ports["gateway"]),
         "AUTH_SIGNING_KEY_FILE": str(signing_key_file),
+        "MESSAGES_VAPID_PRIVATE_KEY_FILE": str(vapid_key_file),
+        # Tests run webhook and push receivers on loopback.
+        "MESSAGES_WEBHOOK_ALLOW_PRIVATE": "true",
+        "MESSAGES_GATEWAY_SECRET": gateway_secret,
+        "GATEWAY_INTERNAL_SECRET": gateway_secret,
+        # `make test` exports the files `make run` uses; this run's secret is the one above.
+        "MESSAGES_GATEWAY_SECRET_FILE": "",
+        "GATEWAY_INTERNAL_SECRET_FILE": "",
+        # Every test registers its users from 127.0.0.1; the registration throttle has tests
+        # of its own (auth-service/tests/test_registration.py), as has the hashing line.
+        "AUTH_REGISTER_IP_BURST": "1000000",
+        "AUTH_HASH_QUEUE": "100000",
+        "AUTH_HASH_MAX_WAIT": "600",
         # The web client is served by this run's gateway and calls the services cross-origin.
         "CORS_ORIGINS": f"http://127.0.0.1:{ports['gateway']},http://localhost:{ports['gateway']}",
     }
@@ -243,3 +289,36 @@ async def open_socket() -> AsyncIterator[OpenSocket]:
     yield open_
     for socket in opened:
         await socket.close()
+
+
+# The fast tier (`make unit`): tests that need no Postgres, Redis or process of their own.
+# A test belongs to it when none of the fixtures it uses, directly or through others, reaches
+# a server, and it lives in a package's own tests (the top-level tests/ are cross-service).
+SERVER_FIXTURES = frozenset(
+    {"database_url", "redis_url", "start_service", "open_socket", "http"}
+    | {"auth_service", "room_service", "message_service", "gateway_service"}
+)
+CROSS_SERVICE = "tests"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--unit",
+        action="store_true",
+        default=False,
+        help="run only the fast tier: tests that need no Postgres, Redis or process",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--unit"):
+        return
+    root = config.rootpath
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        top = item.path.relative_to(root).parts[0] if item.path.is_relative_to(root) else ""
+        uses = set(getattr(item, "fixturenames", ()))
+        (drop if top == CROSS_SERVICE or uses & SERVER_FIXTURES else keep).append(item)
+    config.hook.pytest_deselected(items=drop)
+    items[:] = keep

@@ -5,8 +5,11 @@ import { $, showError, toast } from "./dom.js";
 import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
+import { afterSignIn, initCommunity } from "./community.js";
+import { initAttachments, showTray } from "./attachments.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
-import { initMembers, loadMembers, onMembership, onPresence, onPresenceState, renderMembers, toggleMembers } from "./members.js";
+import { forgetDevice, initNotifications, openFromLink } from "./notifications.js";
+import { initMembers, loadMembers, onMembership, onPresence, onRoleChanged, onPresenceState, renderMembers, toggleMembers } from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
@@ -102,7 +105,9 @@ async function enterApp() {
   wire(conn);
   initChat(conn);
   initComposer(conn);
+  initAttachments();
   initMembers(conn);
+  initNotifications(conn);
   conn.start();
   try {
     await loadRooms();
@@ -111,6 +116,8 @@ async function enterApp() {
   }
   const wanted = sessionStorage.getItem("chat.open_room");
   if (wanted && state.rooms.has(wanted)) openRoom(wanted);
+  await afterSignIn();
+  openFromLink();
 }
 
 function wire(c) {
@@ -148,6 +155,8 @@ function wire(c) {
     onMembership(event.detail, false);
     addNotice(event.detail.room_id, `${userName(event.detail.user_id)} left the room.`);
   });
+  c.addEventListener("room_updated", (event) => { addRoom(event.detail.room).then(updateHeader).catch(() => {}); });
+  c.addEventListener("member_role_changed", (event) => onRoleChanged(event.detail));
   c.addEventListener("room_added", async (event) => {
     const room = event.detail.room;
     c.track(room.id);
@@ -179,6 +188,7 @@ function openRoom(roomId) {
   const room = state.rooms.get(roomId);
   if (!room) return;
   state.currentRoomId = roomId;
+  showTray();
   sessionStorage.setItem("chat.open_room", roomId);
   $("#chat-empty").hidden = true;
   $("#chat-main").hidden = false;
@@ -219,6 +229,7 @@ function updateHeader() {
 
 function setupApp() {
   setupRoomDialogs();
+  initCommunity();
   initProfile();
   bus.addEventListener("open-room", (event) => openRoom(event.detail));
   bus.addEventListener("members-rendered", updateHeader);
@@ -239,6 +250,7 @@ function setupApp() {
   document.addEventListener("visibilitychange", () => markSeen());
   $("#back-button").addEventListener("click", closeRoom);
   $("#logout-button").addEventListener("click", async () => {
+    await forgetDevice().catch(() => {});
     try { await logout(); } catch (err) { toast(`Signed out here, but the server said: ${err.message}`, "error"); }
   });
   document.addEventListener("keydown", (event) => {

@@ -2,7 +2,9 @@
 
 import { api } from "./api.js";
 import { $, clockTime, dayLabel, el, fullTime, sameLocalDay, showError, toast } from "./dom.js";
+import { attachmentsNode } from "./attachments.js";
 import { avatarNode, nameNode } from "./people.js";
+import { blocked, messageActions } from "./community.js";
 import { canModerate, convoOf, state, storeMessage } from "./state.js";
 
 const PAGE = 50;
@@ -187,6 +189,8 @@ function messageNode(message, prev) {
   if (!message.deleted && (own || canModerate(message.room_id))) {
     actions.push(el("button", { type: "button", class: "ghost small", "aria-label": "Delete message", onclick: () => deleteMessage(message) }, "Delete"));
   }
+  actions.push(...messageActions(message));
+  const hidden = !message.deleted && blocked.has(message.sender_id);
   // A message with actions takes focus (a tap on a phone, Tab on a keyboard) to reveal them.
   return el("li", { class: classes.join(" "), dataset: { seq: message.seq, id: message.id }, tabindex: actions.length ? "0" : null },
     !own ? (grouped ? el("span", { class: "avatar-gap" }) : avatarNode(message.sender_id, "avatar small")) : null,
@@ -194,7 +198,10 @@ function messageNode(message, prev) {
       !grouped ? el("div", { class: "meta" }, own ? el("span", { class: "name", text: "You" }) : nameNode(message.sender_id)) : null,
       message.deleted
         ? el("p", { class: "body", text: "This message was deleted." })
-        : el("p", { class: "body", text: message.body }),
+        : hidden
+          ? el("p", { class: "body hidden-body", text: "Hidden: you blocked this person." })
+          : message.body ? el("p", { class: "body", text: message.body }) : null,
+      hidden ? null : attachmentsNode(message),
       el("div", { class: "foot" },
         message.edited_at && !message.deleted ? el("span", { class: "edited", title: `Edited ${fullTime(message.edited_at)}` }, "edited") : null,
         el("time", { datetime: message.created_at, title: fullTime(message.created_at), text: clockTime(message.created_at) }))),
@@ -205,7 +212,8 @@ function pendingNode(p) {
   const failure = p.error;
   return el("li", { class: `msg own cont ${failure ? "failed" : "pending"}`, dataset: { clientMsgId: p.client_msg_id } },
     el("div", { class: "bubble" },
-      el("p", { class: "body", text: p.body }),
+      p.body ? el("p", { class: "body", text: p.body }) : null,
+      p.attachment_ids ? el("p", { class: "body muted", text: `${p.attachment_ids.length} file(s)` }) : null,
       el("div", { class: "foot" },
         el("span", { class: "status", text: failure ? `Not sent: ${failure}` : "Sending…" }))),
     failure ? el("div", { class: "actions visible" },

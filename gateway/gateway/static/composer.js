@@ -3,6 +3,7 @@
 import { $, toast } from "./dom.js";
 import { renderMessages, scrollToBottom } from "./chat.js";
 import { state, userName } from "./state.js";
+import { takeAttachmentIds } from "./attachments.js";
 
 // Tell the room at most this often that we are typing; the others show it for 3 s.
 const TYPING_EVERY_MS = 2500;
@@ -32,9 +33,12 @@ export function initComposer(connection) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = input.value.trim();
-    if (!body || !state.currentRoomId) return;
+    if (!state.currentRoomId) return;
     if (body.length > 4000) { toast("That message is too long (4,000 characters at most).", "error"); return; }
-    conn.sendMessage(state.currentRoomId, body);
+    const attachmentIds = takeAttachmentIds(state.currentRoomId);
+    if (attachmentIds === null) { toast("Wait for the files to finish uploading.", "info"); return; }
+    if (!body && !attachmentIds.length) return;
+    conn.sendMessage(state.currentRoomId, body, attachmentIds);
     lastTypingSent = 0;
     input.value = "";
     grow();

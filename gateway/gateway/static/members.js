@@ -116,6 +116,14 @@ async function leaveRoom() {
   }
 }
 
+/** A member's role changed in a room we are in: show the new role. */
+export function onRoleChanged(frame) {
+  const members = state.members.get(frame.room_id);
+  const member = members?.find((m) => m.user_id === frame.user_id);
+  if (member) member.role = frame.role;
+  if (frame.room_id === state.currentRoomId) renderMembers();
+}
+
 /** Someone joined or left a room we are in: keep the list current. */
 export function onMembership(frame, joined) {
   const members = state.members.get(frame.room_id);

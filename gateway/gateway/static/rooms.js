@@ -146,7 +146,8 @@ export function setupRoomDialogs() {
     const error = roomForm.querySelector(".form-error");
     if (!title) return showError(error, new Error("Give the room a name."));
     try {
-      const room = await api("POST", "rooms", "/rooms", { json: { title } });
+      const visibility = roomForm.elements.public?.checked ? "public" : "private";
+      const room = await api("POST", "rooms", "/rooms", { json: { title, visibility } });
       await addRoom(room);
       roomDialog.close();
       emit("open-room", room.id);

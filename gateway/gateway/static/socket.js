@@ -114,6 +114,11 @@ export class Connection extends EventTarget {
     clearInterval(this.pingTimer);
     clearTimeout(this.readyTimer);
     if (this.stopped) return;
+    if (code === 4003) {
+      // The account was deactivated: every session of it has ended.
+      session.end("Your account has been deactivated.");
+      return;
+    }
     if (code === 4001) {
       // The access token was refused: get a new one first (this ends the session if the
       // refresh token is dead too, and the app then shows the login screen).
@@ -138,8 +143,9 @@ export class Connection extends EventTarget {
   }
 
   /** Queue a message; it is sent now if online, else after the next `ready`. */
-  sendMessage(roomId, body) {
+  sendMessage(roomId, body, attachmentIds = []) {
     const entry = { room_id: roomId, body, client_msg_id: uuid() };
+    if (attachmentIds.length) entry.attachment_ids = attachmentIds;
     this.pending.set(entry.client_msg_id, entry);
     if (this.authed) this.sendPending(entry);
     return entry;

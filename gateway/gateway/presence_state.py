@@ -1,0 +1,48 @@
+"""The presence a connection starts with: one ``presence_state`` per small room once live.
+
+``presence`` frames only say what changed, and those published while a connection was being
+set up (its resume hold, its catch-up) never reached it. So once the connection is live in
+every room, it gets ``presence_state {room_id, online}`` for each of its rooms with at most
+``GATEWAY_PRESENCE_ROOM_MAX`` members (the rooms ``presence`` frames are published to), and
+the ``presence`` frames from then on keep it current. The client needs no ``who`` per room,
+nor a frame of its rate limit for it. Larger rooms are left to ``who``: a snapshot of every
+member of a big room at every connect is what the room limit exists to avoid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.exceptions import RedisError
+
+from chatcore.logs import get_logger
+from gateway import frames
+from gateway.client import Client
+from gateway.presence import Presence
+
+log = get_logger(__name__)
+
+# Rooms asked about at once for one connection: a user in many small rooms costs Redis a few
+# round trips at a time, not a burst.
+CONCURRENCY = 4
+
+
+async def send_initial(client: Client, rooms: list[str], presence: Presence) -> None:
+    """Push ``presence_state`` for each of ``rooms`` the client is still in, as they come."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(room_id: str) -> None:
+        async with limit:
+            if not client.open or room_id not in client.session.rooms:
+                return
+            try:
+                # The room's online set: Redis only, whatever the room's size.
+                online = await presence.room_online(room_id)
+            except (RedisError, OSError, TimeoutError) as exc:
+                # The room's presence then comes from its next frames, or a `who`.
+                log.warning("initial_presence_failed", room_id=room_id, error=type(exc).__name__)
+                return
+            if room_id in client.session.rooms:
+                client.push(frames.build("presence_state", room_id=room_id, online=online))
+
+    await asyncio.gather(*(one(room_id) for room_id in rooms))

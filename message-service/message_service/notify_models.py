@@ -1,0 +1,99 @@
+"""What the notification calls take and return on the wire."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+Level = Literal["all", "mentions", "none"]
+ROOM_OVERRIDES_MAX = 1000
+URL_MAX = 2048
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class NotifySettings(_Strict):
+    level: Level = Field(description="all, mentions (direct messages and mentions) or none")
+    rooms: dict[uuid.UUID, Level | None] | None = Field(
+        default=None,
+        max_length=ROOM_OVERRIDES_MAX,
+        description="Per-room levels (none mutes the room); null removes a room's level. "
+        "Left out: the rooms' levels stay as they are.",
+    )
+
+
+class NotifySettingsOut(BaseModel):
+    level: Level
+    rooms: dict[uuid.UUID, Level]
+
+
+def _b64url(value: str, size: int, field: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{field} must be base64url") from None
+    if len(raw) != size or (size == 65 and raw[0] != 4):
+        raise ValueError(f"{field} is not a valid key")
+    return value
+
+
+class PushKeys(_Strict):
+    p256dh: StrictStr = Field(
+        min_length=80, max_length=100, description="the browser's P-256 key, base64url"
+    )
+    auth: StrictStr = Field(min_length=16, max_length=32, description="16 bytes, base64url")
+
+    @field_validator("p256dh")
+    @classmethod
+    def _p256dh(cls, value: str) -> str:
+        return _b64url(value, 65, "p256dh")
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: str) -> str:
+        return _b64url(value, 16, "auth")
+
+
+class PushSubscription(_Strict):
+    endpoint: StrictStr = Field(min_length=8, max_length=URL_MAX, pattern=r"^https?://")
+    keys: PushKeys
+
+
+class PushEndpoint(_Strict):
+    endpoint: StrictStr = Field(min_length=1, max_length=URL_MAX)
+
+
+class PushSubscribed(BaseModel):
+    id: uuid.UUID
+    endpoint: str
+
+
+class VapidPublicKey(BaseModel):
+    public_key: str = Field(description="applicationServerKey: uncompressed P-256, base64url")
+
+
+class NewWebhook(_Strict):
+    url: StrictStr = Field(min_length=8, max_length=URL_MAX, pattern=r"^https?://")
+    secret: StrictStr = Field(min_length=1, max_length=256)
+
+
+class WebhookCreated(BaseModel):
+    id: uuid.UUID
+
+
+class Webhook(BaseModel):
+    id: uuid.UUID
+    url: str
+    created_at: datetime
+
+
+class WebhookList(BaseModel):
+    items: list[Webhook]
+    next_cursor: str | None

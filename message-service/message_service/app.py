@@ -128,6 +128,12 @@ def create_app(settings: MessagesSettings) -> Starlette:
             rate=settings.search_rate,
             burst=settings.search_burst,
         )
+        app.state.action_limiter = RedisRateLimiter(
+            app.state.redis,
+            f"{settings.redis_prefix}messages:action:",
+            rate=settings.action_rate,
+            burst=settings.action_burst,
+        )
         app.state.membership = Membership(
             app.state.rooms,
             ttl=settings.membership_ttl,

@@ -98,9 +98,8 @@ def decode_cursor(cursor: str) -> Position:
 async def around(request: Request, query: HistoryQuery, user_id: uuid.UUID) -> Response:
     """The page around ``around_seq``, oldest first: up to ``limit // 2`` messages before it,
     the rest from it on (what a client shows when it opens a room at a search hit). The
-    cursor continues forward (oldest first); ``before_seq`` = the first seq pages back."""
-    if query.before_seq is not None or query.after_seq is not None:
-        raise InvalidInput("around_seq", "around_seq: not with before_seq or after_seq.")
+    cursor continues forward (oldest first); ``before_seq`` = the first seq pages back.
+    ``around_seq`` takes precedence over ``before_seq`` and ``after_seq``."""
     if query.around_seq is None:
         raise InvalidInput("around_seq", "around_seq: missing.")
     await require_member(request, query.room_id, user_id)

@@ -44,11 +44,26 @@ def _b64url(value: str, size: int, field: str) -> str:
     return value
 
 
+# The whole syntax of a push endpoint or webhook URL: http(s), a host name or IPv4 address,
+# an optional port (1-65535), any path and query without spaces or control characters.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+URL_PATTERN = rf"^https?://{_LABEL}(\.{_LABEL})*(:{_PORT})?([/?][^\s\x00-\x1f\x7f]*)?$"
+
+
 class PushKeys(_Strict):
+    # The whole syntax: base64url of 65 bytes starting 0x04 (an uncompressed point), and of 16
+    # bytes; whether the point lies on the curve is found when a push is encrypted for it.
     p256dh: StrictStr = Field(
-        min_length=80, max_length=100, description="the browser's P-256 key, base64url"
+        max_length=88,
+        pattern=r"^B[A-P][A-Za-z0-9_-]{84}[AEIMQUYcgkosw048]=?$",
+        description="the browser's P-256 key, base64url",
     )
-    auth: StrictStr = Field(min_length=16, max_length=32, description="16 bytes, base64url")
+    auth: StrictStr = Field(
+        max_length=24,
+        pattern=r"^[A-Za-z0-9_-]{21}[AQgw](==)?$",
+        description="16 bytes, base64url",
+    )
 
     @field_validator("p256dh")
     @classmethod
@@ -62,12 +77,12 @@ class PushKeys(_Strict):
 
 
 class PushSubscription(_Strict):
-    endpoint: StrictStr = Field(min_length=8, max_length=URL_MAX, pattern=r"^https?://")
+    endpoint: StrictStr = Field(min_length=8, max_length=URL_MAX, pattern=URL_PATTERN)
     keys: PushKeys
 
 
 class PushEndpoint(_Strict):
-    endpoint: StrictStr = Field(min_length=1, max_length=URL_MAX)
+    endpoint: StrictStr = Field(min_length=1, max_length=URL_MAX, pattern=r"^[^\x00]*$")
 
 
 class PushSubscribed(BaseModel):
@@ -80,7 +95,7 @@ class VapidPublicKey(BaseModel):
 
 
 class NewWebhook(_Strict):
-    url: StrictStr = Field(min_length=8, max_length=URL_MAX, pattern=r"^https?://")
+    url: StrictStr = Field(min_length=8, max_length=URL_MAX, pattern=URL_PATTERN)
     secret: StrictStr = Field(min_length=1, max_length=256)
 
 

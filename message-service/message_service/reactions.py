@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import Conflict, InvalidInput, NotFound
+from chatcore.errors import Conflict, NotFound
 from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, json_response, path_uuid
 from message_service import store, store_changes
@@ -37,7 +37,8 @@ async def _target(request: Request) -> tuple[AccessClaims, Any, str]:
     message_id = path_uuid(request, "message_id")
     emoji = str(request.path_params.get("emoji", ""))
     if not is_emoji(emoji):
-        raise InvalidInput("emoji", "emoji: must be exactly one emoji (URL-encoded).")
+        # The path names no reaction: a 404, as for a message that does not exist.
+        raise NotFound("emoji: must be exactly one emoji (URL-encoded).", code="emoji_not_found")
     row = await store.message_by_id(request.app.state.pool, message_id)
     if row is None:
         raise _no_message()

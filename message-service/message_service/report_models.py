@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictStr, field_validator
 
+from chatcore import text
 from message_service.models import PAGE_DEFAULT, PAGE_MAX, Strict
 
 REASON_MAX = 1000
@@ -16,17 +17,12 @@ REASON_MAX = 1000
 class NewReport(Strict):
     """``POST /messages/{id}/report``."""
 
-    reason: StrictStr = Field(max_length=4 * REASON_MAX)
+    reason: StrictStr = Field(json_schema_extra=text.schema(text.VISIBLE_TEXT, REASON_MAX))
 
     @field_validator("reason")
     @classmethod
     def _reason(cls, value: str) -> str:
-        value = value.strip()
-        if not 1 <= len(value) <= REASON_MAX:
-            raise ValueError(f"must be 1 to {REASON_MAX} characters")
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
+        return text.visible_text(value, max_length=REASON_MAX)
 
 
 class Report(BaseModel):

@@ -109,7 +109,7 @@ async def test_bad_references_are_422(chat: Chat, make_user: MakeUser) -> None:
 
 async def test_reactions_are_idempotent_and_validated(chat: Chat, make_user: MakeUser) -> None:
     """PUT twice counts once (200), DELETE answers 204 either way, text and several emoji
-    are 422, a 21st distinct emoji is 409."""
+    are 404 (the path names no reaction), a 21st distinct emoji is 409."""
     owner, member = await make_user(), await make_user()
     room_id = await chat.room(owner, member)
     message = await chat.send(owner, room_id)
@@ -124,7 +124,8 @@ async def test_reactions_are_idempotent_and_validated(chat: Chat, make_user: Mak
         assert (await _react(chat, member, message["id"], "👍", "DELETE")).status_code == 204
     for bad in ["a", "👍👍", "<b>", "한"]:
         r = await _react(chat, member, message["id"], bad)
-        assert r.status_code == 422, (bad, r.text)
+        assert r.status_code == 404, (bad, r.text)
+        assert r.json()["error"]["code"] == "emoji_not_found"
     emoji = [chr(0x1F600 + n) for n in range(19)]
     for e in emoji:
         assert (await _react(chat, member, message["id"], e)).status_code == 200

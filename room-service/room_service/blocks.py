@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import InvalidInput, NotFound
+from chatcore.errors import Conflict, NotFound
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names
 from chatcore.web import authenticate, bearer_token, json_response, read_query
@@ -51,13 +51,13 @@ async def _mirror(request: Request, blocker: uuid.UUID, blocked: uuid.UUID, on: 
     "/blocks/{user_id}",
     summary="Block a person: they cannot open a direct chat with you or add you to a room",
     responses={204: None},
-    errors=(404, 422),
+    errors=(404, 409, 422),
 )
 async def block(request: Request) -> Response:
     claims = await authenticate(request)
     user = member_id(request)
     if user == claims.user_id:
-        raise InvalidInput("user_id", "user_id: you cannot block yourself.")
+        raise Conflict("You cannot block yourself.", code="block_self")
     await users(request).require(bearer_token(request), user)
     await sql.block(request.app.state.pool, claims.user_id, user)
     await _mirror(request, claims.user_id, user, True)

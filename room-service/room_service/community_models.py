@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from chatcore.errors import Conflict
 from room_service.models import Id, Kind, RoleName, Strict, Visibility
 
 REASON_MAX = 500
@@ -23,24 +24,34 @@ def no_nul(value: str | None) -> str | None:
     return value
 
 
-def future(value: datetime | None) -> datetime | None:
-    """A time with its zone, later than now (None stays None)."""
+def zoned(value: datetime | None) -> datetime | None:
+    """A time with its zone (None stays None); whether it lies ahead is :func:`ahead`'s."""
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must carry a time zone (RFC 3339)")
+    return value
+
+
+def ahead(value: datetime | None) -> datetime | None:
+    """``until`` if it lies ahead, within ten years: 409 ``until_not_ahead`` otherwise (a
+    time can be well formed and still passed by the time it arrives)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("must carry a time zone (RFC 3339)")
     now = datetime.now(UTC)
-    if value <= now:
-        raise ValueError("must be in the future")
-    if (value - now).total_seconds() > LONGEST:
-        raise ValueError("must be within ten years")
+    if value <= now or (value - now).total_seconds() > LONGEST:
+        raise Conflict("until: must be a time ahead, within ten years.", code="until_not_ahead")
     return value
+
+
+# The directory cursor's whole syntax: the member count and id of the last room given.
+DIRECTORY_CURSOR = (
+    r"^(0|[1-9][0-9]{0,8})_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
 
 
 class DirectoryQuery(Strict):
     q: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=256)
+    cursor: str | None = Field(default=None, max_length=50, pattern=DIRECTORY_CURSOR)
 
     @field_validator("q")
     @classmethod
@@ -104,7 +115,7 @@ class NewBan(Strict):
     @field_validator("until")
     @classmethod
     def _until(cls, value: datetime | None) -> datetime | None:
-        return future(value)
+        return zoned(value)
 
 
 class Ban(BaseModel):
@@ -130,7 +141,7 @@ class NewMute(Strict):
     @field_validator("until")
     @classmethod
     def _until(cls, value: datetime) -> datetime | None:
-        return future(value)
+        return zoned(value)
 
 
 class Mute(BaseModel):

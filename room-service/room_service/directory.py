@@ -3,15 +3,11 @@ joining one, and joining by an invite code."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import InvalidInput
 from chatcore.web import authenticate, json_response, read_json, read_query
 from room_service import community
 from room_service import store_community as sql
@@ -28,18 +24,14 @@ def like_pattern(text: str) -> str:
 
 
 def encode_cursor(count: int, item_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([count, str(item_id)])).rstrip(b"=").decode()
+    """The cursor after a room, in the syntax of ``DIRECTORY_CURSOR``."""
+    return f"{count}_{item_id}"
 
 
 def decode_cursor(cursor: str) -> tuple[int, uuid.UUID]:
-    """The (member_count, id) a directory cursor holds; 422 ``cursor`` otherwise."""
-    try:
-        count, item_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if type(count) is not int or not 0 <= count < 2**31 or not isinstance(item_id, str):
-            raise ValueError(cursor)
-        return count, uuid.UUID(item_id)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
-        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.") from None
+    """The (member_count, id) a directory cursor holds (the query model checked its syntax)."""
+    count, item_id = cursor.split("_")
+    return int(count), uuid.UUID(item_id)
 
 
 @api.route(

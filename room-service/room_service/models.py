@@ -74,7 +74,12 @@ class CreateRoom(TitleField):
 class Rename(Strict):
     """``PATCH /rooms/{id}``: a new title, visibility, or both."""
 
-    title: str | None = Field(default=None, max_length=4 * TITLE_MAX)
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=TITLE_MAX,
+        json_schema_extra={"pattern": VISIBLE_TEXT},
+    )
     visibility: Visibility | None = None
 
     @field_validator("title")

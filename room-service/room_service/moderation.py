@@ -9,7 +9,7 @@ from chatcore.web import authenticate, json_response, read_json, read_query
 from room_service import community, roles, store
 from room_service import store_community as sql
 from room_service.api import api
-from room_service.community_models import Ban, BanPage, Mute, NewBan, NewMute
+from room_service.community_models import Ban, BanPage, Mute, NewBan, NewMute, ahead
 from room_service.members import member_id
 from room_service.models import PageQuery
 from room_service.pages import decode_cursor, encode_cursor
@@ -28,6 +28,7 @@ async def ban(request: Request) -> Response:
     claims = await authenticate(request)
     target = room_id(request)
     body = await read_json(request, NewBan)
+    ahead(body.until)
     async with room_change(request, target) as conn:
         change = await community.ban(
             conn, target, claims.user_id, body.user_id, body.reason, body.until
@@ -88,6 +89,7 @@ async def mute(request: Request) -> Response:
     claims = await authenticate(request)
     target = room_id(request)
     body = await read_json(request, NewMute)
+    ahead(body.until)
     async with room_change(request, target) as conn:
         change = await community.mute(conn, target, claims.user_id, body.user_id, body.until)
         await outbox(request).record(conn, change.events)

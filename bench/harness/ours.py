@@ -20,7 +20,7 @@ from harness.config import Config
 from harness.plan import Plan
 from harness.population import populate
 from harness.processes import Server, free_port, run_once
-from harness.systems import System
+from harness.systems import PROCESSES, System
 
 MODULES = {
     "auth-service": "auth_service",
@@ -97,7 +97,7 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "GATEWAY_BURST": UNLIMITED,
         "MESSAGES_SEND_RATE": UNLIMITED,
         "MESSAGES_SEND_BURST": UNLIMITED,
-        "GATEWAY_WORKERS": "2",
+        "GATEWAY_WORKERS": str(PROCESSES),
     }
     python = sys.executable
     run_once([python, "-m", "auth_service", "keygen", key_file], env)
@@ -109,6 +109,7 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         servers=[],
         pid_groups={},
     )
+    system.env = env
     system.stop_hooks.append(keys.cleanup)
     system.stop_hooks.append(lambda: asyncio.run(_drop_keys(config.redis_url, prefix)))
     try:
@@ -130,3 +131,29 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         system.stop()
         raise
     return system
+
+
+def start_one_process(ours: System, logs: Path) -> System:
+    """``ours-1p``: a second gateway with ``GATEWAY_WORKERS=1`` in front of ours' services,
+    users and rooms (only the gateway differs, and only the gateway is started)."""
+    port = free_port()
+    env = {**ours.env, "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": "1"}
+    server = Server(
+        name="gateway-1p",
+        argv=[sys.executable, "-m", "gateway", "serve"],
+        env=env,
+        health_url=f"http://127.0.0.1:{port}/readyz",
+        log_path=logs / "ours-1p-gateway.log",
+    ).start()
+    return System(
+        name="ours-1p",
+        protocol="ours",
+        url=f"ws://127.0.0.1:{port}/ws",
+        persists=True,
+        servers=[server],
+        pid_groups={**ours.pid_groups, "gateway": [server.pid]},
+        processes=1,
+        room_names=ours.room_names,
+        tokens=ours.tokens,
+        env=env,
+    )

@@ -9,16 +9,20 @@ from __future__ import annotations
 import json
 import math
 import os
+import queue
 import secrets
 import signal
 import subprocess
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.config import Config
-from harness.plan import DIRECT_PAIRS, GROUP_SIZE, GROUPS, Plan, fanout_key
+from harness.plan import DIRECT_PAIRS, GROUP_SIZE, GROUPS, LATENCY_SIZE, Plan, fanout_key
 from harness.systems import System
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -31,6 +35,12 @@ IDLE_CONNECT_BUDGET_S = 75
 RESUME_SEND_BUDGET_S = 30
 DRAIN_S = 5
 IDLE_ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+# The latency curve: offered rates as fractions of the system's own 1 x 500 saturation.
+CURVE = (0.25, 0.5, 0.75, 0.9, 1.0, 1.2)
+STORM_TIMEOUT_S = 90
+# Reconnect storm (ours): messages posted over HTTP from the restart on, 100 a second.
+STORM_MESSAGES = 300
+STORM_RATE = 100
 Result = dict[str, Any]
 
 
@@ -73,6 +83,70 @@ def run_loadgen(spec: dict[str, Any], timeout_s: float) -> Result:
         result: Result = json.loads(lines[-1])
     except json.JSONDecodeError:
         return {"error": f"unreadable load generator output: {lines[-1][:200]}"}
+    return result
+
+
+def run_storm(
+    spec: dict[str, Any], timeout_s: float, restart: Callable[[], dict[str, list[int]]]
+) -> Result:
+    """The storm's result: like ``run_loadgen``, but when the generator prints
+    ``{"ev": "restart"}`` the server is restarted (``restart()``) and the new process groups
+    and the instant it was ready go back on the generator's stdin."""
+    fd, path = tempfile.mkstemp(prefix="bench-spec-", suffix=".json")
+    lines: queue.Queue[str | None] = queue.Queue()
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(spec, out)
+        child = subprocess.Popen(  # noqa: S603 (fixed argv)
+            ["node", str(LOADGEN), path],  # noqa: S607 (node from PATH, as npm ci used)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=BENCH,
+            start_new_session=True,
+        )
+        stdout, stdin = child.stdout, child.stdin
+        if stdout is None or stdin is None:  # never: both are pipes
+            raise RuntimeError("no pipes to the load generator")
+
+        def read() -> None:
+            for raw in stdout:
+                lines.put(raw.decode(errors="replace").strip())
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        deadline = time.monotonic() + timeout_s
+        last = ""
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+                return {"error": f"load generator did not finish in {timeout_s:.0f}s"}
+            if line is None:
+                break
+            if line == '{"ev":"restart"}':
+                try:
+                    pids = restart()
+                except Exception as exc:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait()
+                    return {"error": f"restart failed: {exc}"}
+                ready_us = time.monotonic_ns() // 1000
+                answer = json.dumps({"pids": pids, "ready_us": ready_us})
+                stdin.write(f"{answer}\n".encode())
+                stdin.flush()
+            elif line:
+                last = line
+        child.wait()
+    finally:
+        Path(path).unlink(missing_ok=True)
+    if child.returncode != 0 or not last:
+        return {"error": f"load generator exited {child.returncode} without a result"}
+    try:
+        result: Result = json.loads(last)
+    except json.JSONDecodeError:
+        return {"error": f"unreadable load generator output: {last[:200]}"}
     return result
 
 
@@ -119,7 +193,7 @@ class Scenarios:
             fanout[system.room(key)] = len(room.members)
             for position, user in enumerate(room.members):
                 client = system.client(user, self.rooms_of[user], len(clients))
-                client["room"] = system.room(key)  # whose members it counts among
+                client["member_of"] = [system.room(key)]  # whose members it counts among
                 if send is not None and (position == 0 or not send.get("only_first")):
                     client["send"] = {
                         "room": system.room(key),
@@ -128,18 +202,110 @@ class Scenarios:
                 clients.append(client)
         return clients, fanout
 
-    def fanout(self, system: System, size: int, rate: float | None = None) -> Case:
-        key = fanout_key(size)
-        if rate is None:
-            send = {"mode": "window", "window": self.config.fanout_window, "only_first": True}
-            name, title = f"fanout-{size}", f"fan-out 1 room x {size}"
-        else:
-            send = {"mode": "rate", "rate": rate, "only_first": True}
-            name, title = "latency", f"fixed rate {rate:.1f} msg/s, 1 room x {size}"
+    def _step_s(self) -> float:
+        return self.config.step_warmup_s + self.config.step_duration_s + DRAIN_S / 2
+
+    def fanout(self, system: System) -> Case:
+        """One room per size, nested (room ``f<size>`` holds the first ``size`` users), on one
+        set of connections; user 0 sends to each in turn, and at each size the window is
+        raised (``BENCH_WINDOWS``) until deliveries/s stop rising by 5% (saturation)."""
+        c = self.config
+        sizes = sorted(c.fanout_sizes)
+        clients = []
+        for user in range(sizes[-1]):
+            client = system.client(user, self.rooms_of[user], user)
+            client["member_of"] = [system.room(fanout_key(n)) for n in sizes if user < n]
+            clients.append(client)
+        first = system.room(fanout_key(sizes[0]))
+        clients[0]["send"] = {"room": first, "mode": "window", "window": c.windows[0]}
+        steps = [
+            {
+                "room": system.room(fanout_key(n)),
+                "size": n,
+                "mode": "window",
+                "window": w,
+                "group": str(n),
+                "sweep": True,
+                "warmup_s": c.step_warmup_s,
+                "duration_s": c.step_duration_s,
+            }
+            for n in sizes
+            for w in c.windows
+        ]
+        spec = self._base(system, "traffic", "fan", len(clients))
+        spec.update(
+            clients=clients,
+            fanout={system.room(fanout_key(n)): n for n in sizes},
+            steps=steps,
+            drain_s=DRAIN_S / 2,
+        )
+        timeout = CONNECT_BUDGET_S + len(steps) * self._step_s() + 30
+        title = f"fan-out 1 room x {'/'.join(str(n) for n in sizes)}, window sweep"
+        return Case("fanout", title, spec, timeout)
+
+    def latency(self, system: System, rate: float, saturation: float | None) -> Case:
+        """The 1 x 500 room at the fixed ``rate``; then, given the system's own saturation
+        (msgs/s), the curve: p99 at fractions of it (``CURVE``)."""
+        key = fanout_key(LATENCY_SIZE)
+        send = {"mode": "rate", "rate": rate, "only_first": True}
         clients, fanout = self._members(system, [key], send)
-        spec = {**self._base(system, "traffic", name[:3] + str(size), len(clients))}
-        spec.update(clients=clients, fanout=fanout)
-        return Case(name, title, spec, self._timeout(CONNECT_BUDGET_S))
+        room = system.room(key)
+        c = self.config
+        steps: list[dict[str, Any]] = [
+            {"room": room, "mode": "rate", "rate": rate, "group": "fixed"}
+        ]
+        for fraction in () if saturation is None else CURVE:
+            steps.append(
+                {
+                    "room": room,
+                    "mode": "rate",
+                    "rate": round((saturation or 0) * fraction, 2),
+                    "fraction": fraction,
+                    "group": f"curve-{fraction}",
+                    "warmup_s": c.step_warmup_s,
+                    "duration_s": c.step_duration_s,
+                }
+            )
+        spec = self._base(system, "traffic", "lat", len(clients))
+        spec.update(clients=clients, fanout=fanout, steps=steps)
+        timeout = self._timeout(CONNECT_BUDGET_S) + (len(steps) - 1) * (self._step_s() + DRAIN_S)
+        title = f"fixed rate {rate:.1f} msg/s, 1 room x {LATENCY_SIZE}"
+        return Case("latency", title, spec, timeout)
+
+    def storm(self, system: System) -> Case:
+        """Reconnect storm: every storm user's connections (5 each) in, the server restarted,
+        everyone back (see loadgen/stormrun.js)."""
+        users = list(self.plan.storm_users)
+        clients = []
+        for c in range(self.config.storm_clients):
+            user = users[c % len(users)]
+            client = system.client(user, self.rooms_of[user], c)
+            client["member_of"] = [system.room(k) for k in self.rooms_of[user]]
+            clients.append(client)
+        spec = self._base(system, "storm", "stm", len(clients))
+        spec.update(
+            clients=clients,
+            local_addresses=IDLE_ADDRESSES,
+            connect_budget_s=IDLE_CONNECT_BUDGET_S,
+            storm_timeout_s=STORM_TIMEOUT_S,
+            edge_group=system.edge_group,
+        )
+        if system.protocol == "ours" and system.env:
+            rooms = [k for k in self.plan.rooms if k.startswith("s")]
+            # The first member of each room posts: each room gets about the same share.
+            senders = [
+                {"token": system.tokens[self.plan.rooms[k].members[0]], "room": system.room(k)}
+                for k in rooms
+            ]
+            spec["http"] = {
+                "messages_url": system.env["MESSAGES_URL"],
+                "senders": senders,
+                "count": STORM_MESSAGES,
+                "rate": STORM_RATE,
+            }
+        timeout = IDLE_CONNECT_BUDGET_S + STORM_TIMEOUT_S + 60
+        title = f"reconnect storm, {len(clients):,} clients in {self.config.storm_rooms:,} rooms"
+        return Case("storm", title, spec, timeout)
 
     def groups(self, system: System) -> Case:
         send = {"mode": "window", "window": self.config.all_window}

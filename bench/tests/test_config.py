@@ -5,8 +5,27 @@ from harness.config import ConfigError, load
 def test_empty_selection_means_every_system_and_scenario() -> None:
     """SYSTEMS and SCENARIOS unset run everything."""
     config = load([], {})
-    assert config.systems == ("ours", "socketio", "pysio")
-    assert config.scenarios == ("fanout", "resume", "latency", "direct", "idle", "groups")
+    assert config.systems[:4] == ("ours", "socketio", "pysio", "channels")
+    assert config.systems[4:] == ("ours-1p", "socketio-1p", "pysio-1p", "channels-1p")
+    assert config.scenarios == (
+        "fanout",
+        "storm",
+        "resume",
+        "latency",
+        "direct",
+        "idle",
+        "groups",
+    )
+
+
+def test_quick_runs_the_targets_at_equal_processes_smaller() -> None:
+    """QUICK=1: the four systems at two processes, the scenarios with a target, less of each."""
+    config = load([], {"QUICK": "1"})
+    assert config.systems == ("ours", "socketio", "pysio", "channels")
+    assert config.scenarios == ("fanout", "storm", "resume", "latency")
+    assert config.storm_clients < 10000
+    assert config.budget_s <= 240
+    assert load([], {"QUICK": "1", "SYSTEMS": "ours-1p"}).systems == ("ours-1p",)
 
 
 def test_subset_is_taken_from_the_environment_in_canonical_order() -> None:

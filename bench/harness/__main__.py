@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from typing import Any
 
 import redis
 
-from harness import report, targets
+from harness import plots, report, targets
 from harness.config import Config, ConfigError, load
 from harness.ours import start_one_process, start_ours
 from harness.peers import start_peer
@@ -360,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{stamp}.json"
     path.write_text(json.dumps(document, indent=1, default=str))
+    pictures = plots.draw(run.results, out_dir / stamp)
+    # The latest run's pictures, under a fixed name: bench/README.md shows them.
+    latest = out_dir / "latest"
+    latest.mkdir(exist_ok=True)
+    for picture in pictures:
+        shutil.copyfile(picture, latest / picture.name.removeprefix(f"{stamp}-"))
     say("")
     say("server processes: " + ", ".join(f"{n} {processes_of(n)}" for n in systems))
     say(report.table(run.results, run.titles, systems))
@@ -372,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     say("targets (issue 24, equal processes), this run:")
     say(targets.render(verdicts))
     say(f"\nresults: {path.relative_to(BENCH.parent)}; logs: {logs.relative_to(BENCH.parent)}")
+    for picture in pictures:
+        say(f"picture: {picture.relative_to(BENCH.parent)} (and results/latest/)")
     say(f"total {time.monotonic() - began:.0f}s")
     return 130 if interrupted else 0
 

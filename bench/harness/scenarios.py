@@ -135,7 +135,7 @@ def run_storm(
                 ready_us = time.monotonic_ns() // 1000
                 answer = json.dumps({"pids": pids, "ready_us": ready_us})
                 stdin.write(f"{answer}\n".encode())
-                stdin.flush()
+                stdin.close()
             elif line:
                 last = line
         child.wait()

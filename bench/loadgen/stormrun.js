@@ -19,7 +19,12 @@ function sleep(ms) {
 
 function askHarness() {
   const rl = readline.createInterface({ input: process.stdin });
-  const answer = new Promise((resolve) => rl.once('line', (line) => { rl.close(); resolve(JSON.parse(line)); }));
+  const answer = new Promise((resolve) => rl.once('line', (line) => {
+    rl.close();
+    // Nothing more comes on stdin: let the process exit when its work is done.
+    process.stdin.destroy();
+    resolve(JSON.parse(line));
+  }));
   process.stdout.write(`${JSON.stringify({ ev: 'restart' })}\n`);
   return answer;
 }

@@ -69,8 +69,8 @@ def draw(results: Results, stem: Path) -> list[Path]:
     curves = curve_series(results)
     if curves:
         fig, ax = plt.subplots(figsize=(7, 4.5), dpi=90)
-        for system, points in curves.items():
-            ax.plot(*zip(*points, strict=True), label=system, **_style(system))
+        for system, curve in curves.items():
+            ax.plot(*zip(*curve, strict=True), label=system, **_style(system))
         ax.set(yscale="log", xlabel="offered messages/s to 1 room x 500", ylabel="p99 ms")
         ax.set_title("p99 send -> receive against offered rate, up to saturation")
         ax.grid(True, which="both", alpha=0.3)

@@ -44,6 +44,27 @@ async def recreate_database(admin_url: str, name: str) -> tuple[str, int | None]
     return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")), postmaster
 
 
+async def _backends(admin_url: str, name: str) -> list[int]:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
+
+
+def database_backends(admin_url: str, name: str) -> list[int]:
+    """The Postgres backends serving database ``name`` now (the services' pooled connections):
+    their CPU is ours alone, where the postmaster's tree holds every database on the server."""
+    try:
+        return asyncio.run(_backends(admin_url, name))
+    except (OSError, asyncpg.PostgresError):
+        return []
+
+
 def _parent(pid: int) -> int | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()

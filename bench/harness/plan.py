@@ -15,6 +15,7 @@ GROUPS = 100
 GROUP_SIZE = 10
 DIRECT_PAIRS = 1000
 LATENCY_SIZE = 500
+RESUME_ROOMS = 100
 # Reconnect storm: each user has this many connections, and every room this many members.
 STORM_CONNECTIONS_PER_USER = 5
 STORM_ROOM_SIZE = 10
@@ -69,7 +70,10 @@ def build(config: Config) -> Plan:
         for i in range(DIRECT_PAIRS):
             plan.add(Room(f"d{i}", (i, i + DIRECT_PAIRS), direct=True))
     if "resume" in wanted:
-        plan.add(Room("resume", (0, 1), direct=True))
+        # The two members share RESUME_ROOMS group rooms: the missed messages are spread over
+        # them, as after a night away.
+        for i in range(RESUME_ROOMS):
+            plan.add(Room(f"resume{i}", (0, 1)))
     if "idle" in wanted:
         # Users of their own, in rooms of ten: idle sockets of members of the big rooms would
         # make the scenario a presence storm (every connect tells every member) instead.

@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Config
-from harness.plan import DIRECT_PAIRS, GROUP_SIZE, GROUPS, LATENCY_SIZE, Plan, fanout_key
+from harness.ours import database_backends
+from harness.plan import (
+    DIRECT_PAIRS,
+    GROUP_SIZE,
+    GROUPS,
+    LATENCY_SIZE,
+    RESUME_ROOMS,
+    Plan,
+    fanout_key,
+)
 from harness.systems import System
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -291,6 +300,12 @@ class Scenarios:
             edge_group=system.edge_group,
         )
         if system.protocol == "ours" and system.env:
+            # Postgres is shared with other work: count our database's backends only.
+            backends = database_backends(self.config.admin_database_url, self.config.database_name)
+            groups = {k: v for k, v in system.pid_groups.items() if not k.startswith("postgres")}
+            if backends:
+                groups[f"postgres ({self.config.database_name})"] = backends
+            spec["server_pids"] = groups
             rooms = [k for k in self.plan.rooms if k.startswith("s")]
             # The first member of each room posts: each room gets about the same share.
             senders = [
@@ -350,7 +365,7 @@ class Scenarios:
             "workers": 1,
             "sender_token": system.tokens[0],
             "away_token": system.tokens[1],
-            "room": system.room("resume"),
+            "rooms": [system.room(f"resume{i}") for i in range(RESUME_ROOMS)],
             "count": count,
             "window": 32,
             "tag": f"{self.run_tag}res",
@@ -359,4 +374,5 @@ class Scenarios:
         }
         # Sending, then the acks still in flight (30 s at most), the resume, and slack.
         timeout = RESUME_SEND_BUDGET_S + 30 + 30 + 10
-        return Case("resume", f"resume after {count} missed messages", spec, timeout)
+        title = f"resume after {count} missed messages in {RESUME_ROOMS} rooms"
+        return Case("resume", title, spec, timeout)

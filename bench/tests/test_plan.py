@@ -14,7 +14,7 @@ def test_full_plan_has_the_rooms_of_every_scenario() -> None:
     directs = [r for k, r in rooms.items() if k.startswith("d")]
     assert len(directs) == 1000
     assert all(r.direct and len(r.members) == 2 for r in directs)
-    assert rooms["resume"].members == (0, 1)
+    assert all(rooms[f"resume{i}"].members == (0, 1) for i in range(100))
     assert list(plan.idle_users) == list(range(5000, 7000))
     assert list(plan.storm_users) == list(range(7000, 9000))
     assert plan.users == 9000
@@ -46,6 +46,7 @@ def test_a_subset_makes_only_the_users_it_needs() -> None:
     assert list(plan.rooms) == ["f500"]
     assert plan.users == 500
     assert build(load([], {"SCENARIOS": "resume"})).users == 2
+    assert len(build(load([], {"SCENARIOS": "resume"})).rooms) == 100
     assert list(build(load([], {"SCENARIOS": "fanout", "BENCH_SIZES": "10,100"})).rooms) == [
         "f10",
         "f100",

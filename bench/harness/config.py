@@ -34,7 +34,9 @@ class Config:
     duration_s: float
     workers: int
     fanout_sizes: tuple[int, ...]
+    one_process_sizes: tuple[int, ...]  # the -1p rows: fewer sizes, to fit the run's time
     windows: tuple[int, ...]
+    curve: tuple[float, ...]  # latency curve: offered rates, fractions of the saturation
     step_warmup_s: float
     step_duration_s: float
     all_window: int
@@ -107,12 +109,14 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Co
         scenarios=_pick(args.scenarios, SCENARIOS, "scenario", q(SCENARIOS, QUICK_SCENARIOS)),
         quick=quick,
         warmup_s=_number(env, "BENCH_WARMUP", q(2, 1), 0),
-        duration_s=_number(env, "BENCH_DURATION", q(6, 3), 1),
+        duration_s=_number(env, "BENCH_DURATION", q(5, 3), 1),
         workers=int(_number(env, "BENCH_WORKERS", 2, 1)),
         fanout_sizes=_numbers(env, "BENCH_SIZES", q(FULL_SIZES, (10, 500, 2000))),
-        windows=_numbers(env, "BENCH_WINDOWS", q((16, 64, 256), (16, 64))),
+        one_process_sizes=_numbers(env, "BENCH_SIZES_1P", q((500, 2000), (500,))),
+        windows=_numbers(env, "BENCH_WINDOWS", q((16, 64, 256), (64,))),
+        curve=q((0.25, 0.5, 0.75, 0.9, 1.0, 1.2), (0.5, 1.0, 1.2)),
         step_warmup_s=_number(env, "BENCH_STEP_WARMUP", 1, 0),
-        step_duration_s=_number(env, "BENCH_STEP_DURATION", q(3, 2), 1),
+        step_duration_s=_number(env, "BENCH_STEP_DURATION", 2, 1),
         all_window=int(_number(env, "BENCH_ALL_WINDOW", 2, 1)),
         idle_connections=int(_number(env, "BENCH_IDLE", q(20000, 5000), 1)),
         idle_users=int(_number(env, "BENCH_IDLE_USERS", 1000, 2)),

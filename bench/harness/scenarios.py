@@ -44,8 +44,6 @@ IDLE_CONNECT_BUDGET_S = 75
 RESUME_SEND_BUDGET_S = 30
 DRAIN_S = 5
 IDLE_ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
-# The latency curve: offered rates as fractions of the system's own 1 x 500 saturation.
-CURVE = (0.25, 0.5, 0.75, 0.9, 1.0, 1.2)
 STORM_TIMEOUT_S = 90
 # Reconnect storm (ours): messages posted over HTTP from the restart on, 100 a second.
 STORM_MESSAGES = 300
@@ -220,6 +218,9 @@ class Scenarios:
         raised (``BENCH_WINDOWS``) until deliveries/s stop rising by 5% (saturation)."""
         c = self.config
         sizes = sorted(c.fanout_sizes)
+        if system.processes == 1:
+            # One-process rows: the sizes of both lists (all of them if none is shared).
+            sizes = sorted(set(sizes) & set(c.one_process_sizes)) or sizes
         clients = []
         for user in range(sizes[-1]):
             client = system.client(user, self.rooms_of[user], user)
@@ -254,7 +255,7 @@ class Scenarios:
 
     def latency(self, system: System, rate: float, saturation: float | None) -> Case:
         """The 1 x 500 room at the fixed ``rate``; then, given the system's own saturation
-        (msgs/s), the curve: p99 at fractions of it (``CURVE``)."""
+        (msgs/s), the curve: p99 at fractions of it (``config.curve``)."""
         key = fanout_key(LATENCY_SIZE)
         send = {"mode": "rate", "rate": rate, "only_first": True}
         clients, fanout = self._members(system, [key], send)
@@ -263,7 +264,7 @@ class Scenarios:
         steps: list[dict[str, Any]] = [
             {"room": room, "mode": "rate", "rate": rate, "group": "fixed"}
         ]
-        for fraction in () if saturation is None else CURVE:
+        for fraction in () if saturation is None else c.curve:
             steps.append(
                 {
                     "room": room,

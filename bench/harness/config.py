@@ -111,7 +111,7 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Co
         warmup_s=_number(env, "BENCH_WARMUP", q(2, 1), 0),
         duration_s=_number(env, "BENCH_DURATION", q(5, 3), 1),
         workers=int(_number(env, "BENCH_WORKERS", 2, 1)),
-        fanout_sizes=_numbers(env, "BENCH_SIZES", q(FULL_SIZES, (10, 500, 2000))),
+        fanout_sizes=_numbers(env, "BENCH_SIZES", q(FULL_SIZES, (10, 500))),
         one_process_sizes=_numbers(env, "BENCH_SIZES_1P", q((500, 2000), (500,))),
         windows=_numbers(env, "BENCH_WINDOWS", q((16, 64, 256), (64,))),
         curve=q((0.25, 0.5, 0.75, 0.9, 1.0, 1.2), (0.5, 1.0, 1.2)),
@@ -126,7 +126,7 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Co
         storm_rooms=int(_number(env, "BENCH_STORM_ROOMS", q(1000, 200), 1)),
         # The whole run must finish within fifteen minutes; scenarios that would not fit are
         # skipped (and say so) once this many seconds are spent.
-        budget_s=_number(env, "BENCH_BUDGET", q(840, 200), 30),
+        budget_s=_number(env, "BENCH_BUDGET", q(840, 300), 30),
         redis_url=env.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
         admin_database_url=env.get(
             "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

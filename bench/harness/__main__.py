@@ -25,11 +25,13 @@ from harness.peers import start_peer
 from harness.plan import Plan, build
 from harness.population import PopulateFailed
 from harness.processes import StartFailed, raise_file_limit
+from harness.profile import Profiler
 from harness.quiet import wait_quiet
 from harness.scenarios import Case, Scenarios, run_loadgen, run_storm
 from harness.systems import FAMILIES, System, family, label, processes_of
 
 BENCH = Path(__file__).resolve().parent.parent
+PidGroups = dict[str, list[int]]
 SETTLE_MAX_S = 20.0
 MIN_BUDGET_S = 10.0
 
@@ -85,8 +87,10 @@ class Run:
         self.deadline = time.monotonic() + config.budget_s
         self.redis_pid = redis_pid(config.redis_url)
         self.hidden: list[str] = []
+        self.logs = BENCH / "results" / "logs"
 
     def bring_up(self, logs: Path) -> None:
+        self.logs = logs
         prefix = f"bench:{self.scenarios.run_tag}:"
         names = list(self.config.systems)
         if "ours-1p" in names and "ours" not in names:
@@ -125,10 +129,24 @@ class Run:
                 continue
             say(f"{case.title} on {name} ...")
             started = time.monotonic()
-            if case.key == "storm":
-                result = run_storm(case.spec, case.timeout_s, system.restart_edge)
-            else:
-                result = run_loadgen(case.spec, case.timeout_s)
+            profiler = Profiler(system, case.key, self.logs, self.config.profile)
+            profiler.start()
+
+            def restart(system: System = system, profiler: Profiler = profiler) -> PidGroups:
+                groups = system.restart_edge()
+                for pid in groups[system.edge_group]:
+                    profiler.attach(system.edge_group, pid)
+                return groups
+
+            try:
+                if case.key == "storm":
+                    result = run_storm(case.spec, case.timeout_s, restart)
+                else:
+                    result = run_loadgen(case.spec, case.timeout_s)
+            finally:
+                profiles = profiler.stop()
+            if profiles:
+                result["profiles"] = [str(p.relative_to(BENCH.parent)) for p in profiles]
             dead = system.dead()
             if dead:
                 result["error"] = f"process exited during the run: {', '.join(dead)}"

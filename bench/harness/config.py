@@ -47,6 +47,7 @@ class Config:
     storm_clients: int
     storm_rooms: int
     budget_s: float
+    profile: bool  # BENCH_PROFILE=1: py-spy flame graphs of ours' services per case
     redis_url: str
     admin_database_url: str
     database_name: str
@@ -127,6 +128,7 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Co
         # The whole run must finish within fifteen minutes; scenarios that would not fit are
         # skipped (and say so) once this many seconds are spent.
         budget_s=_number(env, "BENCH_BUDGET", q(840, 300), 30),
+        profile=env.get("BENCH_PROFILE", "").strip() not in ("", "0"),
         redis_url=env.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
         admin_database_url=env.get(
             "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -1,6 +1,9 @@
 """The least Django settings a Channels app runs with; REDIS_URL and PREFIX from the
 environment. The layer is channels_redis' RedisChannelLayer: the one its documentation sets up
-first and Channels' own documentation uses (RedisPubSubChannelLayer is marked beta)."""
+first and Channels' own documentation uses (RedisPubSubChannelLayer is marked beta).
+Its defaults are kept, the Redis connection pool's too (see bench/README.md for what that does
+under load).
+"""
 
 import os
 import secrets

@@ -191,13 +191,15 @@ class Run:
     def scenarios_in_order(self) -> None:
         chosen = self.config.scenarios
         everyone = [s for s in self.config.systems if s in FAMILIES]
-        if "fanout" in chosen or "latency" in chosen:
-            self.config_fanout(chosen)
-            self.record("fanout", self.scenarios.fanout, list(self.config.systems))
+        # The storm and resume need no other figure: first, so a long fan-out cannot starve
+        # them. The one-process rows have no target: after every scenario that has one.
         if "storm" in chosen:
             self.record("storm", self.scenarios.storm, [s for s in everyone if s in STORM_SYSTEMS])
         if "resume" in chosen and "ours" in everyone:
             self.record("resume", self.scenarios.resume, ["ours"])
+        if "fanout" in chosen or "latency" in chosen:
+            self.config_fanout(chosen)
+            self.record("fanout", self.scenarios.fanout, everyone)
         if "latency" in chosen:
             rate = self.latency_rate()
             if rate is None:
@@ -217,6 +219,9 @@ class Run:
             self.record("direct", self.scenarios.direct, everyone)
         if "idle" in chosen:
             self.record("idle", self.scenarios.idle, everyone)
+        single = [s for s in self.config.systems if s not in FAMILIES]
+        if "fanout" in chosen and single:
+            self.record("fanout", self.scenarios.fanout, single)
         if "groups" in chosen:
             self.record("groups", self.scenarios.groups, everyone)
 

@@ -385,10 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     path = out_dir / f"{stamp}.json"
     path.write_text(json.dumps(document, indent=1, default=str))
     pictures = plots.draw(run.results, out_dir / stamp)
-    # The latest run's pictures, under a fixed name: bench/README.md shows them.
+    # The latest run's pictures, under a fixed name: bench/README.md shows them (a run of one
+    # system compares nothing: it leaves them as they are).
     latest = out_dir / "latest"
     latest.mkdir(exist_ok=True)
-    for picture in pictures:
+    for picture in pictures if len(systems) > 1 else []:
         shutil.copyfile(picture, latest / picture.name.removeprefix(f"{stamp}-"))
     say("")
     say("server processes: " + ", ".join(f"{n} {processes_of(n)}" for n in systems))

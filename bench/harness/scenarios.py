@@ -45,6 +45,7 @@ RESUME_SEND_BUDGET_S = 30
 DRAIN_S = 5
 # A sweep's step drains for less: a slow system's backlog would otherwise cost seconds per step.
 STEP_DRAIN_S = 1.5
+SETTLE_S = 20  # the most a stepped case waits for the servers to go quiet after connecting
 IDLE_ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
 # Reconnect storm (ours): messages posted over HTTP from the restart on, 100 a second.
 STORM_MESSAGES = 300
@@ -178,6 +179,7 @@ class Scenarios:
             "duration_s": self.config.duration_s,
             "drain_s": DRAIN_S,
             "connect_budget_s": CONNECT_BUDGET_S,
+            "settle_s": SETTLE_S,
             "tag": f"{self.run_tag}{tag}",
             "connect_concurrency": 64,
             "connect_timeout_ms": 60000,
@@ -244,13 +246,16 @@ class Scenarios:
             for w in c.windows
         ]
         spec = self._base(system, "traffic", "fan", len(clients))
+        # Thousands of connects take a loaded system longer than the usual budget.
+        connect_s = max(CONNECT_BUDGET_S, len(clients) / 100)
         spec.update(
+            connect_budget_s=connect_s,
             clients=clients,
             fanout={system.room(fanout_key(n)): n for n in sizes},
             steps=steps,
             drain_s=STEP_DRAIN_S,
         )
-        timeout = CONNECT_BUDGET_S + len(steps) * self._step_s() + 30
+        timeout = connect_s + SETTLE_S + len(steps) * self._step_s() + 30
         title = f"fan-out 1 room x {'/'.join(str(n) for n in sizes)}, window sweep"
         return Case("fanout", title, spec, timeout)
 
@@ -279,7 +284,11 @@ class Scenarios:
             )
         spec = self._base(system, "traffic", "lat", len(clients))
         spec.update(clients=clients, fanout=fanout, steps=steps)
-        timeout = self._timeout(CONNECT_BUDGET_S) + (len(steps) - 1) * (self._step_s() + DRAIN_S)
+        timeout = (
+            self._timeout(CONNECT_BUDGET_S)
+            + SETTLE_S
+            + (len(steps) - 1) * (self._step_s() + DRAIN_S)
+        )
         title = f"fixed rate {rate:.1f} msg/s, 1 room x {LATENCY_SIZE}"
         return Case("latency", title, spec, timeout)
 

@@ -197,6 +197,29 @@ async function runTraffic(workers, spec, connected, step) {
 }
 
 /**
+ * Waits (up to `settle_s`) until the servers use less than a fifth of a core: a system still
+ * digesting thousands of connects (catch-up, presence) must not have that counted against its
+ * first step's figure.
+ */
+async function settle(spec) {
+  const until = nowUs() + (spec.settle_s ?? 20) * 1e6;
+  let before = procstat.sample(spec.server_pids);
+  let t = nowUs();
+  while (nowUs() < until) {
+    await sleep(500);
+    const after = procstat.sample(spec.server_pids);
+    const used = procstat.usage(before, after, (nowUs() - t) / 1e6);
+    const cores = Object.entries(used)
+      .filter(([name]) => name === 'server' || !/^(postgres|redis)/.test(name))
+      .reduce((n, [, g]) => n + (g.cores || 0), 0);
+    if (cores < 0.2) return;
+    before = after;
+    t = nowUs();
+  }
+  log('servers still busy after the settle time; measuring anyway');
+}
+
+/**
  * Several measurements on one set of connections, one per step ({room?, mode?, window?,
  * rate?, group?}). Steps of one `group` with `sweep` set form a window sweep: the rest of the
  * group is skipped once a window raised deliveries/s by less than `sweep_gain` (saturated).
@@ -270,6 +293,7 @@ async function main() {
       } else if (spec.mode === 'idle') {
         result = { ...result, ...(await runIdle(workers, spec, connected, before)) };
       } else if (spec.steps) {
+        await settle(spec);
         result = { ...result, steps: await runSteps(workers, spec, connected) };
       } else {
         result = { ...result, ...(await runTraffic(workers, spec, connected)) };

@@ -27,7 +27,9 @@ from harness.population import PopulateFailed
 from harness.processes import StartFailed, raise_file_limit
 from harness.profile import Profiler
 from harness.quiet import wait_quiet
-from harness.scenarios import Case, Scenarios, run_loadgen, run_storm
+from harness.runner import run_loadgen, run_storm
+from harness.scenarios import Case, Scenarios
+from harness.steps import dig, split
 from harness.systems import FAMILIES, System, family, label, processes_of
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -234,54 +236,6 @@ class Run:
         # The one-process gateway first: ours' services stop after it.
         for system in sorted(self.systems.values(), key=lambda s: s.name != "ours-1p"):
             system.stop()
-
-
-def split(key: str, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A stepped case's result as the table's scenarios: fan-out's best step per room size
-    (``fanout-<size>``, its window sweep beside it), latency's fixed-rate step (the curve
-    beside it); any other case as it is."""
-    steps = result.get("steps")
-    if not steps:
-        return {key: result}
-    common = {k: v for k, v in result.items() if k != "steps"}
-    if key == "latency":
-        fixed = {**common, **steps[0], "title": result["title"]}
-        fixed["curve"] = [
-            {
-                "fraction": s["step"].get("fraction"),
-                "offered_msgs_per_s": s["step"]["rate"],
-                "delivered_per_s": dig(s, "measured", "delivered_per_s"),
-                "p50_ms": dig(s, "measured", "latency", "p50_ms"),
-                "p99_ms": dig(s, "measured", "latency", "p99_ms"),
-            }
-            for s in steps[1:]
-        ]
-        return {"latency": fixed}
-    out: dict[str, dict[str, Any]] = {}
-    for s in steps:
-        size = s["step"].get("size")
-        name = f"fanout-{size}"
-        rate = dig(s, "measured", "delivered_per_s") or 0
-        best = out.get(name)
-        point = {
-            "window": s["step"].get("window"),
-            "delivered_per_s": rate,
-            "p99_ms": dig(s, "measured", "latency", "p99_ms"),
-        }
-        sweep = [*best["sweep"], point] if best else [point]
-        if best is None or rate > (dig(best, "measured", "delivered_per_s") or 0):
-            best = {**common, **s, "title": f"fan-out 1 room x {size} (best window)"}
-        best["sweep"] = sweep
-        out[name] = best
-    return out
-
-
-def dig(data: Any, *path: str) -> Any:
-    for step in path:
-        if not isinstance(data, dict) or step not in data:
-            return None
-        data = data[step]
-    return data
 
 
 def fit(case: Case, left_s: float) -> Case:

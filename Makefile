@@ -111,13 +111,13 @@ unit: install
 	$(BIN)/pytest --unit -q
 
 # Benchmarks against the peers, not part of `make test` (bench/README.md). A subset:
-# make bench SCENARIOS=fanout,latency SYSTEMS=ours,socketio
+# make bench SCENARIOS=fanout,latency SYSTEMS=ours,socketio; make bench QUICK=1 (~3 minutes)
 bench/node_modules/.installed: bench/package.json bench/package-lock.json
 	cd bench && npm ci --no-audit --no-fund --prefer-offline --loglevel=error
 	@touch $@
 
 bench: install bench/node_modules/.installed
-	PYTHONPATH=bench $(BIN)/python -m harness --systems "$(SYSTEMS)" --scenarios "$(SCENARIOS)"
+	PYTHONPATH=bench $(BIN)/python -m harness --systems "$(SYSTEMS)" --scenarios "$(SCENARIOS)" --quick "$(QUICK)"
 
 # The full fault, bad-input and attack suites (docs/reliability.md); prints the figures table.
 # Runs on private Redis and Postgres servers it starts itself, never the shared ones.

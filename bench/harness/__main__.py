@@ -6,31 +6,35 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from harness import report, targets
+from harness import plots, report, targets
 from harness.config import Config, ConfigError, load
-from harness.ours import start_ours
+from harness.ours import start_one_process, start_ours
 from harness.peers import start_peer
 from harness.plan import Plan, build
 from harness.population import PopulateFailed
 from harness.processes import StartFailed, raise_file_limit
+from harness.profile import Profiler
 from harness.quiet import wait_quiet
-from harness.scenarios import Case, Scenarios, run_loadgen
+from harness.runner import run_loadgen, run_storm
+from harness.scenarios import Case, Scenarios
 from harness.search import run_search
-from harness.systems import LABELS, System
+from harness.steps import dig, split
+from harness.systems import FAMILIES, System, family, label, processes_of
 
 BENCH = Path(__file__).resolve().parent.parent
+PidGroups = dict[str, list[int]]
 SETTLE_MAX_S = 20.0
 MIN_BUDGET_S = 10.0
 # Loading a million messages and building their index takes a few minutes on two cores.
@@ -52,14 +56,28 @@ def redis_pid(url: str) -> int | None:
         client.close()
 
 
-def start(name: str, config: Config, plan: Plan, logs: Path, prefix: str) -> System | str:
-    """The started system, or why it could not start."""
+def start(
+    name: str, config: Config, plan: Plan, logs: Path, prefix: str, ours: System | None
+) -> System | str:
+    """The started system, or why it could not start (``ours`` runs under ``ours-1p``)."""
     try:
         if name == "ours":
             return start_ours(config, plan, logs)
-        return start_peer(name, config.redis_url, prefix, logs)
+        if name == "ours-1p":
+            if ours is None:
+                return "ours did not start"
+            return start_one_process(ours, logs)
+        return start_peer(name, config.redis_url, prefix, logs, processes_of(name))
     except (StartFailed, PopulateFailed, OSError, subprocess.SubprocessError) as exc:
         return f"{type(exc).__name__}: {exc}"
+
+
+# One-process rows run these scenarios only (they show how a system scales with processes).
+ONE_PROCESS_SCENARIOS = ("fanout",)
+# The reconnect storm runs on these: ours, and socket.io for the 2x target.
+STORM_SYSTEMS = ("ours", "socketio")
+# The latency curve (p99 against offered rate) is drawn for these.
+CURVE_SYSTEMS = ("ours", "socketio")
 
 
 class Run:
@@ -73,15 +91,22 @@ class Run:
         self.titles: dict[str, str] = {}
         self.deadline = time.monotonic() + config.budget_s
         self.redis_pid = redis_pid(config.redis_url)
+        self.hidden: list[str] = []
+        self.logs = BENCH / "results" / "logs"
 
     def bring_up(self, logs: Path) -> None:
+        self.logs = logs
         if set(self.config.scenarios) <= {"search"}:
             return  # the search scenario starts no server
         prefix = f"bench:{self.scenarios.run_tag}:"
-        for name in self.config.systems:
+        names = list(self.config.systems)
+        if "ours-1p" in names and "ours" not in names:
+            names.insert(0, "ours")  # its services, users and rooms; not a column
+            self.hidden.append("ours")
+        for name in names:
             started = time.monotonic()
-            say(f"starting {LABELS[name]} ...")
-            system = start(name, self.config, self.plan, logs, prefix)
+            say(f"starting {label(name)} ...")
+            system = start(name, self.config, self.plan, logs, prefix, self.systems.get("ours"))
             if isinstance(system, str):
                 say(f"  could not start: {system.splitlines()[0]}")
                 self.down[name] = system
@@ -111,15 +136,36 @@ class Run:
                 continue
             say(f"{case.title} on {name} ...")
             started = time.monotonic()
-            result = run_loadgen(case.spec, case.timeout_s)
+            profiler = Profiler(system, case.key, self.logs, self.config.profile)
+            profiler.start()
+
+            def restart(system: System = system, profiler: Profiler = profiler) -> PidGroups:
+                groups = system.restart_edge()
+                for pid in groups[system.edge_group]:
+                    profiler.attach(system.edge_group, pid)
+                return groups
+
+            try:
+                if case.key == "storm":
+                    result = run_storm(case.spec, case.timeout_s, restart)
+                else:
+                    result = run_loadgen(case.spec, case.timeout_s)
+            finally:
+                profiles = profiler.stop()
+            if profiles:
+                result["profiles"] = [str(p.relative_to(BENCH.parent)) for p in profiles]
             dead = system.dead()
             if dead:
                 result["error"] = f"process exited during the run: {', '.join(dead)}"
                 self.down[name] = result["error"]
             result["title"] = case.title
             result["wall_s"] = time.monotonic() - started
-            self.results.setdefault(case.key, {})[name] = result
-            say(f"  {summary(case.key, result)} ({result['wall_s']:.0f}s)")
+            result["processes"] = system.processes
+            for key, part in split(case.key, result).items():
+                self.titles.setdefault(key, part.get("title", case.title))
+                self.results.setdefault(key, {})[name] = part
+                say(f"  {key}: {summary(key, part)}")
+            say(f"  ({result['wall_s']:.0f}s)")
             self.settle()
 
     def settle(self) -> None:
@@ -138,24 +184,29 @@ class Run:
         if waited >= SETTLE_MAX_S:
             say(f"  (systems still busy after {SETTLE_MAX_S:.0f}s; going on)")
 
+    def saturation(self, system: str) -> float | None:
+        """A system's 1 x 500 saturation in messages/s (fan-out deliveries/s / 500)."""
+        r = self.results.get("fanout-500", {}).get(system) or {}
+        rate = r.get("measured", {}).get("delivered_per_s") if not r.get("error") else None
+        return rate / 500 if rate else None
+
     def latency_rate(self) -> float | None:
-        """Half the slowest system's saturation, in messages/s, from fan-out 1 x 500."""
-        rates = [
-            r["measured"]["delivered_per_s"] / 500
-            for r in self.results.get("fanout-500", {}).values()
-            if not r.get("error") and r.get("measured", {}).get("delivered_per_s")
-        ]
+        """Half the slowest equal-process system's saturation, in messages/s (1 x 500)."""
+        rates = [s for n in self.config.systems if n in FAMILIES and (s := self.saturation(n))]
         return min(rates) / 2 if rates else None
 
     def scenarios_in_order(self) -> None:
         chosen = self.config.scenarios
-        everyone = list(self.config.systems)
-        if "fanout" in chosen or "latency" in chosen:
-            sizes = self.config.fanout_sizes if "fanout" in chosen else (500,)
-            for size in sizes:
-                self.record(f"fanout-{size}", partial(self.scenarios.fanout, size=size), everyone)
+        everyone = [s for s in self.config.systems if s in FAMILIES]
+        # The storm and resume need no other figure: first, so a long fan-out cannot starve
+        # them. The one-process rows have no target: after every scenario that has one.
+        if "storm" in chosen:
+            self.record("storm", self.scenarios.storm, [s for s in everyone if s in STORM_SYSTEMS])
         if "resume" in chosen and "ours" in everyone:
             self.record("resume", self.scenarios.resume, ["ours"])
+        if "fanout" in chosen or "latency" in chosen:
+            self.config_fanout(chosen)
+            self.record("fanout", self.scenarios.fanout, everyone)
         if "latency" in chosen:
             rate = self.latency_rate()
             if rate is None:
@@ -164,11 +215,20 @@ class Run:
                 }
             else:
                 say(f"fixed rate: {rate:.1f} msg/s (half the slowest 1 x 500 fan-out)")
-                self.record("latency", lambda s: self.scenarios.fanout(s, 500, rate=rate), everyone)
+                self.record(
+                    "latency",
+                    lambda s: self.scenarios.latency(
+                        s, rate, self.saturation(s.name) if s.name in CURVE_SYSTEMS else None
+                    ),
+                    everyone,
+                )
         if "direct" in chosen:
             self.record("direct", self.scenarios.direct, everyone)
         if "idle" in chosen:
             self.record("idle", self.scenarios.idle, everyone)
+        single = [s for s in self.config.systems if s not in FAMILIES]
+        if "fanout" in chosen and single:
+            self.record("fanout", self.scenarios.fanout, single)
         if "groups" in chosen:
             self.record("groups", self.scenarios.groups, everyone)
         if "search" in chosen and "ours" in everyone:
@@ -197,8 +257,14 @@ class Run:
             f" loaded in {result['load_s']} s ({result['wall_s']:.0f}s)"
         )
 
+    def config_fanout(self, chosen: tuple[str, ...]) -> None:
+        """Latency alone still needs the 1 x 500 saturation: fan-out at that one size."""
+        if "fanout" not in chosen:
+            self.scenarios.config = replace(self.config, fanout_sizes=(500,))
+
     def stop(self) -> None:
-        for system in self.systems.values():
+        # The one-process gateway first: ours' services stop after it.
+        for system in sorted(self.systems.values(), key=lambda s: s.name != "ours-1p"):
             system.stop()
 
 
@@ -222,6 +288,12 @@ def summary(key: str, r: dict[str, Any]) -> str:
         return f"FAILED: {r['error']}"
     if key == "idle":
         return f"{r.get('open_at_end', 0):,} connections held"
+    if key == "storm":
+        return (
+            f"{r.get('resumed', 0):,}/{dig(r, 'connections', 'ok') or 0:,} resumed; 99% in "
+            f"{r.get('resumed_99_s')} s, all in {r.get('resumed_all_s')} s; "
+            f"{r.get('cpu_ms_per_connect_total')} ms CPU/connect; messages {r.get('messages')}"
+        )
     if key == "resume":
         return f"{r.get('received', 0):,}/{r.get('expected', 0):,} in {r.get('resume_to_all_s')} s"
     m = r.get("measured", {})
@@ -277,14 +349,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         run.stop()
     systems = list(config.systems)
-    persists = {n: n == "ours" for n in systems}
+    persists = {n: family(n) == "ours" for n in systems}
     verdicts = targets.judge(run.results)
     document = {
         "started": stamp,
         "seconds": time.monotonic() - began,
         "machine": machine(),
         "config": {k: v for k, v in vars(config).items() if k != "admin_database_url"},
-        "systems": {n: {"label": LABELS[n], "persists": persists[n]} for n in systems},
+        "systems": {
+            n: {"label": label(n), "processes": processes_of(n), "persists": persists[n]}
+            for n in systems
+        },
         "not_started": run.down,
         "latency_rate_msgs_per_s": run.latency_rate(),
         "results": run.results,
@@ -293,7 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{stamp}.json"
     path.write_text(json.dumps(document, indent=1, default=str))
+    pictures = plots.draw(run.results, out_dir / stamp)
+    # The latest run's pictures, under a fixed name: bench/README.md shows them (a run of one
+    # system compares nothing: it leaves them as they are).
+    latest = out_dir / "latest"
+    latest.mkdir(exist_ok=True)
+    for picture in pictures if len(systems) > 1 else []:
+        shutil.copyfile(picture, latest / picture.name.removeprefix(f"{stamp}-"))
     say("")
+    say("server processes: " + ", ".join(f"{n} {processes_of(n)}" for n in systems))
     say(report.table(run.results, run.titles, systems))
     for note in report.notes(run.results, persists):
         say(note)
@@ -301,9 +384,11 @@ def main(argv: list[str] | None = None) -> int:
         say("")
         say(cores)
     say("")
-    say("targets (issue 8), this run:")
+    say("targets (issue 24, equal processes), this run:")
     say(targets.render(verdicts))
     say(f"\nresults: {path.relative_to(BENCH.parent)}; logs: {logs.relative_to(BENCH.parent)}")
+    for picture in pictures:
+        say(f"picture: {picture.relative_to(BENCH.parent)} (and results/latest/)")
     say(f"total {time.monotonic() - began:.0f}s")
     return 130 if interrupted else 0
 

@@ -20,7 +20,7 @@ from harness.config import Config
 from harness.plan import Plan
 from harness.population import populate
 from harness.processes import Server, free_port, run_once
-from harness.systems import System
+from harness.systems import PROCESSES, System
 
 MODULES = {
     "auth-service": "auth_service",
@@ -44,6 +44,27 @@ async def recreate_database(admin_url: str, name: str) -> tuple[str, int | None]
     finally:
         await conn.close()
     return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")), postmaster
+
+
+async def _backends(admin_url: str, name: str) -> list[int]:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
+
+
+def database_backends(admin_url: str, name: str) -> list[int]:
+    """The Postgres backends serving database ``name`` now (the services' pooled connections):
+    their CPU is ours alone, where the postmaster's tree holds every database on the server."""
+    try:
+        return asyncio.run(_backends(admin_url, name))
+    except (OSError, asyncpg.PostgresError):
+        return []
 
 
 def _parent(pid: int) -> int | None:
@@ -115,7 +136,7 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "GATEWAY_MAX_CONNECTIONS_PER_USER": "0",
         "ROOMS_CREATE_RATE": UNLIMITED,
         "ROOMS_CREATE_BURST": UNLIMITED,
-        "GATEWAY_WORKERS": "2",
+        "GATEWAY_WORKERS": str(PROCESSES),
     }
     python = sys.executable
     run_once([python, "-m", "auth_service", "keygen", key_file], env)
@@ -127,6 +148,7 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         servers=[],
         pid_groups={},
     )
+    system.env = env
     system.stop_hooks.append(keys.cleanup)
     system.stop_hooks.append(lambda: asyncio.run(_drop_keys(config.redis_url, prefix)))
     try:
@@ -148,3 +170,29 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         system.stop()
         raise
     return system
+
+
+def start_one_process(ours: System, logs: Path) -> System:
+    """``ours-1p``: a second gateway with ``GATEWAY_WORKERS=1`` in front of ours' services,
+    users and rooms (only the gateway differs, and only the gateway is started)."""
+    port = free_port()
+    env = {**ours.env, "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": "1"}
+    server = Server(
+        name="gateway-1p",
+        argv=[sys.executable, "-m", "gateway", "serve"],
+        env=env,
+        health_url=f"http://127.0.0.1:{port}/readyz",
+        log_path=logs / "ours-1p-gateway.log",
+    ).start()
+    return System(
+        name="ours-1p",
+        protocol="ours",
+        url=f"ws://127.0.0.1:{port}/ws",
+        persists=True,
+        servers=[server],
+        pid_groups={**ours.pid_groups, "gateway": [server.pid]},
+        processes=1,
+        room_names=ours.room_names,
+        tokens=ours.tokens,
+        env=env,
+    )

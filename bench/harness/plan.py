@@ -14,6 +14,11 @@ from harness.config import Config
 GROUPS = 100
 GROUP_SIZE = 10
 DIRECT_PAIRS = 1000
+LATENCY_SIZE = 500
+RESUME_ROOMS = 100
+# Reconnect storm: each user has this many connections, and every room this many members.
+STORM_CONNECTIONS_PER_USER = 5
+STORM_ROOM_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Room:
 class Plan:
     users: int = 0
     idle_users: range = field(default_factory=lambda: range(0))
+    storm_users: range = field(default_factory=lambda: range(0))
     rooms: dict[str, Room] = field(default_factory=dict)
 
     def add(self, room: Room) -> None:
@@ -50,10 +56,12 @@ def build(config: Config) -> Plan:
     """The users and rooms the selected scenarios need, and no more."""
     plan = Plan()
     wanted = set(config.scenarios)
-    if wanted & {"fanout", "latency"}:
-        sizes = config.fanout_sizes if "fanout" in wanted else config.fanout_sizes[:1]
-        for size in sizes:
-            plan.add(Room(fanout_key(size), tuple(range(size))))
+    # Fan-out rooms are nested (the first `size` users): one set of connections serves them all.
+    sizes = set(config.fanout_sizes) if "fanout" in wanted else set()
+    if "latency" in wanted:
+        sizes.add(LATENCY_SIZE)
+    for size in sorted(sizes):
+        plan.add(Room(fanout_key(size), tuple(range(size))))
     if "groups" in wanted:
         for g in range(GROUPS):
             first = g * GROUP_SIZE
@@ -62,7 +70,10 @@ def build(config: Config) -> Plan:
         for i in range(DIRECT_PAIRS):
             plan.add(Room(f"d{i}", (i, i + DIRECT_PAIRS), direct=True))
     if "resume" in wanted:
-        plan.add(Room("resume", (0, 1), direct=True))
+        # The two members share RESUME_ROOMS group rooms: the missed messages are spread over
+        # them, as after a night away.
+        for i in range(RESUME_ROOMS):
+            plan.add(Room(f"resume{i}", (0, 1)))
     if "idle" in wanted:
         # Users of their own, in rooms of ten: idle sockets of members of the big rooms would
         # make the scenario a presence storm (every connect tells every member) instead.
@@ -73,4 +84,20 @@ def build(config: Config) -> Plan:
             if len(members) > 1:
                 plan.add(Room(f"i{j}", members))
         plan.users = max(plan.users, first + config.idle_users)
+    if "storm" in wanted:
+        add_storm(plan, config.storm_clients, config.storm_rooms)
     return plan
+
+
+def add_storm(plan: Plan, clients: int, rooms: int) -> None:
+    """Users of their own for the reconnect storm, ``clients / 5`` of them, in ``rooms`` rooms of
+    ten: room j holds users 10j ... 10j+9 (modulo the users), so each user is in about the same
+    number of rooms."""
+    first = plan.users
+    users = max(STORM_ROOM_SIZE, clients // STORM_CONNECTIONS_PER_USER)
+    plan.storm_users = range(first, first + users)
+    for j in range(rooms):
+        start = j * STORM_ROOM_SIZE
+        members = sorted({first + (start + k) % users for k in range(STORM_ROOM_SIZE)})
+        plan.add(Room(f"s{j}", tuple(members)))
+    plan.users = max(plan.users, first + users)

@@ -1,4 +1,4 @@
-"""The six scenarios as load generator specs, and running the generator on them.
+"""The scenarios as load generator specs (harness/runner.py runs the generator on them).
 
 Every scenario is one run of ``node loadgen/main.js SPEC`` against one system; the spec
 names the connections (and who sends how), the phases and the processes to watch.
@@ -6,19 +6,23 @@ names the connections (and who sends how), the phases and the processes to watch
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import secrets
-import signal
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.config import Config
-from harness.plan import DIRECT_PAIRS, GROUP_SIZE, GROUPS, Plan, fanout_key
+from harness.ours import database_backends
+from harness.plan import (
+    DIRECT_PAIRS,
+    GROUP_SIZE,
+    GROUPS,
+    LATENCY_SIZE,
+    RESUME_ROOMS,
+    Plan,
+    fanout_key,
+)
 from harness.systems import System
 
 BENCH = Path(__file__).resolve().parent.parent
@@ -30,7 +34,13 @@ CONNECT_BUDGET_S = 25
 IDLE_CONNECT_BUDGET_S = 75
 RESUME_SEND_BUDGET_S = 30
 DRAIN_S = 5
+# A sweep's step drains for less: a slow system's backlog would otherwise cost seconds per step.
+STEP_DRAIN_S = 1.5
+SETTLE_S = 20  # the most a stepped case waits for the servers to go quiet after connecting
 IDLE_ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+# Reconnect storm (ours): messages posted over HTTP from the restart on, 100 a second.
+STORM_MESSAGES = 300
+STORM_RATE = 100
 Result = dict[str, Any]
 
 
@@ -42,38 +52,6 @@ class Case:
     title: str
     spec: dict[str, Any]
     timeout_s: float
-
-
-def run_loadgen(spec: dict[str, Any], timeout_s: float) -> Result:
-    """The generator's JSON result, or ``{"error": ...}`` when it fails or hangs."""
-    # The spec holds access tokens: a private file, removed right after.
-    fd, path = tempfile.mkstemp(prefix="bench-spec-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(spec, out)
-        # Its own process group, so a timeout ends the coordinator and its workers together.
-        child = subprocess.Popen(  # noqa: S603 (fixed argv)
-            ["node", str(LOADGEN), path],  # noqa: S607 (node from PATH, as npm ci used)
-            stdout=subprocess.PIPE,
-            cwd=BENCH,
-            start_new_session=True,
-        )
-        try:
-            stdout, _ = child.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
-            return {"error": f"load generator did not finish in {timeout_s:.0f}s"}
-    finally:
-        Path(path).unlink(missing_ok=True)
-    lines = stdout.decode(errors="replace").strip().splitlines()
-    if child.returncode != 0 or not lines:
-        return {"error": f"load generator exited {child.returncode} without a result"}
-    try:
-        result: Result = json.loads(lines[-1])
-    except json.JSONDecodeError:
-        return {"error": f"unreadable load generator output: {lines[-1][:200]}"}
-    return result
 
 
 class Scenarios:
@@ -96,6 +74,7 @@ class Scenarios:
             "duration_s": self.config.duration_s,
             "drain_s": DRAIN_S,
             "connect_budget_s": CONNECT_BUDGET_S,
+            "settle_s": SETTLE_S,
             "tag": f"{self.run_tag}{tag}",
             "connect_concurrency": 64,
             "connect_timeout_ms": 60000,
@@ -119,7 +98,7 @@ class Scenarios:
             fanout[system.room(key)] = len(room.members)
             for position, user in enumerate(room.members):
                 client = system.client(user, self.rooms_of[user], len(clients))
-                client["room"] = system.room(key)  # whose members it counts among
+                client["member_of"] = [system.room(key)]  # whose members it counts among
                 if send is not None and (position == 0 or not send.get("only_first")):
                     client["send"] = {
                         "room": system.room(key),
@@ -128,18 +107,130 @@ class Scenarios:
                 clients.append(client)
         return clients, fanout
 
-    def fanout(self, system: System, size: int, rate: float | None = None) -> Case:
-        key = fanout_key(size)
-        if rate is None:
-            send = {"mode": "window", "window": self.config.fanout_window, "only_first": True}
-            name, title = f"fanout-{size}", f"fan-out 1 room x {size}"
-        else:
-            send = {"mode": "rate", "rate": rate, "only_first": True}
-            name, title = "latency", f"fixed rate {rate:.1f} msg/s, 1 room x {size}"
+    def _step_s(self) -> float:
+        return self.config.step_warmup_s + self.config.step_duration_s + STEP_DRAIN_S + 1
+
+    def fanout(self, system: System) -> Case:
+        """One room per size, nested (room ``f<size>`` holds the first ``size`` users), on one
+        set of connections; user 0 sends to each in turn, and at each size the window is
+        raised (``BENCH_WINDOWS``) until deliveries/s stop rising by 5% (saturation)."""
+        c = self.config
+        sizes = sorted(c.fanout_sizes)
+        if system.processes == 1:
+            # One-process rows: the sizes of both lists (all of them if none is shared).
+            sizes = sorted(set(sizes) & set(c.one_process_sizes)) or sizes
+        clients = []
+        for user in range(sizes[-1]):
+            client = system.client(user, self.rooms_of[user], user)
+            client["member_of"] = [system.room(fanout_key(n)) for n in sizes if user < n]
+            clients.append(client)
+        first = system.room(fanout_key(sizes[0]))
+        clients[0]["send"] = {"room": first, "mode": "window", "window": c.windows[0]}
+        steps = [
+            {
+                "room": system.room(fanout_key(n)),
+                "size": n,
+                "mode": "window",
+                "window": w,
+                "group": str(n),
+                "sweep": True,
+                "warmup_s": c.step_warmup_s,
+                "duration_s": c.step_duration_s,
+            }
+            for n in sizes
+            for w in c.windows
+        ]
+        spec = self._base(system, "traffic", "fan", len(clients))
+        # Thousands of connects take a loaded system longer than the usual budget.
+        connect_s = max(CONNECT_BUDGET_S, len(clients) / 100)
+        spec.update(
+            connect_budget_s=connect_s,
+            clients=clients,
+            fanout={system.room(fanout_key(n)): n for n in sizes},
+            steps=steps,
+            drain_s=STEP_DRAIN_S,
+        )
+        timeout = connect_s + SETTLE_S + len(steps) * self._step_s() + 30
+        title = f"fan-out 1 room x {'/'.join(str(n) for n in sizes)}, window sweep"
+        return Case("fanout", title, spec, timeout)
+
+    def latency(self, system: System, rate: float, saturation: float | None) -> Case:
+        """The 1 x 500 room at the fixed ``rate``; then, given the system's own saturation
+        (msgs/s), the curve: p99 at fractions of it (``config.curve``)."""
+        key = fanout_key(LATENCY_SIZE)
+        send = {"mode": "rate", "rate": rate, "only_first": True}
         clients, fanout = self._members(system, [key], send)
-        spec = {**self._base(system, "traffic", name[:3] + str(size), len(clients))}
-        spec.update(clients=clients, fanout=fanout)
-        return Case(name, title, spec, self._timeout(CONNECT_BUDGET_S))
+        room = system.room(key)
+        c = self.config
+        steps: list[dict[str, Any]] = [
+            {"room": room, "mode": "rate", "rate": rate, "group": "fixed"}
+        ]
+        for fraction in () if saturation is None else c.curve:
+            steps.append(
+                {
+                    "room": room,
+                    "mode": "rate",
+                    "rate": round((saturation or 0) * fraction, 2),
+                    "fraction": fraction,
+                    "group": f"curve-{fraction}",
+                    "warmup_s": c.step_warmup_s,
+                    "duration_s": c.step_duration_s,
+                }
+            )
+        spec = self._base(system, "traffic", "lat", len(clients))
+        spec.update(clients=clients, fanout=fanout, steps=steps)
+        timeout = (
+            self._timeout(CONNECT_BUDGET_S)
+            + SETTLE_S
+            + (len(steps) - 1) * (self._step_s() + DRAIN_S)
+        )
+        title = f"fixed rate {rate:.1f} msg/s, 1 room x {LATENCY_SIZE}"
+        return Case("latency", title, spec, timeout)
+
+    def storm(self, system: System) -> Case:
+        """Reconnect storm: every storm user's connections (5 each) in, the server restarted,
+        everyone back (see loadgen/stormrun.js)."""
+        users = list(self.plan.storm_users)
+        clients = []
+        for c in range(self.config.storm_clients):
+            user = users[c % len(users)]
+            client = system.client(user, self.rooms_of[user], c)
+            client["member_of"] = [system.room(k) for k in self.rooms_of[user]]
+            clients.append(client)
+        spec = self._base(system, "storm", "stm", len(clients))
+        # Time to connect, and for everyone to be back, grow with the clients (10,000: 70 s
+        # and 160 s; a loaded 2-core machine has taken 90 s for the latter).
+        connect_s = 20 + len(clients) / 200
+        storm_s = 60 + len(clients) / 100
+        spec.update(
+            clients=clients,
+            local_addresses=IDLE_ADDRESSES,
+            connect_budget_s=connect_s,
+            storm_timeout_s=storm_s,
+            edge_group=system.edge_group,
+        )
+        if system.protocol == "ours" and system.env:
+            # Postgres is shared with other work: count our database's backends only.
+            backends = database_backends(self.config.admin_database_url, self.config.database_name)
+            groups = {k: v for k, v in system.pid_groups.items() if not k.startswith("postgres")}
+            if backends:
+                groups[f"postgres ({self.config.database_name})"] = backends
+            spec["server_pids"] = groups
+            rooms = [k for k in self.plan.rooms if k.startswith("s")]
+            # The first member of each room posts: each room gets about the same share.
+            senders = [
+                {"token": system.tokens[self.plan.rooms[k].members[0]], "room": system.room(k)}
+                for k in rooms
+            ]
+            spec["http"] = {
+                "messages_url": system.env["MESSAGES_URL"],
+                "senders": senders,
+                "count": STORM_MESSAGES,
+                "rate": STORM_RATE,
+            }
+        timeout = connect_s + storm_s + 40
+        title = f"reconnect storm, {len(clients):,} clients in {self.config.storm_rooms:,} rooms"
+        return Case("storm", title, spec, timeout)
 
     def groups(self, system: System) -> Case:
         send = {"mode": "window", "window": self.config.all_window}
@@ -184,7 +275,7 @@ class Scenarios:
             "workers": 1,
             "sender_token": system.tokens[0],
             "away_token": system.tokens[1],
-            "room": system.room("resume"),
+            "rooms": [system.room(f"resume{i}") for i in range(RESUME_ROOMS)],
             "count": count,
             "window": 32,
             "tag": f"{self.run_tag}res",
@@ -193,4 +284,5 @@ class Scenarios:
         }
         # Sending, then the acks still in flight (30 s at most), the resume, and slack.
         timeout = RESUME_SEND_BUDGET_S + 30 + 30 + 10
-        return Case("resume", f"resume after {count} missed messages", spec, timeout)
+        title = f"resume after {count} missed messages in {RESUME_ROOMS} rooms"
+        return Case("resume", title, spec, timeout)

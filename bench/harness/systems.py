@@ -1,5 +1,9 @@
 """A system under test as the scenarios see it: where to connect, how to name a room, whose
-token to present, and which processes to watch."""
+token to present, and which processes to watch.
+
+Every system runs as ``PROCESSES`` server processes (both cores); ``<name>-1p`` is the same
+system in one process, a row of its own for the scenarios in ``ONE_PROCESS_SCENARIOS``.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +12,52 @@ from dataclasses import dataclass, field
 
 from harness.processes import Server
 
+PROCESSES = 2
+FAMILIES = ("ours", "socketio", "pysio", "channels")
+ONE_PROCESS = tuple(f"{f}-1p" for f in FAMILIES)
+ALL = FAMILIES + ONE_PROCESS
 LABELS = {
-    "ours": "ours",
-    "socketio": "socket.io 4.8 (Node, redis-adapter)",
-    "pysio": "python-socketio 5 (AsyncRedisManager, uvicorn)",
+    "ours": "ours (gateway workers)",
+    "socketio": "socket.io 4.8 (Node cluster, redis-adapter)",
+    "pysio": "python-socketio 5.18 (AsyncRedisManager, uvicorn workers)",
+    "channels": "Django Channels 4.3 (channels_redis RedisChannelLayer, uvicorn workers)",
 }
+
+
+def family(name: str) -> str:
+    """``socketio-1p`` -> ``socketio``."""
+    return name.removesuffix("-1p")
+
+
+def processes_of(name: str) -> int:
+    return 1 if name.endswith("-1p") else PROCESSES
+
+
+def label(name: str) -> str:
+    n = processes_of(name)
+    return f"{LABELS[family(name)]}, {n} process{'es' if n > 1 else ''}"
 
 
 @dataclass
 class System:
     name: str
-    protocol: str  # "ours" (our gateway's frames) or "sio" (Socket.IO v5 over websocket)
+    # "ours" (our gateway's frames), "sio" (Socket.IO v5 over websocket) or "json" (Channels)
+    protocol: str
     url: str
     persists: bool
     servers: list[Server]
     # Process groups whose CPU and memory the load generator samples (root pids).
     pid_groups: dict[str, list[int]]
+    processes: int = PROCESSES
     room_names: dict[str, str] = field(default_factory=dict)
     tokens: list[str] = field(default_factory=list)
     stop_hooks: list[Callable[[], None]] = field(default_factory=list)
+    # Ours: the services' environment (a second gateway is started with it).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
-        return LABELS[self.name]
+        return label(self.name)
 
     def room(self, key: str) -> str:
         return self.room_names.get(key, key)
@@ -41,6 +68,20 @@ class System:
             # Our gateway subscribes a connection to its user's rooms itself.
             return {"gid": gid, "token": self.tokens[user]}
         return {"gid": gid, "rooms": [self.room(k) for k in rooms]}
+
+    @property
+    def edge_group(self) -> str:
+        """The process group clients connect to (what a reconnect storm restarts)."""
+        return "gateway" if self.protocol == "ours" else "server"
+
+    def restart_edge(self) -> dict[str, list[int]]:
+        """Stop the edge server with SIGTERM (ours closes every connection with 1001), start
+        it again, and return the process groups with its new pid."""
+        edge = next(s for s in self.servers if s.name.startswith(("gateway", self.name)))
+        edge.stop()
+        edge.start()
+        self.pid_groups[self.edge_group] = [edge.pid]
+        return self.pid_groups
 
     def dead(self) -> list[str]:
         """Names of this system's processes that have exited."""

@@ -10,6 +10,7 @@ const path = require('node:path');
 const { fork } = require('node:child_process');
 const { Histogram, nowUs } = require('./stats');
 const procstat = require('./procstat');
+const { runStorm } = require('./stormrun');
 
 const SATURATED = 0.9; // of one core, per worker process
 
@@ -133,14 +134,14 @@ async function connectAll(workers, spec) {
   };
 }
 
-async function runTraffic(workers, spec, connected) {
+async function runTraffic(workers, spec, connected, step) {
   const margin = spec.start_margin_ms ?? 600;
   const startAt = nowUs() + margin * 1000;
   const measureAt = startAt + spec.warmup_s * 1e6;
   const stopAt = measureAt + spec.duration_s * 1e6;
   // Expected deliveries count the members actually connected, room by room.
   const fanout = connected.rooms;
-  for (const w of workers) w.child.send({ cmd: 'run', startAt, measureAt, stopAt, fanout });
+  for (const w of workers) w.child.send({ cmd: 'run', startAt, measureAt, stopAt, fanout, step });
   log(`running: ${spec.warmup_s}s warm-up, ${spec.duration_s}s measured`);
   await sleep((measureAt - nowUs()) / 1000);
   const server0 = procstat.sample(spec.server_pids);
@@ -195,6 +196,54 @@ async function runTraffic(workers, spec, connected) {
   };
 }
 
+/**
+ * Waits (up to `settle_s`) until the servers use less than a fifth of a core: a system still
+ * digesting thousands of connects (catch-up, presence) must not have that counted against its
+ * first step's figure.
+ */
+async function settle(spec) {
+  const until = nowUs() + (spec.settle_s ?? 20) * 1e6;
+  let before = procstat.sample(spec.server_pids);
+  let t = nowUs();
+  while (nowUs() < until) {
+    await sleep(500);
+    const after = procstat.sample(spec.server_pids);
+    const used = procstat.usage(before, after, (nowUs() - t) / 1e6);
+    const cores = Object.entries(used)
+      .filter(([name]) => name === 'server' || !/^(postgres|redis)/.test(name))
+      .reduce((n, [, g]) => n + (g.cores || 0), 0);
+    if (cores < 0.2) return;
+    before = after;
+    t = nowUs();
+  }
+  log('servers still busy after the settle time; measuring anyway');
+}
+
+/**
+ * Several measurements on one set of connections, one per step ({room?, mode?, window?,
+ * rate?, group?}). Steps of one `group` with `sweep` set form a window sweep: the rest of the
+ * group is skipped once a window raised deliveries/s by less than `sweep_gain` (saturated).
+ */
+async function runSteps(workers, spec, connected) {
+  const out = [];
+  const best = {};
+  const stalled = new Set();
+  for (const step of spec.steps) {
+    const group = step.group ?? 'all';
+    if (stalled.has(group)) continue;
+    const phases = { ...spec, warmup_s: step.warmup_s ?? spec.warmup_s, duration_s: step.duration_s ?? spec.duration_s };
+    const r = await runTraffic(workers, phases, connected, step);
+    const rate = r.measured.delivered_per_s;
+    log(`step ${JSON.stringify(step)}: ${Math.round(rate)} deliveries/s`);
+    out.push({ step, ...r });
+    if (step.sweep && best[group] !== undefined && rate < best[group] * (1 + (spec.sweep_gain ?? 0.05))) {
+      stalled.add(group);
+    }
+    best[group] = Math.max(best[group] ?? 0, rate);
+  }
+  return out;
+}
+
 async function runIdle(workers, spec, connected, before) {
   log(`holding ${connected.ok} connections for ${spec.hold_s}s`);
   await sleep(spec.hold_s * 1000);
@@ -227,7 +276,9 @@ async function main() {
   const workers = Array.from({ length: spec.workers || 2 }, (_, i) => new Worker(i));
   let result = {};
   try {
-    if (spec.mode === 'resume') {
+    if (spec.mode === 'storm') {
+      result = await runStorm(workers, spec, log);
+    } else if (spec.mode === 'resume') {
       result = await workers[0].ask({ cmd: 'resume', spec }, 'resume');
       delete result.ev;
     } else {
@@ -241,6 +292,9 @@ async function main() {
         result.error = 'no connection succeeded';
       } else if (spec.mode === 'idle') {
         result = { ...result, ...(await runIdle(workers, spec, connected, before)) };
+      } else if (spec.steps) {
+        await settle(spec);
+        result = { ...result, steps: await runSteps(workers, spec, connected) };
       } else {
         result = { ...result, ...(await runTraffic(workers, spec, connected)) };
       }
@@ -255,4 +309,6 @@ async function main() {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-main();
+module.exports = { Worker, sleep };
+
+if (require.main === module) main();

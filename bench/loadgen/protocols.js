@@ -76,6 +76,19 @@ function oursKind(buf) {
   return OTHER;
 }
 
+/** Kind of a Channels peer frame: `{"type":"msg"|"ack"|"joined"|"error",...}`. */
+function jsonKind(buf) {
+  const i = buf.indexOf(TYPE);
+  if (i < 0) return OTHER;
+  switch (buf[i + TYPE.length]) {
+    case 0x6d: return MESSAGE; // msg
+    case 0x61: return ACK; // ack
+    case 0x6a: return READY; // joined
+    case 0x65: return ERROR; // error
+    default: return OTHER;
+  }
+}
+
 /** Socket.IO packet kind: `42[...]` event, `43<id>[...]` ack, Engine.IO ping `2`, ... */
 function sioKind(buf) {
   if (buf[0] === 0x34 /* 4 */) {
@@ -136,6 +149,13 @@ class Connection {
         reject(err);
       };
       ws.on('error', (err) => fail(err));
+      if (this.protocol === 'json') {
+        // Channels: one acknowledged join per room once open.
+        ws.on('open', () => {
+          if (joinsLeft === 0) done({});
+          for (const room of this.rooms) ws.send(JSON.stringify({ type: 'join', room }));
+        });
+      }
       ws.on('close', (code) => {
         const wasOpen = this.open;
         this.open = false;
@@ -151,6 +171,14 @@ class Connection {
           const kind = oursKind(buf);
           if (kind === READY) done(JSON.parse(buf));
           else if (kind === ERROR) this.handlers.error(buf);
+          return;
+        }
+        if (this.protocol === 'json') {
+          const kind = jsonKind(buf);
+          if (kind === READY) {
+            joinsLeft -= 1;
+            if (joinsLeft === 0) done({});
+          } else if (kind === ERROR) fail(new Error(`join refused ${buf.toString().slice(0, 80)}`));
           return;
         }
         // Socket.IO handshake: Engine.IO open, namespace connect, then one acked join per room.
@@ -179,6 +207,14 @@ class Connection {
         default: return h.other(buf);
       }
     }
+    if (this.protocol === 'json') {
+      switch (jsonKind(buf)) {
+        case MESSAGE: return h.message(buf);
+        case ACK: return h.ack(buf);
+        case ERROR: return h.error(buf);
+        default: return h.other(buf);
+      }
+    }
     switch (sioKind(buf)) {
       case MESSAGE: return h.message(buf);
       case ACK: return h.ack(buf);
@@ -197,6 +233,8 @@ class Connection {
       this.ws.send(
         `{"type":"send","room_id":"${room}","body":"${body}","client_msg_id":"${clientMsgId}","ref":"${clientMsgId}"}`,
       );
+    } else if (this.protocol === 'json') {
+      this.ws.send(`{"type":"send","room":"${room}","body":"${body}"}`);
     } else {
       this.ws.send(`42${this.ackId++}["send","${room}","${body}"]`);
     }
@@ -224,6 +262,7 @@ module.exports = {
   parseSeq,
   oursKind,
   sioKind,
+  jsonKind,
   MESSAGE,
   ACK,
   ERROR,

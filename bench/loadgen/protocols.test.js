@@ -40,3 +40,11 @@ test('seq and room of a message frame are read for the resume order check', () =
   assert.deepEqual(p.parseSeq(message('b')), [42, 'r-1']);
   assert.equal(p.parseSeq(Buffer.from('{"type":"pong"}')), null);
 });
+
+test('the Channels peer frame kinds are told apart without parsing the JSON', () => {
+  assert.equal(p.jsonKind(Buffer.from('{"type":"msg","body":"@T1@S2@x"}')), p.MESSAGE);
+  assert.equal(p.jsonKind(Buffer.from('{"type":"ack"}')), p.ACK);
+  assert.equal(p.jsonKind(Buffer.from('{"type":"joined"}')), p.READY);
+  assert.equal(p.jsonKind(Buffer.from('{"type":"error","code":"bad_frame"}')), p.ERROR);
+  assert.equal(p.jsonKind(Buffer.from('{"type":"other"}')), p.OTHER);
+});

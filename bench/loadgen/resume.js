@@ -1,7 +1,8 @@
 'use strict';
-// Scenario 6 (ours only): one member is away while another sends `count` messages to their
-// room; then the away member connects and resumes from the seq it had. We time how long
-// until it holds every missed message, and check they came in seq order, each once.
+// Resume (ours only): one member is away while another sends `count` messages round-robin to
+// the rooms they share (`rooms`); then the away member connects and resumes every room from
+// the seq it had. We time how long until it holds all of them, and check each room's came in
+// seq order, each once.
 
 const { nowUs } = require('./stats');
 const { Connection, makeBody, parseSeq } = require('./protocols');
@@ -41,7 +42,7 @@ function sendAll(url, spec) {
     };
     const pump = () => {
       while (n < spec.count && n - acked - refused < spec.window && nowUs() < deadline) {
-        conn.send(spec.room, makeBody(nowUs(), 0, 'resume'), `${spec.tag}-${n}`);
+        conn.send(spec.rooms[n % spec.rooms.length], makeBody(nowUs(), 0, 'resume'), `${spec.tag}-${n}`);
         n += 1;
       }
       if (acked + refused >= n && (n >= spec.count || nowUs() >= deadline)) finish();
@@ -83,11 +84,11 @@ function sendAll(url, spec) {
   });
 }
 
-/** Connects the away member and resumes from `fromSeq`; resolves with the timings. */
-function resumeFrom(url, spec, fromSeq, expected) {
+/** Connects the away member and resumes each room from `fromSeqs[room]`; the timings. */
+function resumeFrom(url, spec, fromSeqs, expected) {
   return new Promise((resolve, reject) => {
     let got = 0;
-    let last = fromSeq;
+    const last = { ...fromSeqs };
     let outOfOrder = 0;
     let resumedAt = null;
     let allAt = null;
@@ -119,9 +120,10 @@ function resumeFrom(url, spec, fromSeq, expected) {
       handlers: quietHandlers({
         message(buf) {
           const parsed = parseSeq(buf);
-          if (parsed === null || parsed[1] !== spec.room || parsed[0] <= fromSeq) return;
-          if (parsed[0] !== last + 1) outOfOrder += 1;
-          last = Math.max(last, parsed[0]);
+          if (parsed === null || !(parsed[1] in fromSeqs) || parsed[0] <= fromSeqs[parsed[1]]) return;
+          const room = parsed[1];
+          if (parsed[0] !== last[room] + 1) outOfOrder += 1;
+          last[room] = Math.max(last[room], parsed[0]);
           got += 1;
           if (got === expected) allAt = nowUs();
           maybeDone();
@@ -140,7 +142,7 @@ function resumeFrom(url, spec, fromSeq, expected) {
       .connect(30000)
       .then(() => {
         resumeSentAt = nowUs();
-        conn.resume({ [spec.room]: fromSeq }, 'bench-resume');
+        conn.resume(fromSeqs, 'bench-resume');
       })
       .catch(reject);
   });
@@ -154,12 +156,15 @@ async function runResume(spec) {
   });
   const ready = await probe.connect(30000);
   probe.close();
-  const entry = (ready.rooms || []).find((r) => r.room_id === spec.room);
-  if (!entry) return { error: 'the away member is not in the room' };
-  const fromSeq = entry.last_seq;
+  const fromSeqs = {};
+  for (const room of spec.rooms) {
+    const entry = (ready.rooms || []).find((r) => r.room_id === room);
+    if (!entry) return { error: `the away member is not in room ${room}` };
+    fromSeqs[room] = entry.last_seq;
+  }
   const sent = await sendAll(spec.url, spec);
-  const resumed = await resumeFrom(spec.url, spec, fromSeq, sent.acked);
-  return { count: spec.count, from_seq: fromSeq, send: sent, ...resumed };
+  const resumed = await resumeFrom(spec.url, spec, fromSeqs, sent.acked);
+  return { count: spec.count, rooms: spec.rooms.length, send: sent, ...resumed };
 }
 
 module.exports = { runResume };

@@ -7,6 +7,7 @@
 const { Histogram, nowUs } = require('./stats');
 const { Connection, makeBody, parseStamp } = require('./protocols');
 const { runResume } = require('./resume');
+const storm = require('./storm');
 
 const PAD = 'x'.repeat(24);
 
@@ -38,11 +39,13 @@ class Counters {
 }
 
 const phases = new Phases();
-const counters = new Counters();
+let counters = new Counters();
 const conns = [];
 let spec = null;
 let cpuAtMeasure = null;
 let cpuMeasured = null;
+let stormStats = null;
+let stormClients = [];
 
 function noteError(buf) {
   let code = 'unparsable';
@@ -69,6 +72,20 @@ class Sender {
     this.echoes = 0;
     this.timer = null;
     this.started = false;
+    this.n0 = 0; // sends before this step
+  }
+
+  /** A new step on the same connection: another room, window or rate; earlier sends settled. */
+  restep(step) {
+    this.stop();
+    this.started = false;
+    if (step.room) this.room = step.room;
+    if (step.mode) this.mode = step.mode;
+    if (step.window) this.window = step.window;
+    if (step.rate) this.rate = step.rate;
+    this.n0 = this.n;
+    this.acks = this.n;
+    this.echoes = this.n;
   }
 
   start() {
@@ -103,12 +120,13 @@ class Sender {
   /** Fixed rate: each message's stamp is its scheduled time, so a late send shows as latency. */
   tick() {
     const now = nowUs();
-    while (this.t0 + (this.n * 1e6) / this.rate <= now) {
-      const due = this.t0 + (this.n * 1e6) / this.rate;
+    const at = (k) => this.t0 + ((k - this.n0) * 1e6) / this.rate;
+    while (at(this.n) <= now) {
+      const due = at(this.n);
       if (due >= phases.stopAt) return;
       if (!this.sendOne(due)) return;
     }
-    const next = this.t0 + (this.n * 1e6) / this.rate;
+    const next = at(this.n);
     this.timer = setTimeout(() => this.tick(), Math.max(0, (next - nowUs()) / 1000));
   }
 
@@ -189,7 +207,9 @@ async function connectAll() {
       try {
         await conn.connect(spec.connect_timeout_ms || 30000);
         ok += 1;
-        if (client.room) rooms[client.room] = (rooms[client.room] || 0) + 1;
+        for (const room of client.member_of || (client.room ? [client.room] : [])) {
+          rooms[room] = (rooms[room] || 0) + 1;
+        }
         if (client.send) slot.sender = new Sender(client, conn);
         conns.push({ conn, slot });
       } catch (err) {
@@ -216,6 +236,13 @@ function schedule(at, fn) {
 
 function run(msg) {
   spec.fanout = msg.fanout;
+  if (msg.step) {
+    // One more measurement on the same connections: fresh counters, senders re-aimed.
+    counters = new Counters();
+    cpuAtMeasure = null;
+    cpuMeasured = null;
+    for (const { slot } of conns) if (slot.sender) slot.sender.restep(msg.step);
+  }
   phases.startAt = msg.startAt;
   phases.measureAt = msg.measureAt;
   phases.stopAt = msg.stopAt;
@@ -246,7 +273,7 @@ function report() {
     latency: counters.latency[2].toJSON(),
     cpu: cpuMeasured,
     open,
-    expected: senders.reduce((sum, s) => sum + s.n * (spec.fanout[s.room] || 0), 0),
+    expected: senders.reduce((sum, s) => sum + (s.n - s.n0) * (spec.fanout[s.room] || 0), 0),
     memory_rss: process.memoryUsage().rss,
   };
 }
@@ -265,8 +292,19 @@ process.on('message', async (msg) => {
       process.send({ ev: 'report', ...report() });
     } else if (msg.cmd === 'resume') {
       process.send({ ev: 'resume', ...(await runResume(msg.spec)) });
+    } else if (msg.cmd === 'storm_connect') {
+      spec = msg.spec;
+      stormStats = storm.newStats();
+      const started = nowUs();
+      const got = await storm.connectStorm(spec, stormStats);
+      stormClients = got.clients;
+      process.send({ ev: 'storm_connected', ok: got.clients.length, rooms: got.rooms, seconds: (nowUs() - started) / 1e6 });
+    } else if (msg.cmd === 'storm_report') {
+      const { resumed, ...rest } = stormStats;
+      process.send({ ev: 'storm_report', ...rest, resumed: msg.full ? resumed : resumed.length, clients: stormClients.length });
     } else if (msg.cmd === 'close') {
       for (const { conn } of conns) conn.close();
+      for (const c of stormClients) c.stop();
       process.send({ ev: 'closed' }, () => process.exit(0));
     }
   } catch (err) {

@@ -1,8 +1,9 @@
-"""Peer 2: python-socketio 5 with AsyncRedisManager on uvicorn, one process.
+"""Peer 2: python-socketio 5 with AsyncRedisManager on uvicorn, PROCS worker processes (default
+1; uvicorn's own ``--workers``, sharing the port; the Redis manager carries every emit to all).
 
 Clients ``join`` rooms; ``send`` emits to the room through Redis (every emit crosses the
-manager's channel) and acks. Nothing is stored. PORT, REDIS_URL and PREFIX come from the
-environment.
+manager's channel) and acks. Nothing is stored. PORT, REDIS_URL, PREFIX and PROCS come from
+the environment.
 """
 
 from __future__ import annotations
@@ -68,8 +69,13 @@ def build() -> socketio.ASGIApp:
 
 
 def main() -> None:
+    procs = int(os.environ.get("PROCS", "1"))
     uvicorn.run(
-        build(),
+        # With workers uvicorn imports the app in each process: by name (this file's folder is
+        # on the path, which the workers inherit).
+        "pysio_server:build" if procs > 1 else build(),
+        factory=procs > 1,
+        workers=procs if procs > 1 else None,
         host="127.0.0.1",
         port=int(os.environ.get("PORT", "8200")),
         loop="uvloop",

@@ -1,14 +1,20 @@
 'use strict';
-// Peer 1: socket.io 4.8 with @socket.io/redis-adapter, one Node process. Clients `join` rooms;
-// `send` broadcasts to the room through the Redis adapter (io.to(room).emit) and acks once
-// published. Nothing is stored. PORT, REDIS_URL and PREFIX come from the environment.
+// Peer 1: socket.io 4.8 with @socket.io/redis-adapter. PROCS Node processes (default 1): with
+// more than one, the cluster module's primary forks that many workers sharing the port; the
+// websocket transport alone needs no sticky sessions, and the Redis adapter carries each
+// broadcast to the other workers. Clients `join` rooms; `send` broadcasts to the room
+// (io.to(room).emit) and acks once published. Nothing is stored. PORT, REDIS_URL, PREFIX and
+// PROCS come from the environment.
 
+const cluster = require('node:cluster');
 const http = require('node:http');
 const { Server } = require('socket.io');
 const { createAdapter } = require('@socket.io/redis-adapter');
 const { createClient } = require('redis');
 
-async function main() {
+const PROCS = Math.max(1, Number(process.env.PROCS || 1));
+
+async function serve() {
   const pub = createClient({ url: process.env.REDIS_URL || 'redis://127.0.0.1:6379/0' });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
@@ -37,7 +43,28 @@ async function main() {
   process.on('SIGINT', stop);
 }
 
-main().catch((err) => {
+function primary() {
+  // Round-robin accepts in the primary spread connections evenly over the workers.
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  const workers = Array.from({ length: PROCS }, () => cluster.fork());
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    for (const w of workers) w.process.kill('SIGTERM');
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  cluster.on('exit', () => {
+    if (!stopping) {
+      console.error('a worker exited: stopping');
+      stop();
+    }
+    if (Object.keys(cluster.workers).length === 0) process.exit(stopping ? 0 : 1);
+  });
+}
+
+const run = PROCS > 1 && cluster.isPrimary ? async () => primary() : serve;
+run().catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -5,10 +5,12 @@ from harness.config import ConfigError, load
 def test_empty_selection_means_every_system_and_scenario() -> None:
     """SYSTEMS and SCENARIOS unset run everything."""
     config = load([], {})
-    assert config.systems == ("ours", "socketio", "pysio")
+    assert config.systems[:4] == ("ours", "socketio", "pysio", "channels")
+    assert config.systems[4:] == ("ours-1p", "socketio-1p", "pysio-1p", "channels-1p")
     assert config.scenarios == (
-        "fanout",
+        "storm",
         "resume",
+        "fanout",
         "latency",
         "direct",
         "idle",
@@ -17,11 +19,22 @@ def test_empty_selection_means_every_system_and_scenario() -> None:
     )
 
 
+def test_quick_runs_the_targets_at_equal_processes_smaller() -> None:
+    """QUICK=1: the four systems at two processes, the scenarios with a target, less of each."""
+    config = load([], {"QUICK": "1"})
+    assert config.systems == ("ours", "socketio", "pysio", "channels")
+    assert config.scenarios == ("storm", "resume", "fanout", "latency")
+    assert config.storm_clients < 10000
+    assert config.budget_s <= 300
+    assert config.fanout_sizes == (10, 500)
+    assert load([], {"QUICK": "1", "SYSTEMS": "ours-1p"}).systems == ("ours-1p",)
+
+
 def test_subset_is_taken_from_the_environment_in_canonical_order() -> None:
     """SCENARIOS=resume,fanout SYSTEMS=ours selects those, in run order."""
-    config = load([], {"SCENARIOS": "resume,fanout", "SYSTEMS": "ours"})
+    config = load([], {"SCENARIOS": "fanout,resume", "SYSTEMS": "ours"})
     assert config.systems == ("ours",)
-    assert config.scenarios == ("fanout", "resume")
+    assert config.scenarios == ("resume", "fanout")
 
 
 def test_unknown_names_and_bad_numbers_are_refused() -> None:

@@ -6,8 +6,10 @@
 set -eu
 
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+# Hangul needs a CJK font, or the Korean screenshots show empty boxes.
+CJK_FONT=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-if [ -x "$CHROMIUM" ]; then
+if [ -x "$CHROMIUM" ] && [ -f "$CJK_FONT" ]; then
     echo "chromium already installed: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
     exit 0
 fi
@@ -19,5 +21,5 @@ else
 fi
 
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk
 echo "installed: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
@@ -78,7 +79,23 @@ class Routes:
             return response(200, generate_latest(), CONTENT_TYPE_LATEST)
         if path == "/config.json":
             return response(200, self.config, "application/json", Cache_Control="no-cache")
+        if path == "/locales/index.json":
+            return self._languages()
         return self._file(path)
+
+    def _languages(self) -> Response:
+        """The web client's languages: one per locales/<code>.json (a new file adds one)."""
+        found = []
+        for file in sorted((self.static / "locales").glob("*.json")):
+            if file.name == "index.json":
+                continue
+            try:
+                name = orjson.loads(file.read_bytes()).get("_language", file.stem)
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+            found.append({"code": file.stem, "name": str(name)})
+        body = orjson.dumps({"languages": found})
+        return response(200, body, "application/json", Cache_Control="no-cache")
 
     def _file(self, path: str) -> Response:
         name = "index.html" if path in ("", "/") else path.lstrip("/")

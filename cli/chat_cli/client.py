@@ -10,6 +10,7 @@ import httpx
 
 from chat_cli.endpoints import Endpoints
 from chat_cli.errors import CliError, UsageError
+from chat_cli.i18n import error_text
 from chat_cli.session import Session, SessionStore
 
 # Refresh this many seconds before the access token's expiry.
@@ -22,7 +23,7 @@ class ApiError(CliError):
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status = status
         self.code = code
-        super().__init__(f"{message} ({status} {code})")
+        super().__init__(f"{error_text(code, message)} ({status} {code})")
 
 
 def _error_from(response: httpx.Response) -> ApiError:

@@ -12,6 +12,7 @@ from chat_cli import community, files
 from chat_cli.client import Api
 from chat_cli.directory import find_room, labels, list_rooms
 from chat_cli.errors import UsageError
+from chat_cli.i18n import t
 from chat_cli.output import emit, message_line, note
 from chat_cli.people import Names
 from chat_cli.tail import Tail
@@ -49,7 +50,7 @@ async def login(api: Api, args: argparse.Namespace) -> None:
     emit(
         user,
         as_json=args.json,
-        text=f"logged in as {user.get('display_name')} <{user.get('email')}>",
+        text=t("cli.logged_in", name=user.get("display_name"), email=user.get("email")),
     )
 
 

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import NewLocalPage
@@ -65,6 +66,16 @@ def test_catalogues_have_the_same_keys_and_every_documented_error() -> None:
         and not re.fullmatch(r"[{}\w\s.]+", v)
     ]
     assert not untranslated, untranslated
+
+
+async def test_gateway_lists_the_languages(web_url: str) -> None:
+    """/locales/index.json names one language per catalogue file, with its own name."""
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(web_url + "locales/index.json")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "languages": [{"code": "en", "name": "English"}, {"code": "ko", "name": "한국어"}]
+    }
 
 
 async def test_korean_browser_gets_korean_and_a_full_flow(

@@ -7,7 +7,7 @@
 
 import { api } from "./api.js";
 import { $, el, toast } from "./dom.js";
-import { errorText, listOf, t } from "./i18n.js";
+import { errorText, listOf, sortByText, t } from "./i18n.js";
 import { nameNode } from "./people.js";
 import { state, userName } from "./state.js";
 
@@ -285,7 +285,7 @@ export function seenByNode(roomId, lastOwn) {
   const readers = [...(receipts.get(roomId) || new Map())]
     .filter(([id, seq]) => id !== state.me.id && seq >= lastOwn.seq).map(([id]) => userName(id));
   if (!readers.length) return null;
-  const seen = t("convo.seen_by", { names: listOf(readers) });
+  const seen = t("convo.seen_by", { names: listOf(sortByText(readers, (name) => name)) });
   return el("li", { class: "seen-by", "aria-label": seen }, seen);
 }
 

@@ -6,7 +6,7 @@
 
 import { ApiError, api } from "./api.js";
 import { $, el, toast } from "./dom.js";
-import { errorText, t } from "./i18n.js";
+import { errorText, sortByText, t } from "./i18n.js";
 import { emit, roomTitle, state, userName } from "./state.js";
 
 const ENABLED_KEY = "chat.notifications";
@@ -191,7 +191,7 @@ async function openPanel() {
   $("#notify-device").checked = enabled();
   $("#notify-level").value = prefs.level;
   const list = $("#notify-rooms");
-  list.replaceChildren(...[...state.rooms.values()].map((room) => el("li", {},
+  list.replaceChildren(...sortByText(state.rooms.values(), roomTitle).map((room) => el("li", {},
     el("label", { class: "row" },
       el("input", { type: "checkbox", value: room.id, checked: prefs.rooms?.[room.id] === "none" }),
       ` ${t("notify.mute_room", { title: roomTitle(room) })}`))));

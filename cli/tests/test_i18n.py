@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
@@ -219,3 +221,33 @@ async def test_ui_in_korean_under_the_pilot(
         await _until(lambda: "공개 방에 참여하거나" in str(status.content), "Korean help")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         app.save_screenshot(filename="tui-room-ko.svg", path=str(SCREENSHOTS))
+
+
+def _chat(args: list[str], env: dict[str, str], home: Path) -> subprocess.CompletedProcess[str]:
+    full = {"PATH": os.environ.get("PATH", ""), "CHAT_CLI_CONFIG": str(home), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "chat_cli", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_chat_follows_lang_and_the_flag_wins(tmp_path: Path) -> None:
+    """``LANG=ko_KR.UTF-8 chat rooms`` answers in Korean; ``--lang en`` overrides LANG."""
+    urls = {
+        "CHAT_AUTH_URL": "http://127.0.0.1:9",
+        "CHAT_ROOMS_URL": "http://127.0.0.1:9",
+        "CHAT_MESSAGES_URL": "http://127.0.0.1:9",
+        "CHAT_WS_URL": "ws://127.0.0.1:9/ws",
+    }
+    korean = _chat(["rooms"], {"LANG": "ko_KR.UTF-8", **urls}, tmp_path)
+    assert korean.returncode == 2
+    assert korean.stderr.strip() == "chat: 로그인하지 않았어요: 먼저 `chat login`을 실행하세요"
+    english = _chat(["rooms", "--lang", "en"], {"LANG": "ko_KR.UTF-8", **urls}, tmp_path)
+    assert english.returncode == 2
+    assert english.stderr.strip() == "chat: not logged in: run `chat login` first"
+    flag = _chat(["--lang", "ko", "send", "방"], {"LANG": "C.UTF-8", **urls}, tmp_path)
+    assert flag.stderr.strip() == "chat: 보낼 내용이 없어요: 메시지가 비어 있어요"

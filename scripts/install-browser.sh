@@ -6,8 +6,11 @@
 set -eu
 
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+# Hangul needs a CJK font and reactions an emoji font, or screenshots show empty boxes.
+CJK_FONT=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+EMOJI_FONT=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
-if [ -x "$CHROMIUM" ]; then
+if [ -x "$CHROMIUM" ] && [ -f "$CJK_FONT" ] && [ -f "$EMOJI_FONT" ]; then
     echo "chromium already installed: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
     exit 0
 fi
@@ -19,5 +22,5 @@ else
 fi
 
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji
 echo "installed: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
-from chat_cli import commands, community, notifications, search
+from chat_cli import commands, community, i18n, notifications, search
 from chat_cli.client import Api
 from chat_cli.endpoints import ENV_NAMES, resolve
 from chat_cli.errors import CliError
@@ -33,6 +33,12 @@ def _common() -> argparse.ArgumentParser:
         flag = "--" + name.replace("_", "-")
         common.add_argument(flag, default=s, help=f"{what} (else ${ENV_NAMES[name]})")
     common.add_argument("--json", action="store_true", default=s, help="one JSON object per line")
+    common.add_argument(
+        "--lang",
+        default=s,
+        metavar="CODE",
+        help="language, e.g. ko or en (else $LC_MESSAGES, $LANG)",
+    )
     return common
 
 
@@ -111,6 +117,7 @@ async def _run(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 failed, 2 usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
+    i18n.set_language(getattr(args, "lang", None) or i18n.from_environment(os.environ))
     try:
         asyncio.run(_run(args))
     except CliError as exc:

@@ -10,6 +10,7 @@ import httpx
 
 from chat_cli.endpoints import Endpoints
 from chat_cli.errors import CliError, UsageError
+from chat_cli.i18n import error_text, t
 from chat_cli.session import Session, SessionStore
 
 # Refresh this many seconds before the access token's expiry.
@@ -22,7 +23,7 @@ class ApiError(CliError):
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status = status
         self.code = code
-        super().__init__(f"{message} ({status} {code})")
+        super().__init__(f"{error_text(code, message)} ({status} {code})")
 
 
 def _error_from(response: httpx.Response) -> ApiError:
@@ -60,7 +61,7 @@ class Api:
         try:
             return await self.http.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach {url}: {exc}") from exc
+            raise CliError(t("cli.unreachable", url=url, reason=exc)) from exc
 
     async def call(
         self, method: str, service: str, path: str, *, auth: bool = True, **kwargs: Any
@@ -79,11 +80,11 @@ class Api:
         try:
             return response.json()
         except ValueError as exc:
-            raise CliError(f"{url} answered with something that is not JSON") from exc
+            raise CliError(t("cli.not_json", url=url)) from exc
 
     def _need_session(self) -> Session:
         if self.session is None or not self.session.refresh_token:
-            raise UsageError("not logged in: run `chat login` first")
+            raise UsageError(t("cli.not_logged_in"))
         return self.session
 
     async def access_token(self) -> str:
@@ -103,7 +104,7 @@ class Api:
         if response.status_code == 401:
             self.store.clear()
             self.session = None
-            raise UsageError("the session has ended: run `chat login` again")
+            raise UsageError(t("cli.session_ended"))
         if response.is_error:
             raise _error_from(response)
         self._adopt(response.json(), session.user)

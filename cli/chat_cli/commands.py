@@ -12,6 +12,7 @@ from chat_cli import community, files
 from chat_cli.client import Api
 from chat_cli.directory import find_room, labels, list_rooms
 from chat_cli.errors import UsageError
+from chat_cli.i18n import t
 from chat_cli.output import emit, message_line, note
 from chat_cli.people import Names
 from chat_cli.tail import Tail
@@ -37,9 +38,9 @@ def message_id(text: str) -> str:
 def _password(args: argparse.Namespace) -> str:
     password = args.password or os.environ.get("CHAT_PASSWORD")
     if not password:
-        password = getpass.getpass("Password: ")
+        password = getpass.getpass(t("cli.password_prompt"))
     if not password:
-        raise UsageError("a password is needed")
+        raise UsageError(t("cli.password_needed"))
     return str(password)
 
 
@@ -49,14 +50,14 @@ async def login(api: Api, args: argparse.Namespace) -> None:
     emit(
         user,
         as_json=args.json,
-        text=f"logged in as {user.get('display_name')} <{user.get('email')}>",
+        text=t("cli.logged_in", name=user.get("display_name"), email=user.get("email")),
     )
 
 
 async def register(api: Api, args: argparse.Namespace) -> None:
     password = _password(args)
     if len(password) < 8:
-        raise UsageError("the password needs at least 8 characters")
+        raise UsageError(t("cli.password_short"))
     await api.call(
         "POST",
         "auth",
@@ -65,12 +66,12 @@ async def register(api: Api, args: argparse.Namespace) -> None:
         json={"email": args.email, "password": password, "display_name": args.display_name},
     )
     session = await api.login(args.email, password)
-    emit(session.user, as_json=args.json, text=f"registered and logged in as {args.display_name}")
+    emit(session.user, as_json=args.json, text=t("cli.registered", name=args.display_name))
 
 
 async def logout(api: Api, args: argparse.Namespace) -> None:
     await api.logout()
-    emit({"logged_out": True}, as_json=args.json, text="logged out")
+    emit({"logged_out": True}, as_json=args.json, text=t("cli.logged_out"))
 
 
 async def rooms(api: Api, args: argparse.Namespace) -> None:
@@ -84,19 +85,20 @@ async def rooms(api: Api, args: argparse.Namespace) -> None:
     for item in items:
         info = counts.get(item["id"], {})
         row = {**item, "unread": info.get("unread", 0), "last_seq": info.get("last_seq", 0)}
-        text = f"{item['id']}  {item.get('kind', ''):6}  {row['unread']:>4} unread  "
+        unread_text = t("cli.unread", count=row["unread"])
+        text = f"{item['id']}  {item.get('kind', ''):6}  {unread_text:>11}  "
         emit(row, as_json=args.json, text=text + named[str(item["id"])])
     if not items and not args.json:
-        note("# no rooms yet")
+        note(t("cli.no_rooms"))
 
 
 async def send(api: Api, args: argparse.Namespace) -> None:
     body = " ".join(args.text).strip()
     paths = args.file or []
     if not body and not paths:
-        raise UsageError("nothing to send: the message is empty")
+        raise UsageError(t("cli.empty"))
     if len(body) > MAX_BODY:
-        raise UsageError(f"the message is {len(body)} characters; at most {MAX_BODY} are allowed")
+        raise UsageError(t("cli.too_long", count=len(body), max=MAX_BODY))
     room_id = await find_room(api, args.room)
     payload: dict[str, Any] = {
         "room_id": room_id,
@@ -110,7 +112,7 @@ async def send(api: Api, args: argparse.Namespace) -> None:
     if paths:
         payload["attachment_ids"] = await files.upload_all(api, room_id, paths)
     message = await api.call("POST", "messages", "/messages", json=payload)
-    emit(message, as_json=args.json, text=f"sent #{message['seq']} to {args.room}")
+    emit(message, as_json=args.json, text=t("cli.sent", seq=str(message["seq"]), room=args.room))
 
 
 async def history(api: Api, args: argparse.Namespace) -> None:

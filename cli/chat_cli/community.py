@@ -8,6 +8,7 @@ from typing import Any
 
 from chat_cli.client import Api, ApiError
 from chat_cli.errors import CliError, UsageError
+from chat_cli.i18n import t
 from chat_cli.output import emit, note
 
 JOIN_MARK = "/#/join/"
@@ -25,11 +26,12 @@ async def public_rooms(api: Api, args: argparse.Namespace) -> None:
         params["q"] = args.query
     page = await api.call("GET", "rooms", "/rooms/public", params=params)
     for room in page["items"]:
-        joined = "joined" if room.get("my_role") else ""
-        text = f"{room['id']}  {room['member_count']:>5} members  {joined:6}  {room['title']}"
+        joined = t("cli.joined_mark") if room.get("my_role") else ""
+        members = t("cli.members", count=room["member_count"])
+        text = f"{room['id']}  {members:>13}  {joined:6}  {room['title']}"
         emit(room, as_json=args.json, text=text)
     if not page["items"] and not args.json:
-        note("# no public rooms found")
+        note(t("cli.no_public_rooms"))
 
 
 async def join(api: Api, args: argparse.Namespace) -> None:
@@ -38,7 +40,7 @@ async def join(api: Api, args: argparse.Namespace) -> None:
     if not target:
         raise UsageError("join what? give a room name, an id, an invite link or a code")
     room = await join_target(api, target)
-    emit(room, as_json=args.json, text=f"joined {room.get('title')} ({room['id']})")
+    emit(room, as_json=args.json, text=t("cli.joined", title=room.get("title"), id=room["id"]))
 
 
 async def join_target(api: Api, target: str) -> dict[str, Any]:

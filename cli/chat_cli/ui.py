@@ -24,8 +24,8 @@ from chat_cli.client import Api
 from chat_cli.connection import LiveConnection, NotConnected
 from chat_cli.directory import labels, list_rooms, normalized
 from chat_cli.errors import CliError
+from chat_cli.i18n import clock, error_text, names, t
 from chat_cli.live import Added, Changed, Effect, Frame, Gap, Live, Notice, Removed
-from chat_cli.output import local_time
 from chat_cli.people import Names
 from chat_cli.slash import SlashCommands
 
@@ -36,14 +36,14 @@ TYPING_EVERY = 2.0
 
 def message_text(message: Frame, sender: str) -> Text:
     """One message as the log shows it (never markup: a body is shown as typed)."""
-    line = Text(local_time(str(message.get("created_at", "")))[11:16] + "  ", style="dim")
+    line = Text(clock(str(message.get("created_at", ""))) + "  ", style="dim")
     line.append(sender, style="bold")
     if message.get("deleted"):
-        line.append("  message deleted", style="italic dim")
+        line.append(f"  {t('ui.deleted')}", style="italic dim")
         return line
     line.append(": " + str(message.get("body") or ""))
     if message.get("edited_at"):
-        line.append("  (edited)", style="dim")
+        line.append(f"  {t('ui.edited')}", style="dim")
     return line
 
 
@@ -91,11 +91,11 @@ class ChatApp(App[None]):
         with Horizontal():
             yield ListView(id="rooms")
             with Vertical():
-                yield Static("Connecting…", id="title")
+                yield Static(t("ui.connecting"), id="title")
                 yield VerticalScroll(id="log")
                 yield Static("", id="typing")
                 yield Static("", id="status")
-                yield Input(placeholder="Write a message, or /help", id="composer")
+                yield Input(placeholder=t("ui.composer_placeholder"), id="composer")
 
     def on_mount(self) -> None:
         self.run_worker(self.connection.run(), name="connection", exit_on_error=True)
@@ -115,7 +115,10 @@ class ChatApp(App[None]):
             return
         if frame.get("type") == "error" and frame.get("ref"):
             self._settled(frame)
-            self.status(f"Not sent: {frame.get('message') or frame.get('code')}")
+            reason = error_text(
+                str(frame.get("code")), str(frame.get("message") or frame.get("code"))
+            )
+            self.status(t("ui.not_sent", reason=reason))
             return
         await self.apply(self.live.on_frame(frame, time.monotonic()))
 
@@ -126,7 +129,7 @@ class ChatApp(App[None]):
             self.status("")
             self.run_worker(self._flush_unsent(), group="flush")
         else:
-            self.status(f"Reconnecting… ({text})")
+            self.status(t("ui.reconnecting", reason=text))
         self._draw_title()
 
     # Effects of the live state.
@@ -141,7 +144,7 @@ class ChatApp(App[None]):
                 if effect.room_id == self.current:
                     self.current = None
                     await self._draw_log()
-                    self.status("You are no longer in that room.")
+                    self.status(t("ui.no_longer_in_room"))
                 await self._draw_rooms()
             elif isinstance(effect, Notice):
                 self.status(effect.text)
@@ -174,7 +177,7 @@ class ChatApp(App[None]):
             rooms = await list_rooms(self.api)
             named = await labels(self.api, rooms, self.names)
         except CliError as exc:
-            self.status(f"Could not read your rooms: {exc}")
+            self.status(t("ui.rooms_failed", reason=exc))
             return
         for info in rooms:
             room = self.live.rooms.get(str(info["id"]))
@@ -210,10 +213,10 @@ class ChatApp(App[None]):
         title = self.query_one("#title", Static)
         room = self.live.rooms.get(self.current or "")
         if room is None:
-            title.update("Pick a room (Ctrl+K), or /dm NAME, /join NAME")
+            title.update(t("ui.pick_room_title"))
             return
         online = len(room.online - {self.live.user_id})
-        title.update(Text(f"{room.label}  ·  {online} other{'s' if online != 1 else ''} online"))
+        title.update(Text(f"{room.label}  ·  {t('ui.online', count=online)}"))
 
     async def _draw_log(self) -> None:
         async with self.drawing:
@@ -244,7 +247,7 @@ class ChatApp(App[None]):
             if frame.get("room_id") == room.id and not self.query(f"#p{frame['client_msg_id']}"):
                 await log.mount(
                     Static(
-                        Text(f"(sending) {frame['body']}"),
+                        Text(f"{t('ui.sending')} {frame['body']}"),
                         id=f"p{frame['client_msg_id']}",
                         classes="pending",
                     )
@@ -253,9 +256,9 @@ class ChatApp(App[None]):
             log.scroll_end(animate=False)
         self._draw_title()
         typing = room.typing_now(time.monotonic())
-        names = [await self.names.name(u) for u in typing]
+        typers = [await self.names.name(u) for u in typing]
         self.query_one("#typing", Static).update(
-            "" if not names else f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} typing…"
+            "" if not typers else t("ui.typing", count=len(typers), names=names(typers))
         )
 
     def _expire_typing(self) -> None:
@@ -308,7 +311,7 @@ class ChatApp(App[None]):
 
     async def send_message(self, body: str) -> None:
         if self.current is None:
-            self.status("Pick a room first (Ctrl+K).")
+            self.status(t("ui.pick_room_first"))
             return
         frame = {
             "type": "send",
@@ -326,7 +329,7 @@ class ChatApp(App[None]):
             try:
                 await self.connection.send(frame)
             except NotConnected:
-                self.status(f"Reconnecting… {len(self.unsent)} message(s) waiting to be sent")
+                self.status(t("ui.waiting", count=len(self.unsent)))
                 return
 
     def _settled(self, frame: Frame) -> None:
@@ -349,10 +352,10 @@ class ChatApp(App[None]):
             await self.commands.run(text)
             return
         if not text.strip():
-            self.status("Nothing to send: the message is empty.")
+            self.status(t("ui.empty"))
             return
         if len(text) > MAX_BODY:
-            self.status(f"The message has {len(text):,} characters; at most {MAX_BODY:,} fit.")
+            self.status(t("ui.too_long", count=len(text), max=MAX_BODY))
             return
         event.input.value = ""
         self.status("")
@@ -364,7 +367,7 @@ class ChatApp(App[None]):
             self.last_typing = now
             self._try_send({"type": "typing", "room_id": self.current})
         if len(event.value) > MAX_BODY - 200:
-            self.status(f"{len(event.value):,} / {MAX_BODY:,} characters")
+            self.status(t("ui.length", count=len(event.value), max=MAX_BODY))
 
     def action_focus_rooms(self) -> None:
         self.query_one("#rooms", ListView).focus()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
@@ -141,7 +142,29 @@ class Routes:
                 Cache_Control="no-cache",
                 Content_Security_Policy=self.csp,
             )
+        if path == "/locales/index.json":
+            return self._languages()
         return self._file(path)
+
+    def _languages(self) -> Response:
+        """The web client's languages: one per locales/<code>.json (a new file adds one)."""
+        found = []
+        for file in sorted((self.static / "locales").glob("*.json")):
+            if file.name == "index.json":
+                continue
+            try:
+                name = orjson.loads(file.read_bytes()).get("_language", file.stem)
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+            found.append({"code": file.stem, "name": str(name)})
+        body = orjson.dumps({"languages": found})
+        return response(
+            200,
+            body,
+            "application/json",
+            Cache_Control="no-cache",
+            Content_Security_Policy=self.csp,
+        )
 
     async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """None if the address may open one more connection now, else a 429."""

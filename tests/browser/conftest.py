@@ -7,11 +7,11 @@ Playwright's own browser download is impossible here, so tests launch /usr/bin/c
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from chatcore.testing.processes import ServiceProcess
 
@@ -50,3 +50,32 @@ def web_url(gateway_service: ServiceProcess) -> str:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+LOCAL_VIEWPORT = {"width": 1280, "height": 800}
+
+NewLocalPage = Callable[..., Awaitable[Page]]
+
+
+@pytest.fixture
+async def local_page(browser: Browser) -> AsyncIterator[NewLocalPage]:
+    """``await local_page("ko-KR", "dark")``: a page in a fresh context with that browser
+    language, colour scheme and the Seoul time zone."""
+    contexts: list[BrowserContext] = []
+
+    async def make(locale: str = "ko-KR", scheme: str = "light", tz: str = "Asia/Seoul") -> Page:
+        context = await browser.new_context(
+            viewport=LOCAL_VIEWPORT,
+            locale=locale,
+            color_scheme=scheme,  # type: ignore[arg-type]
+            timezone_id=tz,
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = await context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        return page
+
+    yield make
+    for context in contexts:
+        await context.close()

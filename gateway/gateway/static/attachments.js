@@ -4,6 +4,7 @@
 
 import { api, getConfig, session } from "./api.js";
 import { $, el, toast } from "./dom.js";
+import { errorText, lang, t } from "./i18n.js";
 import { state } from "./state.js";
 
 // The most files one message carries (message-service's limit).
@@ -21,9 +22,10 @@ export function attachmentHref(url) {
 }
 
 export function formatSize(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  const one = (n) => new Intl.NumberFormat(lang(), { maximumFractionDigits: 1, minimumFractionDigits: 1 }).format(n);
+  if (bytes < 1024) return t("size.bytes", { n: bytes });
+  if (bytes < 1024 * 1024) return t("size.kb", { n: one(bytes / 1024) });
+  return t("size.mb", { n: one(bytes / 1024 / 1024) });
 }
 
 /** Wire the paperclip button, drag-and-drop onto the conversation and paste into the box. */
@@ -57,7 +59,7 @@ function addFiles(files) {
   const roomId = state.currentRoomId;
   if (!roomId) return;
   for (const file of files) {
-    if (tray.length >= MAX_FILES) { toast(`At most ${MAX_FILES} files per message.`, "error"); break; }
+    if (tray.length >= MAX_FILES) { toast(t("attach.too_many", { count: MAX_FILES }), "error"); break; }
     const item = { id: crypto.randomUUID(), roomId, file, progress: 0 };
     tray.push(item);
     upload(item);
@@ -82,11 +84,11 @@ async function upload(item) {
     let body = null;
     try { body = JSON.parse(xhr.responseText); } catch { /* not JSON: keep the status */ }
     if (xhr.status === 201) item.attachment = body;
-    else item.error = body?.error?.message || `Upload failed (${xhr.status}).`;
+    else item.error = body?.error?.code ? errorText(body.error) : t("attach.upload_failed", { status: xhr.status });
     item.progress = 1;
     renderTray();
   });
-  xhr.addEventListener("error", () => { item.error = "Can't reach the server."; renderTray(); });
+  xhr.addEventListener("error", () => { item.error = t("attach.unreachable"); renderTray(); });
   xhr.send(item.file);
 }
 
@@ -96,12 +98,12 @@ function renderTray() {
   const shown = tray.filter((item) => item.roomId === roomId);
   node.hidden = shown.length === 0;
   node.replaceChildren(...shown.map((item) => el("li", { class: `upload${item.error ? " failed" : ""}` },
-    el("span", { class: "name", text: item.file.name || "file" }),
+    el("span", { class: "name", text: item.file.name || t("attach.file") }),
     el("span", { class: "size muted", text: formatSize(item.file.size) }),
     item.error ? el("span", { class: "status", text: item.error })
-      : item.attachment ? el("span", { class: "status", text: "Ready" })
-        : el("progress", { max: "1", value: String(item.progress), "aria-label": "Upload progress" }),
-    el("button", { type: "button", class: "ghost small", "aria-label": "Remove file", onclick: () => drop(item) }, "×"))));
+      : item.attachment ? el("span", { class: "status", text: t("attach.ready") })
+        : el("progress", { max: "1", value: String(item.progress), "aria-label": t("attach.progress") }),
+    el("button", { type: "button", class: "ghost small", "aria-label": t("attach.remove"), onclick: () => drop(item) }, "×"))));
 }
 
 function drop(item) {
@@ -144,7 +146,7 @@ export function attachmentsNode(message) {
         } catch { /* gone, or no longer a member: leave the broken image */ }
       });
       return el("li", { class: "image" },
-        el("button", { type: "button", class: "thumb-button", "aria-label": `Open ${a.filename}`, onclick: () => openImage(a) }, img));
+        el("button", { type: "button", class: "thumb-button", "aria-label": t("attach.open", { name: a.filename }), onclick: () => openImage(a) }, img));
     }
     return el("li", { class: "file" },
       el("a", { href, download: a.filename, rel: "noopener", text: a.filename, onclick: (event) => downloadFresh(event, a) }),
@@ -163,7 +165,7 @@ async function downloadFresh(event, attachment) {
     event.target.href = attachmentHref(fresh.url);
     window.location.assign(event.target.href);
   } catch (error) {
-    toast(error.message || "The file is no longer available.", "error");
+    toast(error?.code ? errorText(error) : t("attach.gone"), "error");
   }
 }
 

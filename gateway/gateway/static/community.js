@@ -4,6 +4,7 @@
 
 import { api, session } from "./api.js";
 import { $, el, fullTime, showError, toast } from "./dom.js";
+import { errorText, t } from "./i18n.js";
 import { nameNode } from "./people.js";
 import { renderMessages } from "./chat.js";
 import { loadMembers, renderMembers } from "./members.js";
@@ -12,7 +13,7 @@ import { bus, canModerate, emit, myRole, rememberUser, state, userName } from ".
 
 const JOIN_HASH = /^#\/join\/([A-Za-z0-9_-]{1,64})$/;
 const PENDING_JOIN = "chat.join_code";
-const MUTE_CHOICES = [["10 minutes", 10], ["1 hour", 60], ["1 day", 1440]];
+const MUTE_CHOICES = [["members.mute_10m", 10], ["members.mute_1h", 60], ["members.mute_1d", 1440]];
 
 // People the signed-in user blocked: their messages are hidden in shared rooms.
 export const blocked = new Set();
@@ -83,9 +84,9 @@ async function joinPending() {
     const room = await api("POST", "rooms", "/rooms/join", { json: { code } });
     await addRoom(room);
     emit("open-room", room.id);
-    toast(`You joined ${room.title}.`);
+    toast(t("invite.joined", { title: room.title }));
   } catch (err) {
-    toast(`Could not join with that link: ${err.message}`, "error");
+    toast(t("invite.join_failed", { reason: errorText(err) }), "error");
   }
 }
 
@@ -113,7 +114,7 @@ async function copyInviteLink() {
     input.select();
     document.execCommand("copy");
   }
-  toast("Invite link copied.");
+  toast(t("invite.copied"));
 }
 
 // ---- the directory of public rooms ---------------------------------------------------------
@@ -134,7 +135,7 @@ async function searchDirectory() {
     const page = await api("GET", "rooms", "/rooms/public", { query: { q: $("#directory-input").value.trim(), limit: 50 } });
     if (ticket !== asked) return;
     showError(error, null);
-    $("#directory-results").replaceChildren(...(page.items.length ? page.items.map(directoryRow) : [el("li", { class: "empty", text: "No public rooms found." })]));
+    $("#directory-results").replaceChildren(...(page.items.length ? page.items.map(directoryRow) : [el("li", { class: "empty", text: t("directory.none") })]));
   } catch (err) {
     if (ticket === asked) showError(error, err);
   }
@@ -145,9 +146,9 @@ function directoryRow(room) {
   return el("li", { class: "person" },
     el("span", { class: "person-text" },
       el("span", { class: "person-name", text: room.title }),
-      el("span", { class: "muted small", text: `${room.member_count} ${room.member_count === 1 ? "member" : "members"}` })),
+      el("span", { class: "muted small", text: t("directory.members", { count: room.member_count }) })),
     el("button", {
-      type: "button", class: "secondary small", "aria-label": `${joined ? "Open" : "Join"} ${room.title}`,
+      type: "button", class: "secondary small", "aria-label": t(joined ? "directory.open_room" : "directory.join_room", { title: room.title }),
       onclick: async (event) => {
         event.currentTarget.disabled = true;
         try {
@@ -160,7 +161,7 @@ function directoryRow(room) {
           event.currentTarget.disabled = false;
         }
       },
-    }, joined ? "Open" : "Join"));
+    }, t(joined ? "directory.open" : "directory.join")));
 }
 
 // ---- member actions ------------------------------------------------------------------------
@@ -182,15 +183,15 @@ function decorateMembers() {
     const buttons = [];
     const outranks = myRole(roomId) === "owner" ? member.role !== "owner" : member.role === "member";
     if (moderator && outranks) {
-      buttons.push(action("Ban", `Ban ${userName(userId)}`, () => ban(roomId, userId)));
-      buttons.push(action("Mute", `Mute ${userName(userId)}`, () => mute(roomId, userId)));
+      buttons.push(action(t("members.ban"), t("members.ban_who", { name: userName(userId) }), () => ban(roomId, userId)));
+      buttons.push(action(t("members.mute"), t("members.mute_who", { name: userName(userId) }), () => mute(roomId, userId)));
     }
     if (myRole(roomId) === "owner" && member.role !== "owner" && room.kind === "group") {
       const next = member.role === "admin" ? "member" : "admin";
-      buttons.push(action(next === "admin" ? "Make admin" : "Make member", `Make ${userName(userId)} ${next}`, () => setRole(roomId, userId, next)));
+      buttons.push(action(t(`members.make_${next}`), t(`members.make_${next}_who`, { name: userName(userId) }), () => setRole(roomId, userId, next)));
     }
     const isBlocked = blocked.has(userId);
-    buttons.push(action(isBlocked ? "Unblock" : "Block", `${isBlocked ? "Unblock" : "Block"} ${userName(userId)}`, () => toggleBlock(userId)));
+    buttons.push(action(t(isBlocked ? "members.unblock" : "members.block"), t(isBlocked ? "members.unblock_who" : "members.block_who", { name: userName(userId) }), () => toggleBlock(userId)));
     row.append(el("span", { class: "member-actions" }, ...buttons));
   }
 }
@@ -208,21 +209,21 @@ function action(label, ariaLabel, run) {
 }
 
 async function ban(roomId, userId) {
-  if (!window.confirm(`Ban ${userName(userId)} from this room? They are removed now and cannot come back until unbanned.`)) return;
+  if (!window.confirm(t("members.ban_confirm", { name: userName(userId) }))) return;
   await api("POST", "rooms", `/rooms/${roomId}/bans`, { json: { user_id: userId } });
-  toast(`${userName(userId)} was banned.`);
+  toast(t("members.banned", { name: userName(userId) }));
   await loadMembers(roomId);
 }
 
 async function mute(roomId, userId) {
-  const hint = MUTE_CHOICES.map(([label, minutes]) => `${minutes} = ${label}`).join(", ");
-  const answer = window.prompt(`Mute ${userName(userId)} for how many minutes? (${hint})`, "60");
+  const hint = MUTE_CHOICES.map(([key, minutes]) => `${minutes} = ${t(key)}`).join(", ");
+  const answer = window.prompt(t("members.mute_prompt", { name: userName(userId), choices: hint }), "60");
   if (answer === null) return;
   const minutes = Number.parseInt(answer, 10);
-  if (!Number.isFinite(minutes) || minutes < 1) throw new Error("Give a number of minutes.");
+  if (!Number.isFinite(minutes) || minutes < 1) throw new Error(t("members.mute_minutes"));
   const until = new Date(Date.now() + minutes * 60_000).toISOString();
   await api("POST", "rooms", `/rooms/${roomId}/mutes`, { json: { user_id: userId, until } });
-  toast(`${userName(userId)} is muted until ${fullTime(until)}.`);
+  toast(t("members.muted_until", { name: userName(userId), time: fullTime(until) }));
 }
 
 async function setRole(roomId, userId, role) {
@@ -234,12 +235,12 @@ async function toggleBlock(userId) {
   if (blocked.has(userId)) {
     await api("DELETE", "rooms", `/rooms/blocks/${userId}`);
     blocked.delete(userId);
-    toast(`${userName(userId)} is unblocked.`);
+    toast(t("members.unblocked", { name: userName(userId) }));
   } else {
-    if (!window.confirm(`Block ${userName(userId)}? They cannot start a chat with you or add you to rooms, and their messages are hidden here.`)) return;
+    if (!window.confirm(t("members.block_confirm", { name: userName(userId) }))) return;
     await api("PUT", "rooms", `/rooms/blocks/${userId}`);
     blocked.add(userId);
-    toast(`${userName(userId)} is blocked.`);
+    toast(t("members.blocked", { name: userName(userId) }));
   }
   emit("blocks-changed", userId);
 }
@@ -257,9 +258,9 @@ async function loadBans(roomId) {
     $("#bans-list").replaceChildren(...(page.items.length ? page.items.map((b) => el("li", { class: "person" },
       el("span", { class: "person-text" },
         el("span", { class: "person-name" }, nameNode(b.user_id)),
-        el("span", { class: "muted small", text: `${b.reason ? `${b.reason} · ` : ""}${b.until ? `until ${fullTime(b.until)}` : "until lifted"}` })),
+        el("span", { class: "muted small", text: `${b.reason ? `${b.reason} · ` : ""}${b.until ? t("bans.until", { time: fullTime(b.until) }) : t("bans.until_lifted")}` })),
       el("button", {
-        type: "button", class: "secondary small", "aria-label": `Unban ${userName(b.user_id)}`,
+        type: "button", class: "secondary small", "aria-label": t("bans.unban_who", { name: userName(b.user_id) }),
         onclick: async () => {
           try {
             await api("DELETE", "rooms", `/rooms/${roomId}/bans/${b.user_id}`);
@@ -268,7 +269,7 @@ async function loadBans(roomId) {
             showError(error, err);
           }
         },
-      }, "Unban"))) : [el("li", { class: "empty", text: "Nobody is banned." })]));
+      }, t("bans.unban")))) : [el("li", { class: "empty", text: t("bans.none") })]));
   } catch (err) {
     showError(error, err);
   }
@@ -279,25 +280,25 @@ async function loadBans(roomId) {
 /** Extra buttons for a message's actions (chat.js): report someone else's message. */
 export function messageActions(message) {
   if (message.deleted || message.sender_id === state.me.id) return [];
-  return [el("button", { type: "button", class: "ghost small", "aria-label": "Report message", onclick: () => report(message) }, "Report")];
+  return [el("button", { type: "button", class: "ghost small", "aria-label": t("reports.report_message"), onclick: () => report(message) }, t("reports.report"))];
 }
 
 async function report(message) {
-  const reason = window.prompt("Why are you reporting this message?", "");
+  const reason = window.prompt(t("reports.why"), "");
   if (reason === null) return;
-  if (!reason.trim()) { toast("A report needs a reason.", "error"); return; }
+  if (!reason.trim()) { toast(t("reports.needs_reason"), "error"); return; }
   try {
     await api("POST", "messages", `/messages/${message.id}/report`, { json: { reason: reason.trim() } });
-    toast("Thanks: the room's moderators will look at it.");
+    toast(t("reports.thanks"));
   } catch (err) {
-    toast(`Could not report: ${err.message}`, "error");
+    toast(t("reports.failed", { reason: errorText(err) }), "error");
   }
 }
 
 let reportsRoom = null;
 async function openReports(roomId) {
   reportsRoom = roomId;
-  $("#reports-title").textContent = roomId ? "Reports in this room" : "Open reports";
+  $("#reports-title").textContent = t(roomId ? "reports.in_room" : "reports.open");
   $("#reports-dialog").showModal();
   await loadReports($("#reports-list"), $("#reports-dialog .form-error"), roomId);
 }
@@ -306,7 +307,7 @@ async function loadReports(list, error, roomId) {
   try {
     const page = await api("GET", "messages", "/messages/reports", { query: { room_id: roomId, limit: 100 } });
     showError(error, null);
-    list.replaceChildren(...(page.items.length ? page.items.map((r) => reportRow(r, list, error, roomId)) : [el("li", { class: "empty", text: "No open reports." })]));
+    list.replaceChildren(...(page.items.length ? page.items.map((r) => reportRow(r, list, error, roomId)) : [el("li", { class: "empty", text: t("reports.none") })]));
   } catch (err) {
     showError(error, err);
   }
@@ -314,11 +315,11 @@ async function loadReports(list, error, roomId) {
 
 function reportRow(report, list, error, roomId) {
   const resolve = (actionName, label) => el("button", {
-    type: "button", class: "ghost small", "aria-label": `${label} (report by ${userName(report.reporter_id)})`,
+    type: "button", class: "ghost small", "aria-label": t("reports.action_label", { action: label, name: userName(report.reporter_id) }),
     onclick: async () => {
       try {
         await api("POST", "messages", `/messages/reports/${report.id}/resolve`, { json: { action: actionName } });
-        toast(`Report resolved: ${actionName}.`);
+        toast(t("reports.resolved", { action: t(`reports.action.${actionName}`) }));
         await loadReports(list, error, roomId);
       } catch (err) {
         showError(error, err);
@@ -330,7 +331,7 @@ function reportRow(report, list, error, roomId) {
       el("span", { class: "person-name" }, nameNode(report.sender_id), el("span", { class: "muted small", text: ` · ${fullTime(report.created_at)}` })),
       el("span", { class: "small", text: `“${report.reason}” — ${userName(report.reporter_id)}` })),
     el("span", { class: "member-actions" },
-      resolve("delete", "Delete message"), resolve("ban", "Ban sender"), resolve("dismiss", "Dismiss")));
+      resolve("delete", t("reports.delete")), resolve("ban", t("reports.ban")), resolve("dismiss", t("reports.dismiss"))));
 }
 
 // ---- site administration ----------------------------------------------------------------
@@ -358,7 +359,7 @@ async function lookUpAccount() {
     page.items.forEach(rememberUser);
     const accounts = await Promise.all(page.items.map((u) => api("GET", "auth", `/auth/admin/users/${u.id}`)));
     showError(error, null);
-    $("#admin-account").replaceChildren(...(accounts.length ? accounts.map(accountRow) : [el("li", { class: "empty", text: "Nobody found." })]));
+    $("#admin-account").replaceChildren(...(accounts.length ? accounts.map(accountRow) : [el("li", { class: "empty", text: t("admin.nobody") })]));
   } catch (err) {
     showError(error, err);
   }
@@ -368,13 +369,13 @@ function accountRow(account) {
   const active = !account.deactivated_at;
   return el("li", { class: "person" },
     el("span", { class: "person-text" },
-      el("span", { class: "person-name", text: `${account.display_name}${account.is_admin ? " (admin)" : ""}` }),
-      el("span", { class: "muted small", text: `${account.email}${active ? "" : ` · deactivated ${fullTime(account.deactivated_at)}`}` })),
+      el("span", { class: "person-name", text: account.is_admin ? t("admin.is_admin", { name: account.display_name }) : account.display_name }),
+      el("span", { class: "muted small", text: `${account.email}${active ? "" : ` · ${t("admin.deactivated", { time: fullTime(account.deactivated_at) })}`}` })),
     account.id === state.me.id ? null : el("button", {
       type: "button", class: active ? "danger small" : "secondary small",
-      "aria-label": `${active ? "Deactivate" : "Reactivate"} ${account.display_name}`,
+      "aria-label": t(active ? "admin.deactivate_who" : "admin.reactivate_who", { name: account.display_name }),
       onclick: async (event) => {
-        if (active && !window.confirm(`Deactivate ${account.display_name}? Every session of theirs ends now.`)) return;
+        if (active && !window.confirm(t("admin.deactivate_confirm", { name: account.display_name }))) return;
         try {
           const updated = await api("POST", "auth", `/auth/admin/users/${account.id}/${active ? "deactivate" : "reactivate"}`);
           event.currentTarget.closest("li").replaceWith(accountRow(updated));
@@ -382,7 +383,7 @@ function accountRow(account) {
           showError($("#admin-dialog .form-error"), err);
         }
       },
-    }, active ? "Deactivate" : "Reactivate"));
+    }, t(active ? "admin.deactivate" : "admin.reactivate")));
 }
 
 async function loadAudit(service, cursor) {
@@ -392,9 +393,9 @@ async function loadAudit(service, cursor) {
     const page = await api("GET", service, AUDIT_PATHS[service], { query: { limit: 50, cursor } });
     const rows = page.items.map((e) => el("li", { class: "audit" },
       el("time", { class: "muted small", datetime: e.at, text: fullTime(e.at) }),
-      el("span", { text: ` ${e.actor_id ? userName(e.actor_id) : "operator"} · ${e.action}${e.target_id ? ` · ${userName(e.target_id)}` : ""}` })));
+      el("span", { text: ` ${e.actor_id ? userName(e.actor_id) : t("admin.operator")} · ${e.action}${e.target_id ? ` · ${userName(e.target_id)}` : ""}` })));
     if (cursor) $("#audit-list").append(...rows);
-    else $("#audit-list").replaceChildren(...(rows.length ? rows : [el("li", { class: "empty", text: "Nothing recorded yet." })]));
+    else $("#audit-list").replaceChildren(...(rows.length ? rows : [el("li", { class: "empty", text: t("admin.nothing") })]));
     auditCursor = page.next_cursor;
     $("#audit-more").hidden = !auditCursor;
   } catch (err) {

@@ -29,7 +29,8 @@ export function initComposer(connection) {
     }
   });
   input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); form.requestSubmit(); }
+    // An IME commits a Hangul syllable with Enter: isComposing (keyCode 229 in Safari) is not a send.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) { event.preventDefault(); form.requestSubmit(); }
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();

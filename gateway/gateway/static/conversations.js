@@ -7,6 +7,7 @@
 
 import { api } from "./api.js";
 import { $, el, toast } from "./dom.js";
+import { errorText, listOf, sortByText, t } from "./i18n.js";
 import { nameNode } from "./people.js";
 import { state, userName } from "./state.js";
 
@@ -33,7 +34,7 @@ const findMessage = (roomId, id) => {
   return null;
 };
 
-const preview = (m) => (m.deleted ? "deleted" : m.body.length > 80 ? `${m.body.slice(0, 80)}…` : m.body);
+const preview = (m) => (m.deleted ? t("convo.deleted") : m.body.length > 80 ? `${m.body.slice(0, 80)}…` : m.body);
 
 // ---- parts of a message ---------------------------------------------------------------------
 
@@ -43,7 +44,7 @@ export function quoteNode(message) {
   const quoted = findMessage(message.room_id, message.reply_to);
   return el("blockquote", { class: "quote" },
     quoted ? nameNode(quoted.sender_id) : null,
-    el("span", { text: quoted ? ` ${preview(quoted)}` : "an earlier message" }));
+    el("span", { text: quoted ? ` ${preview(quoted)}` : t("convo.earlier_message") }));
 }
 
 /** Reaction chips: press one to add or take back one's own. */
@@ -51,10 +52,10 @@ export function reactionsNode(message) {
   if (!message.reactions?.length) return null;
   return el("div", { class: "reactions" }, ...message.reactions.map((r) => {
     const mine = r.user_ids.includes(state.me.id);
-    const names = r.user_ids.slice(0, 10).map((id) => (id === state.me.id ? "You" : userName(id))).join(", ");
+    const names = r.user_ids.slice(0, 10).map((id) => (id === state.me.id ? t("common.you") : userName(id))).join(", ");
     return el("button", {
       type: "button", class: `chip${mine ? " mine" : ""}`, "aria-pressed": String(mine),
-      title: names, "aria-label": `${r.emoji} ${r.count}${mine ? ", including you" : ""}`,
+      title: names, "aria-label": t(mine ? "convo.reaction_label_mine" : "convo.reaction_label", { emoji: r.emoji, count: r.count }),
       onclick: () => react(message, r.emoji, !mine),
     }, `${r.emoji} ${r.count}`);
   }));
@@ -65,7 +66,7 @@ export function threadLink(message) {
   if (!message.thread?.reply_count) return null;
   const n = message.thread.reply_count;
   return el("button", { type: "button", class: "link thread-link", onclick: () => openThread(message) },
-    `${n} ${n === 1 ? "reply" : "replies"}`);
+    t("convo.replies", { count: n }));
 }
 
 /** Reply, React and Thread buttons for a message's actions. */
@@ -73,9 +74,9 @@ export function actionButtons(message) {
   if (message.deleted) return [];
   const inThread = Boolean(message.thread_root_id);
   return [
-    inThread ? null : el("button", { type: "button", class: "ghost small", "aria-label": "Reply to message", onclick: () => startReply(message) }, "Reply"),
-    el("button", { type: "button", class: "ghost small", "aria-label": "React to message", "aria-haspopup": "true", onclick: (event) => openPicker(message, event.currentTarget) }, "React"),
-    inThread ? null : el("button", { type: "button", class: "ghost small", "aria-label": "Open thread", onclick: () => openThread(message) }, "Thread"),
+    inThread ? null : el("button", { type: "button", class: "ghost small", "aria-label": t("convo.reply_to_message"), onclick: () => startReply(message) }, t("convo.reply")),
+    el("button", { type: "button", class: "ghost small", "aria-label": t("convo.react_to_message"), "aria-haspopup": "true", onclick: (event) => openPicker(message, event.currentTarget) }, t("convo.react")),
+    inThread ? null : el("button", { type: "button", class: "ghost small", "aria-label": t("convo.open_thread"), onclick: () => openThread(message) }, t("convo.thread")),
   ].filter(Boolean);
 }
 
@@ -88,7 +89,7 @@ async function react(message, emoji, add) {
   try {
     await api(add ? "PUT" : "DELETE", "messages", `/messages/${message.id}/reactions/${encodeURIComponent(emoji)}`);
   } catch (err) {
-    toast(`Could not react: ${err.message}`, "error");
+    toast(t("convo.react_failed", { reason: errorText(err) }), "error");
   }
 }
 
@@ -96,9 +97,9 @@ let picker = null;
 function openPicker(message, anchor) {
   closePicker();
   const mine = new Set((message.reactions || []).filter((r) => r.user_ids.includes(state.me.id)).map((r) => r.emoji));
-  picker = el("div", { class: "picker", role: "menu", "aria-label": "Pick a reaction" },
+  picker = el("div", { class: "picker", role: "menu", "aria-label": t("convo.pick_reaction") },
     ...PICKER.map((emoji) => el("button", {
-      type: "button", role: "menuitem", class: "ghost", "aria-label": `React with ${emoji}`,
+      type: "button", role: "menuitem", class: "ghost", "aria-label": t("convo.react_with", { emoji }),
       onclick: () => { closePicker(); react(message, emoji, !mine.has(emoji)); refocus(message); },
     }, emoji)));
   picker.addEventListener("keydown", (event) => {
@@ -140,8 +141,8 @@ function startReply(message) {
   replyTo = message;
   const bar = replyBar();
   bar.replaceChildren(
-    el("span", { class: "muted" }, "Replying to ", nameNode(message.sender_id), `: ${preview(message)}`),
-    el("button", { type: "button", class: "ghost icon", "aria-label": "Cancel reply", onclick: cancelReply }, "×"));
+    el("span", { class: "muted" }, t("convo.replying_to"), nameNode(message.sender_id), `: ${preview(message)}`),
+    el("button", { type: "button", class: "ghost icon", "aria-label": t("convo.cancel_reply"), onclick: cancelReply }, "×"));
   bar.hidden = false;
   $("#composer-input").focus();
 }
@@ -182,18 +183,18 @@ export function sendExtras(roomId, body) {
 function panel() {
   let node = $("#thread-panel");
   if (!node) {
-    node = el("aside", { id: "thread-panel", class: "thread-panel", "aria-label": "Thread", hidden: true },
+    node = el("aside", { id: "thread-panel", class: "thread-panel", "aria-label": t("convo.thread"), hidden: true },
       el("header", { class: "panel-head" },
-        el("h2", { text: "Thread" }),
-        el("button", { type: "button", class: "ghost icon", "aria-label": "Close thread", onclick: closeThread }, "×")),
+        el("h2", { text: t("convo.thread") }),
+        el("button", { type: "button", class: "ghost icon", "aria-label": t("convo.close_thread"), onclick: closeThread }, "×")),
       el("ol", { id: "thread-list", class: "messages" }),
       el("form", { id: "thread-form", class: "composer" },
-        el("label", { for: "thread-input", class: "sr-only" }, "Reply in thread"),
-        el("textarea", { id: "thread-input", rows: "1", maxlength: "4000", placeholder: "Reply in thread…" }),
-        el("button", { type: "submit", class: "primary" }, "Reply")));
+        el("label", { for: "thread-input", class: "sr-only" }, t("convo.reply_in_thread")),
+        el("textarea", { id: "thread-input", rows: "1", maxlength: "4000", placeholder: t("convo.reply_in_thread_placeholder") }),
+        el("button", { type: "submit", class: "primary" }, t("convo.reply"))));
     node.querySelector("form").addEventListener("submit", (event) => { event.preventDefault(); sendInThread(); });
     node.querySelector("textarea").addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); sendInThread(); }
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) { event.preventDefault(); sendInThread(); }
       if (event.key === "Escape") closeThread();
     });
     $("#app-view").append(node);
@@ -213,7 +214,7 @@ export async function openThread(root) {
     for (const m of page.items) thread.replies.set(m.seq, m);
     renderThread();
   } catch (err) {
-    toast(`Could not load the thread: ${err.message}`, "error");
+    toast(t("convo.thread_failed", { reason: errorText(err) }), "error");
   }
 }
 
@@ -236,8 +237,8 @@ function renderThread() {
   if (!thread) return;
   const item = (m) => el("li", { class: `msg ${m.sender_id === state.me.id ? "own" : "other"} first${mentionsMe(m) ? " mentioned" : ""}`, dataset: { id: m.id } },
     el("div", { class: "bubble" },
-      el("div", { class: "meta" }, m.sender_id === state.me.id ? el("span", { class: "name", text: "You" }) : nameNode(m.sender_id)),
-      el("p", { class: "body", text: m.deleted ? "This message was deleted." : m.body }),
+      el("div", { class: "meta" }, m.sender_id === state.me.id ? el("span", { class: "name", text: t("common.you") }) : nameNode(m.sender_id)),
+      el("p", { class: "body", text: m.deleted ? t("convo.message_deleted") : m.body }),
       reactionsNode(m)));
   const replies = [...thread.replies.values()].sort((a, b) => a.seq - b.seq);
   $("#thread-list").replaceChildren(item(thread.root), ...replies.map(item));
@@ -284,7 +285,8 @@ export function seenByNode(roomId, lastOwn) {
   const readers = [...(receipts.get(roomId) || new Map())]
     .filter(([id, seq]) => id !== state.me.id && seq >= lastOwn.seq).map(([id]) => userName(id));
   if (!readers.length) return null;
-  return el("li", { class: "seen-by", "aria-label": `Seen by ${readers.join(", ")}` }, `Seen by ${readers.join(", ")}`);
+  const seen = t("convo.seen_by", { names: listOf(sortByText(readers, (name) => name)) });
+  return el("li", { class: "seen-by", "aria-label": seen }, seen);
 }
 
 function redraw(roomId) {

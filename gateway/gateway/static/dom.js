@@ -1,5 +1,7 @@
 // Small DOM helpers. Every piece of user text goes through textContent, never innerHTML.
 
+import { errorText } from "./i18n.js";
+
 /** Create an element: el("li", {class: "x", "aria-label": "y"}, child, "text", ...). */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -33,35 +35,11 @@ export function uuid() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
-const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
-const shortDayFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+// Dates and times come from i18n.js: the viewer's language and time zone.
+export { clockTime, dayLabel, fullTime, shortWhen } from "./i18n.js";
 
 function sameDay(a, b) {
   return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
-}
-
-/** Clock time in the viewer's time zone ("14:05"). */
-export const clockTime = (iso) => timeFmt.format(new Date(iso));
-/** A full local date and time, for tooltips. */
-export const fullTime = (iso) => fullFmt.format(new Date(iso));
-
-/** "Today", "Yesterday" or a local date, for day separators in the chat. */
-export function dayLabel(iso) {
-  const d = new Date(iso);
-  const now = new Date();
-  const yesterday = new Date(now);
-  yesterday.setDate(now.getDate() - 1);
-  if (sameDay(d, now)) return "Today";
-  if (sameDay(d, yesterday)) return "Yesterday";
-  return dayFmt.format(d);
-}
-
-/** Local time today, else a short date: what the room list shows for last activity. */
-export function shortWhen(iso) {
-  const d = new Date(iso);
-  return sameDay(d, new Date()) ? timeFmt.format(d) : shortDayFmt.format(d);
 }
 
 export const sameLocalDay = (a, b) => sameDay(new Date(a), new Date(b));
@@ -91,9 +69,10 @@ export function toast(text, kind = "info") {
   toastTimer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 6000 : 3500);
 }
 
-/** Show an error's text in a form's alert line (or clear it with null). */
+/** Show an error in a form's alert line (or clear it with null): a server error by its code,
+ * in the viewer's language, never the server's own sentence. */
 export function showError(node, error) {
   if (!node) return;
-  node.textContent = error ? (error.message || String(error)) : "";
+  node.textContent = error ? errorText(error) : "";
   node.hidden = !error;
 }

@@ -6,6 +6,7 @@
 
 import { ApiError, api } from "./api.js";
 import { $, el, toast } from "./dom.js";
+import { errorText, sortByText, t } from "./i18n.js";
 import { emit, roomTitle, state, userName } from "./state.js";
 
 const ENABLED_KEY = "chat.notifications";
@@ -121,15 +122,15 @@ async function setDevice(on) {
   if (!on) {
     localStorage.removeItem(ENABLED_KEY);
     await unsubscribePush();
-    return "Notifications are off on this device.";
+    return t("notify.off");
   }
-  if (!supported()) throw new Error("This browser cannot show notifications.");
+  if (!supported()) throw new Error(t("notify.unsupported"));
   const permission = await Notification.requestPermission();
-  if (permission !== "granted") throw new Error("Notifications are blocked for this site in the browser's settings.");
+  if (permission !== "granted") throw new Error(t("notify.blocked"));
   localStorage.setItem(ENABLED_KEY, "on");
   if ("serviceWorker" in navigator) await registerWorker();
   const pushed = await subscribePush().catch(() => false);
-  return pushed ? "Notifications are on." : "Notifications are on while this tab is open (this browser has no push service).";
+  return pushed ? t("notify.on") : t("notify.on_tab_only");
 }
 
 // ---- the panel ----------------------------------------------------------------------------
@@ -138,24 +139,24 @@ function addPanel() {
   if ($("#notify-dialog")) return;
   const device = el("input", { type: "checkbox", id: "notify-device" });
   const level = el("select", { id: "notify-level", name: "level" },
-    el("option", { value: "all", text: "Everything (every message while a tab is open)" }),
-    el("option", { value: "mentions", text: "Direct messages and mentions" }),
-    el("option", { value: "none", text: "Nothing" }));
-  const rooms = el("ul", { id: "notify-rooms", class: "notify-rooms", "aria-label": "Rooms" });
+    el("option", { value: "all", text: t("notify.level.all") }),
+    el("option", { value: "mentions", text: t("notify.level.mentions") }),
+    el("option", { value: "none", text: t("notify.level.none") }));
+  const rooms = el("ul", { id: "notify-rooms", class: "notify-rooms", "aria-label": t("notify.rooms") });
   const error = el("p", { class: "form-error", role: "alert", hidden: true });
   const dialog = el("dialog", { id: "notify-dialog", "aria-labelledby": "notify-title" },
     el("form", { method: "dialog", class: "stack", id: "notify-form" },
-      el("h2", { id: "notify-title", text: "Notifications" }),
-      el("label", { class: "row" }, device, " Notify me on this device"),
-      el("label", {}, "Notify me about ", level),
-      el("p", { class: "hint", text: "Mute a room to hear nothing from it." }),
+      el("h2", { id: "notify-title", text: t("notify.title") }),
+      el("label", { class: "row" }, device, ` ${t("notify.device")}`),
+      el("label", {}, `${t("notify.about")} `, level),
+      el("p", { class: "hint", text: t("notify.mute_hint") }),
       rooms,
       error,
       el("div", { class: "row end" },
-        el("button", { type: "button", class: "ghost", "data-close": true, text: "Close" }),
-        el("button", { type: "submit", class: "primary", text: "Save" }))));
+        el("button", { type: "button", class: "ghost", "data-close": true, text: t("common.close") }),
+        el("button", { type: "submit", class: "primary", text: t("common.save") }))));
   document.body.append(dialog);
-  const button = el("button", { type: "button", id: "notify-button", class: "secondary", text: "Notifications" });
+  const button = el("button", { type: "button", id: "notify-button", class: "secondary", text: t("notify.button") });
   $(".sidebar-actions")?.append(button);
   button.addEventListener("click", () => openPanel());
   dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
@@ -176,9 +177,9 @@ function addPanel() {
     try {
       prefs = await api("PUT", "messages", "/messages/notifications/settings", { json: { level: level.value, rooms: muted } });
       dialog.close();
-      toast("Notification settings saved.");
+      toast(t("notify.saved"));
     } catch (err) {
-      error.textContent = err instanceof ApiError ? err.message : String(err);
+      error.textContent = err instanceof ApiError ? errorText(err) : String(err);
       error.hidden = false;
     }
   });
@@ -190,9 +191,9 @@ async function openPanel() {
   $("#notify-device").checked = enabled();
   $("#notify-level").value = prefs.level;
   const list = $("#notify-rooms");
-  list.replaceChildren(...[...state.rooms.values()].map((room) => el("li", {},
+  list.replaceChildren(...sortByText(state.rooms.values(), roomTitle).map((room) => el("li", {},
     el("label", { class: "row" },
       el("input", { type: "checkbox", value: room.id, checked: prefs.rooms?.[room.id] === "none" }),
-      ` Mute ${roomTitle(room)}`))));
+      ` ${t("notify.mute_room", { title: roomTitle(room) })}`))));
   dialog.showModal();
 }

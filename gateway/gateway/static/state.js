@@ -1,6 +1,7 @@
 // What the page knows: the signed-in user, their rooms, loaded conversations, people.
 
 import { api } from "./api.js";
+import { t } from "./i18n.js";
 
 export const bus = new EventTarget();
 export const emit = (type, detail) => bus.dispatchEvent(new CustomEvent(type, { detail }));
@@ -33,7 +34,7 @@ export function userInfo(id) {
   if (!loading.has(id)) {
     loading.set(id, api("GET", "auth", `/auth/users/${id}`)
       .then((user) => rememberUser(user))
-      .catch(() => rememberUser({ id, display_name: "Unknown user", avatar_url: null }))
+      .catch(() => rememberUser({ id, display_name: t("common.unknown_user"), avatar_url: null }))
       .finally(() => loading.delete(id)));
   }
   return undefined;
@@ -48,9 +49,9 @@ export function userName(id) {
 export function roomTitle(room) {
   if (room.kind === "direct") {
     if (room.peerId) return userName(room.peerId);
-    return room.title || "Direct chat";
+    return room.title || t("common.direct_chat");
   }
-  return room.title || "Untitled room";
+  return room.title || t("common.untitled_room");
 }
 
 export function convoOf(roomId) {

@@ -2,9 +2,12 @@
 
 import { ApiError, api, getConfig, loadConfig, login, logout, register, resumeSession, session } from "./api.js";
 import { $, showError, toast } from "./dom.js";
+import { humanError } from "./errors.js";
 import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
+import { addedText, removedText } from "./notices.js";
+import { initKeys } from "./keys.js";
 import { afterSignIn, initCommunity } from "./community.js";
 import { initAttachments, showTray } from "./attachments.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
@@ -15,7 +18,7 @@ import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
 import { Connection } from "./socket.js";
-import { bus, rememberUser, roomTitle, state, userName } from "./state.js";
+import { bus, convoOf, rememberUser, roomTitle, state } from "./state.js";
 
 let conn = null;
 
@@ -47,7 +50,7 @@ async function submitAuth(form, action) {
     form.reset();
     await enterApp();
   } catch (err) {
-    showError(error, err.retryAfter ? new Error(`${err.message} Try again in ${err.retryAfter} s.`) : err);
+    showError(error, err);
   } finally {
     button.disabled = false;
   }
@@ -96,6 +99,8 @@ async function enterApp() {
     node.dataset.state = event.detail.state;
     node.textContent = CONN_TEXT[event.detail.state];
     $("#conn-banner").hidden = event.detail.state !== "reconnecting";
+    // Unsent messages say whether they are on their way or waiting for the connection.
+    if (state.currentRoomId) renderMessages();
     if (event.detail.state === "reconnecting" && state.online.size) {
       // Who is online is unknown while we are cut off; `who` asks again after `ready`.
       state.online.clear();
@@ -125,7 +130,12 @@ async function enterApp() {
 function wire(c) {
   c.addEventListener("ready", () => {
     // Rooms that appeared or went while we were away: reload the list, keep what is open.
-    if (!state.rooms.size) return;
+    if (!state.rooms.size) {
+      // The first `ready` can come before the room list: ask who is online in the open room
+      // once it is there, so the header's count is right without opening the members panel.
+      if (state.currentRoomId) loadMembers(state.currentRoomId);
+      return;
+    }
     loadRooms().then(() => {
       const open = state.currentRoomId;
       if (open && !state.rooms.has(open)) closeRoom();
@@ -145,7 +155,7 @@ function wire(c) {
   c.addEventListener("ack", (event) => { if (event.detail.message) onMessage(event.detail.message); else renderMessages(); });
   c.addEventListener("gap", (event) => fillGap(event.detail.room_id).catch(() => {}));
   c.addEventListener("send_failed", (event) => sendFailed(event.detail));
-  c.addEventListener("server_error", (event) => toast(event.detail.message || event.detail.code, "error"));
+  c.addEventListener("server_error", (event) => toast(humanError({ code: event.detail.code }), "error"));
   for (const type of ["message_edited", "message_deleted"]) {
     c.addEventListener(type, (event) => { onMessage(event.detail.message); noteEdit(event.detail.message); });
   }
@@ -154,11 +164,11 @@ function wire(c) {
   c.addEventListener("presence_state", (event) => onPresenceState(event.detail));
   c.addEventListener("member_joined", (event) => {
     onMembership(event.detail, true);
-    addNotice(event.detail.room_id, `${userName(event.detail.user_id)} joined the room.`);
+    addNotice(event.detail.room_id, { kind: "joined", user: event.detail.user_id, by: event.detail.by });
   });
   c.addEventListener("member_left", (event) => {
     onMembership(event.detail, false);
-    addNotice(event.detail.room_id, `${userName(event.detail.user_id)} left the room.`);
+    addNotice(event.detail.room_id, { kind: "left", user: event.detail.user_id, by: event.detail.by });
   });
   c.addEventListener("room_updated", (event) => { addRoom(event.detail.room).then(updateHeader).catch(() => {}); });
   c.addEventListener("member_role_changed", (event) => onRoleChanged(event.detail));
@@ -167,12 +177,19 @@ function wire(c) {
     c.track(room.id);
     const stored = await addRoom(room);
     // Rooms we created ourselves arrive this way too; only someone else's invitation is news.
-    if (room.created_by !== state.me?.id) toast(`You were added to ${roomTitle(stored)}.`);
+    const by = event.detail.by ?? room.created_by;
+    if (by !== state.me?.id) {
+      const text = await addedText(stored, by);
+      if (text) toast(text);
+    }
   });
-  c.addEventListener("room_removed", (event) => {
+  c.addEventListener("room_removed", async (event) => {
     const room = event.detail.room;
-    bus.dispatchEvent(new CustomEvent("room-gone", { detail: { roomId: room.id, text: `You are no longer in ${roomTitle(state.rooms.get(room.id) || room)}.` } }));
+    const text = await removedText(state.rooms.get(room.id) || room, event.detail.by);
+    bus.dispatchEvent(new CustomEvent("room-gone", { detail: { roomId: room.id, text } }));
   });
+  // Someone sharing a room with us changed their name or photo: repaint them everywhere.
+  c.addEventListener("profile_updated", (event) => { if (event.detail.user?.id) rememberUser(event.detail.user); });
 }
 
 async function refreshRoom(room) {
@@ -193,6 +210,9 @@ function openRoom(roomId) {
   const room = state.rooms.get(roomId);
   if (!room) return;
   state.currentRoomId = roomId;
+  // A "New messages" line above the first message this reader has not seen yet.
+  const convo = convoOf(roomId);
+  convo.markerAfter = room.unread > 0 && typeof room.readSeq === "number" ? room.readSeq : null;
   showTray();
   sessionStorage.setItem("chat.open_room", roomId);
   $("#chat-empty").hidden = true;
@@ -235,6 +255,7 @@ function updateHeader() {
 
 function setupApp() {
   setupRoomDialogs();
+  initKeys({ closeRoom });
   initCommunity();
   initProfile();
   bus.addEventListener("open-room", (event) => openRoom(event.detail));
@@ -258,12 +279,6 @@ function setupApp() {
   $("#logout-button").addEventListener("click", async () => {
     await forgetDevice().catch(() => {});
     try { await logout(); } catch (err) { toast(`Signed out here, but the server said: ${err.message}`, "error"); }
-  });
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
-      if (!$("#members-panel").hidden) toggleMembers(false);
-      else if ($("#app-view").dataset.pane === "chat" && window.matchMedia("(max-width: 720px)").matches) closeRoom();
-    }
   });
   session.addEventListener("ended", (event) => leaveApp(event.detail));
 }

@@ -2,6 +2,7 @@
 // waiting in the tray go with the next message sent; a message shows its images as
 // thumbnails (click for full size) and its other files as download links with name and size.
 
+import { humanError } from "./errors.js";
 import { api, getConfig, session } from "./api.js";
 import { $, el, toast } from "./dom.js";
 import { state } from "./state.js";
@@ -82,7 +83,7 @@ async function upload(item) {
     let body = null;
     try { body = JSON.parse(xhr.responseText); } catch { /* not JSON: keep the status */ }
     if (xhr.status === 201) item.attachment = body;
-    else item.error = body?.error?.message || `Upload failed (${xhr.status}).`;
+    else item.error = humanError({ status: xhr.status, code: body?.error?.code, field: body?.error?.field, retryAfter: xhr.getResponseHeader("Retry-After") });
     item.progress = 1;
     renderTray();
   });

@@ -29,6 +29,8 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from chatcore import presence_keys
 from chatcore.events import Kind, room_event
@@ -77,6 +79,9 @@ end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return 1
 """
+
+# How long a user's "last seen" time is kept after their last connection ended.
+SEEN_TTL_S = 90 * 86400
 
 # Leases of a dead process released per round trip, and processes claimed per sweep.
 SWEEP_BATCH = 100
@@ -149,8 +154,12 @@ class Presence:
 
     async def _went_offline(self, user_id: str, rooms: list[bytes | str] | None) -> None:
         """After a lease was dropped: ``rooms`` (from _DROP) if it was the user's last."""
+        if rooms is None:
+            return
+        now = int(time.time() * 1000)
+        await self.redis.set(presence_keys.seen_key(self.names, user_id), now, ex=SEEN_TTL_S)
         if rooms:
-            await self._announce(user_id, [_text(r) for r in rooms], online=False)
+            await self._announce(user_id, [_text(r) for r in rooms], online=False, seen=now)
 
     async def room_joined(self, user_id: str, room_id: str) -> None:
         await self.redis.sadd(self._rooms_key(user_id), room_id)
@@ -166,7 +175,9 @@ class Presence:
             room_event(kind, 0, frame),
         )
 
-    async def _announce(self, user_id: str, rooms: list[str], *, online: bool) -> None:
+    async def _announce(
+        self, user_id: str, rooms: list[str], *, online: bool, seen: int | None = None
+    ) -> None:
         if not rooms:
             return
         command = publish_command(self.redis)
@@ -178,6 +189,8 @@ class Presence:
                     "user_id": user_id,
                     "online": online,
                 }
+                if seen is not None:
+                    frame["last_seen"] = _iso(seen)
                 payload = room_event(Kind.PRESENCE, 0, frame)
                 pipe.execute_command(command, self.names.room_channel(room_id), payload)
             await pipe.execute()
@@ -186,6 +199,24 @@ class Presence:
         """The users among ``user_ids`` holding an unexpired lease now."""
         online = await presence_keys.online_users(self.redis, self.names, user_ids)
         return [u for u in user_ids if u in online]
+
+    async def last_seen(self, user_ids: list[str]) -> dict[str, str]:
+        """When each of ``user_ids`` was last connected, for those with a record."""
+        if not user_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.get(presence_keys.seen_key(self.names, user_id))
+            values = await pipe.execute()
+        return {u: _iso(int(_text(v))) for u, v in zip(user_ids, values, strict=True) if v}
+
+    async def state(self, user_ids: list[str]) -> dict[str, Any]:
+        """``presence_state``'s fields for these members: who is online, and when each of the
+        others was last seen (those never seen are left out)."""
+        online = await self.online(user_ids)
+        here = set(online)
+        seen = await self.last_seen([u for u in user_ids if u not in here])
+        return {"online": online, "last_seen": seen}
 
     async def run(self) -> None:
         """Renew this process's leases every lease/3 and sweep the expired ones of others."""
@@ -235,6 +266,12 @@ class Presence:
         for conn_id, user_id in list(self.local.items()):
             await self.disconnected(user_id, conn_id)
         await self.redis.zrem(self.processes_key, self.process_id)
+
+
+def _iso(ms: int) -> str:
+    """Milliseconds since the epoch as the API's UTC timestamp."""
+    at = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _text(value: object) -> str:

@@ -39,12 +39,12 @@ async def send_initial(
                 return
             try:
                 members = await upstream.members(client.token, room_id)
-                online = await presence.online(members)
+                fields = await presence.state(members)
             except (ChatError, OSError, TimeoutError) as exc:
                 # The room's presence then comes from its next frames, or a `who`.
                 log.warning("initial_presence_failed", room_id=room_id, error=type(exc).__name__)
                 return
             if room_id in client.session.rooms:
-                client.push(frames.build("presence_state", room_id=room_id, online=online))
+                client.push(frames.build("presence_state", room_id=room_id, **fields))
 
     await asyncio.gather(*(one(room_id) for room_id in rooms))

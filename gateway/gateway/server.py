@@ -360,10 +360,8 @@ class Connections:
             await self.presence.publish(frame.room_id, Kind.TYPING, payload)
         elif isinstance(frame, Who):
             members = await self.upstream.members(token, frame.room_id)
-            online = await self.presence.online(members)
-            client.push(
-                frames.build("presence_state", frame.ref, room_id=frame.room_id, online=online)
-            )
+            fields = await self.presence.state(members)
+            client.push(frames.build("presence_state", frame.ref, room_id=frame.room_id, **fields))
         elif isinstance(frame, Resume):
             await self.resumes.later(client, frame)
 

@@ -25,6 +25,7 @@ from tests.browser.ui import (
     message_in,
     open_members,
     open_room,
+    png,
     register,
     send,
 )
@@ -183,7 +184,9 @@ async def test_new_direct_chat_names_the_other_person(new_page: NewPage, web_url
     await ana.page.get_by_role("button", name="Find people").click()
     await ana.page.get_by_label("Search by name or email").fill(bo.name)
     await ana.page.get_by_role("button", name=f"Message {bo.name}").click()
-    await expect(bo.page.locator("#toast")).to_have_text(f"{ana.name} started a direct chat with you.")
+    await expect(bo.page.locator("#toast")).to_have_text(
+        f"{ana.name} started a direct chat with you."
+    )
 
 
 async def test_notices_share_day_labels_and_tell_removal_from_leaving(
@@ -196,23 +199,32 @@ async def test_notices_share_day_labels_and_tell_removal_from_leaving(
     await invite(ana, cy)
     await send(ana, "welcome both")
     page = ana.page
-    await expect(page.locator("#message-list li.notice", has_text=f"You added {cy.name}.")).to_be_visible()
+    await expect(
+        page.locator("#message-list li.notice", has_text=f"You added {cy.name}.")
+    ).to_be_visible()
 
     room_id = await page.evaluate("sessionStorage.getItem('chat.open_room')")
+    token = await token_of(auth_service, cy)
+    headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(timeout=10) as http:
-        token = await token_of(auth_service, cy)
+        me = (await http.get(f"{auth_service.url}/auth/me", headers=headers)).json()
         gone = await http.delete(
-            f"{room_service.url}/rooms/{room_id}/members/{(await http.get(f'{auth_service.url}/auth/me', headers={'Authorization': f'Bearer {token}'})).json()['id']}",
-            headers={"Authorization": f"Bearer {token}"},
+            f"{room_service.url}/rooms/{room_id}/members/{me['id']}", headers=headers
         )
         assert gone.status_code == 204, gone.text
-    await expect(page.locator("#message-list li.notice", has_text=f"{cy.name} left the room.")).to_be_visible()
+    await expect(
+        page.locator("#message-list li.notice", has_text=f"{cy.name} left the room.")
+    ).to_be_visible()
 
     await open_members(ana)
     member = page.locator("#member-list li.person", has_text=bo.name)
     await member.get_by_role("button", name="Remove from room").click()
-    await expect(page.locator("#message-list li.notice", has_text=f"You removed {bo.name}.")).to_be_visible()
-    await expect(bo.page.locator("#toast")).to_have_text(f"{ana.name} removed you from Notice board.")
+    await expect(
+        page.locator("#message-list li.notice", has_text=f"You removed {bo.name}.")
+    ).to_be_visible()
+    await expect(bo.page.locator("#toast")).to_have_text(
+        f"{ana.name} removed you from Notice board."
+    )
     await expect(page.locator("#message-list li.day")).to_have_count(1)
 
 
@@ -249,8 +261,10 @@ async def test_errors_read_as_sentences(new_page: NewPage, web_url: str) -> None
     alert = dialog.locator(".form-error")
     await expect(alert).to_be_visible()
     text = await alert.text_content() or ""
-    assert "image/png" not in text and "Value error" not in text
-    assert text.endswith(".") and text[0].isupper()
+    assert "image/png" not in text
+    assert "Value error" not in text
+    assert text.endswith(".")
+    assert text[0].isupper()
 
 
 async def test_keyboard_shortcuts(new_page: NewPage, web_url: str, screenshots: Path) -> None:
@@ -303,10 +317,50 @@ async def test_unread_marker_on_opening_a_room(
     await create_room(ana, "Elsewhere")
     for n in range(1, 4):
         await send(bo, f"unread {n}")
-    await expect(ana.page.locator("#room-list button.room", has_text="Catch up")).to_contain_text("3")
+    await expect(ana.page.locator("#room-list button.room", has_text="Catch up")).to_contain_text(
+        "3"
+    )
     await open_room(ana, "Catch up")
     marker = ana.page.locator("#message-list li.unread-marker")
     await expect(marker).to_have_text("New messages")
     after = ana.page.locator("#message-list li.unread-marker + li.msg")
     await expect(after).to_contain_text("unread 1")
     await ana.page.screenshot(path=screenshots / "unread-marker.png")
+
+
+async def test_profile_change_reaches_others_live(new_page: NewPage, web_url: str) -> None:
+    """A new name and photo show on the other person's open page without a reload."""
+    ana, bo = await pair_in_room(new_page, web_url, "Name change")
+    await send(bo, "hello from Bo")
+    bubble = message_in(ana.page, "hello from Bo")
+    await expect(bubble).to_contain_text(bo.name)
+    await expect(bubble.locator(".avatar img")).to_have_count(0)
+
+    await bo.page.get_by_role("button", name="Your profile").click()
+    dialog = bo.page.locator("#profile-dialog")
+    await bo.page.locator("#avatar-input").set_input_files(
+        files=[{"name": "me.png", "mimeType": "image/png", "buffer": png()}]
+    )
+    await expect(dialog.locator(".avatar img")).to_be_visible()
+    await dialog.get_by_label("Display name").fill(f"{bo.name} 보")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog).to_be_hidden()
+
+    await expect(bubble).to_contain_text(f"{bo.name} 보", timeout=5000)
+    await expect(bubble.locator(".avatar img")).to_be_visible()
+    await open_members(ana)
+    await expect(ana.page.locator("#member-list")).to_contain_text(f"{bo.name} 보")
+
+
+async def test_last_seen_for_people_offline(new_page: NewPage, web_url: str) -> None:
+    """Someone who went offline shows when they were last seen, live and after a reload."""
+    ana, bo = await pair_in_room(new_page, web_url, "Seen room")
+    await open_members(ana)
+    member = ana.page.locator("#member-list li.person", has_text=bo.name)
+    await expect(member.locator(".presence-text")).to_have_text("Online")
+    await bo.page.close()
+    await expect(member.locator(".presence-text")).to_have_text("Last seen just now", timeout=8000)
+    await ana.page.reload()
+    await open_members(ana)
+    member = ana.page.locator("#member-list li.person", has_text=bo.name)
+    await expect(member.locator(".presence-text")).to_have_text("Last seen just now")

@@ -13,7 +13,9 @@ import { initAttachments, showTray } from "./attachments.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
 import { initConversations, loadReceipts, mentionsMe, onReaction, onReceipt, onThreadUpdated } from "./conversations.js";
 import { forgetDevice, initNotifications, openFromLink } from "./notifications.js";
-import { initMembers, loadMembers, onMembership, onPresence, onRoleChanged, onPresenceState, renderMembers, toggleMembers } from "./members.js";
+import {
+  initMembers, loadMembers, offlineText, onMembership, onPresence, onRoleChanged, onPresenceState, renderMembers, toggleMembers,
+} from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
@@ -244,7 +246,7 @@ function updateHeader() {
   $("#chat-title").textContent = roomTitle(room);
   const online = state.online.get(room.id) || new Set();
   let sub;
-  if (room.kind === "direct") sub = online.has(room.peerId) ? "Online" : "Offline";
+  if (room.kind === "direct") sub = online.has(room.peerId) ? "Online" : offlineText(room.peerId);
   else {
     const count = state.members.get(room.id)?.length ?? room.member_count;
     const others = [...online].filter((id) => id !== state.me.id).length;

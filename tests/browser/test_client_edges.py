@@ -364,3 +364,35 @@ async def test_last_seen_for_people_offline(new_page: NewPage, web_url: str) -> 
     await open_members(ana)
     member = ana.page.locator("#member-list li.person", has_text=bo.name)
     await expect(member.locator(".presence-text")).to_have_text("Last seen just now")
+
+
+async def test_membership_notices_survive_reload(
+    new_page: NewPage, web_url: str, auth_service: ServiceProcess, room_service: ServiceProcess
+) -> None:
+    """Join and leave notices are part of the room's history: after a reload, and for another
+    member, the same notices show in the same place."""
+    ana, bo = await pair_in_room(new_page, web_url, "Keeps notices")
+    cy = await register(await new_page(), web_url, "Cy")
+    await invite(ana, cy)
+    room_id = await ana.page.evaluate("sessionStorage.getItem('chat.open_room')")
+    headers = {"Authorization": f"Bearer {await token_of(auth_service, cy)}"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        me = (await http.get(f"{auth_service.url}/auth/me", headers=headers)).json()
+        gone = await http.delete(
+            f"{room_service.url}/rooms/{room_id}/members/{me['id']}", headers=headers
+        )
+        assert gone.status_code == 204, gone.text
+    notices = ana.page.locator("#message-list li.notice")
+    expected = [f"You added {bo.name}.", f"You added {cy.name}.", f"{cy.name} left the room."]
+    await expect(notices).to_have_text(expected)
+    await send(ana, "after the comings and goings")
+
+    await ana.page.reload()
+    await expect(message_in(ana.page, "after the comings and goings")).to_be_visible()
+    await expect(notices).to_have_text(expected)
+    await bo.page.reload()
+    await expect(bo.page.locator("#chat-title")).to_have_text("Keeps notices")
+    await expect(bo.page.locator("#message-list li.notice")).to_have_text(
+        [f"{ana.name} added you.", f"{ana.name} added {cy.name}.", f"{cy.name} left the room."]
+    )
+    await expect(ana.page.locator("#message-list li.day")).to_have_count(1)

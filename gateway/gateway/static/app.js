@@ -166,12 +166,12 @@ function wire(c) {
   c.addEventListener("presence_state", (event) => onPresenceState(event.detail));
   c.addEventListener("member_joined", (event) => {
     onMembership(event.detail, true);
-    addNotice(event.detail.room_id, { kind: "joined", user: event.detail.user_id, by: event.detail.by });
   });
   c.addEventListener("member_left", (event) => {
     onMembership(event.detail, false);
-    addNotice(event.detail.room_id, { kind: "left", user: event.detail.user_id, by: event.detail.by });
   });
+  // Join and leave notices are part of the room's change stream (stored, so a reload shows them).
+  c.addEventListener("membership", (event) => addNotice(event.detail.room_id, event.detail));
   c.addEventListener("room_updated", (event) => { addRoom(event.detail.room).then(updateHeader).catch(() => {}); });
   c.addEventListener("member_role_changed", (event) => onRoleChanged(event.detail));
   c.addEventListener("room_added", async (event) => {

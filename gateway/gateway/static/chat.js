@@ -59,6 +59,7 @@ export async function showConversation(roomId) {
       for (const m of page.items) storeMessage(m);
       convo.hasMore = (convo.oldest ?? 1) > 1;
       await fillGap(roomId);
+      await loadNotices(roomId);
     } catch (err) {
       setHistoryState(`Could not load messages: ${err.message}`);
       return;
@@ -95,6 +96,7 @@ async function loadOlder() {
     const page = await api("GET", "messages", "/messages", { query: { room_id: roomId, before_seq: convo.oldest, limit: PAGE } });
     for (const m of page.items) storeMessage(m);
     convo.hasMore = page.items.length > 0 && convo.oldest > 1;
+    await loadNotices(roomId).catch(() => {});
     if (state.currentRoomId === roomId) {
       const before = scroller.scrollHeight - scroller.scrollTop;
       renderMessages();
@@ -136,11 +138,39 @@ export function markSeen() {
 /** Whether a new message in this room is being read as it arrives. */
 export const isReading = (roomId) => roomId === state.currentRoomId && document.visibilityState === "visible" && nearBottom();
 
-/** A system line ({kind: "joined"|"left", user, by}) shown in the conversation. */
-export function addNotice(roomId, notice) {
+/** A `membership` frame of the room's change stream as a notice to draw. */
+const noticeOf = (frame) => ({
+  pos: frame.pos, kind: frame.change === "joined" ? "joined" : "left", user: frame.user_id, by: frame.by, at: frame.at || new Date().toISOString(), afterSeq: frame.seq_at ?? 0,
+});
+
+/** Keep a conversation's notices once each (by position), in stream order. */
+function keepNotices(convo, frames) {
+  const byPos = new Map((convo.notices || []).map((n) => [n.pos, n]));
+  for (const frame of frames) byPos.set(frame.pos, noticeOf(frame));
+  convo.notices = [...byPos.values()].sort((a, b) => a.pos - b.pos);
+}
+
+/** Read the membership notices from the oldest loaded message on (they are part of the
+ *  room's history: every reload and every member sees the same). */
+async function loadNotices(roomId) {
   const convo = state.convos.get(roomId);
   if (!convo?.loaded) return;
-  (convo.notices ||= []).push({ afterSeq: Math.max(0, ...convo.bySeq.keys()), at: new Date().toISOString(), ...notice });
+  const frames = [];
+  let query = { room_id: roomId, kind: "membership", after_seq: Math.max(0, (convo.oldest ?? 1) - 1) };
+  for (;;) {
+    const page = await api("GET", "messages", "/messages/changes", { query });
+    frames.push(...page.items);
+    if (!page.next_cursor || !page.items.length) break;
+    query = { room_id: roomId, kind: "membership", after_pos: page.next_cursor };
+  }
+  keepNotices(convo, frames);
+}
+
+/** A `membership` frame arrived live: show its notice in the conversation. */
+export function addNotice(roomId, frame) {
+  const convo = state.convos.get(roomId);
+  if (!convo?.loaded) return;
+  keepNotices(convo, [frame]);
   if (roomId === state.currentRoomId) {
     const stick = nearBottom();
     renderMessages();

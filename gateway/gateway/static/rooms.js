@@ -52,7 +52,7 @@ function noteLatest(room, message) {
 /** The list's second line: the latest message, with who wrote it where that is not obvious. */
 function previewOf(room) {
   if (room.preview === null || room.preview === undefined) {
-    return room.kind === "direct" ? "Direct chat" : `${room.member_count} members`;
+    return room.kind === "direct" ? "Direct chat" : `${room.member_count} ${room.member_count === 1 ? "member" : "members"}`;
   }
   if (room.previewSender === state.me.id) return `You: ${room.preview}`;
   if (room.kind === "group") return `${userName(room.previewSender)}: ${room.preview}`;

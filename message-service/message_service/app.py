@@ -146,7 +146,8 @@ def create_app(settings: MessagesSettings) -> Starlette:
         )
         app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
         notices = Notices(app.state.pool, app.state.publisher)
-        listener.also.append(notices.on_payload)
+        if settings.membership_notices:
+            listener.also.append(notices.on_payload)
         app.state.writer = Writer(
             app.state.pool,
             app.state.publisher,

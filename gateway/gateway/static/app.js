@@ -20,7 +20,7 @@ import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
 import { Connection } from "./socket.js";
-import { bus, convoOf, rememberUser, roomTitle, state } from "./state.js";
+import { bus, convoOf, rememberUser, roomTitle, state, userInfo } from "./state.js";
 
 let conn = null;
 
@@ -191,7 +191,21 @@ function wire(c) {
     bus.dispatchEvent(new CustomEvent("room-gone", { detail: { roomId: room.id, text } }));
   });
   // Someone sharing a room with us changed their name or photo: repaint them everywhere.
-  c.addEventListener("profile_updated", (event) => { if (event.detail.user?.id) rememberUser(event.detail.user); });
+  c.addEventListener("profile_updated", (event) => {
+    const user = event.detail.user;
+    if (!user?.id) return;
+    const known = userInfo(user.id);
+    const fresh = { ...known, ...user };
+    // Our own upload already shows under a cache-busting URL of the same picture: keep it.
+    if (known?.avatar_url && user.avatar_url && known.avatar_url.startsWith(user.avatar_url)) fresh.avatar_url = known.avatar_url;
+    const same = known && ["display_name", "avatar_url", "status_text"].every((k) => (known[k] ?? null) === (fresh[k] ?? null));
+    if (same) return;
+    if (user.id === state.me?.id) {
+      state.me = { ...state.me, ...fresh };
+      $("#me-name").textContent = state.me.display_name;
+    }
+    rememberUser(fresh);
+  });
 }
 
 async function refreshRoom(room) {

@@ -10,30 +10,26 @@ from __future__ import annotations
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from chatcore.testing.processes import ServiceProcess
+from tests.browser.edges import NewPage, leave_by_api, pair_in_room
 from tests.browser.ui import (
-    Person,
     create_room,
     invite,
     message_in,
     open_members,
     open_room,
-    png,
     register,
     send,
 )
 
 DESKTOP = {"width": 1280, "height": 800}
 PENDING = re.compile(r"\bpending\b")
-
-NewPage = Callable[..., Awaitable[Page]]
 
 
 @pytest.fixture
@@ -52,25 +48,6 @@ async def new_page(browser: Browser) -> AsyncIterator[NewPage]:
     yield make
     for context in contexts:
         await context.close()
-
-
-async def pair_in_room(new_page: NewPage, web_url: str, title: str) -> tuple[Person, Person]:
-    """Ana creates `title`, adds Bo, and both have it open."""
-    ana = await register(await new_page(), web_url, "Ana")
-    bo = await register(await new_page(), web_url, "Bo")
-    await create_room(ana, title)
-    await invite(ana, bo)
-    await open_room(bo, title)
-    return ana, bo
-
-
-async def token_of(auth: ServiceProcess, person: Person) -> str:
-    async with httpx.AsyncClient(timeout=10) as http:
-        login = await http.post(
-            f"{auth.url}/auth/login", json={"email": person.email, "password": person.password}
-        )
-        assert login.status_code == 200, login.text
-        return str(login.json()["access_token"])
 
 
 async def test_cut_network_says_reconnecting_and_sends_pending_once(
@@ -204,14 +181,7 @@ async def test_notices_share_day_labels_and_tell_removal_from_leaving(
     ).to_be_visible()
 
     room_id = await page.evaluate("sessionStorage.getItem('chat.open_room')")
-    token = await token_of(auth_service, cy)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(timeout=10) as http:
-        me = (await http.get(f"{auth_service.url}/auth/me", headers=headers)).json()
-        gone = await http.delete(
-            f"{room_service.url}/rooms/{room_id}/members/{me['id']}", headers=headers
-        )
-        assert gone.status_code == 204, gone.text
+    await leave_by_api(auth_service, room_service, cy, room_id)
     await expect(
         page.locator("#message-list li.notice", has_text=f"{cy.name} left the room.")
     ).to_be_visible()
@@ -326,73 +296,3 @@ async def test_unread_marker_on_opening_a_room(
     after = ana.page.locator("#message-list li.unread-marker + li.msg")
     await expect(after).to_contain_text("unread 1")
     await ana.page.screenshot(path=screenshots / "unread-marker.png")
-
-
-async def test_profile_change_reaches_others_live(new_page: NewPage, web_url: str) -> None:
-    """A new name and photo show on the other person's open page without a reload."""
-    ana, bo = await pair_in_room(new_page, web_url, "Name change")
-    await send(bo, "hello from Bo")
-    bubble = message_in(ana.page, "hello from Bo")
-    await expect(bubble).to_contain_text(bo.name)
-    await expect(bubble.locator(".avatar img")).to_have_count(0)
-
-    await bo.page.get_by_role("button", name="Your profile").click()
-    dialog = bo.page.locator("#profile-dialog")
-    await bo.page.locator("#avatar-input").set_input_files(
-        files=[{"name": "me.png", "mimeType": "image/png", "buffer": png()}]
-    )
-    await expect(dialog.locator(".avatar img")).to_be_visible()
-    await dialog.get_by_label("Display name").fill(f"{bo.name} 보")
-    await dialog.get_by_role("button", name="Save").click()
-    await expect(dialog).to_be_hidden()
-
-    await expect(bubble).to_contain_text(f"{bo.name} 보", timeout=5000)
-    await expect(bubble.locator(".avatar img")).to_be_visible()
-    await open_members(ana)
-    await expect(ana.page.locator("#member-list")).to_contain_text(f"{bo.name} 보")
-
-
-async def test_last_seen_for_people_offline(new_page: NewPage, web_url: str) -> None:
-    """Someone who went offline shows when they were last seen, live and after a reload."""
-    ana, bo = await pair_in_room(new_page, web_url, "Seen room")
-    await open_members(ana)
-    member = ana.page.locator("#member-list li.person", has_text=bo.name)
-    await expect(member.locator(".presence-text")).to_have_text("Online")
-    await bo.page.close()
-    await expect(member.locator(".presence-text")).to_have_text("Last seen just now", timeout=8000)
-    await ana.page.reload()
-    await open_members(ana)
-    member = ana.page.locator("#member-list li.person", has_text=bo.name)
-    await expect(member.locator(".presence-text")).to_have_text("Last seen just now")
-
-
-async def test_membership_notices_survive_reload(
-    new_page: NewPage, web_url: str, auth_service: ServiceProcess, room_service: ServiceProcess
-) -> None:
-    """Join and leave notices are part of the room's history: after a reload, and for another
-    member, the same notices show in the same place."""
-    ana, bo = await pair_in_room(new_page, web_url, "Keeps notices")
-    cy = await register(await new_page(), web_url, "Cy")
-    await invite(ana, cy)
-    room_id = await ana.page.evaluate("sessionStorage.getItem('chat.open_room')")
-    headers = {"Authorization": f"Bearer {await token_of(auth_service, cy)}"}
-    async with httpx.AsyncClient(timeout=10) as http:
-        me = (await http.get(f"{auth_service.url}/auth/me", headers=headers)).json()
-        gone = await http.delete(
-            f"{room_service.url}/rooms/{room_id}/members/{me['id']}", headers=headers
-        )
-        assert gone.status_code == 204, gone.text
-    notices = ana.page.locator("#message-list li.notice")
-    expected = [f"You added {bo.name}.", f"You added {cy.name}.", f"{cy.name} left the room."]
-    await expect(notices).to_have_text(expected)
-    await send(ana, "after the comings and goings")
-
-    await ana.page.reload()
-    await expect(message_in(ana.page, "after the comings and goings")).to_be_visible()
-    await expect(notices).to_have_text(expected)
-    await bo.page.reload()
-    await expect(bo.page.locator("#chat-title")).to_have_text("Keeps notices")
-    await expect(bo.page.locator("#message-list li.notice")).to_have_text(
-        [f"{ana.name} added you.", f"{ana.name} added {cy.name}.", f"{cy.name} left the room."]
-    )
-    await expect(ana.page.locator("#message-list li.day")).to_have_count(1)

@@ -95,3 +95,15 @@ async def test_membership_notices_survive_reload(
         [f"{ana.name} added you.", f"{ana.name} added {cy.name}.", f"{cy.name} left the room."]
     )
     await expect(ana.page.locator("#message-list li.day")).to_have_count(1)
+
+
+async def test_direct_chat_header_says_when_last_seen(new_page: NewPage, web_url: str) -> None:
+    """A direct chat's header says when the other person was last seen once they go."""
+    ana = await register(await new_page(), web_url, "Ana")
+    bo = await register(await new_page(), web_url, "Bo")
+    await ana.page.get_by_role("button", name="Find people").click()
+    await ana.page.get_by_label("Search by name or email").fill(bo.name)
+    await ana.page.get_by_role("button", name=f"Message {bo.name}").click()
+    await expect(ana.page.locator("#chat-sub")).to_have_text("Online")
+    await bo.page.close()
+    await expect(ana.page.locator("#chat-sub")).to_have_text("Last seen just now", timeout=8000)

@@ -178,6 +178,9 @@ function wire(c) {
     const room = event.detail.room;
     c.track(room.id);
     const stored = await addRoom(room);
+    // Opened before the gateway had it (a room or direct chat we just made): ask who is online
+    // now that the gateway answers for it.
+    if (state.currentRoomId === room.id) loadMembers(room.id);
     // Rooms we created ourselves arrive this way too; only someone else's invitation is news.
     const by = event.detail.by ?? room.created_by;
     if (by !== state.me?.id) {

@@ -24,6 +24,7 @@ from auth_service.models import (
     UserPage,
     email_key,
 )
+from auth_service.profile_events import announce
 from auth_service.settings import AuthSettings
 from chatcore.errors import InvalidInput, NotFound, UnsupportedMediaType
 from chatcore.web import authenticate, json_response, path_uuid, read_body, read_json, read_query
@@ -57,6 +58,11 @@ def _own_profile(row: asyncpg.Record | None) -> Response:
     return json_response(store.user_json(row, with_email=True))
 
 
+async def _announce(request: Request, row: asyncpg.Record | None) -> None:
+    if row is not None:
+        await announce(request, store.user_json(row, with_email=False))
+
+
 @api.route("GET", "/me", summary="The caller's profile", responses={200: User}, errors=(404,))
 async def me(request: Request) -> Response:
     claims = await authenticate(request)
@@ -80,6 +86,7 @@ async def update_me(request: Request) -> Response:
         display_name=body.display_name,
         status_text=body.status_text,
     )
+    await _announce(request, row)
     return _own_profile(row)
 
 
@@ -108,6 +115,7 @@ async def put_avatar(request: Request) -> Response:
         data=data,
         etag=hashlib.sha256(data).hexdigest()[:32],
     )
+    await _announce(request, row)
     return _own_profile(row)
 
 

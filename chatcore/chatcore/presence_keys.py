@@ -26,6 +26,11 @@ def rooms_key(names: Names, user_id: str | uuid.UUID) -> str:
     return names.key("presence", f"{{{user_id}}}", "rooms")
 
 
+def seen_key(names: Names, user_id: str | uuid.UUID) -> str:
+    """When the user's last connection ended (ms since the epoch, as text)."""
+    return names.key("presence", f"{{{user_id}}}", "seen")
+
+
 async def online_users(
     redis: RedisClient, names: Names, user_ids: Sequence[str | uuid.UUID]
 ) -> set[str]:

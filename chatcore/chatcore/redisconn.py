@@ -86,5 +86,10 @@ class Names:
         """Every membership change of every room (docs/events.md)."""
         return f"{self.prefix}membership"
 
+    @property
+    def profiles_channel(self) -> str:
+        """Every change of a user's public profile (docs/events.md)."""
+        return f"{self.prefix}profiles"
+
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)

@@ -26,6 +26,7 @@ from gateway.fanout import Fanout
 from gateway.gapcheck import GapCheck
 from gateway.membership import Membership
 from gateway.presence import Presence
+from gateway.profiles import Profiles
 from gateway.routes import Routes
 from gateway.server import Connections
 from gateway.settings import GatewaySettings
@@ -57,6 +58,7 @@ class Gateway:
             on_membership=self._on_membership,
             on_room_gap=self._on_room_gap,
             on_membership_gap=self._on_membership_gap,
+            on_profile=self._on_profile,
             # Named so an operator (or a test) can find this process's pub/sub connection.
             client_name=f"{settings.redis_prefix}gateway-pubsub-{settings.port}",
         )
@@ -83,6 +85,7 @@ class Gateway:
             ),
         )
         self.membership = Membership(self.connections)
+        self.profiles = Profiles(self.connections, self.redis, names)
         self.revocations = Revocations(
             self.redis,
             settings.redis_url,
@@ -106,6 +109,9 @@ class Gateway:
 
     def _on_membership(self, payload: bytes) -> None:
         self.membership.on_event(payload)
+
+    def _on_profile(self, payload: bytes) -> None:
+        self.profiles.on_event(payload)
 
     async def _on_room_gap(self, room_id: str) -> None:
         await self.gaps.check(room_id)

@@ -39,6 +39,7 @@ class Fanout:
         on_membership: Callable[[bytes], None],
         on_room_gap: Callable[[str], Coroutine[Any, Any, None]],
         on_membership_gap: Callable[[], Coroutine[Any, Any, None]],
+        on_profile: Callable[[bytes], None] | None = None,
     ) -> None:
         self.names = names
         self.on_room = on_room
@@ -47,6 +48,10 @@ class Fanout:
         self.on_membership_gap = on_membership_gap
         self._room_prefix = names.room_channel("").encode()
         self._membership = names.membership_channel
+        self.on_profile = on_profile
+        self._profiles = names.profiles_channel
+        # Channels that are not rooms: membership, and profiles when followed.
+        self._global_channels = 1 if on_profile is None else 2
         self.subscriber = Subscriber(
             redis_url,
             cluster=cluster,
@@ -67,6 +72,8 @@ class Fanout:
         await self.subscriber.start()
         with contextlib.suppress(TimeoutError):
             await self.subscriber.subscribe(self._membership)
+            if self.on_profile is not None:
+                await self.subscriber.subscribe(self._profiles)
 
     async def stop(self) -> None:
         await self.subscriber.stop()
@@ -74,16 +81,19 @@ class Fanout:
     async def subscribe(self, room_id: str) -> None:
         """Subscribe the room's channel (if not yet) and wait for Redis' confirmation."""
         await self.subscriber.subscribe(self.names.room_channel(room_id))
-        metrics.ROOMS.set(self.subscriber.channel_count - 1)
+        metrics.ROOMS.set(max(0, self.subscriber.channel_count - self._global_channels))
 
     def unsubscribe(self, room_id: str) -> None:
         """Drop the room's channel now; the UNSUBSCRIBE follows in order with other commands."""
         self.subscriber.unsubscribe(self.names.room_channel(room_id))
-        metrics.ROOMS.set(max(0, self.subscriber.channel_count - 1))
+        metrics.ROOMS.set(max(0, self.subscriber.channel_count - self._global_channels))
 
     def _dispatch(self, channel: bytes, data: bytes) -> None:
         if channel.startswith(self._room_prefix):
             self.on_room(channel[len(self._room_prefix) :].decode(), data)
+        elif channel == self._profiles.encode():
+            if self.on_profile is not None:
+                self.on_profile(data)
         else:
             self.on_membership(data)
 
@@ -96,6 +106,8 @@ class Fanout:
             return
         if channel == self._membership:
             background(self.on_membership_gap())
+        elif channel == self._profiles:
+            return  # profiles missed while down show on the next load
         else:
             room_id = channel.removeprefix(self.names.room_channel(""))
             background(self.on_room_gap(room_id))

@@ -48,18 +48,20 @@ class Membership:
         user_id = str(event.get("user_id", ""))
         self._check_version(room_id, event.get("version"))
         version = event.get("version")
+        # Who made the change: lets a client tell a removal from leaving.
+        actor = str(event["actor_id"]) if event.get("actor_id") else None
         if kind is T.MEMBER_MUTED:
             return  # message-service refuses a muted member's sends; nothing to push
         if kind is T.ROOM_CREATED:
             for member in event.get("members") or []:
-                self._added(str(member["user_id"]), room, member, version)
+                self._added(str(member["user_id"]), room, member, version, actor)
         elif kind is T.MEMBER_ADDED:
-            self._notify(room_id, "member_joined", user_id)
-            self._added(user_id, room, event, version)
+            self._notify(room_id, "member_joined", user_id, actor)
+            self._added(user_id, room, event, version, actor)
         elif kind is T.MEMBER_REMOVED:
             for client in list(self.connections.users.get(user_id, ())):
-                self.remove(client, room_id, room)
-            self._notify(room_id, "member_left", user_id)
+                self.remove(client, room_id, room, actor)
+            self._notify(room_id, "member_left", user_id, actor)
         elif kind is T.ROLE_CHANGED:
             self._role_changed(room_id, room, user_id, event.get("role"))
         else:
@@ -117,19 +119,25 @@ class Membership:
         finally:
             self._resyncing.discard(room_id)
 
-    def _notify(self, room_id: str, kind: str, user_id: str) -> None:
+    def _notify(self, room_id: str, kind: str, user_id: str, actor: str | None = None) -> None:
+        extra = {"by": actor} if actor else {}
         for client in self.connections.by_room.get(room_id, ()):
             if room_id in client.session.rooms and client.session.user_id != user_id:
-                client.push(frames.build(kind, room_id=room_id, user_id=user_id))
+                client.push(frames.build(kind, room_id=room_id, user_id=user_id, **extra))
 
     def _added(
-        self, user_id: str, room: dict[str, Any], entry: dict[str, Any], version: object
+        self,
+        user_id: str,
+        room: dict[str, Any],
+        entry: dict[str, Any],
+        version: object,
+        actor: str | None = None,
     ) -> None:
         role = str(entry.get("role", "member"))
         joined_at = str(entry.get("joined_at") or "")
 
         async def add(client: Client) -> None:
-            await self.add(client, room, role, joined_at, version)
+            await self.add(client, room, role, joined_at, version, actor)
 
         for client in self.connections.users.get(user_id, ()):
             if client.queued is not None:
@@ -144,6 +152,7 @@ class Membership:
         role: str,
         joined_at: str,
         version: object = None,
+        actor: str | None = None,
     ) -> None:
         """Subscribe, send ``room_added``, the messages since ``joined_at``, then go live."""
         room_id = str(room["id"])
@@ -166,7 +175,8 @@ class Membership:
             missed = [m for m in reversed(page) if _after(m.get("created_at"), since)]
             # The catch-up finds the position of message ``newest`` and starts the feed there.
             client.session.add_room(room_id, newest, role)
-            client.push(frames.build("room_added", room={**room, "my_role": role}))
+            extra = {"by": actor} if actor else {}
+            client.push(frames.build("room_added", room={**room, "my_role": role}, **extra))
             for message in missed:
                 client.push(frames.message(message))
         if client.session.phase is Phase.LIVE:
@@ -189,13 +199,16 @@ class Membership:
             delay = min(delay * 2, 0.5)
         return []
 
-    def remove(self, client: Client, room_id: str, room: dict[str, Any]) -> None:
+    def remove(
+        self, client: Client, room_id: str, room: dict[str, Any], actor: str | None = None
+    ) -> None:
         """Out of the room now: no frame of it after this, then ``room_removed``."""
         state = client.session.remove_room(room_id)
         self.connections.delivery.detach(client, room_id)
         self.connections.drop_room(client, room_id)
         if state is not None:
-            client.push(frames.build("room_removed", room=room))
+            extra = {"by": actor} if actor else {}
+            client.push(frames.build("room_removed", room=room, **extra))
             client.spawn(self.connections.presence.room_left(client.session.user_id or "", room_id))
 
     async def reconcile(self) -> None:

@@ -28,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 from chatcore import presence_keys
 from chatcore.events import Kind, room_event
@@ -89,6 +91,9 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return 1
 """
 
+# How long a user's "last seen" time is kept after their last connection ended.
+SEEN_TTL_S = 90 * 86400
+
 # Leases of a dead process released per round trip, and processes claimed per sweep.
 SWEEP_BATCH = 100
 
@@ -116,6 +121,10 @@ class Presence:
 
     def _joined_key(self, user_id: str) -> str:
         return self.names.key("presence", f"{{{user_id}}}", "joined")
+
+    def _seen_key(self, room_id: str) -> str:
+        """The room's members' last-seen times (user id -> ms), written as each goes offline."""
+        return self._online_key(room_id) + ":seen"
 
     def _online_key(self, room_id: str) -> str:
         # The room's members with a live lease (kept as users come online and go offline,
@@ -189,17 +198,20 @@ class Presence:
         )
 
     async def _went_offline(self, user_id: str, dropped: list[list[bytes | str]] | None) -> None:
-        """After a lease was dropped: its rooms (from _DROP) if it was the user's last."""
+        """After a lease was dropped: its rooms (from _DROP) if it was the user's last. The
+        time is kept as the user's last seen, and in each room's last-seen hash."""
         if not dropped:
             return
         announced, joined = dropped
-        if joined:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for room in joined:
-                    pipe.srem(self._online_key(_text(room)), user_id)
-                await pipe.execute()
+        now = int(time.time() * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(presence_keys.seen_key(self.names, user_id), now, ex=SEEN_TTL_S)
+            for room in joined:
+                pipe.srem(self._online_key(_text(room)), user_id)
+                pipe.hset(self._seen_key(_text(room)), user_id, now)
+            await pipe.execute()
         if announced:
-            await self.announce(user_id, [_text(r) for r in announced], online=False)
+            await self.announce(user_id, [_text(r) for r in announced], online=False, seen=now)
 
     async def enter_rooms(self, user_id: str, joined: list[str]) -> None:
         """The user's first lease was taken: into the online set of each of their rooms."""
@@ -238,8 +250,11 @@ class Presence:
             room_event(kind, 0, frame),
         )
 
-    async def announce(self, user_id: str, rooms: list[str], *, online: bool) -> None:
-        """Publish the user's presence change to each of ``rooms``."""
+    async def announce(
+        self, user_id: str, rooms: list[str], *, online: bool, seen: int | None = None
+    ) -> None:
+        """Publish the user's presence change to each of ``rooms`` (with ``last_seen`` when
+        they went offline)."""
         if not rooms:
             return
         command = publish_command(self.redis)
@@ -251,6 +266,8 @@ class Presence:
                     "user_id": user_id,
                     "online": online,
                 }
+                if seen is not None:
+                    frame["last_seen"] = _iso(seen)
                 payload = room_event(Kind.PRESENCE, 0, frame)
                 pipe.execute_command(command, self.names.room_channel(room_id), payload)
             await pipe.execute()
@@ -259,6 +276,26 @@ class Presence:
         """The users among ``user_ids`` holding an unexpired lease now."""
         online = await presence_keys.online_users(self.redis, self.names, user_ids)
         return [u for u in user_ids if u in online]
+
+    async def last_seen(self, user_ids: list[str]) -> dict[str, str]:
+        """When each of ``user_ids`` was last connected, for those with a record."""
+        if not user_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.get(presence_keys.seen_key(self.names, user_id))
+            values = await pipe.execute()
+        return {u: _iso(int(_text(v))) for u, v in zip(user_ids, values, strict=True) if v}
+
+    async def room_state(self, room_id: str) -> dict[str, Any]:
+        """``presence_state``'s fields for a room: who is online (its online set, each checked
+        for a live lease) and when each member who has gone offline was last seen. Redis
+        only, O(online members + members ever seen offline), never a member list."""
+        online = await self.room_online(room_id)
+        here = set(online)
+        raw = await self.redis.hgetall(self._seen_key(room_id))
+        seen = {_text(u): _iso(int(_text(v))) for u, v in raw.items() if _text(u) not in here}
+        return {"online": online, "last_seen": seen}
 
     async def run(self) -> None:
         """Renew this process's leases every lease/3 and sweep the expired ones of others."""
@@ -308,6 +345,12 @@ class Presence:
         for conn_id, user_id in list(self.local.items()):
             await self.disconnected(user_id, conn_id)
         await self.redis.zrem(self.processes_key, self.process_id)
+
+
+def _iso(ms: int) -> str:
+    """Milliseconds since the epoch as the API's UTC timestamp."""
+    at = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _text(value: object) -> str:

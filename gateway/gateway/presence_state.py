@@ -36,13 +36,12 @@ async def send_initial(client: Client, rooms: list[str], presence: Presence) -> 
             if not client.open or room_id not in client.session.rooms:
                 return
             try:
-                # The room's online set: Redis only, whatever the room's size.
-                online = await presence.room_online(room_id)
+                fields = await presence.room_state(room_id)
             except (RedisError, OSError, TimeoutError) as exc:
                 # The room's presence then comes from its next frames, or a `who`.
                 log.warning("initial_presence_failed", room_id=room_id, error=type(exc).__name__)
                 return
             if room_id in client.session.rooms:
-                client.push(frames.build("presence_state", room_id=room_id, online=online))
+                client.push(frames.build("presence_state", room_id=room_id, **fields))
 
     await asyncio.gather(*(one(room_id) for room_id in rooms))

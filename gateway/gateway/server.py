@@ -441,10 +441,8 @@ class Connections:
         elif isinstance(frame, Who):
             # The session checked membership; the room's online set answers without paging
             # its members (a room of 10,000 costs what a room of 10 does).
-            online = await self.presence.room_online(frame.room_id)
-            client.push(
-                frames.build("presence_state", frame.ref, room_id=frame.room_id, online=online)
-            )
+            fields = await self.presence.room_state(frame.room_id)
+            client.push(frames.build("presence_state", frame.ref, room_id=frame.room_id, **fields))
         elif isinstance(frame, Resume):
             await self.resumes.later(client, frame)
 

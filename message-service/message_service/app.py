@@ -40,6 +40,7 @@ from message_service import (
 from message_service.api import api
 from message_service.files import open_files
 from message_service.membership import Membership, MembershipListener
+from message_service.notices import Notices
 from message_service.notify_targets import NotifyTargets
 from message_service.notify_worker import NotifyWorker
 from message_service.publisher import Publisher
@@ -158,6 +159,9 @@ def create_app(settings: MessagesSettings) -> Starlette:
             unattached_ttl=settings.attachment_unattached_ttl,
         )
         app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
+        notices = Notices(app.state.pool, app.state.publisher)
+        if settings.membership_notices:
+            listener.also.append(notices.on_payload)
         app.state.writer = Writer(
             app.state.pool,
             app.state.publisher,
@@ -167,6 +171,7 @@ def create_app(settings: MessagesSettings) -> Starlette:
         )
         app.state.publisher.start()
         app.state.writer.start()
+        notices.start()
         if settings.notify_worker:
             notifier.start()
         await listener.start()
@@ -179,6 +184,7 @@ def create_app(settings: MessagesSettings) -> Starlette:
             # Sends already accepted are committed and published before the pool closes.
             await sweeper.stop()
             await app.state.writer.stop()
+            await notices.stop()
             await notifier.stop()
             await app.state.publisher.stop()
             await listener.stop()

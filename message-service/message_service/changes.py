@@ -9,18 +9,19 @@ position. Each item is the frame that was published live, with the message's cur
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chatcore.web import authenticate, json_response, read_query
-from message_service import store, store_changes
+from message_service import store, store_changes, store_notices
 from message_service.access import require_member
 from message_service.api import api
 from message_service.frames import message_frame, reaction_frame, thread_frame
 from message_service.models import PAGE_MAX, SEQ_MAX, Strict
+from message_service.notices import notice_frame
 
 _FRAME_TYPES = {"edited": "message_edited", "deleted": "message_deleted"}
 
@@ -37,12 +38,15 @@ class ChangesQuery(Strict):
         description="without after_pos: start after the change that created this message",
     )
     limit: int = Field(default=PAGE_MAX, ge=1, le=PAGE_MAX)
+    kind: Literal["membership"] | None = Field(
+        default=None, description="only changes of this kind: membership notices"
+    )
 
 
 class ChangePage(BaseModel):
     items: list[dict[str, Any]] = Field(
         description="frames in position order: message, message_edited, message_deleted, "
-        "reaction, thread_updated, each with its pos"
+        "reaction, thread_updated, membership, each with its pos"
     )
     after_pos: int = Field(description="the position the page starts after")
     last_pos: int = Field(description="the room's last change position")
@@ -72,9 +76,17 @@ async def changes(request: Request) -> Response:
         seq = min(query.after_seq or 0, last_seq)
         pos = (await store_changes.pos_of_seq(pool, room_id, seq) or 0) if seq else 0
     # Nothing after it (the gateway's silent-room check, most of the time): no more queries.
-    items = await read_changes(pool, room_id, pos, seq, query.limit) if pos < last_pos else []
-    await request.app.state.files.fill([i["message"] for i in items if "message" in i])
-    more = bool(items) and items[-1]["pos"] < last_pos
+    if pos >= last_pos:
+        items: list[dict[str, Any]] = []
+    elif query.kind == "membership":
+        rows = await store_notices.after(pool, room_id, pos, query.limit)
+        items = [notice_frame(room_id, r["pos"], r["seq_at"], r["data"]) for r in rows]
+    else:
+        items = await read_changes(pool, room_id, pos, seq, query.limit)
+        await request.app.state.files.fill([i["message"] for i in items if "message" in i])
+    more = bool(items) and items[-1]["pos"] < last_pos and len(items) == query.limit
+    if query.kind is None:
+        more = bool(items) and items[-1]["pos"] < last_pos
     return json_response(
         {
             "items": items,
@@ -98,7 +110,11 @@ async def read_changes(
         [(int(m["pos"]), m, True) for m in messages] + [(int(c["pos"]), c, False) for c in others],
         key=lambda entry: entry[0],
     )[:limit]
-    touched = {c["message_id"] for _, c, new in merged if not new and c["kind"] != "reaction"}
+    touched = {
+        c["message_id"]
+        for _, c, new in merged
+        if not new and c["kind"] not in ("reaction", "membership")
+    }
     current = await store_changes.messages_by_ids(pool, list(touched), columns)
     ids = [m["id"] for _, m, new in merged if new] + list(current)
     reactions = await store_changes.reactions_of(pool, ids)
@@ -109,6 +125,8 @@ async def read_changes(
             items.append(message_frame("message", at, message))
         elif row["kind"] == "reaction":
             items.append(reaction_frame(room_id, row["message_id"], at, row["data"]))
+        elif row["kind"] == "membership":
+            items.append(notice_frame(room_id, at, int(row["seq_at"]), row["data"]))
         else:
             target = current.get(row["message_id"])
             if target is None:

@@ -211,6 +211,7 @@ class MembershipListener:
     ) -> None:
         self.channel = names.membership_channel
         self.membership = membership
+        self.also: list[Callable[[bytes], None]] = []
         self.subscriber = Subscriber(
             redis_url,
             cluster=cluster,
@@ -233,6 +234,8 @@ class MembershipListener:
 
     def _on_message(self, _channel: bytes, data: bytes) -> None:
         self.membership.on_event(data)
+        for handler in self.also:
+            handler(data)
 
     def _on_lost(self, _channels: set[str]) -> None:
         log.warning("membership_channel_lost")

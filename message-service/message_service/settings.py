@@ -72,6 +72,13 @@ class MessagesSettings(ServiceSettings):
         pattern=r"^(mailto:|https://)",
         validation_alias=_env("MESSAGES_VAPID_SUBJECT"),
     )
+    # Store join/leave notices in rooms' change streams (notices.py). Every replica of one
+    # database may: the first insert wins. Off only for an instance on a database of its own
+    # that shares the Redis prefix with another deployment (it would publish positions of
+    # its own database on the shared room channels).
+    membership_notices: bool = Field(
+        default=True, validation_alias=_env("MESSAGES_MEMBERSHIP_NOTICES")
+    )
     # False on replicas that only serve the API: the delivery worker runs elsewhere.
     notify_worker: bool = Field(default=True, validation_alias=_env("MESSAGES_NOTIFY_WORKER"))
     # Retries: the n-th waits about base * 2^(n-1) (capped at max, with jitter), for retry_for

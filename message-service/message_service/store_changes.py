@@ -222,7 +222,7 @@ async def changes_after(
 ) -> list[asyncpg.Record]:
     """Up to ``limit`` of the room's other changes after ``pos``, in order."""
     return await pool.fetch(
-        """SELECT pos, kind, message_id, data FROM messages.changes
+        """SELECT pos, seq_at, kind, message_id, data FROM messages.changes
            WHERE room_id = $1 AND pos > $2 ORDER BY pos LIMIT $3""",
         room_id,
         pos,

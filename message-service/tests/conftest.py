@@ -300,7 +300,12 @@ def start_notifying(start_service: StartService, room_service: ServiceProcess) -
 
     def start(database: str, env: dict[str, str] | None = None) -> ServiceProcess:
         port = free_port()
-        own = {"DATABASE_URL": database, "MESSAGES_PORT": str(port)}
+        # Its database is its own, its Redis prefix is shared: no notices of its positions.
+        own = {
+            "DATABASE_URL": database,
+            "MESSAGES_PORT": str(port),
+            "MESSAGES_MEMBERSHIP_NOTICES": "false",
+        }
         return start_service("message_service", port=port, env={**NOTIFY_ENV, **own, **(env or {})})
 
     return start

@@ -7,6 +7,8 @@
 // puts user data into innerHTML and loads no third-party script, which is what keeps the
 // stored token out of reach of injected code.
 
+import { humanError } from "./errors.js";
+
 const REFRESH_KEY = "chat.refresh_token";
 // Refresh this long before the access token expires, so calls never race the expiry.
 const REFRESH_MARGIN_S = 60;
@@ -42,18 +44,25 @@ export const getConfig = () => config;
 
 async function errorFrom(response) {
   let code = "http_" + response.status;
-  let message = `The server answered ${response.status} ${response.statusText}`.trim() + ".";
+  let serverMessage = `${response.status} ${response.statusText}`.trim();
+  let field = null;
   try {
     const body = await response.json();
     if (body?.error) {
       code = body.error.code || code;
-      message = body.error.message || message;
+      serverMessage = body.error.message || serverMessage;
+      field = body.error.field || null;
     }
   } catch {
     // Not JSON (a proxy page, an empty body): keep the status line.
   }
   const retry = response.headers.get("Retry-After");
-  return new ApiError(response.status, code, message, retry ? Number(retry) : null);
+  const retryAfter = retry ? Number(retry) : null;
+  // People read `message`; the service's own words stay on the error for debugging.
+  const error = new ApiError(response.status, code, humanError({ status: response.status, code, field, retryAfter }), retryAfter);
+  error.field = field;
+  error.serverMessage = serverMessage;
+  return error;
 }
 
 class Session extends EventTarget {

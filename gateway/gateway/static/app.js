@@ -2,21 +2,26 @@
 
 import { ApiError, api, getConfig, loadConfig, login, logout, register, resumeSession, session } from "./api.js";
 import { $, showError, toast } from "./dom.js";
+import { humanError } from "./errors.js";
 import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
+import { addedText, removedText } from "./notices.js";
+import { initKeys } from "./keys.js";
 import { afterSignIn, initCommunity } from "./community.js";
 import { initAttachments, showTray } from "./attachments.js";
 import { initComposer, onTyping, renderTyping, stopTyping } from "./composer.js";
 import { initConversations, loadReceipts, mentionsMe, onReaction, onReceipt, onThreadUpdated } from "./conversations.js";
 import { forgetDevice, initNotifications, openFromLink } from "./notifications.js";
-import { initMembers, loadMembers, onMembership, onPresence, onRoleChanged, onPresenceState, renderMembers, toggleMembers } from "./members.js";
+import {
+  initMembers, loadMembers, offlineText, onMembership, onPresence, onRoleChanged, onPresenceState, renderMembers, toggleMembers,
+} from "./members.js";
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
 import { initSearch } from "./search.js";
 import { Connection } from "./socket.js";
-import { bus, rememberUser, roomTitle, state, userName } from "./state.js";
+import { bus, convoOf, rememberUser, roomTitle, state, userInfo } from "./state.js";
 
 let conn = null;
 
@@ -48,7 +53,7 @@ async function submitAuth(form, action) {
     form.reset();
     await enterApp();
   } catch (err) {
-    showError(error, err.retryAfter ? new Error(`${err.message} Try again in ${err.retryAfter} s.`) : err);
+    showError(error, err);
   } finally {
     button.disabled = false;
   }
@@ -97,6 +102,8 @@ async function enterApp() {
     node.dataset.state = event.detail.state;
     node.textContent = CONN_TEXT[event.detail.state];
     $("#conn-banner").hidden = event.detail.state !== "reconnecting";
+    // Unsent messages say whether they are on their way or waiting for the connection.
+    if (state.currentRoomId) renderMessages();
     if (event.detail.state === "reconnecting" && state.online.size) {
       // Who is online is unknown while we are cut off; `who` asks again after `ready`.
       state.online.clear();
@@ -126,7 +133,12 @@ async function enterApp() {
 function wire(c) {
   c.addEventListener("ready", () => {
     // Rooms that appeared or went while we were away: reload the list, keep what is open.
-    if (!state.rooms.size) return;
+    if (!state.rooms.size) {
+      // The first `ready` can come before the room list: ask who is online in the open room
+      // once it is there, so the header's count is right without opening the members panel.
+      if (state.currentRoomId) loadMembers(state.currentRoomId);
+      return;
+    }
     loadRooms().then(() => {
       const open = state.currentRoomId;
       if (open && !state.rooms.has(open)) closeRoom();
@@ -146,7 +158,7 @@ function wire(c) {
   c.addEventListener("ack", (event) => { if (event.detail.message) onMessage(event.detail.message); else renderMessages(); });
   c.addEventListener("gap", (event) => fillGap(event.detail.room_id).catch(() => {}));
   c.addEventListener("send_failed", (event) => sendFailed(event.detail));
-  c.addEventListener("server_error", (event) => toast(event.detail.message || event.detail.code, "error"));
+  c.addEventListener("server_error", (event) => toast(humanError({ code: event.detail.code }), "error"));
   for (const type of ["message_edited", "message_deleted"]) {
     c.addEventListener(type, (event) => { onMessage(event.detail.message); noteEdit(event.detail.message); });
   }
@@ -155,24 +167,48 @@ function wire(c) {
   c.addEventListener("presence_state", (event) => onPresenceState(event.detail));
   c.addEventListener("member_joined", (event) => {
     onMembership(event.detail, true);
-    addNotice(event.detail.room_id, `${userName(event.detail.user_id)} joined the room.`);
   });
   c.addEventListener("member_left", (event) => {
     onMembership(event.detail, false);
-    addNotice(event.detail.room_id, `${userName(event.detail.user_id)} left the room.`);
   });
+  // Join and leave notices are part of the room's change stream (stored, so a reload shows them).
+  c.addEventListener("membership", (event) => addNotice(event.detail.room_id, event.detail));
   c.addEventListener("room_updated", (event) => { addRoom(event.detail.room).then(updateHeader).catch(() => {}); });
   c.addEventListener("member_role_changed", (event) => onRoleChanged(event.detail));
   c.addEventListener("room_added", async (event) => {
     const room = event.detail.room;
     c.track(room.id);
     const stored = await addRoom(room);
+    // Opened before the gateway had it (a room or direct chat we just made): ask who is online
+    // now that the gateway answers for it.
+    if (state.currentRoomId === room.id) loadMembers(room.id);
     // Rooms we created ourselves arrive this way too; only someone else's invitation is news.
-    if (room.created_by !== state.me?.id) toast(`You were added to ${roomTitle(stored)}.`);
+    const by = event.detail.by ?? room.created_by;
+    if (by !== state.me?.id) {
+      const text = await addedText(stored, by);
+      if (text) toast(text);
+    }
   });
-  c.addEventListener("room_removed", (event) => {
+  c.addEventListener("room_removed", async (event) => {
     const room = event.detail.room;
-    bus.dispatchEvent(new CustomEvent("room-gone", { detail: { roomId: room.id, text: `You are no longer in ${roomTitle(state.rooms.get(room.id) || room)}.` } }));
+    const text = await removedText(state.rooms.get(room.id) || room, event.detail.by);
+    bus.dispatchEvent(new CustomEvent("room-gone", { detail: { roomId: room.id, text } }));
+  });
+  // Someone sharing a room with us changed their name or photo: repaint them everywhere.
+  c.addEventListener("profile_updated", (event) => {
+    const user = event.detail.user;
+    if (!user?.id) return;
+    const known = userInfo(user.id);
+    const fresh = { ...known, ...user };
+    // Our own upload already shows under a cache-busting URL of the same picture: keep it.
+    if (known?.avatar_url && user.avatar_url && known.avatar_url.startsWith(user.avatar_url)) fresh.avatar_url = known.avatar_url;
+    const same = known && ["display_name", "avatar_url", "status_text"].every((k) => (known[k] ?? null) === (fresh[k] ?? null));
+    if (same) return;
+    if (user.id === state.me?.id) {
+      state.me = { ...state.me, ...fresh };
+      $("#me-name").textContent = state.me.display_name;
+    }
+    rememberUser(fresh);
   });
 }
 
@@ -194,6 +230,9 @@ function openRoom(roomId) {
   const room = state.rooms.get(roomId);
   if (!room) return;
   state.currentRoomId = roomId;
+  // A "New messages" line above the first message this reader has not seen yet.
+  const convo = convoOf(roomId);
+  convo.markerAfter = room.unread > 0 && typeof room.readSeq === "number" ? room.readSeq : null;
   showTray();
   sessionStorage.setItem("chat.open_room", roomId);
   $("#chat-empty").hidden = true;
@@ -225,7 +264,7 @@ function updateHeader() {
   $("#chat-title").textContent = roomTitle(room);
   const online = state.online.get(room.id) || new Set();
   let sub;
-  if (room.kind === "direct") sub = online.has(room.peerId) ? "Online" : "Offline";
+  if (room.kind === "direct") sub = online.has(room.peerId) ? "Online" : offlineText(room.peerId);
   else {
     const count = state.members.get(room.id)?.length ?? room.member_count;
     const others = [...online].filter((id) => id !== state.me.id).length;
@@ -236,6 +275,7 @@ function updateHeader() {
 
 function setupApp() {
   setupRoomDialogs();
+  initKeys({ closeRoom });
   initCommunity();
   initProfile();
   initSearch();
@@ -260,12 +300,6 @@ function setupApp() {
   $("#logout-button").addEventListener("click", async () => {
     await forgetDevice().catch(() => {});
     try { await logout(); } catch (err) { toast(`Signed out here, but the server said: ${err.message}`, "error"); }
-  });
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
-      if (!$("#members-panel").hidden) toggleMembers(false);
-      else if ($("#app-view").dataset.pane === "chat" && window.matchMedia("(max-width: 720px)").matches) closeRoom();
-    }
   });
   session.addEventListener("ended", (event) => leaveApp(event.detail));
 }

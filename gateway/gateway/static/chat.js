@@ -1,9 +1,11 @@
 // The open conversation: history as you scroll up, live messages, sending, edit and delete.
 
 import { api } from "./api.js";
+import { humanError } from "./errors.js";
 import { $, clockTime, dayLabel, el, fullTime, sameLocalDay, showError, toast } from "./dom.js";
 import { attachmentsNode } from "./attachments.js";
 import { avatarNode, nameNode } from "./people.js";
+import { noticeNode } from "./notices.js";
 import { blocked, messageActions } from "./community.js";
 import { canModerate, convoOf, state, storeMessage } from "./state.js";
 import {
@@ -11,6 +13,13 @@ import {
 } from "./conversations.js";
 
 const PAGE = 50;
+
+const TEXT = {
+  newMessages: "New messages",
+  sending: "Sending…",
+  waiting: "Waiting for the connection…",
+  notSent: (why) => `Not sent: ${why}`,
+};
 // Consecutive messages of one sender within this many ms share one header.
 const GROUP_MS = 5 * 60 * 1000;
 
@@ -50,6 +59,7 @@ export async function showConversation(roomId) {
       for (const m of page.items) storeMessage(m);
       convo.hasMore = (convo.oldest ?? 1) > 1;
       await fillGap(roomId);
+      await loadNotices(roomId);
     } catch (err) {
       setHistoryState(`Could not load messages: ${err.message}`);
       return;
@@ -86,6 +96,7 @@ async function loadOlder() {
     const page = await api("GET", "messages", "/messages", { query: { room_id: roomId, before_seq: convo.oldest, limit: PAGE } });
     for (const m of page.items) storeMessage(m);
     convo.hasMore = page.items.length > 0 && convo.oldest > 1;
+    await loadNotices(roomId).catch(() => {});
     if (state.currentRoomId === roomId) {
       const before = scroller.scrollHeight - scroller.scrollTop;
       renderMessages();
@@ -127,11 +138,39 @@ export function markSeen() {
 /** Whether a new message in this room is being read as it arrives. */
 export const isReading = (roomId) => roomId === state.currentRoomId && document.visibilityState === "visible" && nearBottom();
 
-/** A system line ("Ana joined") shown in the open conversation. */
-export function addNotice(roomId, text) {
+/** A `membership` frame of the room's change stream as a notice to draw. */
+const noticeOf = (frame) => ({
+  pos: frame.pos, kind: frame.change === "joined" ? "joined" : "left", user: frame.user_id, by: frame.by, at: frame.at || new Date().toISOString(), afterSeq: frame.seq_at ?? 0,
+});
+
+/** Keep a conversation's notices once each (by position), in stream order. */
+function keepNotices(convo, frames) {
+  const byPos = new Map((convo.notices || []).map((n) => [n.pos, n]));
+  for (const frame of frames) byPos.set(frame.pos, noticeOf(frame));
+  convo.notices = [...byPos.values()].sort((a, b) => a.pos - b.pos);
+}
+
+/** Read the membership notices from the oldest loaded message on (they are part of the
+ *  room's history: every reload and every member sees the same). */
+async function loadNotices(roomId) {
   const convo = state.convos.get(roomId);
   if (!convo?.loaded) return;
-  (convo.notices ||= []).push({ afterSeq: Math.max(0, ...convo.bySeq.keys()), text, at: new Date().toISOString() });
+  const frames = [];
+  let query = { room_id: roomId, kind: "membership", after_seq: Math.max(0, (convo.oldest ?? 1) - 1) };
+  for (;;) {
+    const page = await api("GET", "messages", "/messages/changes", { query });
+    frames.push(...page.items);
+    if (!page.next_cursor || !page.items.length) break;
+    query = { room_id: roomId, kind: "membership", after_pos: page.next_cursor };
+  }
+  keepNotices(convo, frames);
+}
+
+/** A `membership` frame arrived live: show its notice in the conversation. */
+export function addNotice(roomId, frame) {
+  const convo = state.convos.get(roomId);
+  if (!convo?.loaded) return;
+  keepNotices(convo, [frame]);
   if (roomId === state.currentRoomId) {
     const stick = nearBottom();
     renderMessages();
@@ -139,10 +178,11 @@ export function addNotice(roomId, text) {
   }
 }
 
-export function sendFailed({ entry, code, message }) {
-  failed.set(entry.client_msg_id, { entry, message: message || code });
+export function sendFailed({ entry, code }) {
+  const text = humanError({ code });
+  failed.set(entry.client_msg_id, { entry, message: text });
   if (entry.room_id === state.currentRoomId) renderMessages();
-  toast(`Message not sent: ${message || code}`, "error");
+  toast(`Message not sent: ${text}`, "error");
 }
 
 /** Rebuild the message list of the open room. */
@@ -160,17 +200,30 @@ export function renderMessages() {
   const nodes = [];
   let prev = null;
   let n = 0;
+  // One day label per day: notices and messages share it (a notice never starts a new one
+  // on the same day).
+  let lastDay = null;
+  const dayLine = (iso) => {
+    if (lastDay !== null && sameLocalDay(lastDay, iso)) return;
+    nodes.push(el("li", { class: "day" }, el("span", { text: dayLabel(iso) })));
+    lastDay = iso;
+    prev = null;
+  };
   const pushNotices = (upTo) => {
     while (n < notices.length && notices[n].afterSeq <= upTo) {
-      nodes.push(el("li", { class: "notice" }, el("span", { text: notices[n].text })));
+      dayLine(notices[n].at);
+      nodes.push(noticeNode(notices[n]));
       prev = null;
       n += 1;
     }
   };
+  let marked = convo.markerAfter === undefined || convo.markerAfter === null;
   pushNotices(convo.oldest ? convo.oldest - 1 : 0);
   for (const message of messages) {
-    if (!prev || !sameLocalDay(prev.created_at, message.created_at)) {
-      nodes.push(el("li", { class: "day" }, el("span", { text: dayLabel(message.created_at) })));
+    dayLine(message.created_at);
+    if (!marked && message.seq > convo.markerAfter && message.sender_id !== state.me.id) {
+      nodes.push(el("li", { class: "unread-marker", role: "separator", "aria-label": TEXT.newMessages }, el("span", { text: TEXT.newMessages })));
+      marked = true;
       prev = null;
     }
     nodes.push(messageNode(message, prev));
@@ -227,7 +280,7 @@ function pendingNode(p) {
       p.body ? el("p", { class: "body", text: p.body }) : null,
       p.attachment_ids ? el("p", { class: "body muted", text: `${p.attachment_ids.length} file(s)` }) : null,
       el("div", { class: "foot" },
-        el("span", { class: "status", text: failure ? `Not sent: ${failure}` : "Sending…" }))),
+        el("span", { class: "status", text: failure ? TEXT.notSent(failure) : conn.state === "online" ? TEXT.sending : TEXT.waiting }))),
     failure ? el("div", { class: "actions visible" },
       el("button", { type: "button", class: "ghost small", onclick: () => retry(p.client_msg_id) }, "Retry"),
       el("button", { type: "button", class: "ghost small", onclick: () => { failed.delete(p.client_msg_id); renderMessages(); } }, "Discard")) : null);
@@ -253,6 +306,16 @@ async function deleteMessage(message) {
 }
 
 let editing = null;
+/** Up-arrow in an empty composer: edit one's newest message of the open room. */
+export function editLastOwn() {
+  const convo = state.convos.get(state.currentRoomId);
+  const mine = [...(convo?.bySeq.values() ?? [])].filter((m) => m.sender_id === state.me.id && !m.deleted && !m.thread_root_id && m.body);
+  const last = mine.sort((a, b) => a.seq - b.seq).at(-1);
+  if (!last) return false;
+  openEdit(last);
+  return true;
+}
+
 function openEdit(message) {
   editing = message;
   const dialog = $("#edit-dialog");
@@ -269,6 +332,7 @@ function setupEditDialog() {
     const body = $("#edit-input").value.trim();
     const error = form.querySelector(".form-error");
     if (!body) return showError(error, new Error("A message can't be empty; delete it instead."));
+    if ([...body].length > 4000) return showError(error, new Error(`That is ${[...body].length.toLocaleString()} characters; the limit is 4,000.`));
     try {
       const answer = await api("PATCH", "messages", `/messages/${editing.id}`, { json: { body } });
       onMessage(answer?.id ? answer : { ...editing, body, edited_at: new Date().toISOString() });

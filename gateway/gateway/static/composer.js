@@ -8,6 +8,36 @@ import { takeAttachmentIds } from "./attachments.js";
 
 // Tell the room at most this often that we are typing; the others show it for 3 s.
 const TYPING_EVERY_MS = 2500;
+// The server's limit on a message body, in characters (code points, as the server counts).
+export const MAX_CHARS = 4000;
+// The counter shows from here on, so the limit is never a surprise.
+const COUNT_FROM = 3500;
+
+const TEXT = {
+  tooLong: (n) => `This message is ${n.toLocaleString()} characters; the limit is ${MAX_CHARS.toLocaleString()}. Shorten it, or send it in parts.`,
+  onlySpaces: "Type something first: a message of only spaces isn't sent.",
+  waitForFiles: "Wait for the files to finish uploading.",
+  counter: (n) => `${n.toLocaleString()} / ${MAX_CHARS.toLocaleString()}`,
+};
+
+/** Characters as the server counts them: code points, not UTF-16 units. */
+export const charCount = (text) => [...text].length;
+
+function note(text) {
+  const node = $("#composer-note");
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+function updateCount(input) {
+  const n = charCount(input.value);
+  const counter = $("#composer-count");
+  counter.hidden = n < COUNT_FROM;
+  counter.textContent = TEXT.counter(n);
+  counter.classList.toggle("over", n > MAX_CHARS);
+  input.setAttribute("aria-invalid", String(n > MAX_CHARS));
+  if (n <= MAX_CHARS && $("#composer-note").dataset.kind === "long") note(null);
+}
 
 let conn = null;
 let wired = false;
@@ -23,6 +53,8 @@ export function initComposer(connection) {
   const grow = () => { input.style.height = "auto"; input.style.height = `${Math.min(input.scrollHeight, 160)}px`; };
   input.addEventListener("input", () => {
     grow();
+    updateCount(input);
+    if ($("#composer-note").dataset.kind === "spaces" && input.value.trim()) note(null);
     if (input.value.trim() && Date.now() - lastTypingSent > TYPING_EVERY_MS && state.currentRoomId) {
       lastTypingSent = Date.now();
       conn.send({ type: "typing", room_id: state.currentRoomId });
@@ -36,16 +68,23 @@ export function initComposer(connection) {
     event.preventDefault();
     const body = input.value.trim();
     if (!state.currentRoomId) return;
-    if (body.length > 4000) { toast("That message is too long (4,000 characters at most).", "error"); return; }
+    const noteNode = $("#composer-note");
+    // Refuse, never cut: the whole text stays in the box for the writer to shorten.
+    if (charCount(body) > MAX_CHARS) { noteNode.dataset.kind = "long"; note(TEXT.tooLong(charCount(body))); return; }
     const attachmentIds = takeAttachmentIds(state.currentRoomId);
-    if (attachmentIds === null) { toast("Wait for the files to finish uploading.", "info"); return; }
-    if (!body && !attachmentIds.length) return;
+    if (attachmentIds === null) { toast(TEXT.waitForFiles, "info"); return; }
+    if (!body && !attachmentIds.length) {
+      if (input.value.length) { noteNode.dataset.kind = "spaces"; note(TEXT.onlySpaces); }
+      return;
+    }
+    note(null);
     const extra = sendExtras(state.currentRoomId, body);
     if (attachmentIds.length) extra.attachment_ids = attachmentIds;
     conn.sendMessage(state.currentRoomId, body, extra);
     lastTypingSent = 0;
     input.value = "";
     grow();
+    updateCount(input);
     renderMessages();
     scrollToBottom();
   });

@@ -8,6 +8,34 @@ import { searchAsYouType } from "./rooms.js";
 
 let conn = null;
 
+const TEXT = {
+  online: "Online",
+  offline: "Offline",
+  lastSeen: (when) => `Last seen ${when}`,
+  justNow: "just now",
+};
+
+// When each offline person was last connected (user id -> ISO time), from the gateway.
+const lastSeen = new Map();
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const dateOnly = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
+
+/** "Last seen 5 minutes ago" for someone offline, or plain "Offline" when we don't know. */
+export function offlineText(userId) {
+  const at = lastSeen.get(userId);
+  if (!at) return TEXT.offline;
+  const seconds = Math.round((new Date(at) - Date.now()) / 1000);
+  if (seconds > -60) return TEXT.lastSeen(TEXT.justNow);
+  const steps = [[60, "minute", 60], [3600, "hour", 24], [86400, "day", 7]];
+  for (const [size, unit, max] of steps) {
+    const n = Math.round(seconds / size);
+    if (-n < max) return TEXT.lastSeen(relative.format(n, unit));
+  }
+  return TEXT.lastSeen(dateOnly.format(new Date(at)));
+}
+
+const noteSeen = (map) => { for (const [id, at] of Object.entries(map || {})) lastSeen.set(id, at); };
+
 let wired = false;
 
 export function initMembers(connection) {
@@ -53,12 +81,14 @@ export async function loadMembers(roomId) {
   if (roomId === state.currentRoomId) renderMembers();
 }
 
-export function onPresenceState({ room_id: roomId, online }) {
+export function onPresenceState({ room_id: roomId, online, last_seen: seen }) {
   state.online.set(roomId, new Set(online));
+  noteSeen(seen);
   if (roomId === state.currentRoomId) renderMembers();
 }
 
-export function onPresence({ room_id: roomId, user_id: userId, online }) {
+export function onPresence({ room_id: roomId, user_id: userId, online, last_seen: seen }) {
+  if (!online && seen) lastSeen.set(userId, seen);
   let set = state.online.get(roomId);
   if (!set) { set = new Set(); state.online.set(roomId, set); }
   if (online) set.add(userId); else set.delete(userId);
@@ -82,10 +112,10 @@ export function renderMembers() {
     const me = m.user_id === state.me.id;
     return el("li", { class: `person${isOnline ? " online" : ""}`, dataset: { userId: m.user_id } },
       el("span", { class: "avatar-wrap" }, avatarNode(m.user_id, "avatar"),
-        el("span", { class: "dot", title: isOnline ? "Online" : "Offline" })),
+        el("span", { class: "dot", title: isOnline ? TEXT.online : TEXT.offline })),
       el("span", { class: "person-text" },
         el("span", { class: "person-name" }, nameNode(m.user_id), me ? " (you)" : ""),
-        el("span", { class: "muted small", text: `${isOnline ? "Online" : "Offline"}${m.role !== "member" ? ` · ${m.role}` : ""}` })),
+        el("span", { class: "muted small presence-text", text: `${isOnline ? TEXT.online : offlineText(m.user_id)}${m.role !== "member" ? ` · ${m.role}` : ""}` })),
       moderator && !me && m.role !== "owner"
         ? el("button", { type: "button", class: "ghost small", "aria-label": "Remove from room", onclick: () => removeMember(roomId, m.user_id) }, "Remove")
         : null);

@@ -9,6 +9,8 @@ function paintAvatar(node, id) {
   const src = avatarSrc(user);
   node.style.setProperty("--hue", hueOf(id));
   if (src) {
+    // The same picture again (a profile repeated live): keep the loaded image.
+    if (node.querySelector("img")?.getAttribute("src") === src) return;
     node.replaceChildren(el("img", { src, alt: "", loading: "lazy", decoding: "async" }));
     node.classList.add("has-image");
   } else {

@@ -15,7 +15,7 @@ export async function loadRooms() {
   state.rooms.clear();
   for (const room of rooms) {
     const u = counts.get(room.id);
-    state.rooms.set(room.id, { ...room, unread: u?.unread ?? 0, mentions: u?.mentions ?? 0, lastSeq: u?.last_seq ?? 0, lastAt: room.created_at, preview: null });
+    state.rooms.set(room.id, { ...room, unread: u?.unread ?? 0, mentions: u?.mentions ?? 0, lastSeq: u?.last_seq ?? 0, readSeq: u?.read_seq ?? 0, lastAt: room.created_at, preview: null });
   }
   renderRooms();
   await Promise.all([...state.rooms.values()].map((room) => fillRoom(room)));
@@ -52,7 +52,7 @@ function noteLatest(room, message) {
 /** The list's second line: the latest message, with who wrote it where that is not obvious. */
 function previewOf(room) {
   if (room.preview === null || room.preview === undefined) {
-    return room.kind === "direct" ? "Direct chat" : `${room.member_count} members`;
+    return room.kind === "direct" ? "Direct chat" : `${room.member_count} ${room.member_count === 1 ? "member" : "members"}`;
   }
   if (room.previewSender === state.me.id) return `You: ${room.preview}`;
   if (room.kind === "group") return `${userName(room.previewSender)}: ${room.preview}`;
@@ -65,6 +65,7 @@ export function noteMessage(message, isRead, mentionsMe = false) {
   if (!room) return;
   noteLatest(room, message);
   room.lastSeq = Math.max(room.lastSeq, message.seq);
+  if (isRead) room.readSeq = Math.max(room.readSeq ?? 0, message.seq);
   if (message.sender_id !== state.me.id && !isRead) {
     room.unread += 1;
     if (mentionsMe) room.mentions = (room.mentions ?? 0) + 1;
@@ -91,6 +92,7 @@ export function removeRoom(roomId) {
 
 export function markRead(roomId) {
   const room = state.rooms.get(roomId);
+  if (room) room.readSeq = Math.max(room.readSeq ?? 0, room.lastSeq ?? 0);
   if (room && (room.unread || room.mentions)) {
     room.unread = 0;
     room.mentions = 0;

@@ -9,8 +9,10 @@
 import { session } from "./api.js";
 import { uuid } from "./dom.js";
 
-const PING_EVERY_MS = 20000;
-const PONG_WAIT_MS = 10000;
+// An application-level ping with a deadline: a cut network often leaves the socket "open" for
+// a minute or more, so silence past the deadline counts as a dead connection.
+const PING_EVERY_MS = 4000;
+const PONG_WAIT_MS = 3000;
 const READY_WAIT_MS = 10000;
 const MAX_BACKOFF_MS = 15000;
 
@@ -31,16 +33,19 @@ export class Connection extends EventTarget {
     this.retryTimer = null;
     this.pingTimer = null;
     this.readyTimer = null;
-    this.awaitingPong = 0;
+    this.pongTimer = null;
     this.generation = 0;
     this.onTokens = (event) => { if (this.authed) this.send({ type: "auth", token: event.detail }); };
     this.onOnline = () => { if (!this.stopped && this.state !== "online") this.reconnectNow(); };
+    // The browser knows the network is gone before any socket does: say so at once.
+    this.onOffline = () => { if (!this.stopped) this.drop(); };
   }
 
   start() {
     this.stopped = false;
     session.addEventListener("tokens", this.onTokens);
     window.addEventListener("online", this.onOnline);
+    window.addEventListener("offline", this.onOffline);
     this.open();
   }
 
@@ -48,6 +53,7 @@ export class Connection extends EventTarget {
     this.stopped = true;
     session.removeEventListener("tokens", this.onTokens);
     window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("offline", this.onOffline);
     this.teardown();
     this.pending.clear();
     this.lastSeq.clear();
@@ -91,6 +97,7 @@ export class Connection extends EventTarget {
     clearTimeout(this.retryTimer);
     clearTimeout(this.readyTimer);
     clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
     this.authed = false;
     if (this.ws) {
       const ws = this.ws;
@@ -116,6 +123,7 @@ export class Connection extends EventTarget {
     this.ws = null;
     this.authed = false;
     clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
     clearTimeout(this.readyTimer);
     if (this.stopped) return;
     if (code === 4003) {
@@ -161,7 +169,9 @@ export class Connection extends EventTarget {
   receive(data) {
     let frame;
     try { frame = JSON.parse(data); } catch { return; }
-    this.awaitingPong = 0;
+    // Any frame proves the connection alive, a pong or not.
+    clearTimeout(this.pongTimer);
+    this.pongTimer = null;
     if (typeof frame.pos === "number") {
       const roomId = frame.room_id ?? frame.message?.room_id;
       if (roomId && frame.pos > (this.lastPos.get(roomId) ?? 0)) this.lastPos.set(roomId, frame.pos);
@@ -223,10 +233,9 @@ export class Connection extends EventTarget {
   }
 
   heartbeat() {
-    if (this.awaitingPong && Date.now() - this.awaitingPong > PONG_WAIT_MS) return this.drop();
-    if (!this.awaitingPong) this.awaitingPong = Date.now();
-    this.send({ type: "ping" });
-    return undefined;
+    if (this.pongTimer) return;
+    if (!this.send({ type: "ping" })) { this.drop(); return; }
+    this.pongTimer = setTimeout(() => { this.pongTimer = null; this.drop(); }, PONG_WAIT_MS);
   }
 
   message(message) {

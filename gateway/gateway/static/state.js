@@ -40,6 +40,15 @@ export function userInfo(id) {
   return undefined;
 }
 
+/** A profile, loaded first if we do not have it yet (undefined if it can't be). */
+export async function loadUser(id) {
+  if (!users.has(id)) {
+    userInfo(id);
+    await loading.get(id);
+  }
+  return users.get(id);
+}
+
 /** The display name to show for a user id ("You" is left to callers). */
 export function userName(id) {
   return userInfo(id)?.display_name ?? "…";

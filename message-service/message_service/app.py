@@ -101,6 +101,7 @@ def create_app(settings: MessagesSettings) -> Starlette:
             application_name="message-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
+            pooler=settings.db_pooler,
         )
         app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
         events = events_redis(settings.redis_url, cluster=settings.redis_cluster)

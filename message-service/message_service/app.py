@@ -42,6 +42,7 @@ from message_service.membership import Membership, MembershipListener
 from message_service.notify_targets import NotifyTargets
 from message_service.notify_worker import NotifyWorker
 from message_service.publisher import Publisher
+from message_service.replica import Reads, WritesSeen
 from message_service.sendrate import SendRateLimiter
 from message_service.settings import MessagesSettings
 from message_service.sweep import Sweeper
@@ -104,6 +105,25 @@ def create_app(settings: MessagesSettings) -> Starlette:
             pooler=settings.db_pooler,
         )
         app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+        # min_size 0: the service starts (and reads from the primary) while the replica is down.
+        replica = (
+            await create_pool(
+                settings.read_database_url,
+                application_name="message-service-reads",
+                min_size=0,
+                max_size=settings.db_pool_max,
+                pooler=settings.db_pooler,
+            )
+            if settings.read_database_url
+            else None
+        )
+        app.state.reads = Reads(
+            app.state.pool,
+            replica,
+            app.state.redis,
+            f"{settings.redis_prefix}messages:wrote:",
+            max_wait=settings.read_wait,
+        )
         events = events_redis(settings.redis_url, cluster=settings.redis_cluster)
         http = create_http_client(timeout=5.0, max_connections=100)
         app.state.verifier = TokenVerifier(
@@ -173,14 +193,18 @@ def create_app(settings: MessagesSettings) -> Starlette:
             await events.aclose()
             await app.state.redis.aclose()
             await app.state.files.storage.close()
+            if replica is not None:
+                await replica.close()
             await app.state.pool.close()
 
-    return build_app(
+    app = build_app(
         api,
         lifespan=lifespan,
         checks={"postgres": postgres_ready, "redis": redis_ready},
         cors_origins=settings.cors_origin_list,
     )
+    app.add_middleware(WritesSeen)
+    return app
 
 
 def app_from_env() -> Starlette:

@@ -23,6 +23,13 @@ class MessagesSettings(ServiceSettings):
         default=None, repr=False, validation_alias=_env("MESSAGES_DATABASE_URL")
     )
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("MESSAGES_WORKERS"))
+    # A streaming replica for history and unread reads (message_service.replica); unset:
+    # every read goes to the primary. A reader waits at most read_wait seconds for the
+    # replica to replay its own writes, then reads from the primary.
+    read_database_url: str | None = Field(
+        default=None, repr=False, validation_alias=_env("MESSAGES_READ_DATABASE_URL")
+    )
+    read_wait: float = Field(default=0.2, ge=0, le=10, validation_alias=_env("MESSAGES_READ_WAIT"))
     # Per-user send limit (a token bucket in Redis shared by every replica).
     send_rate: float = Field(default=20.0, gt=0, validation_alias=_env("MESSAGES_SEND_RATE"))
     send_burst: int = Field(default=100, ge=1, validation_alias=_env("MESSAGES_SEND_BURST"))

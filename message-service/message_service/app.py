@@ -43,6 +43,7 @@ from message_service.notify_targets import NotifyTargets
 from message_service.notify_worker import NotifyWorker
 from message_service.publisher import Publisher
 from message_service.replica import Reads, WritesSeen
+from message_service.retention import RetentionSweep
 from message_service.sendrate import SendRateLimiter
 from message_service.settings import MessagesSettings
 from message_service.sweep import Sweeper
@@ -164,6 +165,12 @@ def create_app(settings: MessagesSettings) -> Starlette:
             interval=settings.attachment_sweep_interval,
             unattached_ttl=settings.attachment_unattached_ttl,
         )
+        retention_sweep = RetentionSweep(
+            app.state.pool,
+            global_days=settings.retention_days,
+            interval=settings.retention_interval,
+            batch=settings.retention_batch,
+        )
         app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
         app.state.writer = Writer(
             app.state.pool,
@@ -179,12 +186,14 @@ def create_app(settings: MessagesSettings) -> Starlette:
         await listener.start()
         app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
         sweeper.start()
+        retention_sweep.start()
         try:
             yield
         finally:
             await app.state.revocations.stop()
             # Sends already accepted are committed and published before the pool closes.
             await sweeper.stop()
+            await retention_sweep.stop()
             await app.state.writer.stop()
             await notifier.stop()
             await app.state.publisher.stop()

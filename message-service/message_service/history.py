@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from chatcore.errors import InvalidInput
 from chatcore.web import authenticate, json_response, read_query
-from message_service import store, store_changes
+from message_service import store, store_changes, store_retention
 from message_service.access import require_member
 from message_service.api import api
 from message_service.models import CURSOR_PATTERN, HistoryQuery, MessagePage
@@ -61,7 +61,7 @@ async def history(request: Request) -> Response:
     reads: Reads = request.app.state.reads
 
     # One row more than the page says whether there is a next page.
-    async def read(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], dict[Any, Any]]:
+    async def read(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], dict[Any, Any], int]:
         if position.newest_first:
             rows = await store.newest_before(
                 pool, query.room_id, position.before, query.limit + 1, query.top_level
@@ -76,16 +76,17 @@ async def history(request: Request) -> Response:
                 query.top_level,
             )
         shown = [r["id"] for r in rows[: query.limit]]
-        return rows, await store_changes.reactions_of(pool, shown)
+        reactions = await store_changes.reactions_of(pool, shown)
+        return rows, reactions, await store_retention.oldest_seq(pool, query.room_id)
 
-    rows, reactions = await reads.run(claims.user_id, read)
+    rows, reactions, oldest_seq = await reads.run(claims.user_id, read)
     page = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
         next_cursor = encode_cursor(position.next(page[-1]["seq"]))
     items = [store.message_json(r, reactions.get(r["id"])) for r in page]
     await request.app.state.files.fill(items)
-    return json_response({"items": items, "next_cursor": next_cursor})
+    return json_response({"items": items, "next_cursor": next_cursor, "oldest_seq": oldest_seq})
 
 
 def encode_cursor(position: Position) -> str:

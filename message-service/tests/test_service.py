@@ -32,6 +32,8 @@ CALLS = {
     ("get", "/messages/threads/{root_id}"),
     ("get", "/messages/receipts"),
     ("get", "/messages/changes"),
+    ("get", "/messages/rooms/{room_id}/retention"),
+    ("put", "/messages/rooms/{room_id}/retention"),
 }
 
 

@@ -60,6 +60,9 @@ class Reads:
         self.key_prefix = key_prefix
         self.max_wait = max_wait
         self._down_until = 0.0
+        # The next WAL-position query, which callers may still join (see _position).
+        self._next: asyncio.Future[str] | None = None
+        self._reading: set[asyncio.Task[None]] = set()
 
     def _key(self, user: uuid.UUID) -> str:
         return f"{self.key_prefix}{user}"
@@ -68,11 +71,33 @@ class Reads:
         """Remember the primary's WAL position for ``users``, whose writes just committed."""
         if self.replica is None or not users:
             return
-        lsn = str(await self.primary.fetchval("SELECT pg_current_wal_lsn()::text"))
+        lsn = await self._position()
         async with self.redis.pipeline(transaction=False) as pipe:
             for user in dict.fromkeys(users):
                 pipe.set(self._key(user), lsn, ex=LSN_TTL_SECONDS)
             await pipe.execute()
+
+    async def _position(self) -> str:
+        """The primary's WAL position, read by a query sent after this call began (so at or
+        past the caller's commit). Concurrent callers share one query: each joins the next
+        one not yet sent, so a burst of writes costs one round trip, not one each."""
+        pending = self._next
+        if pending is None:
+            pending = self._next = asyncio.get_running_loop().create_future()
+            # Kept referenced until done: the loop holds tasks only weakly.
+            task = asyncio.create_task(self._read_position(pending))
+            self._reading.add(task)
+            task.add_done_callback(self._reading.discard)
+        return await asyncio.shield(pending)
+
+    async def _read_position(self, pending: asyncio.Future[str]) -> None:
+        self._next = None  # callers from now on need a query sent after them
+        try:
+            pending.set_result(
+                str(await self.primary.fetchval("SELECT pg_current_wal_lsn()::text"))
+            )
+        except Exception as exc:
+            pending.set_exception(exc)
 
     async def run(self, user: uuid.UUID, read: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
         """``read`` on the replica if it holds ``user``'s writes (within the wait), else on

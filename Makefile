@@ -18,7 +18,7 @@ export MESSAGES_VAPID_PRIVATE_KEY_FILE ?= $(abspath $(VAPID_KEY_FILE))
 export MESSAGES_GATEWAY_SECRET_FILE ?= $(abspath $(GATEWAY_SECRET_FILE))
 export GATEWAY_INTERNAL_SECRET_FILE ?= $(abspath $(GATEWAY_SECRET_FILE))
 
-.PHONY: install run migrate keys check-services check-ports seed backup restore lint fmt test unit browser monitoring-tools clean bench chaos admin
+.PHONY: install run migrate keys check-services check-ports seed backup restore lint fmt test unit browser monitoring-tools pgbouncer-tools clean bench chaos admin
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -102,7 +102,11 @@ browser:
 monitoring-tools:
 	@sh scripts/install-prometheus.sh >/dev/null
 
-test: lint browser monitoring-tools
+# PgBouncer for the data-tier tests (tests/data_tier), from Debian's package.
+pgbouncer-tools:
+	@sh scripts/install-pgbouncer.sh >/dev/null
+
+test: lint browser monitoring-tools pgbouncer-tools
 	$(BIN)/pytest
 
 # The fast tier: tests that need no Postgres, Redis or process (protocol cores, codecs, rules),

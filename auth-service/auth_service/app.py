@@ -39,6 +39,7 @@ def create_app(settings: AuthSettings) -> Starlette:
             application_name="auth-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
+            pooler=settings.db_pooler,
         )
         app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
         app.state.throttle = LoginThrottle(app.state.redis, settings)

@@ -3,6 +3,11 @@
 Files are named ``NNNN_name.sql``. :func:`migrate` applies those not yet recorded in
 ``<schema>.schema_migrations``, each in its own transaction, while holding a Postgres advisory
 lock, so several replicas starting at once apply each file exactly once.
+
+The lock is a session lock, held across several transactions: ``migrate`` must reach Postgres
+itself (DATABASE_URL), never a pooler in transaction mode such as PgBouncer, which would run
+the lock, the migrations and the unlock on different server connections. The services may
+reach Postgres through PgBouncer (their own <SERVICE>_DATABASE_URL and DB_POOLER).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ environment at import time: a process calls ``Settings.from_env()`` once at star
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,10 @@ class ServiceSettings(BaseSettings):
 
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    # "pgbouncer" when the service's database URL reaches Postgres through PgBouncer in
+    # transaction mode: asyncpg's named prepared statements are then turned off (chatcore.db).
+    # ``migrate`` always connects to DATABASE_URL, which must be Postgres itself.
+    db_pooler: Literal["", "pgbouncer"] = ""
 
     @model_validator(mode="after")
     def _prefix_fits_a_cluster(self) -> Self:

@@ -140,6 +140,13 @@ class Live:
             (room.online.add if frame.get("online") else room.online.discard)(user)
         elif kind == "presence_state":
             room.online = {str(u) for u in frame.get("online") or []}
+        elif kind == "history_expired":
+            # Older messages expired: the room's history now begins at oldest_seq, so the
+            # seqs below it are no gap to fill.
+            start = int(frame.get("oldest_seq") or 1) - 1
+            if room.position is not None and room.position < start:
+                room.position = start
+            self._drain(room)
         else:
             return []
         return [Changed(room.id)]

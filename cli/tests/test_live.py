@@ -73,3 +73,13 @@ def test_rooms_come_and_go_and_typing_expires() -> None:
     gone = {"type": "room_removed", "room": {"id": "r-2"}}
     assert live.on_frame(gone, now=0) == [Removed("r-2")]
     assert "r-2" not in live.rooms
+
+
+def test_history_expired_moves_the_position_so_no_gap_is_asked_for() -> None:
+    """A resume from before the retained history: messages from oldest_seq are in order."""
+    live = Live(ME)
+    _ready(live, last_seq=2)
+    live.on_frame({"type": "history_expired", "room_id": ROOM, "oldest_seq": 6}, now=0)
+    assert live.on_frame({"type": "message", "message": _message(6)}, now=0) == [Changed(ROOM)]
+    assert live.on_frame({"type": "message", "message": _message(7)}, now=0) == [Changed(ROOM)]
+    assert sorted(live.rooms[ROOM].messages) == [6, 7]

@@ -323,6 +323,13 @@ class Delivery:
                 continue
             if not current():
                 return
+            if page.get("expired") and start > state.pos:
+                # The position is older than the room's retained history: say where it now
+                # begins, then deliver from there (docs/protocol.md, history_expired).
+                oldest = int(page["oldest_seq"])
+                client.flush()
+                await client.ws.send(frames.history_expired(room_id, oldest), text=True)
+                state.pos, state.seq = start, oldest - 1
             if state.pos < 0:
                 # A resume that named a seq: start after the change that created it.
                 state.pos = start

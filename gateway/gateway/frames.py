@@ -281,3 +281,11 @@ def change(item: dict[str, Any]) -> bytes:
     """A change frame read from ``GET /messages/changes`` (it is the frame published live,
     ``type`` and ``pos`` included)."""
     return jsonutil.dumps(item)
+
+
+def history_expired(room_id: Any, oldest_seq: int) -> bytes:
+    """A resume asked for messages older than the room keeps: its history now begins at
+    ``oldest_seq``; the catch-up that follows starts there."""
+    return jsonutil.dumps(
+        {"type": "history_expired", "room_id": str(room_id), "oldest_seq": oldest_seq}
+    )

@@ -44,6 +44,8 @@ from message_service.notices import Notices
 from message_service.notify_targets import NotifyTargets
 from message_service.notify_worker import NotifyWorker
 from message_service.publisher import Publisher
+from message_service.replica import Reads, WritesSeen
+from message_service.retention import RetentionSweep
 from message_service.sendrate import SendRateLimiter
 from message_service.settings import MessagesSettings
 from message_service.sweep import Sweeper
@@ -104,8 +106,28 @@ def create_app(settings: MessagesSettings) -> Starlette:
             application_name="message-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
+            pooler=settings.db_pooler,
         )
         app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+        # min_size 0: the service starts (and reads from the primary) while the replica is down.
+        replica = (
+            await create_pool(
+                settings.read_database_url,
+                application_name="message-service-reads",
+                min_size=0,
+                max_size=settings.db_pool_max,
+                pooler=settings.db_pooler,
+            )
+            if settings.read_database_url
+            else None
+        )
+        app.state.reads = Reads(
+            app.state.pool,
+            replica,
+            app.state.redis,
+            f"{settings.redis_prefix}messages:wrote:",
+            max_wait=settings.read_wait,
+        )
         events = events_redis(settings.redis_url, cluster=settings.redis_cluster)
         http = create_http_client(timeout=5.0, max_connections=100)
         app.state.verifier = TokenVerifier(
@@ -158,6 +180,12 @@ def create_app(settings: MessagesSettings) -> Starlette:
             interval=settings.attachment_sweep_interval,
             unattached_ttl=settings.attachment_unattached_ttl,
         )
+        retention_sweep = RetentionSweep(
+            app.state.pool,
+            global_days=settings.retention_days,
+            interval=settings.retention_interval,
+            batch=settings.retention_batch,
+        )
         app.state.publisher = Publisher(events, names, max_pending=settings.publish_queue_max)
         notices = Notices(app.state.pool, app.state.publisher)
         if settings.membership_notices:
@@ -177,12 +205,14 @@ def create_app(settings: MessagesSettings) -> Starlette:
         await listener.start()
         app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
         sweeper.start()
+        retention_sweep.start()
         try:
             yield
         finally:
             await app.state.revocations.stop()
             # Sends already accepted are committed and published before the pool closes.
             await sweeper.stop()
+            await retention_sweep.stop()
             await app.state.writer.stop()
             await notices.stop()
             await notifier.stop()
@@ -192,14 +222,18 @@ def create_app(settings: MessagesSettings) -> Starlette:
             await events.aclose()
             await app.state.redis.aclose()
             await app.state.files.storage.close()
+            if replica is not None:
+                await replica.close()
             await app.state.pool.close()
 
-    return build_app(
+    app = build_app(
         api,
         lifespan=lifespan,
         checks={"postgres": postgres_ready, "redis": redis_ready},
         cors_origins=settings.cors_origin_list,
     )
+    app.add_middleware(WritesSeen)
+    return app
 
 
 def app_from_env() -> Starlette:

@@ -96,6 +96,9 @@ async def send_batch(request: Request) -> Response:
             answers.append(_answer(await outcome))
         except ChatError as exc:
             answers.append(_answer(exc))
+    # The senders' next reads must see these messages, even from a read replica.
+    senders = [item.sender_id for item in admitted if isinstance(item, NewMessage)]
+    await request.app.state.reads.wrote(senders)
     return json_response({"items": answers})
 
 

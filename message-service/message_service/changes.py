@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatcore.web import authenticate, json_response, read_query
-from message_service import store, store_changes, store_notices
+from message_service import store, store_changes, store_notices, store_retention
 from message_service.access import require_member
 from message_service.api import api
 from message_service.frames import message_frame, reaction_frame, thread_frame
@@ -52,6 +52,11 @@ class ChangePage(BaseModel):
     last_pos: int = Field(description="the room's last change position")
     last_seq: int = Field(description="the room's last message seq")
     next_cursor: str | None = Field(description="set when there are more: ask from its pos")
+    oldest_seq: int = Field(
+        description="where the room's retained history begins; a position before it starts "
+        "the page there (after_pos then says where), as older messages have expired"
+    )
+    expired: bool = Field(description="true when the position asked for is before oldest_seq")
 
 
 @api.route(
@@ -75,6 +80,11 @@ async def changes(request: Request) -> Response:
     else:
         seq = min(query.after_seq or 0, last_seq)
         pos = (await store_changes.pos_of_seq(pool, room_id, seq) or 0) if seq else 0
+    # Older messages expired (message_service.retention): start where retained history does.
+    oldest_seq, oldest_pos = await store_retention.oldest_position(pool, room_id)
+    expired = pos < oldest_pos - 1
+    if expired:
+        pos, seq = oldest_pos - 1, oldest_seq - 1
     # Nothing after it (the gateway's silent-room check, most of the time): no more queries.
     if pos >= last_pos:
         items: list[dict[str, Any]] = []
@@ -94,6 +104,8 @@ async def changes(request: Request) -> Response:
             "last_pos": last_pos,
             "last_seq": last_seq,
             "next_cursor": str(items[-1]["pos"]) if more else None,
+            "oldest_seq": oldest_seq,
+            "expired": expired,
         }
     )
 

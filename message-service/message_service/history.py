@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chatcore.errors import InvalidInput
 from chatcore.web import authenticate, json_response, read_query
-from message_service import store, store_changes, store_search
+from message_service import store, store_changes, store_retention, store_search
 from message_service.access import require_member
 from message_service.api import api
 from message_service.models import CURSOR_PATTERN, HistoryQuery, MessagePage
+from message_service.replica import Reads
 
 _CURSOR = re.compile(CURSOR_PATTERN)
 
@@ -58,24 +61,35 @@ async def history(request: Request) -> Response:
         return await around(request, query, claims.user_id)
     position = Position.of(query)
     await require_member(request, query.room_id, claims.user_id)
-    pool = request.app.state.pool
+    reads: Reads = request.app.state.reads
+
     # One row more than the page says whether there is a next page.
-    if position.newest_first:
-        rows = await store.newest_before(
-            pool, query.room_id, position.before, query.limit + 1, query.top_level
-        )
-    else:
-        rows = await store.oldest_after(
-            pool, query.room_id, position.after, position.before, query.limit + 1, query.top_level
-        )
+    async def read(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], dict[Any, Any], int]:
+        if position.newest_first:
+            rows = await store.newest_before(
+                pool, query.room_id, position.before, query.limit + 1, query.top_level
+            )
+        else:
+            rows = await store.oldest_after(
+                pool,
+                query.room_id,
+                position.after,
+                position.before,
+                query.limit + 1,
+                query.top_level,
+            )
+        shown = [r["id"] for r in rows[: query.limit]]
+        reactions = await store_changes.reactions_of(pool, shown)
+        return rows, reactions, await store_retention.oldest_seq(pool, query.room_id)
+
+    rows, reactions, oldest_seq = await reads.run(claims.user_id, read)
     page = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
         next_cursor = encode_cursor(position.next(page[-1]["seq"]))
-    reactions = await store_changes.reactions_of(pool, [r["id"] for r in page])
     items = [store.message_json(r, reactions.get(r["id"])) for r in page]
     await request.app.state.files.fill(items)
-    return json_response({"items": items, "next_cursor": next_cursor})
+    return json_response({"items": items, "next_cursor": next_cursor, "oldest_seq": oldest_seq})
 
 
 def encode_cursor(position: Position) -> str:

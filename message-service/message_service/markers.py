@@ -21,6 +21,7 @@ from message_service.access import check_action_rate, require_member
 from message_service.api import api
 from message_service.models import JoinedRoomStates, MarkRead, RoomReadState, UnreadList
 from message_service.receipts import publish_receipt
+from message_service.replica import Reads
 
 
 def read_state(room_id: uuid.UUID, last_seq: int, read_seq: int) -> dict[str, Any]:
@@ -65,7 +66,10 @@ async def unread(request: Request) -> Response:
     rooms: ServiceClient = request.app.state.rooms
     answer = await rooms.request("GET", "/rooms/joined", token=bearer_token(request))
     room_ids = room_ids_of(answer)
-    rows = await store.read_states(request.app.state.pool, claims.user_id, room_ids)
+    reads: Reads = request.app.state.reads
+    rows = await reads.run(
+        claims.user_id, lambda pool: store.read_states(pool, claims.user_id, room_ids)
+    )
     items = [
         {**read_state(r["room_id"], r["last_seq"], r["read_seq"]), "mentions": r["mentions"]}
         for r in rows

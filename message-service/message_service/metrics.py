@@ -67,3 +67,13 @@ NOTIFY_DEAD = Gauge(
 NOTIFY_OUTBOX = Gauge(
     "messages_notify_outbox", "Outbox rows not yet expanded into deliveries (all replicas)."
 )
+
+READS = Counter(
+    "messages_reads_total",
+    "History and unread reads, by the server that answered (replica or primary).",
+    ["server"],
+)
+READ_WAIT_EXPIRED = Counter(
+    "messages_read_replica_wait_expired_total",
+    "Reads sent to the primary because the replica had not replayed the caller's writes in time.",
+)

@@ -161,6 +161,9 @@ class Message(BaseModel):
 class MessagePage(BaseModel):
     items: list[Message]
     next_cursor: str | None
+    oldest_seq: int = Field(
+        description="where the room's retained history begins: older messages have expired"
+    )
 
 
 class RoomReadState(BaseModel):

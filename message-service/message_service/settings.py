@@ -23,6 +23,24 @@ class MessagesSettings(ServiceSettings):
         default=None, repr=False, validation_alias=_env("MESSAGES_DATABASE_URL")
     )
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("MESSAGES_WORKERS"))
+    # A streaming replica for history and unread reads (message_service.replica); unset:
+    # every read goes to the primary. A reader waits at most read_wait seconds for the
+    # replica to replay its own writes, then reads from the primary.
+    read_database_url: str | None = Field(
+        default=None, repr=False, validation_alias=_env("MESSAGES_READ_DATABASE_URL")
+    )
+    read_wait: float = Field(default=0.2, ge=0, le=10, validation_alias=_env("MESSAGES_READ_WAIT"))
+    # Days a message is kept unless its room says otherwise (0: forever); the retention
+    # sweep's pause between rounds, and the most messages one of its transactions removes.
+    retention_days: int = Field(
+        default=0, ge=0, le=36_500, validation_alias=_env("MESSAGES_RETENTION_DAYS")
+    )
+    retention_interval: float = Field(
+        default=60.0, gt=0, validation_alias=_env("MESSAGES_RETENTION_INTERVAL")
+    )
+    retention_batch: int = Field(
+        default=1000, ge=1, le=100_000, validation_alias=_env("MESSAGES_RETENTION_BATCH")
+    )
     # Per-user send limit (a token bucket in Redis shared by every replica).
     send_rate: float = Field(default=20.0, gt=0, validation_alias=_env("MESSAGES_SEND_RATE"))
     send_burst: int = Field(default=100, ge=1, validation_alias=_env("MESSAGES_SEND_BURST"))

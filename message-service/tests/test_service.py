@@ -37,6 +37,8 @@ CALLS = {
     ("get", "/messages/receipts"),
     ("get", "/messages/changes"),
     ("get", "/messages/search"),
+    ("get", "/messages/rooms/{room_id}/retention"),
+    ("put", "/messages/rooms/{room_id}/retention"),
 }
 
 

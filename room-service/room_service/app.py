@@ -40,6 +40,21 @@ def create_app(settings: RoomSettings) -> Starlette:
             application_name="room-service",
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
+            pooler=settings.db_pooler,
+        )
+        # Behind a transaction-mode pooler a room's turn is a transaction-scoped lock held on
+        # a connection of its own (store.room_turn): a pool apart, so turns waiting for a
+        # work connection can never hold every connection a change needs.
+        app.state.lock_pool = (
+            await create_pool(
+                settings.service_database_url,
+                application_name="room-service-turns",
+                min_size=1,
+                max_size=settings.db_pool_max,
+                pooler=settings.db_pooler,
+            )
+            if settings.db_pooler
+            else None
         )
         app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
         app.state.create_limiter = create_limiter(app.state.redis, settings)
@@ -80,6 +95,8 @@ def create_app(settings: RoomSettings) -> Starlette:
             await app.state.http.aclose()
             await app.state.redis.aclose()
             await app.state.pool.close()
+            if app.state.lock_pool is not None:
+                await app.state.lock_pool.close()
 
     return build_app(
         api,

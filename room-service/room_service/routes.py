@@ -47,7 +47,7 @@ async def room_change(request: Request, room: uuid.UUID) -> AsyncIterator[Conn]:
     (waiting without holding a connection), then across replicas (store.room_turn)."""
     async with (
         publisher(request).ordered(room),
-        store.room_turn(request.app.state.pool, room) as conn,
+        store.room_turn(request.app.state.pool, room, request.app.state.lock_pool) as conn,
     ):
         # One transaction around the change and its outbox rows: the events exist if and
         # only if the change committed. They are published after the commit.

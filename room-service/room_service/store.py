@@ -204,11 +204,24 @@ async def role_of(conn: Conn, room_id: uuid.UUID, user: uuid.UUID) -> str | None
 
 
 @asynccontextmanager
-async def room_turn(pool: asyncpg.Pool, room_id: uuid.UUID) -> AsyncIterator[Conn]:
+async def room_turn(
+    pool: asyncpg.Pool, room_id: uuid.UUID, locks: asyncpg.Pool | None = None
+) -> AsyncIterator[Conn]:
     """A connection holding the room's advisory lock, for one change and the publishing of
     its events: so a room's events are published in version order by every replica. The
-    row lock alone is released at commit, before the publish."""
+    row lock alone is released at commit, before the publish.
+
+    With ``locks`` (a pool reached through PgBouncer in transaction mode) a session lock
+    would stay on whichever server connection ran it; the turn is then a transaction-scoped
+    lock on a ``locks`` connection, whose transaction stays open (keeping its server
+    connection) until the change has committed and been published."""
     key = (room_id.int >> 64) - (1 << 63)  # a signed 64-bit key from the id
+    if locks is not None:
+        async with locks.acquire() as holder, holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock($1)", key)
+            async with pool.acquire() as conn:
+                yield conn
+        return
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", key)
         try:

@@ -58,6 +58,7 @@ def problems(raw: dict[str, Any], ref: Reference) -> list[str]:
             found.append(f"service {name} is missing")
     found += _backing(services)
     found += isolation_rules.compose_problems(services)
+    found += _pooled(services)
     if "migrate" in services:
         found += _migrate(services["migrate"], ref)
     for name in BY_NAME:
@@ -70,6 +71,33 @@ def problems(raw: dict[str, Any], ref: Reference) -> list[str]:
         mounts = [_volume_source(v) for v in service.get("volumes", [])]
         if KEY_VOLUME in mounts and name not in {"auth", "migrate"}:
             found.append(f"{name}: mounts the signing key, which only auth-service may read")
+    return found
+
+
+# The services with a database, and the prefix of their settings.
+POOLED = {"auth": "AUTH", "rooms": "ROOMS", "messages": "MESSAGES"}
+
+
+def _pooled(services: dict[str, Any]) -> list[str]:
+    """Each service with a database reaches it through PgBouncer in transaction mode, saying
+    so (DB_POOLER); migrate alone connects to Postgres itself (its session advisory lock)."""
+    found = []
+    if "pgbouncer" not in services:
+        return ["service pgbouncer is missing"]
+    if not _healthcheck(services["pgbouncer"]):
+        found.append("pgbouncer: no healthcheck")
+    for name, prefix in POOLED.items():
+        env = _env(services.get(name) or {})
+        if urlsplit(str(env.get(f"{prefix}_DATABASE_URL", ""))).hostname != "pgbouncer":
+            found.append(f"{name}: {prefix}_DATABASE_URL must point at the pgbouncer service")
+        if env.get("DB_POOLER") != "pgbouncer":
+            found.append(f"{name}: DB_POOLER must be pgbouncer behind PgBouncer")
+        if _condition(services.get(name) or {}, "pgbouncer") != "service_healthy":
+            found.append(f"{name}: depends_on pgbouncer must be service_healthy")
+    if urlsplit(str(_env(services.get("migrate") or {}).get("DATABASE_URL", ""))).hostname != (
+        "postgres"
+    ):
+        found.append("migrate: must connect to postgres itself, not through a pooler")
     return found
 
 

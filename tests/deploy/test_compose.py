@@ -172,6 +172,20 @@ BREAKAGES = {
         _set("redis", "restart", value=["always"]),
         "schema: services/redis/restart",
     ),
+    "pgbouncer removed": (_drop_service("pgbouncer"), "service pgbouncer is missing"),
+    "messages straight to postgres": (
+        _set(
+            "messages",
+            "environment",
+            "MESSAGES_DATABASE_URL",
+            value="postgresql://chat_messages:x@postgres:5432/chat",
+        ),
+        "messages: MESSAGES_DATABASE_URL must point at the pgbouncer service",
+    ),
+    "prepared statements behind pgbouncer": (
+        _drop_env("rooms", "DB_POOLER"),
+        "rooms: DB_POOLER must be pgbouncer",
+    ),
 }
 
 

@@ -200,6 +200,12 @@ export class Connection extends EventTarget {
         return this.emit("server_error", frame);
       }
       case "pong": return undefined;
+      case "history_expired": {
+        // Older messages expired: history begins at oldest_seq, so no gap lies below it.
+        const seen = this.lastSeq.get(frame.room_id);
+        if (seen !== undefined && seen < frame.oldest_seq - 1) this.lastSeq.set(frame.room_id, frame.oldest_seq - 1);
+        return this.emit(frame.type, frame);
+      }
       default: return this.emit(frame.type, frame);
     }
   }

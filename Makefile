@@ -102,7 +102,7 @@ browser:
 monitoring-tools:
 	@sh scripts/install-prometheus.sh >/dev/null
 
-# PgBouncer for the data-tier tests (tests/data_tier), from Debian's package.
+# PgBouncer for the data-tier tests (tests/scaleout), from Debian's package.
 pgbouncer-tools:
 	@sh scripts/install-pgbouncer.sh >/dev/null
 

@@ -72,7 +72,9 @@ async def test_search_opens_the_room_at_the_hit(
     await page.reload()
     await expect(page.locator("#app-view")).to_be_visible()
 
-    await page.keyboard.press("Control+k")
+    # "/" opens search from anywhere but a text field (Ctrl+K is the room switcher).
+    await page.evaluate("document.activeElement && document.activeElement.blur()")
+    await page.keyboard.press("/")
     await expect(page.locator("#search-dialog")).to_be_visible()
     await page.locator("#search-input").fill("회의")
     groups = page.locator("#search-results .search-group")

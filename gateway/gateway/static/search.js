@@ -1,4 +1,5 @@
-// Message search: a dialog (Ctrl+K, or "/" outside a text field), results grouped by room,
+// Message search: a dialog ("/" outside a text field, or the Search button; Ctrl+K is the
+// room switcher of keys.js), results grouped by room,
 // and a click opens the room at the hit with its context loaded around it.
 
 import { api } from "./api.js";
@@ -22,8 +23,7 @@ export function initSearch() {
   $("#search-button").addEventListener("click", openSearch);
   document.addEventListener("keydown", (event) => {
     const inField = event.target.closest?.("input, textarea, select, [contenteditable]");
-    const ctrlK = (event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k";
-    if ((ctrlK || (event.key === "/" && !inField)) && !$("#app-view").hidden && !dialog.open) {
+    if (event.key === "/" && !inField && !$("#app-view").hidden && !dialog.open && !document.querySelector("dialog[open]")) {
       event.preventDefault();
       openSearch();
     }

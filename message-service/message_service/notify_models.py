@@ -44,11 +44,16 @@ def _b64url(value: str, size: int, field: str) -> str:
     return value
 
 
-# The whole syntax of a push endpoint or webhook URL: http(s), a host name or IPv4 address,
+# The whole syntax of a push endpoint or webhook URL: http(s), a host name, an IPv4 address or
+# a bracketed IPv6 one,
 # an optional port (1-65535), any path and query without spaces or control characters.
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-URL_PATTERN = rf"^https?://{_LABEL}(\.{_LABEL})*(:{_PORT})?([/?][^\s\x00-\x1f\x7f]*)?$"
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+# Bracketed IPv6 in forms that are always valid: loopback, IPv4-mapped, all eight groups.
+_IPV6 = rf"\[(::1|::ffff:{_OCTET}(\.{_OCTET}){{3}}|[0-9A-Fa-f]{{1,4}}(:[0-9A-Fa-f]{{1,4}}){{7}})\]"
+_HOST = rf"({_LABEL}(\.{_LABEL})*|{_IPV6})"
+URL_PATTERN = rf"^https?://{_HOST}(:{_PORT})?([/?][^\s\x00-\x1f\x7f]*)?$"
 
 
 class PushKeys(_Strict):

@@ -91,7 +91,7 @@ async def get_retention(request: Request) -> Response:
     summary="Set how many days the room's messages are kept (owners and admins)",
     body=RetentionBody,
     responses={200: Retention},
-    errors=(403, 404, 422),
+    errors=(400, 403, 404, 422),
 )
 async def set_retention(request: Request) -> Response:
     claims = await authenticate(request)

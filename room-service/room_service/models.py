@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from chatcore.text import VISIBLE_TEXT, visible_text
 from room_service.pages import CURSOR_PATTERN
@@ -74,13 +75,19 @@ class CreateRoom(TitleField):
 class Rename(Strict):
     """``PATCH /rooms/{id}``: a new title, visibility, or both."""
 
-    title: str | None = Field(
+    # Absent, not null, in the document: at least one of the two must be given (anyOf).
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"anyOf": [{"required": ["title"]}, {"required": ["visibility"]}]},
+    )
+
+    title: str | SkipJsonSchema[None] = Field(
         default=None,
         min_length=1,
         max_length=TITLE_MAX,
         json_schema_extra={"pattern": VISIBLE_TEXT},
     )
-    visibility: Visibility | None = None
+    visibility: Visibility | SkipJsonSchema[None] = None
 
     @field_validator("title")
     @classmethod

@@ -94,6 +94,10 @@ export function t(key, vars = {}) {
 /** A server error in words: the translated sentence for its code, never the server's text. */
 export function errorText(error) {
   const code = error?.code;
+  // A refused field says which: "Enter a valid email address." beats "not valid".
+  if (code === "invalid_input" && error?.field && has(`error.field.${error.field}`)) {
+    return t(`error.field.${error.field}`);
+  }
   if (code && has(`error.${code}`)) return t(`error.${code}`);
   if (error && !code && error.message) return error.message; // the client's own sentences
   return t("error.unknown");

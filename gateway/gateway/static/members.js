@@ -77,6 +77,8 @@ export async function loadMembers(roomId) {
   } catch (err) {
     showError($("#members-error"), err);
   }
+  // A room we have just made may not be the gateway's yet: its refusal (not_a_member) is
+  // expected then, and room_added asks again (socket.js keeps that refusal quiet).
   conn.send({ type: "who", room_id: roomId });
   if (roomId === state.currentRoomId) renderMembers();
 }

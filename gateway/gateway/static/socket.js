@@ -197,6 +197,9 @@ export class Connection extends EventTarget {
           this.pending.delete(entry.client_msg_id);
           return this.emit("send_failed", { entry, code: frame.code, message: frame.message });
         }
+        // A background frame (who, read, typing: they carry no ref) for a room the gateway
+        // does not know yet, such as one just made: room_added follows and asks again.
+        if (!frame.ref && frame.code === "not_a_member") return undefined;
         return this.emit("server_error", frame);
       }
       case "pong": return undefined;

@@ -222,12 +222,17 @@ class Presence:
                 await pipe.execute()
 
     async def room_joined(self, user_id: str, room_id: str, *, announce: bool = True) -> None:
+        """A connected user joined a room: they count as online there now, and (in a room
+        small enough to announce presence) its members are told, as they would have been
+        had the user connected after joining."""
         async with self.redis.pipeline(transaction=False) as pipe:
             if announce:
                 pipe.sadd(self._rooms_key(user_id), room_id)
             pipe.sadd(self._joined_key(user_id), room_id)
             pipe.sadd(self._online_key(room_id), user_id)
             await pipe.execute()
+        if announce:
+            await self.announce(user_id, [room_id], online=True)
 
     async def room_left(self, user_id: str, room_id: str) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

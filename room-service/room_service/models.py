@@ -81,11 +81,11 @@ class Rename(Strict):
         json_schema_extra={"anyOf": [{"required": ["title"]}, {"required": ["visibility"]}]},
     )
 
+    # The length and text rule are checked by clean_title (constraints here would also be
+    # applied to a null title); the document states them.
     title: str | SkipJsonSchema[None] = Field(
         default=None,
-        min_length=1,
-        max_length=TITLE_MAX,
-        json_schema_extra={"pattern": VISIBLE_TEXT},
+        json_schema_extra={"minLength": 1, "maxLength": TITLE_MAX, "pattern": VISIBLE_TEXT},
     )
     visibility: Visibility | SkipJsonSchema[None] = None
 

@@ -29,6 +29,10 @@ log = get_logger(__name__)
 BATCH = 200
 
 
+# The longest a relay waits between rounds after failed publishes (seconds).
+MAX_BACKOFF = 2.0
+
+
 class Outbox:
     """Records events with their change and sees them published."""
 
@@ -57,18 +61,22 @@ class Outbox:
             # The change stands and its events wait in the outbox for the relay.
             log.warning("outbox_flush_failed", room_id=str(room_id), error=type(exc).__name__)
 
-    async def relay_once(self) -> int:
-        """Publish the events whose own publish failed; how many went out."""
+    async def relay_once(self) -> bool:
+        """Publish the events whose own publish failed; False if some could not go out."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(store.DUE_OUTBOX, self.age, BATCH)
-            return await self._publish(conn, rows)
+            return await self._publish(conn, rows) == len(rows)
 
     async def run(self) -> None:
+        # A replica whose own Redis link is down holds the due rows (FOR UPDATE) while each of
+        # its publishes times out; it backs off, so a replica that can publish takes them.
+        failures = 0
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(min(MAX_BACKOFF, self.interval * 2**failures))
             try:
-                await self.relay_once()
+                failures = 0 if await self.relay_once() else min(failures + 1, 8)
             except Exception as exc:  # Postgres or Redis down: the next round tries again.
+                failures = min(failures + 1, 8)
                 log.warning("outbox_relay_failed", error=type(exc).__name__)
 
     async def _publish(self, conn: store.Conn, rows: list[asyncpg.Record]) -> int:

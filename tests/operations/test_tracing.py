@@ -10,8 +10,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -229,6 +231,20 @@ async def test_one_message_is_one_trace_across_processes(
     assert frame.process in gateways
     assert frame.process.startswith("gateway[")
     assert commit.process.startswith("message-service[")
+    # The log lines written while the batch call ran carry its trace id.
+    lines = [
+        orjson.loads(line)
+        for line in Path(system["messages"].log_path).read_text().splitlines()
+        if line.startswith("{")
+    ]
+    access = [
+        line
+        for line in lines
+        if line.get("event") == "request" and line.get("route") == "/messages/batch"
+    ]
+    assert access, "no access line for the batch call"
+    assert access[-1]["trace_id"] == frame.trace_id
+    assert access[-1]["span_id"] in by_id
     # Each stage starts after the one that caused it (one host clock here).
     assert frame.start_ns <= batch.start_ns <= commit.start_ns <= publish.start_ns
     assert all(publish.start_ns <= d.start_ns for d in deliveries)

@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import asyncpg
 import orjson
+
+from chatcore.metrics import DB_POOL_ACQUIRE_SECONDS
+
+
+class TimedPool(asyncpg.Pool):
+    """asyncpg's pool, timing each wait for a connection (``chat_db_pool_acquire_seconds``).
+
+    Every query through the pool and every ``pool.acquire()`` goes through ``_acquire``, so a
+    pool too small for its load shows as waits here before it shows as slow requests.
+    """
+
+    async def _acquire(self, timeout: Any) -> Any:  # noqa: ASYNC109 - asyncpg's signature
+        started = time.perf_counter()
+        try:
+            return await super()._acquire(timeout)  # type: ignore[misc]
+        finally:
+            DB_POOL_ACQUIRE_SECONDS.observe(time.perf_counter() - started)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -20,14 +40,19 @@ async def create_pool(
     dsn: str, *, application_name: str, min_size: int = 2, max_size: int = 10
 ) -> asyncpg.Pool:
     """A pool with JSON codecs and prepared-statement caching (asyncpg's default)."""
-    pool = await asyncpg.create_pool(
+    # asyncpg.create_pool's defaults, spelled out: it has no way to name the pool's class.
+    pool = TimedPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
         init=_init_connection,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         command_timeout=30,
         server_settings={"application_name": application_name},
     )
-    if pool is None:  # only with the pool's lazy mode, which we do not use
-        raise RuntimeError("asyncpg returned no pool")
+    await pool
     return pool

@@ -87,6 +87,11 @@ def instrument_app(app: Starlette) -> None:
     from opentelemetry.instrumentation.starlette import StarletteInstrumentor
 
     StarletteInstrumentor.instrument_app(app)
+    # Without a span per ASGI receive and send: two more spans per request that say nothing
+    # the server span does not (the stack is built at the first request, so this applies).
+    for middleware in app.user_middleware:
+        if getattr(middleware.cls, "__name__", "") == "OpenTelemetryMiddleware":
+            middleware.kwargs["exclude_spans"] = ["receive", "send"]
 
 
 def _tracer() -> Any:

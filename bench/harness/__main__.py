@@ -27,11 +27,14 @@ from harness.population import PopulateFailed
 from harness.processes import StartFailed, raise_file_limit
 from harness.quiet import wait_quiet
 from harness.scenarios import Case, Scenarios, run_loadgen
+from harness.search import run_search
 from harness.systems import LABELS, System
 
 BENCH = Path(__file__).resolve().parent.parent
 SETTLE_MAX_S = 20.0
 MIN_BUDGET_S = 10.0
+# Loading a million messages and building their index takes a few minutes on two cores.
+SEARCH_NEEDS_S = 240.0
 
 
 def say(text: str) -> None:
@@ -72,6 +75,8 @@ class Run:
         self.redis_pid = redis_pid(config.redis_url)
 
     def bring_up(self, logs: Path) -> None:
+        if set(self.config.scenarios) <= {"search"}:
+            return  # the search scenario starts no server
         prefix = f"bench:{self.scenarios.run_tag}:"
         for name in self.config.systems:
             started = time.monotonic()
@@ -166,6 +171,31 @@ class Run:
             self.record("idle", self.scenarios.idle, everyone)
         if "groups" in chosen:
             self.record("groups", self.scenarios.groups, everyone)
+        if "search" in chosen and "ours" in everyone:
+            self.search()
+
+    def search(self) -> None:
+        """message-service's full-text search on a million messages (no server, no peer)."""
+        self.titles.setdefault("search", "search, 1M messages")
+        if self.deadline - time.monotonic() < SEARCH_NEEDS_S:
+            say("search on ours: skipped, the run's time budget is spent")
+            error = "skipped: not enough of the run's time budget left (BENCH_BUDGET)"
+            self.results["search"] = {"ours": {"error": error}}
+            return
+        say("search, 1M messages on ours ...")
+        started = time.monotonic()
+        result = run_search(self.config.admin_database_url, self.config.database_name)
+        result["wall_s"] = time.monotonic() - started
+        self.results["search"] = {"ours": result}
+        if result.get("error"):
+            say(f"  FAILED: {result['error']}")
+            return
+        say(
+            f"  p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms"
+            f" over {result['queries']} queries; index {result['index_bytes_per_message']}"
+            f" B/message (+ tsvector column {result['vector_bytes_per_message']} B/message);"
+            f" loaded in {result['load_s']} s ({result['wall_s']:.0f}s)"
+        )
 
     def stop(self) -> None:
         for system in self.systems.values():

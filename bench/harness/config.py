@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 SYSTEMS = ("ours", "socketio", "pysio")
 # In run order: those with a target first, so a run short of time skips the one without.
-SCENARIOS = ("fanout", "resume", "latency", "direct", "idle", "groups")
+SCENARIOS = ("fanout", "resume", "latency", "direct", "idle", "groups", "search")
 
 
 class ConfigError(Exception):

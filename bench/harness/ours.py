@@ -108,6 +108,13 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "GATEWAY_BURST": UNLIMITED,
         "MESSAGES_SEND_RATE": UNLIMITED,
         "MESSAGES_SEND_BURST": UNLIMITED,
+        "GATEWAY_USER_RATE": UNLIMITED,
+        "GATEWAY_USER_BURST": UNLIMITED,
+        "GATEWAY_CONNECT_RATE": UNLIMITED,
+        "GATEWAY_CONNECT_BURST": UNLIMITED,
+        "GATEWAY_MAX_CONNECTIONS_PER_USER": "0",
+        "ROOMS_CREATE_RATE": UNLIMITED,
+        "ROOMS_CREATE_BURST": UNLIMITED,
         "GATEWAY_WORKERS": "2",
     }
     python = sys.executable

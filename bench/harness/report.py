@@ -81,6 +81,9 @@ ROWS = [
     Row("idle", "connections held", lambda r: _num(r.get("open_at_end"))),
     Row("idle", "server KiB/connection", memory_per_connection_kib, 1, False),
     Row("idle", "connects/s", lambda r: _num(r.get("connect_per_s")), ratio=False),
+    Row("search", "p50 ms", lambda r: _num(r.get("p50_ms")), 1, False),
+    Row("search", "p95 ms", lambda r: _num(r.get("p95_ms")), 1, False),
+    Row("search", "index B/message", lambda r: _num(r.get("index_bytes_per_message")), 1, False),
 ]
 LOAD_ROWS = [
     # Members connected within the connect budget: a rate from fewer members is no like-for-like.
@@ -124,7 +127,7 @@ def table(results: Results, titles: dict[str, str], systems: list[str]) -> str:
                 continue
             if scenario in ("resume", "idle") and row in LOAD_ROWS[:1]:
                 continue
-            if scenario == "resume" and row in LOAD_ROWS:
+            if scenario in ("resume", "search") and row in LOAD_ROWS:
                 continue
             by_system = results.get(scenario, {})
             cells = [_cell(by_system.get(s), row) for s in systems]

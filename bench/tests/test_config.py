@@ -6,7 +6,15 @@ def test_empty_selection_means_every_system_and_scenario() -> None:
     """SYSTEMS and SCENARIOS unset run everything."""
     config = load([], {})
     assert config.systems == ("ours", "socketio", "pysio")
-    assert config.scenarios == ("fanout", "resume", "latency", "direct", "idle", "groups")
+    assert config.scenarios == (
+        "fanout",
+        "resume",
+        "latency",
+        "direct",
+        "idle",
+        "groups",
+        "search",
+    )
 
 
 def test_subset_is_taken_from_the_environment_in_canonical_order() -> None:

@@ -132,3 +132,7 @@ class TokenBucket:
             self.tokens = max(0.0, self.tokens - cost)
             return True
         return False
+
+    def wait(self, cost: float = 1.0) -> float:
+        """Seconds until ``cost`` tokens are there (as of the last :meth:`take`)."""
+        return max(0.0, (cost - self.tokens) / self.rate)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
-from chat_cli import commands, community, notifications
+from chat_cli import commands, community, notifications, search
 from chat_cli.client import Api
 from chat_cli.endpoints import ENV_NAMES, resolve
 from chat_cli.errors import CliError
@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=int, metavar="SEQ", help="also print messages after SEQ")
     p = add("notify", notifications.notify, "notification level, room mutes and webhooks")
     notifications.configure(p)
+    p = add("search", search.search, "find messages in your rooms, best match first")
+    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.add_argument("--room", type=commands.room, metavar="ROOM", help="only this room (name or id)")
+    p.add_argument("--limit", type=int, default=20, choices=range(1, 201), metavar="N")
     return parser
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chat_cli.search import shown
 from chatcore.testing.plugin import MakeUser
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.users import TestUser
@@ -328,3 +329,52 @@ async def test_reply_thread_and_reactions_in_tail(
     await watcher.nothing_more()
     status, _, err = await chat(cli_env, "send", room, "x", "--reply-to", "nope")
     assert status == 2
+
+
+def test_highlight_shown_on_a_terminal() -> None:
+    """Marks become reverse video on a terminal and vanish elsewhere; entities are decoded
+    and an escape character in a message never reaches the terminal."""
+    highlight = "&lt;b&gt; <mark>회의</mark>는 \x1b[2J &amp;"
+    assert shown(highlight, marks=True) == "<b> \x1b[7m회의\x1b[27m는 ?[2J &"
+    assert shown(highlight, marks=False) == "<b> 회의는 ?[2J &"
+
+
+async def test_search_prints_hits(
+    cli_env: dict[str, str],
+    gateway_service: ServiceProcess,
+    room_service: ServiceProcess,
+    message_service: ServiceProcess,
+    make_user: MakeUser,
+    http: httpx.AsyncClient,
+) -> None:
+    """`chat search` prints each hit with its room and sender, `--room` narrows, `--json`
+    gives the service's hits; nothing found is said on stderr; an empty query is a usage
+    error."""
+    user = await make_user(display_name="Searcher")
+    await logged_in(cli_env, gateway_service, user)
+    first = await new_room(http, room_service, user)
+    second = await new_room(http, room_service, user)
+    for room, body in ((first, "회의는 내일 오후 3시입니다"), (second, "회의록 <공유>")):
+        sent = await http.post(
+            f"{message_service.url}/messages",
+            headers=user.headers,
+            json={"room_id": room, "body": body, "client_msg_id": body},
+        )
+        assert sent.status_code == 201, sent.text
+    status, out, err = await chat(cli_env, "search", "회의")
+    assert status == 0, err
+    lines = sorted(out.splitlines())
+    assert len(lines) == 2
+    assert lines[0].startswith("cli  ")
+    assert lines[0].endswith("#1  Searcher: 회의는 내일 오후 3시입니다")
+    assert lines[1].endswith("#1  Searcher: 회의록 <공유>")
+    status, out, err = await chat(cli_env, "search", "회의", "--room", second, "--json")
+    assert status == 0, err
+    hits = [json.loads(line) for line in out.splitlines()]
+    assert [h["highlight"] for h in hits] == ["<mark>회의</mark>록 &lt;공유&gt;"]
+    status, out, err = await chat(cli_env, "search", "nothing-like-this")
+    assert (status, out) == (0, "")
+    assert "no messages match" in err
+    status, _, err = await chat(cli_env, "search", "  ")
+    assert status == 2
+    assert "nothing to search" in err

@@ -18,6 +18,7 @@ from websockets.asyncio.server import serve
 from chatcore import tracing
 from chatcore.logs import get_logger
 from chatcore.metrics import DEPENDENCY_UP
+from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, create_redis
 from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
@@ -75,6 +76,12 @@ class Gateway:
             delivery=self.delivery,
             presence=self.presence,
             names=names,
+            user_limits=RedisRateLimiter(
+                self.redis,
+                names.key("gateway", "user", ""),
+                rate=settings.user_rate,
+                burst=settings.user_burst,
+            ),
         )
         self.membership = Membership(self.connections)
         self.revocations = Revocations(
@@ -86,7 +93,13 @@ class Gateway:
         )
         self.verifier.revocations = self.revocations
         self.connections.revocations = self.revocations
-        self.routes = Routes(settings, self.ready)
+        connects = RedisRateLimiter(
+            self.redis,
+            names.key("gateway", "connects", ""),
+            rate=settings.connect_rate,
+            burst=settings.connect_burst,
+        )
+        self.routes = Routes(settings, self.ready, connects)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _on_room(self, room_id: str, payload: bytes) -> None:

@@ -43,10 +43,23 @@ class Slots:
             waiter.set_result(None)
 
 
+# A peer closed on for not reading (4008) or for flooding (1008) is not expected to answer
+# the close frame: its TCP connection is dropped this long after, freeing its buffers.
+ABORT_AFTER = 0.25
+
+
 class Client:
     """One open websocket connection."""
 
-    def __init__(self, ws: ServerConnection, session: Session, max_inflight: int = 32) -> None:
+    def __init__(
+        self,
+        ws: ServerConnection,
+        session: Session,
+        max_inflight: int = 32,
+        *,
+        limit: int = 0,
+        on_full: Callable[[Client], None] | None = None,
+    ) -> None:
         self.ws = ws
         self.session = session
         self.id = uuid.uuid4().hex
@@ -66,6 +79,12 @@ class Client:
         self.membership_lock = asyncio.Lock()
         # Frames pushed this loop iteration, written together at its end (:class:`Outboxes`).
         self.outbox: list[bytes] = []
+        # Bytes the write buffer may hold (0: no limit); past it every frame, answers
+        # included, is held back and ``on_full`` is called once (the client stopped reading).
+        self.limit = limit
+        self.on_full = on_full
+        self.full = False
+        self.kicked = False
 
     @property
     def open(self) -> bool:
@@ -101,9 +120,16 @@ class Client:
 
     def _write(self, wire: bytes) -> bool:
         # Raw bytes only while open: after a close frame, data frames would break the protocol.
-        if self.ws.protocol.state is not State.OPEN or self.ws.transport is None:
+        transport = self.ws.transport
+        if self.ws.protocol.state is not State.OPEN or transport is None or self.full:
             return False
-        self.ws.transport.write(wire)
+        if self.limit and transport.get_write_buffer_size() > self.limit:
+            self.full = True
+            if self.on_full is not None:
+                # Not now: the caller may be walking a set this client is about to leave.
+                asyncio.get_running_loop().call_soon(self.on_full, self)
+            return False
+        transport.write(wire)
         return True
 
     def spawn(self, coro: object) -> None:
@@ -121,11 +147,22 @@ class Client:
         if error is not None and not isinstance(error, ConnectionClosed):
             log.error("client_task_failed", error=repr(error), exc_info=error)
 
-    def close(self, code: int, reason: str) -> None:
-        """Start the closing handshake without waiting for it (pushed frames go first)."""
+    def close(self, code: int, reason: str, *, abort_after: float | None = None) -> None:
+        """Start the closing handshake without waiting for it (pushed frames go first);
+        with ``abort_after``, drop the TCP connection if it is not closed by then."""
         if self.ws.protocol.state is State.OPEN:
             self.flush()
             background(self.ws.close(code, reason))
+            if abort_after is not None and self.ws.transport is not None:
+                # What it sent meanwhile is not read on: parsing a flood costs the loop
+                # (measured: 270 k queued pings took a second of it from everyone else).
+                self.ws.transport.pause_reading()
+                asyncio.get_running_loop().call_later(abort_after, self._abort)
+
+    def _abort(self) -> None:
+        transport = self.ws.transport
+        if self.ws.protocol.state is not State.CLOSED and transport is not None:
+            transport.abort()
 
     def watch_expiry(self, expires_at: float, callback: Callable[[Client], None]) -> None:
         """Call ``callback`` when the current token expires (a new token moves the timer)."""

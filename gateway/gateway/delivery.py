@@ -27,7 +27,7 @@ from chatcore.errors import ChatError, NotFound
 from chatcore.events import BadPayload, Kind, RoomEvent, parse_room_event
 from chatcore.logs import get_logger
 from gateway import frames, metrics
-from gateway.client import Client, wire_frames
+from gateway.client import ABORT_AFTER, Client, wire_frames
 from gateway.feed import Feed
 from gateway.session import CLOSE_SLOW_CONSUMER, RoomState
 from gateway.tasks import background
@@ -226,11 +226,17 @@ class Delivery:
         feed.members.add(client)
 
     def kick(self, client: Client) -> None:
-        """A client stopped reading: out of every feed now, closed with 4008."""
+        """A client stopped reading: out of every feed now, closed with 4008 (once)."""
+        if client.kicked:
+            return
+        client.kicked = client.full = True
         metrics.SLOW_CONSUMERS.inc()
         for room_id in list(client.session.rooms):
             self.detach(client, room_id, flush=False)
-        client.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume to continue")
+        # Nothing it sends is read on: the answers would have nowhere to go.
+        client.session.closed()
+        reason = "slow consumer: resume to continue"
+        client.close(CLOSE_SLOW_CONSUMER, reason, abort_after=ABORT_AFTER)
 
     # Holes: filled from history with the token of a client in the feed.
 

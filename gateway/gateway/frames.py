@@ -111,6 +111,18 @@ def parse(data: str | bytes) -> ClientFrame:
     return parser(obj, ref)
 
 
+def peek_ref(data: str | bytes) -> str | None:
+    """The ``ref`` of a frame that is refused before it is parsed (None if it has none)."""
+    if isinstance(data, bytes):
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    ref = obj.get("ref") if isinstance(obj, dict) else None
+    return ref if isinstance(ref, str) and len(ref) <= MAX_REF else None
+
+
 def _field(obj: dict[str, Any], name: str, kind: type, ref: str | None) -> Any:
     value = obj.get(name)
     if value is None:
@@ -250,8 +262,14 @@ def build(kind: str, ref: str | None = None, **fields: Any) -> bytes:
     return jsonutil.dumps(frame)
 
 
-def error(code: str, message: str, ref: str | None = None) -> bytes:
-    return build("error", ref, code=code, message=message)
+def error(code: str, message: str, ref: str | None = None, **extra: Any) -> bytes:
+    return build("error", ref, code=code, message=message, **extra)
+
+
+def rate_limited(ref: str | None, retry_after: float, message: str) -> bytes:
+    """The ``rate_limited`` error, with the seconds to wait before retrying (at least 1 ms)."""
+    wait = max(0.001, round(retry_after + 0.0005, 3))
+    return error("rate_limited", message, ref, retry_after=wait)
 
 
 def message(item: dict[str, Any]) -> bytes:

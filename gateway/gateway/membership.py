@@ -171,8 +171,11 @@ class Membership:
                 client.push(frames.message(message))
         if client.session.phase is Phase.LIVE:
             await self.connections.delivery.attach(client, room_id)
-        if self.connections.announces_presence(room):
-            await self.connections.presence.room_joined(client.session.user_id or "", room_id)
+        await self.connections.presence.room_joined(
+            client.session.user_id or "",
+            room_id,
+            announce=self.connections.announces_presence(room),
+        )
 
     async def _newest(self, client: Client, room_id: str) -> list[dict[str, Any]]:
         delay = 0.05

@@ -11,6 +11,13 @@ FRAMES_OUT = Counter("gateway_frames_out_total", "Frames written to clients.")
 SLOW_CONSUMERS = Counter(
     "gateway_slow_consumer_disconnects_total", "Connections closed for not reading (4008)."
 )
+FLOODS = Counter(
+    "gateway_flood_disconnects_total", "Connections closed for flooding past the rate (1008)."
+)
+REFUSED = Counter(
+    "gateway_connections_refused_total",
+    "Connections refused: over the per-user cap (4029) or the per-address connect rate.",
+)
 RESUMES = Counter("gateway_resumes_total", "resume requests served.")
 GAP_FILLS = Counter("gateway_gap_fills_total", "Messages delivered from history to fill a gap.")
 CATCHUP = Counter("gateway_catchup_frames_total", "Messages sent to one client from history.")

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
 
 from chatcore import presence_keys
 from chatcore.events import Kind, room_event
@@ -37,26 +36,38 @@ from chatcore.redisconn import Names, RedisClient, publish_command
 
 log = get_logger(__name__)
 
-# KEYS the user's lease set and room set (one slot: see _leases_key); ARGV conn, now, expiry,
-# then the rooms to announce in. Returns the live leases before ours; a user coming online
-# (none before) gets their room set written, for the announcement of their going offline.
+# KEYS the user's lease set, announce-room set and joined-room set (one slot: see
+# _leases_key); ARGV conn, now, expiry, the cap on live leases (0: none), the number of
+# rooms to announce in, those rooms, then every room of the user. Returns the live leases
+# before ours, or -1 (and takes none) at the cap; a user coming online (none before) gets
+# their room sets written, for the announcement of their going offline.
 _CONNECT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local before = redis.call('ZCARD', KEYS[1])
+local cap = tonumber(ARGV[4])
+if cap > 0 and before >= cap then
+  return -1
+end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3] + 60000)
 if before == 0 then
-  redis.call('DEL', KEYS[2])
-  for i = 4, #ARGV, 1000 do
-    redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  redis.call('DEL', KEYS[2], KEYS[3])
+  local last = 5 + tonumber(ARGV[5])
+  for i = 6, last, 1000 do
+    redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, last)))
+  end
+  for i = last + 1, #ARGV, 1000 do
+    redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
   end
   redis.call('EXPIRE', KEYS[2], 86400)
+  redis.call('EXPIRE', KEYS[3], 86400)
 end
 return before
 """
 
-# KEYS the user's lease set and room set; ARGV conn, now. The rooms to announce the user
-# offline in if that was their last lease; nil if not, or if someone else removed ours.
+# KEYS the user's lease set, announce-room set and joined-room set; ARGV conn, now. If that
+# was their last lease, {rooms to announce the user offline in, every room of theirs}; nil
+# if not, or if someone else removed ours.
 _DROP = """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
   return false
@@ -65,7 +76,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 if redis.call('ZCARD', KEYS[1]) > 0 then
   return false
 end
-return redis.call('SMEMBERS', KEYS[2])
+return {redis.call('SMEMBERS', KEYS[2]), redis.call('SMEMBERS', KEYS[3])}
 """
 
 # KEYS processes; ARGV process, now, until. 1 if the process had expired and is ours now.
@@ -103,42 +114,72 @@ class Presence:
     def _rooms_key(self, user_id: str) -> str:
         return presence_keys.rooms_key(self.names, user_id)
 
+    def _joined_key(self, user_id: str) -> str:
+        return self.names.key("presence", f"{{{user_id}}}", "joined")
+
+    def _online_key(self, room_id: str) -> str:
+        # The room's members with a live lease (kept as users come online and go offline,
+        # not per renewal): `who` reads it instead of paging every member.
+        return self.names.key("presence", "room", room_id, "online")
+
     def _user_keys(self, user_id: str) -> list[str]:
-        return [self._leases_key(user_id), self._rooms_key(user_id)]
+        return [self._leases_key(user_id), self._rooms_key(user_id), self._joined_key(user_id)]
 
     def _process_key(self, process_id: str) -> str:
         return self.names.key("presence", "process", process_id)
 
-    async def connected(self, user_id: str, conn_id: str, rooms: Iterable[str]) -> None:
-        """Take a lease for a new connection; announce the user if they just came online.
+    async def lease(
+        self,
+        user_id: str,
+        conn_id: str,
+        rooms: list[str],
+        cap: int = 0,
+        joined: list[str] | None = None,
+    ) -> int:
+        """Take a lease for a new connection: the user's live leases before it, or -1 (no
+        lease taken) if they hold ``cap`` already. ``rooms`` are announced in, ``joined`` are
+        all the user's rooms (their online sets). The cap counts leases, which expire with a
+        crashed process, so a dead gateway's connections stop counting after one lease.
 
         One round trip: the pipeline runs in order, so the connection is listed under this
         process before its lease exists, and a crash in between leaves nothing the sweep
         cannot find.
         """
-        rooms = list(rooms)
-        self.local[conn_id] = user_id
         now = int(time.time() * 1000)
         expiry = now + self.lease_ms
+        entry = f"{user_id}|{conn_id}"
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(self._process_key(self.process_id), f"{user_id}|{conn_id}")
+            pipe.sadd(self._process_key(self.process_id), entry)
             pipe.zadd(self.processes_key, {self.process_id: expiry})
             # EVAL, not a registered script: redis-py checks a pipeline's scripts with a
             # round trip of its own (SCRIPT EXISTS), and a cluster pipeline takes no EVALSHA.
             # Redis caches the script by its hash, so sending it costs only its bytes.
             pipe.execute_command(
-                "EVAL", _CONNECT, 2, *self._user_keys(user_id), conn_id, now, expiry, *rooms
+                "EVAL",
+                _CONNECT,
+                3,
+                *self._user_keys(user_id),
+                conn_id,
+                now,
+                expiry,
+                cap,
+                len(rooms),
+                *rooms,
+                *(rooms if joined is None else joined),
             )
-            before = (await pipe.execute())[-1]
-        if int(before) == 0:
-            await self._announce(user_id, rooms, online=True)
+            before = int((await pipe.execute())[-1])
+        if before < 0:
+            await self.redis.srem(self._process_key(self.process_id), entry)
+            return before
+        self.local[conn_id] = user_id
+        return before
 
     async def disconnected(self, user_id: str, conn_id: str) -> None:
         """Give the lease back; announce the user offline if it was their last connection."""
         self.local.pop(conn_id, None)
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.execute_command("EVAL", _DROP, 2, *self._user_keys(user_id), conn_id, now)
+            pipe.execute_command("EVAL", _DROP, 3, *self._user_keys(user_id), conn_id, now)
             pipe.srem(self._process_key(self.process_id), f"{user_id}|{conn_id}")
             await self._went_offline(user_id, (await pipe.execute())[0])
 
@@ -147,16 +188,47 @@ class Presence:
             user_id, await self._drop(keys=self._user_keys(user_id), args=[conn_id, now])
         )
 
-    async def _went_offline(self, user_id: str, rooms: list[bytes | str] | None) -> None:
-        """After a lease was dropped: ``rooms`` (from _DROP) if it was the user's last."""
-        if rooms:
-            await self._announce(user_id, [_text(r) for r in rooms], online=False)
+    async def _went_offline(self, user_id: str, dropped: list[list[bytes | str]] | None) -> None:
+        """After a lease was dropped: its rooms (from _DROP) if it was the user's last."""
+        if not dropped:
+            return
+        announced, joined = dropped
+        if joined:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for room in joined:
+                    pipe.srem(self._online_key(_text(room)), user_id)
+                await pipe.execute()
+        if announced:
+            await self.announce(user_id, [_text(r) for r in announced], online=False)
 
-    async def room_joined(self, user_id: str, room_id: str) -> None:
-        await self.redis.sadd(self._rooms_key(user_id), room_id)
+    async def enter_rooms(self, user_id: str, joined: list[str]) -> None:
+        """The user's first lease was taken: into the online set of each of their rooms."""
+        if joined:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for room_id in joined:
+                    pipe.sadd(self._online_key(room_id), user_id)
+                await pipe.execute()
+
+    async def room_joined(self, user_id: str, room_id: str, *, announce: bool = True) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if announce:
+                pipe.sadd(self._rooms_key(user_id), room_id)
+            pipe.sadd(self._joined_key(user_id), room_id)
+            pipe.sadd(self._online_key(room_id), user_id)
+            await pipe.execute()
 
     async def room_left(self, user_id: str, room_id: str) -> None:
-        await self.redis.srem(self._rooms_key(user_id), room_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.srem(self._rooms_key(user_id), room_id)
+            pipe.srem(self._joined_key(user_id), room_id)
+            pipe.srem(self._online_key(room_id), user_id)
+            await pipe.execute()
+
+    async def room_online(self, room_id: str) -> list[str]:
+        """The room's members online now: its online set, each checked for a live lease.
+        Costs O(online members), whatever the room's size."""
+        candidates = [_text(u) for u in await self.redis.smembers(self._online_key(room_id))]
+        return sorted(await self.online(candidates))
 
     async def publish(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
         """Publish an ephemeral frame (typing, presence) on the room's channel."""
@@ -166,7 +238,8 @@ class Presence:
             room_event(kind, 0, frame),
         )
 
-    async def _announce(self, user_id: str, rooms: list[str], *, online: bool) -> None:
+    async def announce(self, user_id: str, rooms: list[str], *, online: bool) -> None:
+        """Publish the user's presence change to each of ``rooms``."""
         if not rooms:
             return
         command = publish_command(self.redis)

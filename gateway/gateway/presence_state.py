@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import asyncio
 
-from chatcore.errors import ChatError
+from redis.exceptions import RedisError
+
 from chatcore.logs import get_logger
 from gateway import frames
 from gateway.client import Client
 from gateway.presence import Presence
-from gateway.upstream import Upstream
 
 log = get_logger(__name__)
 
-# Rooms asked about at once for one connection: a user in many small rooms costs room-service
-# a few calls at a time, not a burst.
+# Rooms asked about at once for one connection: a user in many small rooms costs Redis a few
+# round trips at a time, not a burst.
 CONCURRENCY = 4
 
 
-async def send_initial(
-    client: Client, rooms: list[str], upstream: Upstream, presence: Presence
-) -> None:
+async def send_initial(client: Client, rooms: list[str], presence: Presence) -> None:
     """Push ``presence_state`` for each of ``rooms`` the client is still in, as they come."""
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -38,9 +36,9 @@ async def send_initial(
             if not client.open or room_id not in client.session.rooms:
                 return
             try:
-                members = await upstream.members(client.token, room_id)
-                online = await presence.online(members)
-            except (ChatError, OSError, TimeoutError) as exc:
+                # The room's online set: Redis only, whatever the room's size.
+                online = await presence.room_online(room_id)
+            except (RedisError, OSError, TimeoutError) as exc:
                 # The room's presence then comes from its next frames, or a `who`.
                 log.warning("initial_presence_failed", room_id=room_id, error=type(exc).__name__)
                 return

@@ -8,10 +8,13 @@ delivery (gateway.delivery), and executes requests with the user's own token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 import uuid
 from typing import Any
 
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -19,11 +22,12 @@ from chatcore import tracing
 from chatcore.errors import ChatError, Forbidden, NotFound, Unauthorized, Unavailable
 from chatcore.events import Kind
 from chatcore.logs import get_logger
+from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names
 from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway import frames, metrics
-from gateway.client import Client
+from gateway.client import ABORT_AFTER, Client
 from gateway.delivery import Delivery
 from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
 from gateway.presence import Presence
@@ -31,7 +35,9 @@ from gateway.presence_state import send_initial
 from gateway.resume import Resumes
 from gateway.sends import Sends
 from gateway.session import (
+    CLOSE_POLICY,
     CLOSE_REVOKED,
+    CLOSE_TOO_MANY,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     REASON_AUTH_TIMEOUT,
@@ -45,9 +51,14 @@ from gateway.session import (
     Verify,
 )
 from gateway.settings import GatewaySettings
+from gateway.tasks import background
 from gateway.upstream import Upstream
 
 log = get_logger(__name__)
+
+# A resume costs one token of the user's bucket per this many rooms it lists (at most the
+# burst): its history reads are what it costs upstream.
+RESUME_ROOMS_PER_TOKEN = 10
 
 # A resume-grace timer that fires this late (seconds) means the loop was busy: wait on.
 GRACE_LAG = 0.05
@@ -65,6 +76,7 @@ class Connections:
         delivery: Delivery,
         presence: Presence,
         names: Names,
+        user_limits: RedisRateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.verifier = verifier
@@ -72,6 +84,7 @@ class Connections:
         self.delivery = delivery
         self.presence = presence
         self.names = names
+        self.user_limits = user_limits
         self.resumes = Resumes(delivery, upstream)
         self.sends = Sends(upstream)
         self.users: dict[str, set[Client]] = {}
@@ -104,10 +117,18 @@ class Connections:
             rate=self.settings.rate,
             burst=self.settings.burst,
             typing_interval=self.settings.typing_interval,
+            flood_close=self.settings.flood_close,
             leeway=self.settings.jwt_leeway,
         )
-        client = Client(ws, session, self.settings.max_inflight)
+        client = Client(
+            ws,
+            session,
+            self.settings.max_inflight,
+            limit=self.settings.send_buffer_limit,
+            on_full=self.delivery.kick,
+        )
         metrics.CONNECTIONS.inc()
+        self._size_buffers(ws)
         try:
             if await self._authenticate(client):
                 async for data in ws:
@@ -117,11 +138,28 @@ class Connections:
                         client.close(CLOSE_REVOKED, "session revoked")
                         break
                     await self.run(client, session.receive(data))
+                    if session.phase is Phase.CLOSED:
+                        break  # nothing more is read: a closed client's frames are moot
         except ConnectionClosed:
             pass
         finally:
             metrics.CONNECTIONS.dec()
             await self._forget(client)
+
+    def _size_buffers(self, ws: ServerConnection) -> None:
+        """Fixed kernel buffers (settings): what a client that floods or stops reading can
+        hold in the kernel, and take of the loop per read, is bounded."""
+        sock = ws.transport.get_extra_info("socket") if ws.transport is not None else None
+        if sock is None:
+            return
+        sizes = {
+            socket.SO_SNDBUF: self.settings.socket_send_buffer,
+            socket.SO_RCVBUF: self.settings.socket_receive_buffer,
+        }
+        for option, size in sizes.items():
+            if size:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, option, size)
 
     async def _authenticate(self, client: Client) -> bool:
         """Verify the header token or the first frame's; False if the connection closed."""
@@ -151,6 +189,11 @@ class Connections:
                 metrics.FRAMES_OUT.inc()
             elif isinstance(out, Close):
                 client.session.closed()
+                if out.code == CLOSE_POLICY:
+                    # A flooding client is not waited on: it may never read the close.
+                    metrics.FLOODS.inc()
+                    client.close(out.code, out.reason, abort_after=ABORT_AFTER)
+                    return
                 client.flush()
                 await client.ws.close(out.code, out.reason)
                 return
@@ -194,7 +237,7 @@ class Connections:
         """Catch every room up (from the resume positions, if any), then send the presence
         of the small rooms (presence_state.py)."""
         await self.resumes.start(client, start.resume, start.ref, start.positions)
-        await send_initial(client, client.presence_rooms, self.upstream, self.presence)
+        await send_initial(client, client.presence_rooms, self.presence)
 
     def _expired(self, client: Client) -> None:
         outs = client.session.check_expiry()
@@ -228,12 +271,28 @@ class Connections:
             last_pos = {str(r["room_id"]): int(r.get("last_pos", r["last_seq"])) for r in joined}
             announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
             client.presence_rooms = announced
+            before = await self.presence.lease(
+                user_id,
+                client.id,
+                announced,
+                self.settings.max_connections_per_user,
+                joined=list(roles),
+            )
+            if before < 0:
+                metrics.REFUSED.inc()
+                session.closed()
+                client.flush()
+                await client.ws.close(CLOSE_TOO_MANY, "too many connections")
+                return
+            if before == 0:
+                # Before `ready`: the connection's first presence_state lists its own user.
+                await self.presence.enter_rooms(user_id, list(roles))
             for entry in joined:
                 self.note_version(str(entry["room_id"]), entry.get("version"))
             for room_id in roles:
                 self.hold_room(client, room_id)
             await asyncio.gather(*(self.delivery.subscribe(r) for r in roles))
-        except (ChatError, TimeoutError, KeyError, TypeError, ValueError) as exc:
+        except (ChatError, RedisError, TimeoutError, KeyError, TypeError, ValueError) as exc:
             log.warning("connect_failed", error=type(exc).__name__)
             session.closed()
             code = CLOSE_UNAUTHORIZED if isinstance(exc, Unauthorized) else CLOSE_TRY_AGAIN
@@ -247,7 +306,10 @@ class Connections:
             client,
             session.ready(rooms, client.id, resume, ref, last_pos=last_pos, positions=positions),
         )
-        client.spawn(self.presence.connected(user_id, client.id, announced))
+        if before == 0:
+            # Not the client's task: the announcement stands even if it leaves at once (its
+            # going offline is announced after, from the room set the lease wrote).
+            background(self.presence.announce(user_id, announced, online=True))
         queued, client.queued = client.queued, None
         for event in queued or []:
             client.spawn(event(client))
@@ -333,7 +395,7 @@ class Connections:
             if error is None:
                 client.push(frames.build("ack", frame.ref, message=message))
             else:
-                client.push(frames.error(*_error_code(error), frame.ref))
+                client.push(_error_frame(error, frame.ref))
 
         extra: dict[str, Any] = {}
         if frame.attachment_ids:
@@ -357,6 +419,10 @@ class Connections:
 
     async def _execute(self, client: Client, frame: ClientFrame) -> None:
         try:
+            wait = await self._charge(client, frame)
+            if wait > 0:
+                client.push(frames.rate_limited(frame.ref, wait, "Too many requests; slow down."))
+                return
             if tracing.ENABLED:
                 # Log lines and upstream calls of the frame carry its trace.
                 name = "frame " + type(frame).__name__.lower()
@@ -365,9 +431,23 @@ class Connections:
             else:
                 await self._do(client, frame)
         except ChatError as exc:
-            client.push(frames.error(*_error_code(exc), frame.ref))
+            client.push(_error_frame(exc, frame.ref))
         finally:
             client.inflight.release()
+
+    async def _charge(self, client: Client, frame: ClientFrame) -> float:
+        """Take the request's cost from its user's bucket: 0, or the seconds to wait. With
+        Redis unreachable the request goes on (the per-connection limit still holds)."""
+        if self.user_limits is None or client.session.user_id is None:
+            return 0.0
+        cost = 1
+        if isinstance(frame, Resume):
+            cost = min(self.user_limits.burst, 1 + len(frame.rooms) // RESUME_ROOMS_PER_TOKEN)
+        try:
+            return await self.user_limits.wait_time(client.session.user_id, cost)
+        except RedisError as exc:
+            log.warning("user_rate_unchecked", error=type(exc).__name__)
+            return 0.0
 
     async def _do(self, client: Client, frame: ClientFrame) -> None:
         token = client.token
@@ -381,13 +461,23 @@ class Connections:
             }
             await self.presence.publish(frame.room_id, Kind.TYPING, payload)
         elif isinstance(frame, Who):
-            members = await self.upstream.members(token, frame.room_id)
-            online = await self.presence.online(members)
+            # The session checked membership; the room's online set answers without paging
+            # its members (a room of 10,000 costs what a room of 10 does).
+            online = await self.presence.room_online(frame.room_id)
             client.push(
                 frames.build("presence_state", frame.ref, room_id=frame.room_id, online=online)
             )
         elif isinstance(frame, Resume):
             await self.resumes.later(client, frame)
+
+
+def _error_frame(exc: ChatError, ref: str | None) -> bytes:
+    """The ``error`` frame answering a request that failed upstream (``retry_after`` on
+    ``rate_limited``, as on a refused frame)."""
+    code, message = _error_code(exc)
+    if code == "rate_limited":
+        return frames.rate_limited(ref, float(getattr(exc, "retry_after", 1)), message)
+    return frames.error(code, message, ref)
 
 
 # What was wrong with a send's attachment_ids, passed through as message-service says it.

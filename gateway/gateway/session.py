@@ -26,6 +26,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_TOO_MANY = 4029
 # The user's sessions were ended (account deactivated: docs/protocol.md).
 CLOSE_REVOKED = 4003
 
@@ -118,6 +119,9 @@ class Session:
     # Seconds past ``exp`` a token still counts (JWT_LEEWAY): the same rule as every HTTP
     # call's, so a token HTTP accepts keeps its connection open, and none longer.
     leeway: float = 0.0
+    # Refused frames in a row after which the client is flooding, not merely fast: it is
+    # closed with 1008 instead of being answered on (each answer costs memory and CPU).
+    flood_close: int = 1000
     phase: Phase = Phase.AUTH
     user_id: str | None = None
     token: str | None = None
@@ -126,6 +130,7 @@ class Session:
     bucket: TokenBucket = field(init=False)
     _typing_at: dict[str, float] = field(default_factory=dict)
     _verifying: bool = False
+    _refused: int = 0
 
     def __post_init__(self) -> None:
         self.bucket = TokenBucket(self.rate, self.burst)
@@ -144,7 +149,13 @@ class Session:
         if self.phase is Phase.AUTH:
             return self._first(data)
         if not self.bucket.take(1.0, now):
-            return [Reply(frames.error("rate_limited", "Too many frames; slow down."))]
+            self._refused += 1
+            if self._refused > self.flood_close:
+                return [self._close(CLOSE_POLICY, "flooding")]
+            wait = self.bucket.wait()
+            ref = frames.peek_ref(data)
+            return [Reply(frames.rate_limited(ref, wait, "Too many frames; slow down."))]
+        self._refused = 0
         try:
             frame = frames.parse(data)
         except FrameError as exc:

@@ -28,6 +28,25 @@ class GatewaySettings(ServiceSettings):
     # Per-connection token bucket for client frames.
     rate: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_RATE"))
     burst: int = Field(default=100, ge=1, validation_alias=_env("GATEWAY_BURST"))
+    # Per-user token bucket (Redis, every connection and process of the user) for the
+    # requests that cost work elsewhere: typing, read, who, resume (sends are limited per
+    # user by message-service). A resume costs one token per 10 rooms it lists.
+    user_rate: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_USER_RATE"))
+    user_burst: int = Field(default=100, ge=1, validation_alias=_env("GATEWAY_USER_BURST"))
+    # Frames refused in a row (rate_limited) after which the connection closes with 1008.
+    flood_close: int = Field(default=1000, ge=1, validation_alias=_env("GATEWAY_FLOOD_CLOSE"))
+    # Open connections one user may hold across every gateway process; the next is closed
+    # with 4029 before `ready` (counted by presence leases, so a crashed gateway's expire).
+    max_connections_per_user: int = Field(
+        default=20, ge=0, validation_alias=_env("GATEWAY_MAX_CONNECTIONS_PER_USER")
+    )
+    # New websocket connections per client address (token bucket in Redis, every process):
+    # over it the handshake is answered 429.
+    connect_rate: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_CONNECT_RATE"))
+    connect_burst: int = Field(default=200, ge=1, validation_alias=_env("GATEWAY_CONNECT_BURST"))
+    # Take the client address from X-Forwarded-For (its last entry): only behind a proxy
+    # that sets it.
+    trust_forwarded: bool = Field(default=False, validation_alias=_env("GATEWAY_TRUST_FORWARDED"))
     auth_timeout: float = Field(default=10.0, gt=0, validation_alias=_env("GATEWAY_AUTH_TIMEOUT"))
     ping_interval: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_PING_INTERVAL"))
     ping_timeout: float = Field(default=20.0, gt=0, validation_alias=_env("GATEWAY_PING_TIMEOUT"))
@@ -48,6 +67,17 @@ class GatewaySettings(ServiceSettings):
     # stopped reading and is closed with 4008 (it resumes on reconnect).
     send_buffer_limit: int = Field(
         default=1024 * 1024, ge=4096, validation_alias=_env("GATEWAY_SEND_BUFFER_LIMIT")
+    )
+    # The kernel's send buffer of each connection (SO_SNDBUF; Linux doubles it). Fixed, not
+    # autotuned (up to 4 MiB on loopback): a client that stops reading is found once this
+    # plus send_buffer_limit is waiting, not after megabytes of answers. 0: the OS default.
+    socket_send_buffer: int = Field(
+        default=65536, ge=0, validation_alias=_env("GATEWAY_SOCKET_SEND_BUFFER")
+    )
+    # The kernel's receive buffer of each connection (SO_RCVBUF): one read takes at most
+    # about this much, so a flood is parsed a few thousand frames at a time, not 12 k.
+    socket_receive_buffer: int = Field(
+        default=32768, ge=0, validation_alias=_env("GATEWAY_SOCKET_RECEIVE_BUFFER")
     )
     max_frame: int = Field(default=65536, ge=1024, validation_alias=_env("GATEWAY_MAX_FRAME"))
     # Client frames waiting to be read before the socket stops reading (backpressure).

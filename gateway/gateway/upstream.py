@@ -42,19 +42,6 @@ class Upstream:
     async def room(self, token: str, room_id: str) -> dict[str, Any]:
         return dict(await self.rooms.request("GET", f"/rooms/{room_id}", token=token))
 
-    async def members(self, token: str, room_id: str) -> list[str]:
-        """Every member's id, page after page."""
-        members: list[str] = []
-        params: dict[str, Any] = {"limit": PAGE}
-        while True:
-            answer = await self.rooms.request(
-                "GET", f"/rooms/{room_id}/members", token=token, params=params
-            )
-            members.extend(str(m["user_id"]) for m in answer["items"])
-            if not answer.get("next_cursor"):
-                return members
-            params["cursor"] = answer["next_cursor"]
-
     async def rooms_with_positions(self, token: str) -> list[dict[str, Any]]:
         """Every room of the caller with where it stands: [{room_id, role, joined_at,
         version, member_count, last_seq, read_seq, unread}] (message-service, one call)."""

@@ -27,7 +27,7 @@ def _send(**extra: Any) -> str:
 def test_send_takes_reply_thread_and_mentions() -> None:
     """reply_to, thread_root_id and mentions are parsed as UUIDs; absent ones stay empty."""
     frame = frames.parse(_send(reply_to=MSG, thread_root_id=MSG, mentions=[USER]))
-    assert frame == Send(ROOM, "hi", "c", "r", MSG, MSG, (USER,))
+    assert frame == Send(ROOM, "hi", "c", "r", reply_to=MSG, thread_root_id=MSG, mentions=(USER,))
     assert frames.parse(_send()) == Send(ROOM, "hi", "c", "r")
 
 

@@ -72,7 +72,15 @@ async def send_waits(limiter: RedisRateLimiter, users: list[uuid.UUID]) -> list[
         return [0.0] * len(users)
 
 
-async def check_send_rate(limiter: RedisRateLimiter, user_id: uuid.UUID) -> None:
+async def check_action_rate(request: Request, user_id: uuid.UUID) -> None:
+    """Take one edit, delete or read-marker move from the user's bucket, or 429."""
+    limiter: RedisRateLimiter = request.app.state.action_limiter
+    await check_send_rate(limiter, user_id, "Too many changes; slow down.")
+
+
+async def check_send_rate(
+    limiter: RedisRateLimiter, user_id: uuid.UUID, message: str = "Too many messages; slow down."
+) -> None:
     """Take one send from the user's bucket, or 429 with the time to wait.
 
     If Redis cannot be asked the send goes through: the limit protects the service, and
@@ -85,4 +93,4 @@ async def check_send_rate(limiter: RedisRateLimiter, user_id: uuid.UUID) -> None
         log.warning("send_rate_unchecked", error=type(exc).__name__)
         return
     if wait > 0:
-        raise RateLimited(wait, "Too many messages; slow down.")
+        raise RateLimited(wait, message)

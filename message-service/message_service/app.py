@@ -35,6 +35,7 @@ from message_service import (
     receipts,
     reports,
     routes,
+    search,
     threads,
 )
 from message_service.api import api
@@ -63,6 +64,7 @@ _ROUTE_MODULES = (
     threads,
     changes,
     receipts,
+    search,
 )
 
 
@@ -120,6 +122,18 @@ def create_app(settings: MessagesSettings) -> Starlette:
             f"{settings.redis_prefix}messages:send:",
             rate=settings.send_rate,
             burst=settings.send_burst,
+        )
+        app.state.search_limiter = RedisRateLimiter(
+            app.state.redis,
+            f"{settings.redis_prefix}messages:search:",
+            rate=settings.search_rate,
+            burst=settings.search_burst,
+        )
+        app.state.action_limiter = RedisRateLimiter(
+            app.state.redis,
+            f"{settings.redis_prefix}messages:action:",
+            rate=settings.action_rate,
+            burst=settings.action_burst,
         )
         app.state.membership = Membership(
             app.state.rooms,

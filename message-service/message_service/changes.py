@@ -73,6 +73,7 @@ async def changes(request: Request) -> Response:
         pos = (await store_changes.pos_of_seq(pool, room_id, seq) or 0) if seq else 0
     # Nothing after it (the gateway's silent-room check, most of the time): no more queries.
     items = await read_changes(pool, room_id, pos, seq, query.limit) if pos < last_pos else []
+    await request.app.state.files.fill([i["message"] for i in items if "message" in i])
     more = bool(items) and items[-1]["pos"] < last_pos
     return json_response(
         {

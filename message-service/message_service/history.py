@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -10,7 +11,7 @@ from starlette.responses import Response
 
 from chatcore.errors import InvalidInput
 from chatcore.web import authenticate, json_response, read_query
-from message_service import store, store_changes
+from message_service import store, store_changes, store_search
 from message_service.access import require_member
 from message_service.api import api
 from message_service.models import CURSOR_PATTERN, HistoryQuery, MessagePage
@@ -53,6 +54,8 @@ class Position:
 async def history(request: Request) -> Response:
     claims = await authenticate(request)
     query = read_query(request, HistoryQuery)
+    if query.around_seq is not None and query.cursor is None:
+        return await around(request, query, claims.user_id)
     position = Position.of(query)
     await require_member(request, query.room_id, claims.user_id)
     pool = request.app.state.pool
@@ -90,3 +93,29 @@ def decode_cursor(cursor: str) -> Position:
     return Position(
         newest_first=cursor[0] == "n", after=int(after), before=int(before) if before else None
     )
+
+
+async def around(request: Request, query: HistoryQuery, user_id: uuid.UUID) -> Response:
+    """The page around ``around_seq``, oldest first: up to ``limit // 2`` messages before it,
+    the rest from it on (what a client shows when it opens a room at a search hit). The
+    cursor continues forward (oldest first); ``before_seq`` = the first seq pages back."""
+    if query.before_seq is not None or query.after_seq is not None:
+        raise InvalidInput("around_seq", "around_seq: not with before_seq or after_seq.")
+    if query.around_seq is None:
+        raise InvalidInput("around_seq", "around_seq: missing.")
+    await require_member(request, query.room_id, user_id)
+    pool = request.app.state.pool
+    before = query.limit // 2
+    rows = await store_search.around(
+        pool, query.room_id, query.around_seq, before, query.limit - before + 1
+    )
+    older = sum(1 for r in rows if r["seq"] < query.around_seq)
+    page = rows[: older + query.limit - before]
+    next_cursor = None
+    if len(rows) > len(page):
+        forward = Position(newest_first=False, after=page[-1]["seq"], before=None)
+        next_cursor = encode_cursor(forward)
+    reactions = await store_changes.reactions_of(pool, [r["id"] for r in page])
+    items = [store.message_json(r, reactions.get(r["id"])) for r in page]
+    await request.app.state.files.fill(items)
+    return json_response({"items": items, "next_cursor": next_cursor})

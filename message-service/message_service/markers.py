@@ -17,7 +17,7 @@ from chatcore.errors import Unavailable
 from chatcore.httpclient import ServiceClient
 from chatcore.web import authenticate, bearer_token, json_response, read_json
 from message_service import store
-from message_service.access import require_member
+from message_service.access import check_action_rate, require_member
 from message_service.api import api
 from message_service.models import JoinedRoomStates, MarkRead, RoomReadState, UnreadList
 from message_service.receipts import publish_receipt
@@ -38,10 +38,11 @@ def read_state(room_id: uuid.UUID, last_seq: int, read_seq: int) -> dict[str, An
     summary="Move the caller's read marker in a room (never backwards, at most the last seq)",
     body=MarkRead,
     responses={200: RoomReadState},
-    errors=(400, 404, 413),
+    errors=(400, 404, 413, 429),
 )
 async def mark_read(request: Request) -> Response:
     claims = await authenticate(request)
+    await check_action_rate(request, claims.user_id)
     payload = await read_json(request, MarkRead)
     await require_member(request, payload.room_id, claims.user_id)
     row = await store.mark_read(
@@ -63,7 +64,7 @@ async def unread(request: Request) -> Response:
     claims = await authenticate(request)
     rooms: ServiceClient = request.app.state.rooms
     answer = await rooms.request("GET", "/rooms/joined", token=bearer_token(request))
-    room_ids = _room_ids(answer)
+    room_ids = room_ids_of(answer)
     rows = await store.read_states(request.app.state.pool, claims.user_id, room_ids)
     items = [
         {**read_state(r["room_id"], r["last_seq"], r["read_seq"]), "mentions": r["mentions"]}
@@ -113,7 +114,7 @@ def _items(answer: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _room_ids(answer: Any) -> list[uuid.UUID]:
+def room_ids_of(answer: Any) -> list[uuid.UUID]:
     """The room ids of room-service's ``GET /rooms/joined`` answer, each once."""
     try:
         ids = [uuid.UUID(str(item["room_id"])) for item in answer["items"]]

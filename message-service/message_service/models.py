@@ -108,6 +108,8 @@ class HistoryQuery(Strict):
     room_id: uuid.UUID
     before_seq: int | None = Field(default=None, ge=0, le=SEQ_MAX)
     after_seq: int | None = Field(default=None, ge=0, le=SEQ_MAX)
+    # The page around this seq (a search hit), oldest first: see history.around.
+    around_seq: int | None = Field(default=None, ge=1, le=SEQ_MAX)
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
     # Takes precedence over before_seq / after_seq: it already holds the direction.
     cursor: str | None = Field(default=None, max_length=40, pattern=CURSOR_PATTERN)

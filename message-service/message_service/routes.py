@@ -21,6 +21,7 @@ from chatcore.web import authenticate, bearer_token, json_response, path_uuid, r
 from message_service import references, store, store_changes, store_reports
 from message_service.access import (
     MODERATORS,
+    check_action_rate,
     check_send_rate,
     may_write,
     require_member,
@@ -93,10 +94,11 @@ async def check_send(
     summary="Edit a message (its sender only; not once deleted)",
     body=EditMessage,
     responses={200: Message},
-    errors=(400, 403, 404, 409, 413),
+    errors=(400, 403, 404, 409, 413, 429),
 )
 async def edit_message(request: Request) -> Response:
     claims = await authenticate(request)
+    await check_action_rate(request, claims.user_id)
     message_id = path_uuid(request, "message_id")
     body = message_text((await read_json(request, EditMessage)).body)
     pool = request.app.state.pool
@@ -120,10 +122,11 @@ async def edit_message(request: Request) -> Response:
     "/{message_id}",
     summary="Delete a message (its sender, or a room owner or admin); it stays as a tombstone",
     responses={200: Message},
-    errors=(403, 404),
+    errors=(403, 404, 429),
 )
 async def delete_message(request: Request) -> Response:
     claims = await authenticate(request)
+    await check_action_rate(request, claims.user_id)
     message_id = path_uuid(request, "message_id")
     pool = request.app.state.pool
     row = await store.message_by_id(pool, message_id)

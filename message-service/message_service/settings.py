@@ -26,6 +26,13 @@ class MessagesSettings(ServiceSettings):
     # Per-user send limit (a token bucket in Redis shared by every replica).
     send_rate: float = Field(default=20.0, gt=0, validation_alias=_env("MESSAGES_SEND_RATE"))
     send_burst: int = Field(default=100, ge=1, validation_alias=_env("MESSAGES_SEND_BURST"))
+    # Per-user search limit: a client searching as the user types sends a few per second.
+    search_rate: float = Field(default=5.0, gt=0, validation_alias=_env("MESSAGES_SEARCH_RATE"))
+    search_burst: int = Field(default=30, ge=1, validation_alias=_env("MESSAGES_SEARCH_BURST"))
+    # Edits, deletes and read markers per user (one bucket in Redis for all three, shared by
+    # every replica): an edit loop would otherwise push message_edited to every member.
+    action_rate: float = Field(default=20.0, gt=0, validation_alias=_env("MESSAGES_ACTION_RATE"))
+    action_burst: int = Field(default=100, ge=1, validation_alias=_env("MESSAGES_ACTION_BURST"))
     # The most sends one group-commit transaction takes; the rest wait for the next one.
     batch_max: int = Field(default=256, ge=1, le=5000, validation_alias=_env("MESSAGES_BATCH_MAX"))
     # What the gateway proves itself with on POST /messages/batch (chatcore.internal_secret):

@@ -63,13 +63,10 @@ async def thread(request: Request) -> Response:
     page = rows[: query.limit]
     reactions = await store_changes.reactions_of(pool, [root_id, *(r["id"] for r in page)])
     next_cursor = _encode(page[-1]["seq"], root_id) if len(rows) > query.limit else None
-    return json_response(
-        {
-            "root": store.message_json(root, reactions.get(root_id)),
-            "items": [store.message_json(r, reactions.get(r["id"])) for r in page],
-            "next_cursor": next_cursor,
-        }
-    )
+    root_message = store.message_json(root, reactions.get(root_id))
+    items = [store.message_json(r, reactions.get(r["id"])) for r in page]
+    await request.app.state.files.fill([root_message, *items])
+    return json_response({"root": root_message, "items": items, "next_cursor": next_cursor})
 
 
 def _encode(after: int, root_id: uuid.UUID) -> str:

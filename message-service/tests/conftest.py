@@ -179,8 +179,15 @@ async def room_feed(redis_url: str, redis_prefix: str) -> AsyncIterator[OpenFeed
 
 @pytest.fixture(scope="session")
 async def crowd(http: httpx.AsyncClient, auth_service: ServiceProcess) -> Sequence[TestUser]:
-    """50 registered users, made once for the run."""
-    return await asyncio.gather(*(register_user(http, auth_service.url) for _ in range(50)))
+    """50 registered users, made once for the run (8 at a time: registration is throttled
+    to a few password hashes at once, and a loaded machine must not time the fixture out)."""
+    slots = asyncio.Semaphore(8)
+
+    async def one() -> TestUser:
+        async with slots:
+            return await register_user(http, auth_service.url)
+
+    return await asyncio.gather(*(one() for _ in range(50)))
 
 
 def extra_messages(start_service: StartService, env: dict[str, str]) -> ServiceProcess:

@@ -123,7 +123,11 @@ async def test_attachment_ids_that_cannot_be_used(
 
 
 async def test_batch_path_takes_attachment_ids(
-    http: httpx.AsyncClient, chat: Chat, files_service: ServiceProcess, make_user: MakeUser
+    http: httpx.AsyncClient,
+    chat: Chat,
+    files_service: ServiceProcess,
+    make_user: MakeUser,
+    gateway_headers: dict[str, str],
 ) -> None:
     """The gateway's batch call attaches files per item; a bad item fails alone."""
     alice = await make_user()
@@ -146,7 +150,9 @@ async def test_batch_path_takes_attachment_ids(
         },
         {"token": alice.access_token, "room_id": room, "body": "plain", "client_msg_id": "p1"},
     ]
-    r = await http.post(f"{files_service.url}/messages/batch", json={"items": items})
+    r = await http.post(
+        f"{files_service.url}/messages/batch", json={"items": items}, headers=gateway_headers
+    )
     assert r.status_code == 200, r.text
     answers = r.json()["items"]
     assert answers[0]["status"] == 201

@@ -29,7 +29,7 @@ async def _mute(chat: Chat, actor: TestUser, room_id: str, user: TestUser, secon
 
 
 async def test_muted_member_cannot_send_edit_or_batch_send_and_the_mute_ends(
-    chat: Chat, make_user: MakeUser
+    chat: Chat, make_user: MakeUser, gateway_headers: dict[str, str]
 ) -> None:
     """A mute refuses sends, edits and batch sends with 403 muted within a second of being
     set (the cached membership is dropped), and lapses by itself."""
@@ -51,6 +51,7 @@ async def test_muted_member_cannot_send_edit_or_batch_send_and_the_mute_ends(
     assert r.json()["error"]["code"] == "muted"
     r = await chat.http.post(
         f"{chat.url}/messages/batch",
+        headers=gateway_headers,
         json={
             "items": [
                 {

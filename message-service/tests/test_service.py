@@ -27,11 +27,16 @@ CALLS = {
     ("post", "/messages/notifications/webhooks"),
     ("get", "/messages/notifications/webhooks"),
     ("delete", "/messages/notifications/webhooks/{webhook_id}"),
+    ("post", "/messages/attachments"),
+    ("get", "/messages/attachments/{attachment_id}"),
+    ("get", "/messages/attachments/{attachment_id}/content"),
+    ("get", "/messages/attachments/{attachment_id}/thumbnail"),
     ("put", "/messages/{message_id}/reactions/{emoji}"),
     ("delete", "/messages/{message_id}/reactions/{emoji}"),
     ("get", "/messages/threads/{root_id}"),
     ("get", "/messages/receipts"),
     ("get", "/messages/changes"),
+    ("get", "/messages/search"),
 }
 
 
@@ -71,7 +76,15 @@ async def test_openapi_document_is_complete(
     ]:
         assert "application/json" in paths[path][method]["requestBody"]["content"], path
     query = {p["name"] for p in paths["/messages"]["get"]["parameters"]}
-    assert query == {"room_id", "before_seq", "after_seq", "limit", "cursor", "top_level"}
+    assert query == {
+        "room_id",
+        "before_seq",
+        "after_seq",
+        "around_seq",
+        "limit",
+        "cursor",
+        "top_level",
+    }
     send = paths["/messages"]["post"]["responses"]
     assert {"200", "201", "404", "413", "422", "429"} <= set(send)
     assert "409" in paths["/messages/{message_id}"]["patch"]["responses"]
@@ -92,6 +105,7 @@ async def test_openapi_document_is_complete(
         "mentions",
         "reactions",
         "thread",
+        "attachments",
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +20,9 @@ from chatcore.tokens import TokenVerifier
 from room_service import audit_log, blocks, directory, invites, members, moderation, routes
 from room_service.api import api
 from room_service.events import Publisher
+from room_service.outbox import Outbox
 from room_service.settings import RoomSettings
+from room_service.throttle import create_limiter
 from room_service.users import UserDirectory
 
 # Importing these modules is what declares their calls on ``api`` (literal paths such as
@@ -39,6 +43,7 @@ def create_app(settings: RoomSettings) -> Starlette:
             max_size=settings.db_pool_max,
         )
         app.state.redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+        app.state.create_limiter = create_limiter(app.state.redis, settings)
         app.state.http = create_http_client()
         app.state.verifier = TokenVerifier(
             settings.jwks_url,
@@ -59,9 +64,19 @@ def create_app(settings: RoomSettings) -> Starlette:
             timeout=settings.publish_timeout,
         )
         app.state.revocations = await follow(app.state.verifier, app.state.redis, settings)
+        app.state.outbox = Outbox(
+            app.state.pool,
+            app.state.publisher,
+            interval=settings.outbox_interval,
+            age=settings.outbox_age,
+        )
+        relay = asyncio.create_task(app.state.outbox.run())
         try:
             yield
         finally:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
             await app.state.revocations.stop()
             await app.state.http.aclose()
             await app.state.redis.aclose()

@@ -18,7 +18,7 @@ from room_service import store_community as sql
 from room_service.api import api
 from room_service.community_models import DirectoryQuery, JoinByCode, PublicRoomPage
 from room_service.models import Room
-from room_service.routes import publisher, room_change, room_id
+from room_service.routes import outbox, room_change, room_id
 
 
 def like_pattern(text: str) -> str:
@@ -80,7 +80,7 @@ async def join_public(request: Request) -> Response:
     target = room_id(request)
     async with room_change(request, target) as conn:
         change = await community.join_public(conn, target, claims.user_id)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row)
 
 
@@ -100,5 +100,5 @@ async def join_by_code(request: Request) -> Response:
         raise community.invite_not_found()
     async with room_change(request, target) as conn:
         change = await community.join_by_invite(conn, target, body.code, claims.user_id)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row)

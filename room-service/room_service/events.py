@@ -1,9 +1,10 @@
 """Membership events (docs/events.md): their shape, and publishing them after commit.
 
 The store builds one event per change inside the transaction that makes it (so each carries
-the version that transaction gave the room); the route publishes them once the transaction
-has committed. A publish that fails is logged and counted, never raised: the change stands,
-and consumers converge by the version check and the TTL of their caches.
+the version that transaction gave the room); the route records them in the outbox in that
+transaction and publishes them once it has committed (room_service/outbox.py). A publish
+that fails is logged and counted, never raised: the change stands, and the outbox relay
+publishes the event when Redis answers again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any, Protocol
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from chatcore import jsonutil
 from chatcore.events import MembershipEventType as T
 from chatcore.logs import get_logger
 from chatcore.redisconn import RedisClient, publish_command
@@ -30,7 +30,7 @@ PUBLISHED = Counter(
 )
 PUBLISH_FAILURES = Counter(
     "rooms_membership_publish_failures_total",
-    "Membership events not published (Redis down or too slow); the change stands.",
+    "Membership event publishes that failed (Redis down or too slow); the relay retries.",
     ["type"],
 )
 
@@ -114,12 +114,13 @@ class Publisher:
             else:
                 self._locks[key] = (lock, holders - 1)
 
-    async def publish(self, events: list[Event]) -> None:
-        """Publish each event once, retrying briefly; give up after ``timeout`` seconds."""
+    async def publish_rows(self, rows: Sequence[Row]) -> int:
+        """Publish outbox rows in order, retrying briefly; give up after ``timeout`` seconds.
+        How many were published (the rest stay in the outbox for the relay)."""
         deadline = time.monotonic() + self.timeout
-        for index, event in enumerate(events):
-            if not await self._publish_one(jsonutil.dumps(event), deadline):
-                for lost in events[index:]:
+        for index, row in enumerate(rows):
+            if not await self._publish_one(bytes(row["payload"]), deadline):
+                for lost in rows[index:]:
                     PUBLISH_FAILURES.labels(lost["type"]).inc()
                     log.warning(
                         "membership_publish_failed",
@@ -127,8 +128,9 @@ class Publisher:
                         type=lost["type"],
                         version=lost["version"],
                     )
-                return
-            PUBLISHED.labels(event["type"]).inc()
+                return index
+            PUBLISHED.labels(row["type"]).inc()
+        return len(rows)
 
     async def _publish_one(self, payload: bytes, deadline: float) -> bool:
         delay = 0.02

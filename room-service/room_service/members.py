@@ -14,7 +14,7 @@ from room_service import changes, roles, store
 from room_service.api import api
 from room_service.models import AddMember, Member, MemberPage, Membership, PageQuery, RoleChange
 from room_service.pages import decode_cursor, encode_cursor
-from room_service.routes import publisher, room_change, room_id, users
+from room_service.routes import outbox, room_change, room_id, users
 
 
 def member_id(request: Request) -> uuid.UUID:
@@ -70,7 +70,7 @@ async def add_member(request: Request) -> Response:
     await users(request).require(bearer_token(request), body.user_id)
     async with room_change(request, target) as conn:
         change = await changes.add_member(conn, target, claims.user_id, body.user_id)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row, status=201)
 
 
@@ -87,7 +87,7 @@ async def remove_member(request: Request) -> Response:
     user = member_id(request)
     async with room_change(request, target) as conn:
         change = await changes.remove_member(conn, target, claims.user_id, user)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return Response(status_code=204)
 
 
@@ -106,7 +106,7 @@ async def change_role(request: Request) -> Response:
     body = await read_json(request, RoleChange)
     async with room_change(request, target) as conn:
         change = await changes.set_role(conn, target, claims.user_id, user, body.role)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row)
 
 

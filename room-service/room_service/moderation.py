@@ -13,7 +13,7 @@ from room_service.community_models import Ban, BanPage, Mute, NewBan, NewMute
 from room_service.members import member_id
 from room_service.models import PageQuery
 from room_service.pages import decode_cursor, encode_cursor
-from room_service.routes import publisher, room_change, room_id
+from room_service.routes import outbox, room_change, room_id
 
 
 @api.route(
@@ -32,7 +32,7 @@ async def ban(request: Request) -> Response:
         change = await community.ban(
             conn, target, claims.user_id, body.user_id, body.reason, body.until
         )
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row, status=201)
 
 
@@ -90,7 +90,7 @@ async def mute(request: Request) -> Response:
     body = await read_json(request, NewMute)
     async with room_change(request, target) as conn:
         change = await community.mute(conn, target, claims.user_id, body.user_id, body.until)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row, status=201)
 
 
@@ -107,5 +107,5 @@ async def unmute(request: Request) -> Response:
     user = member_id(request)
     async with room_change(request, target) as conn:
         change = await community.unmute(conn, target, claims.user_id, user)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return Response(status_code=204)

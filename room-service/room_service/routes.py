@@ -24,7 +24,9 @@ from room_service.models import (
     Room,
     RoomPage,
 )
+from room_service.outbox import Outbox
 from room_service.pages import decode_cursor, encode_cursor
+from room_service.throttle import check_create_rate
 from room_service.users import UserDirectory
 
 if TYPE_CHECKING:
@@ -47,11 +49,20 @@ async def room_change(request: Request, room: uuid.UUID) -> AsyncIterator[Conn]:
         publisher(request).ordered(room),
         store.room_turn(request.app.state.pool, room) as conn,
     ):
-        yield conn
+        # One transaction around the change and its outbox rows: the events exist if and
+        # only if the change committed. They are published after the commit.
+        async with conn.transaction():
+            yield conn
+        await outbox(request).flush(conn, room)
 
 
 def publisher(request: Request) -> Publisher:
     found: Publisher = request.app.state.publisher
+    return found
+
+
+def outbox(request: Request) -> Outbox:
+    found: Outbox = request.app.state.outbox
     return found
 
 
@@ -66,10 +77,11 @@ def users(request: Request) -> UserDirectory:
     summary="Create a group room; the caller is its owner, member_ids (at most 500) members",
     body=CreateRoom,
     responses={201: Room},
-    errors=(400, 404, 413, 503),
+    errors=(400, 404, 413, 429, 503),
 )
 async def create_room(request: Request) -> Response:
     claims = await authenticate(request)
+    await check_create_rate(request, claims.user_id)
     body = await read_json(request, CreateRoom)
     member_ids = [m for m in dict.fromkeys(body.member_ids or []) if m != claims.user_id]
     unknown = await users(request).first_unknown(bearer_token(request), member_ids)
@@ -82,7 +94,7 @@ async def create_room(request: Request) -> Response:
         change = await changes.create_room(
             conn, new_id, claims.user_id, body.title, member_ids, body.visibility
         )
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row, status=201)
 
 
@@ -111,7 +123,7 @@ async def open_direct(request: Request) -> Response:
         async with room_change(request, new_id) as conn:
             created = await changes.create_direct(conn, new_id, claims.user_id, body.user_id)
             if created is not None:
-                await publisher(request).publish(created.events)
+                await outbox(request).record(conn, created.events)
                 return json_response(created.row, status=201)
         # Another request created it meanwhile (rooms are never deleted, so it is there).
         found = await store.direct_between(pool, claims.user_id, body.user_id)
@@ -123,7 +135,7 @@ async def open_direct(request: Request) -> Response:
     # other changes); if it was the other person, they stay out until they open it again.
     async with room_change(request, found["id"]) as conn:
         change = await changes.reopen_direct(conn, found["id"], claims.user_id)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row)
 
 
@@ -183,5 +195,5 @@ async def rename_room(request: Request) -> Response:
     body = await read_json(request, Rename)
     async with room_change(request, target) as conn:
         change = await changes.rename(conn, target, claims.user_id, body.title, body.visibility)
-        await publisher(request).publish(change.events)
+        await outbox(request).record(conn, change.events)
     return json_response(change.row)

@@ -33,6 +33,16 @@ class RoomSettings(ServiceSettings):
     known_users_ttl: float = Field(
         default=600.0, ge=0, validation_alias=_env("ROOMS_KNOWN_USERS_TTL")
     )
+    # The outbox relay: how often it looks for membership events whose publish after commit
+    # failed, and how old (seconds) such a row must be (younger ones are the request's own).
+    outbox_interval: float = Field(
+        default=0.2, gt=0, le=10, validation_alias=_env("ROOMS_OUTBOX_INTERVAL")
+    )
+    outbox_age: float = Field(default=0.5, ge=0, le=60, validation_alias=_env("ROOMS_OUTBOX_AGE"))
+    # Rooms one user may create (POST /rooms): bursts of create_burst (scripts and imports
+    # make many at once), refilled at create_rate per second.
+    create_rate: float = Field(default=5.0, gt=0, validation_alias=_env("ROOMS_CREATE_RATE"))
+    create_burst: int = Field(default=1000, ge=1, validation_alias=_env("ROOMS_CREATE_BURST"))
     # Seconds a request spends, at most, publishing its membership events after commit.
     # Past that the change still stands; consumers converge by version and TTL.
     publish_timeout: float = Field(

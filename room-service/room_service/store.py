@@ -257,3 +257,16 @@ BUMP = f"""UPDATE rooms.rooms
     SET version = version + 1, member_count = member_count + $2, title = coalesce($3, title),
         visibility = coalesce($4, visibility)
     WHERE id = $1 RETURNING {CHANGED}"""
+
+# --- the membership-event outbox (outbox.py) -----------------------------------------------
+
+INSERT_OUTBOX = """INSERT INTO rooms.outbox (room_id, type, version, payload)
+    VALUES ($1, $2, $3, $4)"""
+# A room's waiting events, oldest first; rows another publisher holds are skipped.
+ROOM_OUTBOX = """SELECT id, room_id, type, version, payload FROM rooms.outbox
+    WHERE room_id = $1 ORDER BY id FOR UPDATE SKIP LOCKED"""
+# Events a change's own publish left behind (older than $1 seconds), oldest first.
+DUE_OUTBOX = """SELECT id, room_id, type, version, payload FROM rooms.outbox
+    WHERE created_at < clock_timestamp() - make_interval(secs => $1)
+    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"""
+DELETE_OUTBOX = "DELETE FROM rooms.outbox WHERE id = ANY($1::bigint[])"

@@ -239,8 +239,9 @@ async def test_changes_stand_while_redis_is_down(
     start_rooms: StartRooms,
     redis_url: str,
 ) -> None:
-    """With Redis cut, a change still commits and answers (the lost event is logged and
-    counted); once Redis is back, the next event shows the version jump consumers act on."""
+    """With Redis cut, a change still commits and answers (the failed publish is logged and
+    counted); once Redis is back the outbox relay publishes the event it kept, so consumers
+    get every version in order."""
     target = urlsplit(redis_url)
     proxy = Proxy(target.hostname or "127.0.0.1", target.port or 6379)
     await proxy.start()
@@ -263,15 +264,16 @@ async def test_changes_stand_while_redis_is_down(
     assert (await rooms.http.get(f"{cut_off.url}/readyz")).status_code == 503
     assert (await rooms.call("GET", f"/rooms/{room['id']}", cy)).json()["member_count"] == 3
     metrics = (await rooms.http.get(f"{cut_off.url}/metrics")).text
-    assert _failures(metrics, "member_added") == 1.0
+    assert _failures(metrics, "member_added") >= 1.0
     await proxy.start()
     r = await rooms.http.delete(
         f"{cut_off.url}/rooms/{room['id']}/members/{bo.id}", headers=ana.headers
     )
     assert r.status_code == 204
-    events = await feed.exactly(room["id"], 2)
+    events = await feed.exactly(room["id"], 3)
     assert [(e["type"], e["version"]) for e in events] == [
         ("room_created", 1),
+        ("member_added", 2),
         ("member_removed", 3),
     ]
     await proxy.cut()

@@ -32,6 +32,12 @@ def fuzz_services(
         "GATEWAY_BURST": "100000",
         "MESSAGES_SEND_RATE": "100000",
         "MESSAGES_SEND_BURST": "100000",
+        "MESSAGES_ACTION_RATE": "100000",
+        "MESSAGES_ACTION_BURST": "100000",
+        "GATEWAY_USER_RATE": "100000",
+        "GATEWAY_USER_BURST": "100000",
+        "ROOMS_CREATE_RATE": "100000",
+        "ROOMS_CREATE_BURST": "100000",
     }
     auth = start_service("auth_service", env=env, migrate=False)
     rooms = start_service("room_service", env={**env, "AUTH_URL": auth.url}, migrate=False)

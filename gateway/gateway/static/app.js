@@ -14,6 +14,7 @@ import { initMembers, loadMembers, onMembership, onPresence, onRoleChanged, onPr
 import { avatarNode } from "./people.js";
 import { adoptMe, initProfile } from "./profile.js";
 import { addRoom, loadRooms, markRead, noteMessage, removeRoom, renderRooms, setupRoomDialogs } from "./rooms.js";
+import { initSearch } from "./search.js";
 import { Connection } from "./socket.js";
 import { bus, rememberUser, roomTitle, state, userName } from "./state.js";
 
@@ -237,6 +238,7 @@ function setupApp() {
   setupRoomDialogs();
   initCommunity();
   initProfile();
+  initSearch();
   bus.addEventListener("open-room", (event) => openRoom(event.detail));
   bus.addEventListener("members-rendered", updateHeader);
   bus.addEventListener("room-gone", (event) => {

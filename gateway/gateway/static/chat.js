@@ -189,6 +189,8 @@ function messageNode(message, prev) {
   const grouped = prev && prev.sender_id === message.sender_id && !prev.deleted === !message.deleted
     && new Date(message.created_at) - new Date(prev.created_at) < GROUP_MS;
   const classes = ["msg", own ? "own" : "other", grouped ? "cont" : "first", message.deleted ? "deleted" : "", mentionsMe(message) ? "mentioned" : ""];
+  // The message a search result opened the room at stays marked.
+  if (state.convos.get(message.room_id)?.hitSeq === message.seq) classes.push("hit");
   const actions = [...actionButtons(message)];
   if (!message.deleted && own) {
     actions.push(el("button", { type: "button", class: "ghost small", "aria-label": "Edit message", onclick: () => openEdit(message) }, "Edit"));

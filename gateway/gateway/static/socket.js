@@ -178,7 +178,9 @@ export class Connection extends EventTarget {
       case "error": {
         const entry = frame.ref ? this.pending.get(frame.ref) : null;
         if (entry && frame.code === "rate_limited") {
-          setTimeout(() => { if (this.pending.has(entry.client_msg_id) && this.authed) this.sendPending(entry); }, 1500);
+          // The gateway says when a retry will be let through (`retry_after`, seconds).
+          const wait = Math.max(250, (Number(frame.retry_after) || 1.5) * 1000);
+          setTimeout(() => { if (this.pending.has(entry.client_msg_id) && this.authed) this.sendPending(entry); }, wait);
           return undefined;
         }
         if (entry) {

@@ -14,6 +14,7 @@ from auth_service.keys import KeySet
 from auth_service.passwords import Passwords
 from auth_service.settings import AuthSettings
 from auth_service.throttle import LoginThrottle
+from chatcore import tracing
 from chatcore.db import create_pool
 from chatcore.logs import configure_logging
 from chatcore.redisconn import create_redis
@@ -73,4 +74,5 @@ def app_from_env() -> Starlette:
     """uvicorn's factory: settings read once from the environment."""
     settings = AuthSettings.from_env()
     configure_logging("auth-service", settings.log_level, json=settings.log_json)
+    tracing.configure("auth-service")
     return create_app(settings)

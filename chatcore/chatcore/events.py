@@ -1,7 +1,10 @@
 """The payloads that cross Redis between services (docs/events.md).
 
 Room-channel payloads are a one-line ASCII header and the frame bytes the client gets, so the
-gateway routes and orders by the header and writes the frame without decoding it.
+gateway routes and orders by the header and writes the frame without decoding it. The header
+may end with ``key=value`` fields: ``t=`` the publisher's clock in microseconds when the
+payload was made (the gateway's delivery lag) and ``tp=`` a W3C ``traceparent`` (the delivery
+joins the sender's trace). Both are optional, so payloads without them parse as before.
 """
 
 from __future__ import annotations
@@ -30,11 +33,20 @@ class RoomEvent:
     frame: bytes
     # The change position (docs/events.md); 0 for payloads outside the change stream.
     pos: int = 0
+    # Unix time in microseconds when the payload was made; 0 when the publisher did not say.
+    at_us: int = 0
+    # The W3C traceparent of the span that made it (ASCII bytes), when that span is traced.
+    traceparent: bytes | None = None
 
     def encode(self) -> bytes:
+        head = b"%s %d" % (self.kind.value.encode(), self.seq)
         if self.pos:
-            return b"%s %d %d\n%s" % (self.kind.value.encode(), self.seq, self.pos, self.frame)
-        return b"%s %d\n%s" % (self.kind.value.encode(), self.seq, self.frame)
+            head += b" %d" % self.pos
+        if self.at_us:
+            head += b" t=%d" % self.at_us
+        if self.traceparent:
+            head += b" tp=" + self.traceparent
+        return head + b"\n" + self.frame
 
 
 class BadPayload(ValueError):
@@ -44,26 +56,54 @@ class BadPayload(ValueError):
 _KINDS = {k.value.encode(): k for k in Kind}
 
 
-def room_event(kind: Kind, seq: int, frame: dict[str, Any], pos: int = 0) -> bytes:
+def room_event(
+    kind: Kind,
+    seq: int,
+    frame: dict[str, Any],
+    pos: int = 0,
+    *,
+    at_us: int = 0,
+    traceparent: bytes | None = None,
+) -> bytes:
     """Encode a frame for the room channel."""
-    return RoomEvent(kind, seq, jsonutil.dumps(frame), pos).encode()
+    return RoomEvent(kind, seq, jsonutil.dumps(frame), pos, at_us, traceparent).encode()
 
 
 def _number(value: bytes) -> bool:
     return value.isdigit() and len(value) <= 19
 
 
+# A traceparent is 55 ASCII characters (version-trace_id-span_id-flags); anything much longer
+# is not one, and the header is read on every delivery.
+_TRACEPARENT_MAX = 64
+
+
 def parse_room_event(payload: bytes) -> RoomEvent:
     """Split a room-channel payload into its header and frame without decoding the frame."""
     header, newline, frame = payload.partition(b"\n")
-    kind_byte, space, numbers = header.partition(b" ")
-    kind = _KINDS.get(kind_byte)
-    number, second, pos = numbers.partition(b" ")
-    if not newline or not space or kind is None or not _number(number):
+    fields = header.split(b" ")
+    kind = _KINDS.get(fields[0])
+    if not newline or len(fields) < 2 or kind is None or not _number(fields[1]):
         raise BadPayload(payload[:40])
-    if second and not _number(pos):
-        raise BadPayload(payload[:40])
-    return RoomEvent(kind, int(number), frame, int(pos) if pos else 0)
+    if len(fields) == 2:
+        return RoomEvent(kind, int(fields[1]), frame)
+    pos = at_us = 0
+    traceparent = None
+    rest = fields[2:]
+    if b"=" not in rest[0]:
+        if not _number(rest[0]):
+            raise BadPayload(payload[:40])
+        pos = int(rest[0])
+        rest = rest[1:]
+    for field in rest:
+        key, _, value = field.partition(b"=")
+        if key == b"t" and _number(value):
+            at_us = int(value)
+        elif key == b"tp" and 0 < len(value) <= _TRACEPARENT_MAX:
+            traceparent = value
+        else:
+            raise BadPayload(payload[:40])
+    return RoomEvent(kind, int(fields[1]), frame, pos, at_us, traceparent)
 
 
 class MembershipEventType(StrEnum):

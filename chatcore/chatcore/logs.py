@@ -10,6 +10,8 @@ import sys
 
 import structlog
 
+from chatcore import tracing
+
 
 def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -> None:
     """Route stdlib and structlog output through one renderer, tagged with ``service``."""
@@ -21,6 +23,7 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _bind_service(service),
+        _add_trace_ids,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -56,6 +59,17 @@ def _bind_service(service: str) -> structlog.types.Processor:
         return event
 
     return processor
+
+
+def _add_trace_ids(
+    _logger: object, _name: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """The current span's ids, so a line can be found from its trace and the other way round."""
+    ids = tracing.log_ids()
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
+    return event
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

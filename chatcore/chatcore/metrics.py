@@ -23,6 +23,14 @@ DEPENDENCY_UP = Gauge(
     ["dependency"],
 )
 
+# Time to get a connection from the process's Postgres pool (chatcore.db): waits here mean
+# the pool (MESSAGES_DB_POOL_MAX and the like) is too small for the load, or Postgres is slow.
+DB_POOL_ACQUIRE_SECONDS = Histogram(
+    "chat_db_pool_acquire_seconds",
+    "Time to acquire a connection from the Postgres pool.",
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+)
+
 
 async def metrics_endpoint(_request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from chatcore import tracing
 from chatcore.logs import get_logger
 from chatcore.metrics import DEPENDENCY_UP, metrics_endpoint
 from chatcore.middleware import RequestContext
@@ -67,7 +68,7 @@ def build_app(
         *api.routes(),
         *extra_routes,
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(
@@ -95,6 +96,8 @@ def build_app(
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
+    tracing.instrument_app(app)  # nothing unless tracing is configured
+    return app
 
 
 async def postgres_ready(app: Starlette) -> None:

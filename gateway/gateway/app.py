@@ -15,6 +15,7 @@ import sys
 import uvloop
 from websockets.asyncio.server import serve
 
+from chatcore import tracing
 from chatcore.logs import get_logger
 from chatcore.metrics import DEPENDENCY_UP
 from chatcore.ratelimit import RedisRateLimiter
@@ -186,7 +187,9 @@ class Gateway:
 def serve_process(settings: GatewaySettings) -> int:
     """Run the gateway: one process, or ``workers`` forked ones sharing the port."""
     if settings.workers == 1:
+        tracing.configure("gateway")
         uvloop.run(Gateway(settings).run())
+        tracing.shutdown()
         return 0
     children: list[int] = []
     for _ in range(settings.workers):
@@ -194,7 +197,10 @@ def serve_process(settings: GatewaySettings) -> int:
         if pid == 0:
             code = 0
             try:
+                # Each worker its own exporter thread, flushed before os._exit.
+                tracing.configure("gateway")
                 uvloop.run(Gateway(settings).run())
+                tracing.shutdown()
             except BaseException:
                 log.exception("worker_failed")
                 code = 1

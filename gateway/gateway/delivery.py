@@ -16,13 +16,15 @@ rather than skipped.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 
+from chatcore import tracing
 from chatcore.errors import ChatError, NotFound
-from chatcore.events import BadPayload, Kind, parse_room_event
+from chatcore.events import BadPayload, Kind, RoomEvent, parse_room_event
 from chatcore.logs import get_logger
 from gateway import frames, metrics
 from gateway.client import ABORT_AFTER, Client, wire_frames
@@ -121,6 +123,30 @@ class Delivery:
             metrics.BAD_PAYLOADS.inc()
             log.warning("bad_room_payload", room_id=room_id)
             return
+        if event.at_us:
+            # Publisher and gateway clocks: one host in tests, NTP-synced hosts in production.
+            metrics.DELIVERY_LAG_SECONDS.observe(max(0.0, time.time() - event.at_us / 1e6))
+        if event.traceparent is not None and tracing.ENABLED:
+            self._traced(room_id, feed, event)
+        else:
+            self._route(feed, event)
+
+    def _traced(self, room_id: str, feed: Feed[Client], event: RoomEvent) -> None:
+        """Route a payload inside a span that joins the trace its publisher named."""
+        parent = tracing.from_traceparent(event.traceparent or b"")
+        if parent is None:
+            self._route(feed, event)
+            return
+        attributes = {
+            "chat.room_id": room_id,
+            "chat.seq": event.seq,
+            "chat.pos": event.pos,
+            "chat.recipients": len(feed.members),
+        }
+        with tracing.current_span("deliver", parent=parent, kind="CONSUMER", attributes=attributes):
+            self._route(feed, event)
+
+    def _route(self, feed: Feed[Client], event: RoomEvent) -> None:
         if event.kind in _STREAM and event.pos > 0:
             seq = event.seq if event.kind is Kind.MESSAGE else 0
             if feed.accept(event.pos, event.frame, seq):

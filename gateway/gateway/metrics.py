@@ -28,3 +28,14 @@ SEND_BATCH = Histogram(
     "send frames forwarded to message-service in one call.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
+SEND_ACK_SECONDS = Histogram(
+    "gateway_send_ack_seconds",
+    "Time from a send frame taken off the connection to its ack or error written back.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+DELIVERY_LAG_SECONDS = Histogram(
+    "gateway_delivery_lag_seconds",
+    "Time from message-service's commit (the payload's publish stamp) to this gateway handing "
+    "the frame to its connections.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)

@@ -16,11 +16,14 @@ its call returns is all it takes for its acks to carry increasing seqs in send o
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from chatcore import tracing
 from chatcore.errors import ChatError, Unavailable
 from chatcore.httpclient import error_from
 from chatcore.logs import get_logger
@@ -39,6 +42,7 @@ class _Pending:
     item: dict[str, Any]
     done: Done
     lane: str  # the connection that sent it
+    trace: Any = None  # the send frame's trace context, when tracing is on
 
 
 class Sends:
@@ -63,6 +67,7 @@ class Sends:
         extra: dict[str, Any] | None = None,
         *,
         lane: str,
+        trace: Any = None,
     ) -> None:
         """Queue a send; ``done(message, None)`` once it is committed, or ``done(None, error)``.
 
@@ -78,7 +83,7 @@ class Sends:
         }
         if extra:  # attachment_ids, reply_to, thread_root_id, mentions: only when it has them
             item.update(extra)
-        self._queue.append(_Pending(item, done, lane))
+        self._queue.append(_Pending(item, done, lane, trace))
         self._next()
 
     def _next(self) -> None:
@@ -103,6 +108,22 @@ class Sends:
 
     async def _call(self, batch: list[_Pending]) -> None:
         metrics.SEND_BATCH.observe(len(batch))
+        with self._span(batch):
+            await self._forward(batch)
+
+    @staticmethod
+    def _span(batch: list[_Pending]) -> AbstractContextManager[Any]:
+        """The batch call's span: a child of the first traced send, linked to the others."""
+        if not tracing.ENABLED:
+            return contextlib.nullcontext()
+        traced = [p.trace for p in batch if p.trace is not None]
+        if not traced:
+            return contextlib.nullcontext()
+        return tracing.current_span(
+            "send_batch", parent=traced[0], links=traced[1:], attributes={"chat.sends": len(batch)}
+        )
+
+    async def _forward(self, batch: list[_Pending]) -> None:
         try:
             answers = await self.upstream.send_batch([p.item for p in batch])
             if len(answers) != len(batch):

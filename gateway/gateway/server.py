@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from chatcore import tracing
 from chatcore.errors import ChatError, Forbidden, NotFound, Unauthorized, Unavailable
 from chatcore.events import Kind
 from chatcore.logs import get_logger
@@ -201,9 +202,11 @@ class Connections:
             elif isinstance(out, Start):
                 client.spawn(self._go_live(client, out))
             elif isinstance(out, Execute):
+                # A send's frame-in to ack time includes waiting for an in-flight slot.
+                started = time.perf_counter()
                 await client.inflight.acquire()
                 if isinstance(out.frame, Send):
-                    self._send(client, out.frame)
+                    self._send(client, out.frame, started)
                 else:
                     client.spawn(self._execute(client, out.frame))
 
@@ -372,11 +375,23 @@ class Connections:
                 except Exception as exc:  # Redis down: the lease expires by itself.
                     log.warning("presence_release_failed", error=type(exc).__name__)
 
-    def _send(self, client: Client, frame: Send) -> None:
+    def _send(self, client: Client, frame: Send, started: float) -> None:
         """Forward a send (batched with others); ``ack`` after commit, or ``error``."""
+        # The frame's span starts the message's trace; it ends with the ack or the error.
+        span = (
+            tracing.start_span(
+                "frame send", kind="SERVER", attributes={"chat.room_id": frame.room_id}
+            )
+            if tracing.ENABLED
+            else None
+        )
 
         def done(message: Any, error: ChatError | None) -> None:
             client.inflight.release()
+            metrics.SEND_ACK_SECONDS.observe(time.perf_counter() - started)
+            if span is not None:
+                span.set_attribute("chat.outcome", "ack" if error is None else error.code)
+                span.end()
             if error is None:
                 client.push(frames.build("ack", frame.ref, message=message))
             else:
@@ -399,6 +414,7 @@ class Connections:
             done,
             extra,
             lane=client.id,
+            trace=None if span is None else tracing.context_of(span),
         )
 
     async def _execute(self, client: Client, frame: ClientFrame) -> None:
@@ -407,7 +423,13 @@ class Connections:
             if wait > 0:
                 client.push(frames.rate_limited(frame.ref, wait, "Too many requests; slow down."))
                 return
-            await self._do(client, frame)
+            if tracing.ENABLED:
+                # Log lines and upstream calls of the frame carry its trace.
+                name = "frame " + type(frame).__name__.lower()
+                with tracing.current_span(name, kind="SERVER"):
+                    await self._do(client, frame)
+            else:
+                await self._do(client, frame)
         except ChatError as exc:
             client.push(_error_frame(exc, frame.ref))
         finally:

@@ -13,6 +13,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 
+from chatcore import tracing
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.internal_secret import load_secrets
@@ -240,4 +241,5 @@ def app_from_env() -> Starlette:
     """uvicorn's factory: settings read once from the environment."""
     settings = MessagesSettings.from_env()
     configure_logging("message-service", settings.log_level, json=settings.log_json)
+    tracing.configure("message-service")
     return create_app(settings)

@@ -77,3 +77,9 @@ READ_WAIT_EXPIRED = Counter(
     "messages_read_replica_wait_expired_total",
     "Reads sent to the primary because the replica had not replayed the caller's writes in time.",
 )
+NOTIFY_OUTBOX_LAG = Histogram(
+    "messages_notify_outbox_lag_seconds",
+    "Time from a message's commit (its outbox row) to the notify worker expanding it into "
+    "deliveries.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)

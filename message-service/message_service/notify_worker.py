@@ -108,6 +108,11 @@ class NotifyWorker:
             rows = await store_notify.claim_outbox(conn, BATCH)
             if not rows:
                 return 0
+            now = datetime.now(UTC)
+            for row in rows:
+                # Commit (the row's created_at, Postgres' clock) to expansion (this host's).
+                lag = (now - row["created_at"]).total_seconds()
+                metrics.NOTIFY_OUTBOX_LAG.observe(max(0.0, lag))
             jobs = [(row, row["job"]) for row in rows]
             candidates = list({r for _, job in jobs for r in job.get("recipients") or []})
             online = await self._online(candidates)

@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from chatcore import tracing
 from chatcore.events import Kind, room_event
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names, RedisClient, publish_command
@@ -47,12 +48,22 @@ return #KEYS
 
 
 def message_event(
-    kind: Kind, frame_type: str, message: dict[str, Any], pos: int
+    kind: Kind,
+    frame_type: str,
+    message: dict[str, Any],
+    pos: int,
+    *,
+    traceparent: bytes | None = None,
 ) -> tuple[Any, bytes]:
     """``(room_id, payload)`` of a message frame at change position ``pos`` for the room
-    channel (docs/events.md)."""
+    channel (docs/events.md), stamped with the time now (the gateways' delivery lag) and the
+    trace to join (``traceparent``, else the current span's when tracing is on)."""
     frame = {"type": frame_type, "pos": pos, "message": message}
-    return message["room_id"], room_event(kind, message["seq"], frame, pos)
+    if traceparent is None and tracing.ENABLED:
+        traceparent = tracing.traceparent()
+    at_us = time.time_ns() // 1000
+    payload = room_event(kind, message["seq"], frame, pos, at_us=at_us, traceparent=traceparent)
+    return message["room_id"], payload
 
 
 def change_event(room_id: Any, seq: int, frame: dict[str, Any]) -> tuple[Any, bytes]:
@@ -120,6 +131,20 @@ class Publisher:
             self._idle.set()
 
     async def _send(self, chunk: list[tuple[str, bytes]]) -> bool:
+        if tracing.ENABLED:
+            traces = _traces(chunk)
+            if traces:
+                with tracing.current_span(
+                    "publish",
+                    parent=traces[0],
+                    links=traces[1:],
+                    kind="PRODUCER",
+                    attributes={"chat.payloads": len(chunk)},
+                ):
+                    return await self._publish_chunk(chunk)
+        return await self._publish_chunk(chunk)
+
+    async def _publish_chunk(self, chunk: list[tuple[str, bytes]]) -> bool:
         try:
             await self._check_connection()
             if self.command == "PUBLISH":
@@ -158,3 +183,25 @@ class Publisher:
             await self.redis.ping()
         except (RedisError, OSError):
             await self.redis.ping()
+
+
+# Links per publish span: a pipeline of a thousand payloads need not name every trace.
+_LINKS_MAX = 32
+
+
+def _traces(chunk: list[tuple[str, bytes]]) -> list[Any]:
+    """The distinct trace contexts the chunk's payload headers name, in order."""
+    found: dict[bytes, Any] = {}
+    for _, payload in chunk:
+        header = payload[: payload.find(b"\n")]
+        at = header.find(b" tp=")
+        if at < 0:
+            continue
+        value = header[at + 4 :].partition(b" ")[0]
+        if value not in found:
+            ctx = tracing.from_traceparent(value)
+            if ctx is not None:
+                found[value] = ctx
+                if len(found) > _LINKS_MAX:
+                    break
+    return list(found.values())

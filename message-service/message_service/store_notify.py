@@ -113,7 +113,7 @@ async def claim_outbox(conn: Conn, limit: int) -> list[asyncpg.Record]:
     """Outbox rows no other worker holds, with their messages, locked until the transaction
     ends (the caller's: expand and delete in it)."""
     return await conn.fetch(
-        """SELECT o.message_id, o.job, m.room_id, m.seq, m.sender_id, m.body
+        """SELECT o.message_id, o.job, o.created_at, m.room_id, m.seq, m.sender_id, m.body
            FROM messages.notify_outbox o
            LEFT JOIN messages.messages m ON m.id = o.message_id
            ORDER BY o.created_at

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from chatcore import tracing
 from chatcore.errors import ChatError, InvalidInput, Unavailable
 from chatcore.events import Kind
 from chatcore.logs import get_logger
@@ -52,6 +53,7 @@ Outcome = Appended | ChatError
 class _Waiting:
     message: NewMessage
     future: asyncio.Future[Appended]
+    trace: Any = None  # the request's trace context, when tracing is on
 
 
 class Writer:
@@ -79,6 +81,8 @@ class Writer:
         self._idle.set()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        # The batch being committed: each message's request trace context (tracing on).
+        self._traces: dict[Any, Any] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -106,7 +110,8 @@ class Writer:
         if self._closing:
             raise Unavailable("The service is shutting down.")
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Waiting(message, future))
+        trace = tracing.context_of() if tracing.ENABLED else None
+        self._queue.append(_Waiting(message, future, trace))
         self._idle.clear()
         self._wakeup.set()
         return future
@@ -129,6 +134,26 @@ class Writer:
             self._idle.set()
 
     async def _commit(self, batch: list[_Waiting]) -> None:
+        if tracing.ENABLED:
+            traced = [w.trace for w in batch if w.trace is not None]
+            if traced:
+                # One transaction for sends of several traces: a child of the first request,
+                # linked to the others; each message's payload names its own trace.
+                self._traces = {w.message.id: w.trace for w in batch if w.trace is not None}
+                try:
+                    with tracing.current_span(
+                        "group_commit",
+                        parent=traced[0],
+                        links=traced[1:],
+                        attributes={"chat.sends": len(batch)},
+                    ):
+                        await self._commit_batch(batch)
+                finally:
+                    self._traces = {}
+                return
+        await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_Waiting]) -> None:
         metrics.BATCH_SIZE.observe(len(batch))
         # Two sends with one key in one batch: the first is stored, the second gets it too.
         firsts: dict[SendKey, NewMessage] = {}
@@ -227,7 +252,9 @@ class Writer:
         threads: dict[Any, Any] = {}
         for row in rows:
             message = messages[row["id"]]
-            events.append((row["pos"], message_event(Kind.MESSAGE, "message", message, row["pos"])))
+            trace = self._traceparent(row["id"]) if tracing.ENABLED else None
+            event = message_event(Kind.MESSAGE, "message", message, row["pos"], traceparent=trace)
+            events.append((row["pos"], event))
             if row["root_pos"] is not None:
                 threads[row["thread_root_id"]] = row
         for root_id, row in threads.items():
@@ -235,3 +262,14 @@ class Writer:
             events.append((row["root_pos"], change_event(row["room_id"], 0, frame)))
         events.sort(key=lambda event: event[0])
         self.publisher.publish(event for _, event in events)
+
+    def _traceparent(self, message_id: Any) -> bytes | None:
+        """The span a message's deliveries hang under: this commit when the message belongs
+        to the commit's trace, else the message's own request."""
+        own = self._traces.get(message_id)
+        if own is None:
+            return None
+        current = tracing.context_of()
+        if tracing.trace_id_of(own) == tracing.trace_id_of(current):
+            return tracing.traceparent(current)
+        return tracing.traceparent(own)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
+from chatcore import tracing
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.logs import configure_logging
@@ -110,4 +111,5 @@ def app_from_env() -> Starlette:
     """uvicorn's factory: settings read once from the environment."""
     settings = RoomSettings.from_env()
     configure_logging("room-service", settings.log_level, json=settings.log_json)
+    tracing.configure("room-service")
     return create_app(settings)

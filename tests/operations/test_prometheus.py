@@ -113,6 +113,9 @@ async def test_alerting_rules_evaluate_against_the_live_series(
     rules: list[dict[str, object]] = []
     while time.monotonic() < deadline:
         r = await http.get(f"{prometheus}/api/v1/rules")
+        if r.status_code != 200:  # 503 while Prometheus is still starting (a loaded machine)
+            await asyncio.sleep(0.5)
+            continue
         groups = r.json()["data"]["groups"]
         rules = [rule for g in groups for rule in g["rules"]]
         if len(rules) == expected and all(

@@ -1,0 +1,254 @@
+"""One message's trace, received by a real OTLP/HTTP receiver on loopback: the send frame, the
+batch call, the group commit, the publish and each gateway's delivery are one trace with the
+right parents, across the gateway and message-service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from aiohttp import web
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from chatcore.testing.chat import Chat
+from chatcore.testing.plugin import MakeUser, StartService
+from chatcore.testing.processes import ServiceProcess
+from chatcore.testing.servers import free_port
+from chatcore.testing.sockets import Socket
+
+
+@dataclass(frozen=True)
+class Span:
+    process: str  # service.name and pid
+    name: str
+    kind: int
+    trace_id: str
+    span_id: str
+    parent_id: str
+    start_ns: int
+    end_ns: int
+    links: tuple[str, ...]
+
+    @property
+    def ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
+
+
+class Receiver:
+    """An OTLP/HTTP trace receiver: every span it was sent, decoded from protobuf."""
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self.requests = 0
+
+    async def export(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        assert request.content_type == "application/x-protobuf"
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(body)
+        self.requests += 1
+        for resource_spans in message.resource_spans:
+            attributes = {a.key: a.value for a in resource_spans.resource.attributes}
+            name = attributes["service.name"].string_value
+            process = f"{name}[{attributes['process.pid'].int_value}]"
+            for scope_spans in resource_spans.scope_spans:
+                for s in scope_spans.spans:
+                    self.spans.append(
+                        Span(
+                            process=process,
+                            name=s.name,
+                            kind=s.kind,
+                            trace_id=s.trace_id.hex(),
+                            span_id=s.span_id.hex(),
+                            parent_id=s.parent_span_id.hex(),
+                            start_ns=s.start_time_unix_nano,
+                            end_ns=s.end_time_unix_nano,
+                            links=tuple(link.span_id.hex() for link in s.links),
+                        )
+                    )
+        return web.Response(
+            body=ExportTraceServiceResponse().SerializeToString(),
+            content_type="application/x-protobuf",
+        )
+
+    def trace(self, trace_id: str) -> list[Span]:
+        return [s for s in self.spans if s.trace_id == trace_id]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    """The receiver, listening on a loopback port; its base URL."""
+    got = Receiver()
+    app = web.Application()
+    app.router.add_post("/v1/traces", got.export)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield got, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def traced_system(start_service: StartService, endpoint: str) -> dict[str, ServiceProcess]:
+    """The four services (two gateways), each exporting every span to ``endpoint``."""
+    otel = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    auth = start_service("auth_service", env=otel, migrate=False)
+    urls = {"AUTH_URL": auth.url}
+    rooms = start_service("room_service", env={**otel, **urls}, migrate=False)
+    urls["ROOMS_URL"] = rooms.url
+    messages = start_service("message_service", env={**otel, **urls}, migrate=False)
+    urls["MESSAGES_URL"] = messages.url
+    return {
+        "auth": auth,
+        "rooms": rooms,
+        "messages": messages,
+        "gateway_a": start_service("gateway", env={**otel, **urls}, migrate=False),
+        "gateway_b": start_service("gateway", env={**otel, **urls}, migrate=False),
+    }
+
+
+def tree(spans: list[Span]) -> str:
+    """The trace as an indented tree: process, span name, duration."""
+    by_parent: dict[str, list[Span]] = {}
+    ids = {s.span_id for s in spans}
+    for s in sorted(spans, key=lambda s: s.start_ns):
+        by_parent.setdefault(s.parent_id if s.parent_id in ids else "", []).append(s)
+    lines: list[str] = []
+
+    def walk(parent: str, depth: int) -> None:
+        for s in by_parent.get(parent, []):
+            lines.append(f"{'  ' * depth}{s.process:<24} {s.name:<40} {s.ms:8.2f} ms")
+            walk(s.span_id, depth + 1)
+
+    walk("", 0)
+    return "\n".join(lines)
+
+
+async def test_one_message_is_one_trace_across_processes(
+    receiver: tuple[Receiver, str],
+    start_service: StartService,
+    make_user: MakeUser,
+    room_service: ServiceProcess,
+    message_service: ServiceProcess,
+    http: httpx.AsyncClient,
+) -> None:
+    """The send frame's trace holds the batch call, the commit, the publish and both gateways'
+    deliveries, each span a child of the one that caused it."""
+    got, endpoint = receiver
+    system = traced_system(start_service, endpoint)
+    sender, reader = await make_user(), await make_user()
+    chat = Chat(http, room_service.url, message_service.url)
+    room_id = await chat.room(sender, reader)
+    a = await Socket.open(system["gateway_a"].url, sender.access_token, live=True)
+    b = await Socket.open(system["gateway_b"].url, reader.access_token, live=True)
+    try:
+        await a.until(lambda f: f["type"] == "pong")
+        await b.until(lambda f: f["type"] == "pong")
+        body = "트레이스 trace 안녕"
+        await a.send(
+            {
+                "type": "send",
+                "ref": "t1",
+                "room_id": room_id,
+                "body": body,
+                "client_msg_id": uuid.uuid4().hex,
+            }
+        )
+        ack = await a.until(lambda f: f["type"] == "ack", timeout=10)
+        seq = ack["message"]["seq"]
+        await b.until(lambda f: f["type"] == "message" and f["message"]["seq"] == seq, 10)
+    finally:
+        await a.close()
+        await b.close()
+
+    # The frame's span is the root; wait for the rest of its trace to be exported.
+    deadline = time.monotonic() + 20
+    spans: list[Span] = []
+    while time.monotonic() < deadline:
+        roots = [s for s in got.spans if s.name == "frame send" and not s.parent_id]
+        if roots:
+            spans = got.trace(roots[-1].trace_id)
+            if sum(s.name == "deliver" for s in spans) >= 2 and any(
+                s.name == "publish" for s in spans
+            ):
+                break
+        await asyncio.sleep(0.2)
+    print(f"\ntrace of message seq {seq}:\n{tree(spans)}")
+    by_id = {s.span_id: s for s in spans}
+
+    def one(name: str) -> Span:
+        found = [s for s in spans if s.name == name]
+        assert len(found) == 1, (name, tree(spans))
+        return found[0]
+
+    def parent(span: Span) -> Span:
+        assert span.parent_id in by_id, (span.name, tree(spans))
+        return by_id[span.parent_id]
+
+    frame = one("frame send")
+    batch = one("send_batch")
+    assert parent(batch) is frame
+    client = [s for s in spans if parent_or_none(by_id, s) is batch and s.kind == 3]  # CLIENT
+    assert len(client) == 1, tree(spans)
+    server = [s for s in spans if s.parent_id == client[0].span_id and s.kind == 2]  # SERVER
+    assert [s.name for s in server] == ["POST /messages/batch"], tree(spans)
+    commit = one("group_commit")
+    assert parent(commit) is server[0]
+    assert any(parent_or_none(by_id, s) is commit and s.kind == 3 for s in spans), (
+        "no asyncpg span under the commit",
+        tree(spans),
+    )
+    publish = one("publish")
+    assert parent(publish) is commit
+    assert any(parent_or_none(by_id, s) is publish and s.kind == 3 for s in spans), (
+        "no redis span under the publish",
+        tree(spans),
+    )
+    deliveries = [s for s in spans if s.name == "deliver"]
+    assert len(deliveries) == 2, tree(spans)
+    assert all(parent(d) is commit for d in deliveries)
+    gateways = {d.process for d in deliveries}
+    assert len(gateways) == 2
+    assert frame.process in gateways
+    assert frame.process.startswith("gateway[")
+    assert commit.process.startswith("message-service[")
+    # The log lines written while the batch call ran carry its trace id.
+    lines = [
+        orjson.loads(line)
+        for line in Path(system["messages"].log_path).read_text().splitlines()
+        if line.startswith("{")
+    ]
+    access = [
+        line
+        for line in lines
+        if line.get("event") == "request" and line.get("route") == "/messages/batch"
+    ]
+    assert access, "no access line for the batch call"
+    assert access[-1]["trace_id"] == frame.trace_id
+    assert access[-1]["span_id"] in by_id
+    # Each stage starts after the one that caused it (one host clock here).
+    assert frame.start_ns <= batch.start_ns <= commit.start_ns <= publish.start_ns
+    assert all(publish.start_ns <= d.start_ns for d in deliveries)
+
+
+def parent_or_none(by_id: dict[str, Span], span: Span) -> Span | None:
+    return by_id.get(span.parent_id)

@@ -276,8 +276,10 @@ BUMP = f"""UPDATE rooms.rooms
 INSERT_OUTBOX = """INSERT INTO rooms.outbox (room_id, type, version, payload)
     VALUES ($1, $2, $3, $4)"""
 # A room's waiting events, oldest first; rows another publisher holds are skipped.
+# Waits for a relay holding some of the room's rows (no SKIP LOCKED): the room's events go
+# out in version order, the relay's older ones first.
 ROOM_OUTBOX = """SELECT id, room_id, type, version, payload FROM rooms.outbox
-    WHERE room_id = $1 ORDER BY id FOR UPDATE SKIP LOCKED"""
+    WHERE room_id = $1 ORDER BY id FOR UPDATE"""
 # Events a change's own publish left behind (older than $1 seconds), oldest first.
 DUE_OUTBOX = """SELECT id, room_id, type, version, payload FROM rooms.outbox
     WHERE created_at < clock_timestamp() - make_interval(secs => $1)

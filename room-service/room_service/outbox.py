@@ -30,7 +30,7 @@ BATCH = 200
 
 
 # The longest a relay waits between rounds after failed publishes (seconds).
-MAX_BACKOFF = 2.0
+MAX_BACKOFF = 0.5
 
 
 class Outbox:

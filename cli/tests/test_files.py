@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from chatcore.testing.attachments import PDF, png
 from chatcore.testing.plugin import MakeUser
 from chatcore.testing.processes import ServiceProcess
+from cli.tests.test_cli import chat, cli_env
 
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """An environment whose session file lives in this test's own directory."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
-    return {**env, "CHAT_CLI_CONFIG": str(tmp_path / "chat-cli")}
-
-
-async def chat(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chat_cli",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 30)
-    return process.returncode or 0, out.decode(), err.decode()
+# The environment and the subprocess runner of the CLI tests: one copy, in test_cli.py.
+__all__ = ["cli_env"]
 
 
 async def test_send_files_and_tail_prints_name_size_url(

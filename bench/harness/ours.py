@@ -125,6 +125,8 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "GATEWAY_INTERNAL_SECRET": GATEWAY_SECRET,
         "MESSAGES_GATEWAY_SECRET_FILE": "",
         "GATEWAY_INTERNAL_SECRET_FILE": "",
+        # No Web Push in a bench run: message-service makes a throwaway VAPID key.
+        "MESSAGES_VAPID_PRIVATE_KEY_FILE": "",
         "GATEWAY_RATE": UNLIMITED,
         "GATEWAY_BURST": UNLIMITED,
         "MESSAGES_SEND_RATE": UNLIMITED,

@@ -7,6 +7,7 @@ load generator on purpose (rate limits, login throttling, slow password hashing)
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import sys
 import tempfile
@@ -84,6 +85,12 @@ async def _drop_keys(url: str, prefix: str) -> None:
         await client.aclose()
 
 
+def ours_python() -> str:
+    """The Python our services run under: this one, or ``BENCH_OURS_PYTHON`` (the virtual
+    environment of another checkout, to measure a commit against another in one run)."""
+    return os.environ.get("BENCH_OURS_PYTHON") or sys.executable
+
+
 def start_ours(config: Config, plan: Plan, logs: Path) -> System:
     """Start the four services and create the plan's users and rooms through their APIs."""
     database_url, postmaster = asyncio.run(
@@ -140,7 +147,7 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "ROOMS_CREATE_BURST": UNLIMITED,
         "GATEWAY_WORKERS": str(PROCESSES),
     }
-    python = sys.executable
+    python = ours_python()
     run_once([python, "-m", "auth_service", "keygen", key_file], env)
     system = System(
         name="ours",
@@ -181,7 +188,7 @@ def start_one_process(ours: System, logs: Path) -> System:
     env = {**ours.env, "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": "1"}
     server = Server(
         name="gateway-1p",
-        argv=[sys.executable, "-m", "gateway", "serve"],
+        argv=[ours_python(), "-m", "gateway", "serve"],
         env=env,
         health_url=f"http://127.0.0.1:{port}/readyz",
         log_path=logs / "ours-1p-gateway.log",

@@ -11,6 +11,8 @@ import os
 import secrets
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -81,6 +83,19 @@ async def _drop_keys(url: str, prefix: str) -> None:
     try:
         async for key in client.scan_iter(match=f"{prefix}*", count=1000):
             await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+async def _seed_revocations(url: str, prefix: str, count: int) -> None:
+    """``count`` revoked users (none of them the bench's own) in the revocation hash every
+    process keeps a copy of and checks on each call and frame (chatcore.revocations)."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        now = int(time.time())
+        await client.hset(
+            f"{prefix}revoked", mapping={str(uuid.uuid4()): now for _ in range(count)}
+        )
     finally:
         await client.aclose()
 
@@ -161,6 +176,9 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
     system.stop_hooks.append(keys.cleanup)
     system.stop_hooks.append(lambda: asyncio.run(_drop_keys(config.redis_url, prefix)))
     try:
+        revoked = int(os.environ.get("BENCH_REVOKED") or 0)
+        if revoked:
+            asyncio.run(_seed_revocations(config.redis_url, prefix, revoked))
         for name, module in MODULES.items():
             run_once([python, "-m", module, "migrate"], env)
             server = Server(

@@ -78,9 +78,7 @@ class Membership:
             log.warning("bad_membership_event", room_id=room_id)
             return
         for client in self.connections.users.get(user_id, ()):
-            state = client.session.rooms.get(room_id)
-            if state is not None:
-                state.role = role
+            if client.session.set_role(room_id, role):
                 client.push(frames.build("room_updated", room={**room, "my_role": role}))
         changed = frames.build("member_role_changed", room_id=room_id, user_id=user_id, role=role)
         for client in self.connections.by_room.get(room_id, ()):

@@ -45,6 +45,7 @@ from gateway.session import (
     Execute,
     Out,
     Phase,
+    Rearm,
     Reply,
     Session,
     Start,
@@ -59,9 +60,6 @@ log = get_logger(__name__)
 # A resume costs one token of the user's bucket per this many rooms it lists (at most the
 # burst): its history reads are what it costs upstream.
 RESUME_ROOMS_PER_TOKEN = 10
-
-# A resume-grace timer that fires this late (seconds) means the loop was busy: wait on.
-GRACE_LAG = 0.05
 
 
 class Connections:
@@ -201,6 +199,8 @@ class Connections:
                 await self._verify(client, out)
             elif isinstance(out, Start):
                 client.spawn(self._go_live(client, out))
+            elif isinstance(out, Rearm):
+                self._arm_grace(client, out.wait, out.left)
             elif isinstance(out, Execute):
                 # A send's frame-in to ack time includes waiting for an in-flight slot.
                 started = time.perf_counter()
@@ -315,22 +315,21 @@ class Connections:
             client.spawn(event(client))
         if resume is None and session.phase is Phase.HOLD:
             grace = self.settings.resume_grace_ms / 1000
-            loop = asyncio.get_running_loop()
-            loop.call_later(grace, self._grace_over, client, loop.time() + grace, grace)
+            self._arm_grace(client, grace, grace)
 
     def _grace_over(self, client: Client, due: float, left: float) -> None:
-        """End the resume hold, unless the loop ran late: a frame the client sent in time may
-        be waiting behind the lag, so the hold goes on while the loop catches up (at most one
-        more grace in all)."""
+        """The resume-grace timer fired (``due``: when it should have, by the loop's clock)."""
         loop = asyncio.get_running_loop()
-        lag = loop.time() - due
-        if lag > GRACE_LAG and left > 0 and client.session.phase is Phase.HOLD:
-            wait = min(lag, left)
-            loop.call_later(wait, self._grace_over, client, loop.time() + wait, left - wait)
-            return
-        outs = client.session.grace_over()
-        if outs:
+        outs = client.session.grace_over(loop.time() - due, left)
+        for out in outs:
+            if isinstance(out, Rearm):
+                self._arm_grace(client, out.wait, out.left)
+        if outs and not isinstance(outs[0], Rearm):
             client.spawn(self.run(client, outs))
+
+    def _arm_grace(self, client: Client, wait: float, left: float) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(wait, self._grace_over, client, loop.time() + wait, left)
 
     def hold_room(self, client: Client, room_id: str) -> None:
         client.subscribed.add(room_id)

@@ -1,7 +1,8 @@
 """Room feeds on one process: each room's change stream (new messages, edits, deletes,
 reactions, thread summaries) in position order to in-sync clients, holes filled from
-message-service (``GET /messages/changes``), clients caught up from it before they join
-(docs/protocol.md).
+message-service (``GET /messages/changes``), and the frames written to every member's socket
+(docs/protocol.md). What each event means for a feed is decided by gateway.feed; this module
+carries it out. Clients catch up before they join in gateway.catchup.
 
 The seam between a client's catch-up and live delivery is kept by joining the in-sync set
 only when the client's position equals the feed's, checked and joined with no await in
@@ -17,43 +18,33 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import orjson
 
 from chatcore import tracing
-from chatcore.errors import ChatError, NotFound
+from chatcore.errors import ChatError
 from chatcore.events import BadPayload, Kind, RoomEvent, parse_room_event
 from chatcore.logs import get_logger
 from gateway import metrics
 from gateway.client import ABORT_AFTER, Client, wire_frames
-from gateway.feed import Admit, Broadcast, Feed, FeedOut, Read
-from gateway.position import Change, Page, RoomState, catch_up
+from gateway.feed import Admit, Broadcast, Feed, FeedOut
+from gateway.position import Change
 from gateway.session import CLOSE_SLOW_CONSUMER
+from gateway.subscriptions import Subscriptions
 from gateway.tasks import background
 from gateway.upstream import Upstream
 
 log = get_logger(__name__)
-
-Subscriber = Callable[[str], Coroutine[Any, Any, None]]
-Unsubscriber = Callable[[str], None]
 
 
 class Delivery:
     """Every room feed of this process and the clients in them."""
 
     def __init__(
-        self,
-        upstream: Upstream,
-        *,
-        subscribe: Subscriber,
-        unsubscribe: Unsubscriber,
-        send_buffer_limit: int,
+        self, upstream: Upstream, subscriptions: Subscriptions, *, send_buffer_limit: int
     ) -> None:
         self.upstream = upstream
-        self._subscribe = subscribe
-        self._unsubscribe = unsubscribe
+        self.subscriptions = subscriptions
         self.limit = send_buffer_limit
         self.feeds: dict[str, Feed[Client]] = {}
         # Feeds with frames queued this loop iteration, and whether their flush is scheduled.
@@ -68,14 +59,14 @@ class Delivery:
         if feed is None:
             feed = self.feeds[room_id] = Feed(room_id)
         feed.subscribers += 1
-        await self._subscribe(room_id)
+        await self.subscriptions.subscribe(room_id)
 
     def start(self, room_id: str, pos: int, seq: int) -> None:
         """Tell a new feed where its room stands (the newest position and seq read after
         subscribing)."""
         feed = self.feeds.get(room_id)
         if feed is not None:
-            self._apply(feed, feed.begin(pos, seq))
+            self.apply(feed, feed.begin(pos, seq))
 
     def unsubscribe(self, client: Client, room_id: str) -> None:
         """Drop one interest; the feed and the channel go with the last."""
@@ -87,7 +78,7 @@ class Delivery:
         feed.subscribers -= 1
         if feed.subscribers <= 0:
             del self.feeds[room_id]
-            self._unsubscribe(room_id)
+            self.subscriptions.unsubscribe(room_id)
 
     def detach(self, client: Client, room_id: str, *, flush: bool = True) -> None:
         """Stop live delivery of one room to a client, synchronously (what is already
@@ -144,7 +135,7 @@ class Delivery:
     def _route(self, feed: Feed[Client], event: RoomEvent) -> None:
         if event.kind in _STREAM and event.pos > 0:
             seq = event.seq if event.kind is Kind.MESSAGE else 0
-            self._apply(feed, feed.receive(event.pos, event.frame, seq))
+            self.apply(feed, feed.receive(event.pos, event.frame, seq))
         elif event.kind in (Kind.TYPING, Kind.PRESENCE):
             # Neither goes to the user's own connections (they know they are typing, and
             # that they are online).
@@ -153,7 +144,7 @@ class Delivery:
             # Receipts go to every connection, the reader's others included (unread counts).
             self._broadcast(feed, event.frame)
 
-    def _apply(self, feed: Feed[Client], outs: list[FeedOut[Client]]) -> None:
+    def apply(self, feed: Feed[Client], outs: list[FeedOut[Client]]) -> None:
         """Carry out what the feed decided, in order."""
         for out in outs:
             if isinstance(out, Broadcast):
@@ -161,7 +152,7 @@ class Delivery:
                     metrics.GAP_FILLS.inc()
                 self._broadcast(feed, out.frame)
             elif isinstance(out, Admit):
-                self._join(feed, out.member)
+                self.join(feed, out.member)
             else:
                 self._fill_soon(feed)
 
@@ -211,7 +202,8 @@ class Delivery:
         for client in slow:
             self.kick(client)
 
-    def _join(self, feed: Feed[Client], client: Client) -> None:
+    def join(self, feed: Feed[Client], client: Client) -> None:
+        """Put a client in the feed's in-sync set (what is queued goes out first)."""
         self._flush(feed)
         feed.members.add(client)
 
@@ -248,7 +240,7 @@ class Delivery:
                 except (ChatError, KeyError, TypeError, ValueError):
                     changes = []
                 outs, over = feed.filled(changes)
-                self._apply(feed, outs)
+                self.apply(feed, outs)
                 if over:
                     return
                 if any(isinstance(out, Broadcast) for out in outs):
@@ -261,70 +253,7 @@ class Delivery:
 
     def fill_to(self, feed: Feed[Client], pos: int) -> None:
         """Fill the feed up to ``pos`` (the room's newest position, read elsewhere)."""
-        self._apply(feed, feed.fill_to(pos))
-
-    # Clients: catch up from history, then join.
-
-    async def attach(self, client: Client, room_id: str) -> None:
-        """Deliver what the client misses in the room, then put it in the live set."""
-        state = client.session.rooms.get(room_id)
-        generation = state.begin_attach() if state is not None else None
-        if state is None or generation is None:
-            return
-        try:
-            await self._catch_up(client, room_id, state, generation)
-        finally:
-            state.end_attach(generation)
-
-    async def _catch_up(
-        self, client: Client, room_id: str, state: RoomState, generation: int
-    ) -> None:
-        delay = 0.05
-
-        def current() -> bool:
-            return (
-                client.open
-                and client.session.rooms.get(room_id) is state
-                and state.generation == generation
-            )
-
-        while current():
-            feed = self.feeds.get(room_id)
-            if feed is None:
-                return
-            step = feed.attach(client)
-            if not isinstance(step, Read):
-                self._apply(feed, step)
-                return
-            try:
-                answer = await self.upstream.changes(client.token, room_id, step.pos, step.seq)
-                page = Page.parse(answer)
-            except NotFound:
-                return  # removed meanwhile; the membership event says so to the client
-            except (ChatError, KeyError, TypeError, ValueError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            if not current():
-                return
-            plan = catch_up(state, room_id, page)
-            for notice in plan.notices:
-                client.flush()
-                await client.ws.send(notice, text=True)
-            if plan.again:
-                continue
-            moved = False
-            for change in plan.changes:
-                if not current():
-                    break
-                client.flush()
-                await client.ws.send(change.frame, text=True)
-                metrics.CATCHUP.inc()
-                state.sent(change)
-                moved = True
-            if not moved:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        self.apply(feed, feed.fill_to(pos))
 
 
 def any_token(feed: Feed[Client]) -> str | None:

@@ -247,7 +247,7 @@ class Presence:
         candidates = [_text(u) for u in await self.redis.smembers(self._online_key(room_id))]
         return sorted(await self.online(candidates))
 
-    async def publish(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
+    async def publish_ephemeral(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
         """Publish an ephemeral frame (typing, presence) on the room's channel."""
         await self.redis.execute_command(
             publish_command(self.redis),

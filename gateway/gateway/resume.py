@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from chatcore.errors import ChatError
 from gateway import frames, metrics
+from gateway.catchup import attach
 from gateway.client import Client
 from gateway.delivery import Delivery
 from gateway.frames import Resume
@@ -41,7 +42,7 @@ class Resumes:
         if resume is not None:
             known = await self._claim(client, resume, positions or {}, ref)
         for room_id in list(client.session.rooms):
-            await self.delivery.attach(client, room_id)
+            await attach(self.delivery, client, room_id)
         if resume is not None:
             self._resumed(client, known, ref)
 
@@ -100,5 +101,5 @@ class Resumes:
             self.delivery.detach(client, room_id)
             state.restart(at)
             await self._set(client, room_id, state, seq, positions.get(room_id))
-            await self.delivery.attach(client, room_id)
+            await attach(self.delivery, client, room_id)
         self._resumed(client, known, frame.ref)

@@ -236,21 +236,24 @@ class World:
         claim = state.claim(client.last_seq, pos, self.feed.seq if self.feed else 0)
         state.resume(claim, self.last_seq if claim.needs_newest else None)
 
-    def resume_later(self, conn: Conn, by_seq: bool) -> None:
-        """A ``resume`` on a live connection (gateway.resume ``later``)."""
+    def resume_later(self, conn: Conn, claim: tuple[int, int] | None = None) -> bool:
+        """A ``resume`` on a live connection (gateway.resume ``later``), by position: the
+        client's own, or ``claim`` (pos, seq); True if the room moved."""
         state = conn.rooms[ROOM]
         feed = self.feed
         assert feed is not None
         conn.late = False
         at = state.at(feed.pos, feed.seq)
-        pos = None if by_seq else conn.client.last_pos
-        if not state.moves_on_resume(at, conn.client.last_seq, pos):
-            return
+        pos, seq = claim or (conn.client.last_pos, conn.client.last_seq)
+        if not state.moves_on_resume(at, seq, pos):
+            return False
         feed.leave(conn)
         state.restart(at)
-        self.claim(conn, conn.client, by_seq)
+        claimed = state.claim(seq, pos, feed.seq)
+        state.resume(claimed, self.last_seq if claimed.needs_newest else None)
         self.stop(conn)
         self.attach(conn)
+        return True
 
     def close(self, conn: Conn) -> None:
         conn.open = False
@@ -280,6 +283,9 @@ def check(client: Client, world: World) -> None:
             continue
         if kind == "x":
             expired = value
+            continue
+        if kind == "r":
+            last, expired = value, None
             continue
         if kind == "j":
             assert value > last, client.seen
@@ -393,7 +399,16 @@ def test_each_change_reaches_each_connection_once_in_order(data: st.DataObject) 
             elif action == "resume":
                 # By position: a seq-only resume on a live connection that names the seq
                 # it stands at changes nothing, even if changes to that message followed.
-                world.resume_later(conn, by_seq=False)
+                client = conn.client
+                if client.last_pos and data.draw(st.booleans(), label="an older position"):
+                    # A client naming less than it holds: the room stays where it is once
+                    # it delivered, else replays from there, as asked.
+                    pos = data.draw(st.integers(0, client.last_pos - 1))
+                    if world.resume_later(conn, (pos, world.seq_at(pos))):
+                        client.seen.append(("r", pos))
+                        client.last_pos, client.last_seq = pos, world.seq_at(pos)
+                else:
+                    world.resume_later(conn)
             else:
                 world.close(conn)
         for client in clients:

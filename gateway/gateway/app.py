@@ -23,14 +23,17 @@ from chatcore.redisconn import Names, create_redis
 from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway.delivery import Delivery
-from gateway.fanout import Fanout
 from gateway.gapcheck import GapCheck
-from gateway.membership import Membership
+from gateway.membership_events import MembershipEvents
 from gateway.presence import Presence
 from gateway.profiles import Profiles
+from gateway.registry import Registry
+from gateway.requests import Requests
+from gateway.resume import Resumes
 from gateway.routes import Routes
 from gateway.server import Connections
 from gateway.settings import GatewaySettings
+from gateway.subscriptions import Subscriptions
 from gateway.upstream import Upstream
 
 log = get_logger(__name__)
@@ -51,42 +54,50 @@ class Gateway:
             leeway=settings.jwt_leeway,
             http=self.upstream.http,
         )
-        self.fanout = Fanout(
+        self.subscriptions = Subscriptions(
             settings.redis_url,
             names,
             cluster=settings.redis_cluster,
-            on_room=self._on_room,
-            on_membership=self._on_membership,
-            on_room_gap=self._on_room_gap,
-            on_membership_gap=self._on_membership_gap,
-            on_profile=self._on_profile,
             # Named so an operator (or a test) can find this process's pub/sub connection.
             client_name=f"{settings.redis_prefix}gateway-pubsub-{settings.port}",
         )
         self.delivery = Delivery(
-            self.upstream,
-            subscribe=self.fanout.subscribe,
-            unsubscribe=self.fanout.unsubscribe,
-            send_buffer_limit=settings.send_buffer_limit,
+            self.upstream, self.subscriptions, send_buffer_limit=settings.send_buffer_limit
         )
         self.gaps = GapCheck(self.delivery, settings.gap_check_interval)
         self.presence = Presence(self.redis, names, settings.presence_lease)
+        self.registry = Registry(self.delivery)
+        resumes = Resumes(self.delivery, self.upstream)
+        user_limits = RedisRateLimiter(
+            self.redis,
+            names.key("gateway", "user", ""),
+            rate=settings.user_rate,
+            burst=settings.user_burst,
+        )
         self.connections = Connections(
             settings,
             verifier=self.verifier,
             upstream=self.upstream,
             delivery=self.delivery,
             presence=self.presence,
-            names=names,
-            user_limits=RedisRateLimiter(
-                self.redis,
-                names.key("gateway", "user", ""),
-                rate=settings.user_rate,
-                burst=settings.user_burst,
-            ),
+            registry=self.registry,
+            requests=Requests(self.upstream, self.presence, resumes, user_limits=user_limits),
         )
-        self.membership = Membership(self.connections)
-        self.profiles = Profiles(self.connections, self.redis, names)
+        self.membership = MembershipEvents(
+            self.registry,
+            self.delivery,
+            self.upstream,
+            self.presence,
+            presence_room_max=settings.presence_room_max,
+        )
+        self.profiles = Profiles(self.registry, self.redis, names)
+        self.subscriptions.route(
+            on_room=self.delivery.on_payload,
+            on_membership=self.membership.on_event,
+            on_room_gap=self.gaps.check,
+            on_membership_gap=self.membership.reconcile,
+            on_profile=self.profiles.on_event,
+        )
         self.revocations = Revocations(
             self.redis,
             settings.redis_url,
@@ -105,21 +116,6 @@ class Gateway:
         self.routes = Routes(settings, self.ready, connects)
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _on_room(self, room_id: str, payload: bytes) -> None:
-        self.delivery.on_payload(room_id, payload)
-
-    def _on_membership(self, payload: bytes) -> None:
-        self.membership.on_event(payload)
-
-    def _on_profile(self, payload: bytes) -> None:
-        self.profiles.on_event(payload)
-
-    async def _on_room_gap(self, room_id: str) -> None:
-        await self.gaps.check(room_id)
-
-    async def _on_membership_gap(self) -> None:
-        await self.membership.reconcile()
-
     async def ready(self) -> bool:
         """Redis answers, the pub/sub connection is up and the token keys are fetched."""
         try:
@@ -132,15 +128,15 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await self.verifier.refresh(force=False)
         DEPENDENCY_UP.labels("redis").set(redis_up)
-        DEPENDENCY_UP.labels("pubsub").set(self.fanout.connected)
+        DEPENDENCY_UP.labels("pubsub").set(self.subscriptions.connected)
         DEPENDENCY_UP.labels("token_keys").set(self.verifier.has_keys)
-        return redis_up and self.verifier.has_keys and self.fanout.connected
+        return redis_up and self.verifier.has_keys and self.subscriptions.connected
 
     async def run(self) -> None:
         """Serve until SIGTERM/SIGINT, then close every connection with 1001 and return."""
         with contextlib.suppress(Exception):
             await self.verifier.refresh()
-        await self.fanout.start()
+        await self.subscriptions.start()
         await self.revocations.start()
         self._tasks = [
             asyncio.create_task(self.gaps.run()),
@@ -178,7 +174,7 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.presence.release_all()
-        await self.fanout.stop()
+        await self.subscriptions.stop()
         await self.revocations.stop()
         await self.upstream.aclose()
         await self.redis.aclose()

@@ -13,6 +13,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from chatcore.logs import get_logger
+from gateway.position import RoomState
 from gateway.session import Session
 from gateway.tasks import background
 
@@ -89,6 +90,10 @@ class Client:
     @property
     def open(self) -> bool:
         return self.ws.protocol.state is State.OPEN
+
+    def room(self, room_id: str) -> RoomState | None:
+        """The connection's state in a room (None: not in it)."""
+        return self.session.rooms.get(room_id)
 
     @property
     def token(self) -> str:

@@ -2,18 +2,59 @@
 
 A :class:`Feed` knows ``pos``, the highest change position delivered in order to its in-sync
 connections (every change has one: new messages, edits, deletes, reactions, thread
-summaries; docs/protocol.md), and holds frames that arrived ahead of it. The delivery layer
-asks it for the next frame to deliver and whether a hole needs filling from message-service.
-It also follows ``seq``, the seq of the last new message delivered, which ``resumed``
-reports.
+summaries; docs/protocol.md), and holds frames that arrived ahead of it. It also follows
+``seq``, the seq of the last new message delivered, which ``resumed`` reports.
+
+Each event (a live frame, a page of history filling a hole, a connection attaching) returns
+what the delivery layer must do, in order: :class:`Broadcast` a frame to the in-sync members,
+:class:`Admit` a connection into them (its position already moved to the feed's), or
+:data:`FILL` the hole from message-service. Connections reach a feed through their
+:class:`gateway.position.RoomState`, which only this module and gateway.position change.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
 
-C = TypeVar("C")
+from gateway.position import Change, Member
+
+C = TypeVar("C", bound=Member)
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Queue this frame for every in-sync member (``filled``: read from history)."""
+
+    frame: bytes
+    filled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Admit(Generic[C]):
+    """Put this connection in the in-sync set now (what is queued goes out first)."""
+
+    member: C
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """Frames or connections wait ahead of the feed: fill the hole from history."""
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The connection is behind the feed: read the changes after ``pos`` (after message
+    ``seq``'s position when ``pos`` is -1) and hand the page to
+    :func:`gateway.position.catch_up`."""
+
+    pos: int
+    seq: int
+
+
+FILL: Final = Fill()
+FeedOut = Broadcast | Admit[C] | Fill
 
 # Frames held ahead of a hole, at most; beyond it they are read from history when the hole
 # is filled (they are committed), so a long outage of message-service cannot grow memory.
@@ -109,3 +150,92 @@ class Feed(Generic[C]):
 
     def idle(self) -> bool:
         return not self.members and not self.waiting
+
+    # Events: each returns what to do, in order.
+
+    def receive(self, pos: int, frame: bytes, seq: int = 0) -> list[FeedOut[C]]:
+        """A live frame at ``pos`` (``seq``: of the message it creates, else 0)."""
+        if not self.accept(pos, frame, seq):
+            return []
+        return self.drain()
+
+    def begin(self, pos: int, seq: int) -> list[FeedOut[C]]:
+        """The room's newest position and seq, read after subscribing: a new feed starts
+        there and delivers what it held for after it."""
+        if self.pos is not None:
+            return []
+        self.start(pos, seq)
+        return self.drain()
+
+    def drain(self) -> list[FeedOut[C]]:
+        """Deliver what is held in order, then ask for a fill if a hole remains."""
+        out: list[FeedOut[C]] = []
+        while (item := self.next()) is not None:
+            self._delivered(item[1], out)
+        if self.has_gap():
+            out.append(FILL)
+        return out
+
+    def _delivered(self, frame: bytes, out: list[FeedOut[C]], filled: bool = False) -> None:
+        """The feed moved to a new position: send it, then let waiting connections join."""
+        out.append(Broadcast(frame, filled))
+        for member in self.take_waiting():
+            state = member.room(self.room_id)
+            if state is not None and member.open:
+                state.joined(self.pos or 0, self.seq)
+                out.append(Admit(member))
+
+    def filled(self, changes: list[Change]) -> tuple[list[FeedOut[C]], bool]:
+        """A page of history read after the feed's position (``changes``: in order): the
+        frames that close the hole, and whether the fill is over (it read nothing new and
+        no live frame is ahead: waiting connections claimed a position the room has not
+        reached, and start where it stands)."""
+        out: list[FeedOut[C]] = []
+        moved = False
+        for change in changes:
+            if self.advance(change.pos, change.seq):
+                self._delivered(change.frame, out, filled=True)
+                moved = True
+                while (item := self.next()) is not None:
+                    self._delivered(item[1], out)
+        if moved or changes or self.highest > (self.pos or 0):
+            return out, False
+        for pos in list(self.waiting):
+            for member in self.waiting.pop(pos):
+                state = member.room(self.room_id)
+                if state is not None:
+                    state.joined(self.pos or 0, self.seq)
+                    out.append(Admit(member))
+        return out, True
+
+    def fill_to(self, pos: int) -> list[FeedOut[C]]:
+        """The room's newest position, read elsewhere: fill up to it if the feed is behind."""
+        if self.pos is not None and pos > self.pos:
+            self.waiting.setdefault(pos, set())
+            return [FILL]
+        return []
+
+    def attach(self, member: C) -> list[FeedOut[C]] | Read:
+        """A connection out of sync asks to catch up: it joins now (at the feed's position),
+        waits in the feed for its position ahead (and the hole is filled), or reads history
+        first (:class:`Read`)."""
+        state = member.room(self.room_id)
+        if state is None:
+            return []
+        if state.pos >= 0:
+            self.start(state.pos, state.seq)
+            if state.pos == self.pos:
+                state.joined(self.pos, self.seq)
+                return [Admit(member), *self.drain()]
+            if state.pos > (self.pos or 0):
+                self.waiting.setdefault(state.pos, set()).add(member)
+                return [FILL]
+        return Read(state.pos, state.seq)
+
+    def leave(self, member: C) -> None:
+        """The connection stops live delivery of the room (removed, closed, restarting):
+        it stands where the feed stood."""
+        self.discard(member)
+        state = member.room(self.room_id)
+        if state is not None:
+            state.left(self.pos, self.seq)

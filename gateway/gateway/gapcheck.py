@@ -4,7 +4,8 @@ Every ``interval`` seconds (staggered per room), a room with local connections t
 silent that long is checked: message-service is asked for its last change position (one small
 request, at most 8 at once) and the feed is filled if it is behind, so a lost publish of any
 change (a message, an edit, a reaction) is found even when nothing follows it. After a
-pub/sub reconnect each room of the reconnected connection is checked at once (gateway.fanout).
+pub/sub reconnect each room of the reconnected connection is checked at once
+(gateway.subscriptions).
 """
 
 from __future__ import annotations

@@ -35,61 +35,9 @@ from chatcore import presence_keys
 from chatcore.events import Kind, room_event
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names, RedisClient, publish_command
+from gateway import presence_scripts as scripts
 
 log = get_logger(__name__)
-
-# KEYS the user's lease set, announce-room set and joined-room set (one slot: see
-# _leases_key); ARGV conn, now, expiry, the cap on live leases (0: none), the number of
-# rooms to announce in, those rooms, then every room of the user. Returns the live leases
-# before ours, or -1 (and takes none) at the cap; a user coming online (none before) gets
-# their room sets written, for the announcement of their going offline.
-_CONNECT = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local before = redis.call('ZCARD', KEYS[1])
-local cap = tonumber(ARGV[4])
-if cap > 0 and before >= cap then
-  return -1
-end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3] + 60000)
-if before == 0 then
-  redis.call('DEL', KEYS[2], KEYS[3])
-  local last = 5 + tonumber(ARGV[5])
-  for i = 6, last, 1000 do
-    redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, last)))
-  end
-  for i = last + 1, #ARGV, 1000 do
-    redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-  end
-  redis.call('EXPIRE', KEYS[2], 86400)
-  redis.call('EXPIRE', KEYS[3], 86400)
-end
-return before
-"""
-
-# KEYS the user's lease set, announce-room set and joined-room set; ARGV conn, now. If that
-# was their last lease, {rooms to announce the user offline in, every room of theirs}; nil
-# if not, or if someone else removed ours.
-_DROP = """
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
-  return false
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-if redis.call('ZCARD', KEYS[1]) > 0 then
-  return false
-end
-return {redis.call('SMEMBERS', KEYS[2]), redis.call('SMEMBERS', KEYS[3])}
-"""
-
-# KEYS processes; ARGV process, now, until. 1 if the process had expired and is ours now.
-_CLAIM = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score or tonumber(score) > tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-return 1
-"""
 
 # How long a user's "last seen" time is kept after their last connection ended.
 SEEN_TTL_S = 90 * 86400
@@ -108,8 +56,8 @@ class Presence:
         self.process_id = uuid.uuid4().hex
         self.processes_key = names.key("presence", "processes")
         self.local: dict[str, str] = {}  # conn id -> user id, this process's connections
-        self._drop = redis.register_script(_DROP)
-        self._claim = redis.register_script(_CLAIM)
+        self._drop = redis.register_script(scripts.DROP)
+        self._claim = redis.register_script(scripts.CLAIM)
 
     def _leases_key(self, user_id: str) -> str:
         # The ``{user_id}`` hash tag puts a user's two keys in one slot, so one script can
@@ -165,7 +113,7 @@ class Presence:
             # Redis caches the script by its hash, so sending it costs only its bytes.
             pipe.execute_command(
                 "EVAL",
-                _CONNECT,
+                scripts.CONNECT,
                 3,
                 *self._user_keys(user_id),
                 conn_id,
@@ -188,7 +136,7 @@ class Presence:
         self.local.pop(conn_id, None)
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.execute_command("EVAL", _DROP, 3, *self._user_keys(user_id), conn_id, now)
+            pipe.execute_command("EVAL", scripts.DROP, 3, *self._user_keys(user_id), conn_id, now)
             pipe.srem(self._process_key(self.process_id), f"{user_id}|{conn_id}")
             await self._went_offline(user_id, (await pipe.execute())[0])
 
@@ -198,7 +146,7 @@ class Presence:
         )
 
     async def _went_offline(self, user_id: str, dropped: list[list[bytes | str]] | None) -> None:
-        """After a lease was dropped: its rooms (from _DROP) if it was the user's last. The
+        """After a lease was dropped: its rooms (from scripts.DROP) if it was the user's last. The
         time is kept as the user's last seen, and in each room's last-seen hash."""
         if not dropped:
             return
@@ -247,7 +195,7 @@ class Presence:
         candidates = [_text(u) for u in await self.redis.smembers(self._online_key(room_id))]
         return sorted(await self.online(candidates))
 
-    async def publish(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
+    async def publish_ephemeral(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
         """Publish an ephemeral frame (typing, presence) on the room's channel."""
         await self.redis.execute_command(
             publish_command(self.redis),

@@ -12,6 +12,7 @@ member of a big room at every connect is what the room limit exists to avoid.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -45,3 +46,10 @@ async def send_initial(client: Client, rooms: list[str], presence: Presence) -> 
                 client.push(frames.build("presence_state", room_id=room_id, **fields))
 
     await asyncio.gather(*(one(room_id) for room_id in rooms))
+
+
+def announces(room: dict[str, Any], room_max: int) -> bool:
+    """Whether presence changes are published to the room (at most ``room_max`` members;
+    a room of unknown size counts as small)."""
+    count = room.get("member_count")
+    return not isinstance(count, int) or count <= room_max

@@ -17,7 +17,7 @@ from chatcore import presence_keys
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names, RedisClient
 from gateway import frames
-from gateway.server import Connections
+from gateway.registry import Registry
 from gateway.tasks import background
 
 log = get_logger(__name__)
@@ -29,8 +29,8 @@ PUBLIC_FIELDS = ("id", "display_name", "avatar_url", "status_text", "created_at"
 class Profiles:
     """Reacts to the profiles channel for the connections of one process."""
 
-    def __init__(self, connections: Connections, redis: RedisClient, names: Names) -> None:
-        self.connections = connections
+    def __init__(self, registry: Registry, redis: RedisClient, names: Names) -> None:
+        self.registry = registry
         self.redis = redis
         self.names = names
 
@@ -47,7 +47,7 @@ class Profiles:
     async def forward(self, user_id: str, user: dict[str, object]) -> None:
         """Push ``profile_updated`` once to each local connection sharing a room with the
         user, and to the user's own."""
-        own = self.connections.users.get(user_id, set())
+        own = set(self.registry.of_user(user_id))
         rooms: set[str] = set()
         for client in own:
             rooms.update(client.session.rooms)
@@ -58,7 +58,7 @@ class Profiles:
             log.warning("profile_rooms_unknown", user_id=user_id)
         targets = set(own)
         for room_id in rooms:
-            for client in self.connections.by_room.get(room_id, ()):
+            for client in self.registry.in_room(room_id):
                 if room_id in client.session.rooms:
                     targets.add(client)
         frame = frames.build("profile_updated", user=user)

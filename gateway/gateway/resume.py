@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from chatcore.errors import ChatError
 from gateway import frames, metrics
+from gateway.catchup import attach
 from gateway.client import Client
 from gateway.delivery import Delivery
 from gateway.frames import Resume
-from gateway.session import RoomState
+from gateway.position import RoomState, resumed_frame
 from gateway.upstream import Upstream
 
 
@@ -41,7 +42,7 @@ class Resumes:
         if resume is not None:
             known = await self._claim(client, resume, positions or {}, ref)
         for room_id in list(client.session.rooms):
-            await self.delivery.attach(client, room_id)
+            await attach(self.delivery, client, room_id)
         if resume is not None:
             self._resumed(client, known, ref)
 
@@ -55,32 +56,22 @@ class Resumes:
         for room_id, seq in known.items():
             state = client.session.rooms.get(room_id)
             if state is not None:
-                state.rewind_from = -1
                 await self._set(client, room_id, state, seq, positions.get(room_id))
         return known
 
     async def _set(
         self, client: Client, room_id: str, state: RoomState, seq: int, pos: int | None
     ) -> None:
-        known_pos, known_seq = state.pos, state.seq
-        state.seq = await self._clamp(client, room_id, seq, known_seq)
-        if pos is None and known_pos == known_seq and 0 <= state.seq <= known_seq:
-            # Every change up to here created a message, so message n has position n: no
-            # need to ask message-service where the seq is.
-            pos = state.seq
-        # Unknown (-1): the catch-up reads from the change that created message ``seq``.
-        state.pos = pos if pos is not None else -1
-
-    async def _clamp(self, client: Client, room_id: str, seq: int, known: int) -> int:
         feed = self.delivery.feeds.get(room_id)
-        top = max(known, feed.seq if feed else 0)
-        if seq <= top:
-            return seq
-        try:
-            newest = await self.upstream.newest(client.token, room_id)
-        except ChatError:
-            return top
-        return min(seq, max(top, int(newest[0]["seq"]) if newest else 0))
+        claim = state.claim(seq, pos, feed.seq if feed else 0)
+        newest = None
+        if claim.needs_newest:
+            try:
+                page = await self.upstream.newest(client.token, room_id)
+                newest = int(page[0]["seq"]) if page else 0
+            except ChatError:
+                newest = None
+        state.resume(claim, newest)
 
     def _resumed(self, client: Client, known: dict[str, int], ref: str | None) -> None:
         metrics.RESUMES.inc()
@@ -90,10 +81,7 @@ class Resumes:
         at = {
             rid: self.delivery.position(client, rid) for rid in known if rid in client.session.rooms
         }
-        rooms = {rid: seq for rid, (_, seq) in at.items()}
-        # A room joined a moment ago may not know its position yet (-1): left out.
-        positions = {rid: pos for rid, (pos, _) in at.items() if pos >= 0}
-        client.push(frames.build("resumed", ref, rooms=rooms, positions=positions))
+        client.push(resumed_frame(ref, at))
 
     async def later(self, client: Client, frame: Resume) -> None:
         """A resume on a live connection: rooms ahead of us skip forward, others stay."""
@@ -107,17 +95,11 @@ class Resumes:
             state = client.session.rooms.get(room_id)
             if state is None:
                 continue
-            at_pos, at_seq = self.delivery.position(client, room_id)
-            untouched = at_pos >= 0 and state.rewind_from == at_pos
-            state.rewind_from = -1
-            pos = positions.get(room_id)
-            same = pos == at_pos if pos is not None else seq == at_seq
-            behind = pos < at_pos if pos is not None else seq < at_seq
-            if same or (behind and not untouched):
+            at = self.delivery.position(client, room_id)
+            if not state.moves_on_resume(at, seq, positions.get(room_id)):
                 continue
             self.delivery.detach(client, room_id)
-            state.generation += 1
-            state.pos, state.seq = at_pos, at_seq
-            await self._set(client, room_id, state, seq, pos)
-            await self.delivery.attach(client, room_id)
+            state.restart(at)
+            await self._set(client, room_id, state, seq, positions.get(room_id))
+            await attach(self.delivery, client, room_id)
         self._resumed(client, known, frame.ref)

@@ -1,8 +1,8 @@
 """The thin I/O loop around :class:`Session`: one handler per websocket connection.
 
-It reads client frames, asks the session what to do, and does it: verifies tokens, reads
-the user's rooms (room-service) and positions (message-service) at connect, starts live
-delivery (gateway.delivery), and executes requests with the user's own token.
+It reads client frames, asks the session what to do, and does it: verifies tokens, loads
+the user's rooms and positions at connect (gateway.connect), starts live delivery
+(gateway.resume, gateway.delivery), and hands requests to gateway.requests.
 """
 
 from __future__ import annotations
@@ -12,28 +12,23 @@ import contextlib
 import socket
 import time
 import uuid
-from typing import Any
 
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from chatcore import tracing
-from chatcore.errors import ChatError, Forbidden, NotFound, Unauthorized, Unavailable
-from chatcore.events import Kind
+from chatcore.errors import ChatError, Unauthorized, Unavailable
 from chatcore.logs import get_logger
-from chatcore.ratelimit import RedisRateLimiter
-from chatcore.redisconn import Names
 from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
-from gateway import frames, metrics
+from gateway import metrics
 from gateway.client import ABORT_AFTER, Client
+from gateway.connect import TooManyConnections, load_rooms
 from gateway.delivery import Delivery
-from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
 from gateway.presence import Presence
 from gateway.presence_state import send_initial
-from gateway.resume import Resumes
-from gateway.sends import Sends
+from gateway.registry import Registry
+from gateway.requests import Requests
 from gateway.session import (
     CLOSE_POLICY,
     CLOSE_REVOKED,
@@ -45,6 +40,7 @@ from gateway.session import (
     Execute,
     Out,
     Phase,
+    Rearm,
     Reply,
     Session,
     Start,
@@ -56,16 +52,9 @@ from gateway.upstream import Upstream
 
 log = get_logger(__name__)
 
-# A resume costs one token of the user's bucket per this many rooms it lists (at most the
-# burst): its history reads are what it costs upstream.
-RESUME_ROOMS_PER_TOKEN = 10
-
-# A resume-grace timer that fires this late (seconds) means the loop was busy: wait on.
-GRACE_LAG = 0.05
-
 
 class Connections:
-    """The connections of this process, by user and by room, and what each one does."""
+    """Serves each websocket connection of this process: its loop and its session's asks."""
 
     def __init__(
         self,
@@ -75,29 +64,22 @@ class Connections:
         upstream: Upstream,
         delivery: Delivery,
         presence: Presence,
-        names: Names,
-        user_limits: RedisRateLimiter | None = None,
+        registry: Registry,
+        requests: Requests,
     ) -> None:
         self.settings = settings
         self.verifier = verifier
         self.upstream = upstream
         self.delivery = delivery
         self.presence = presence
-        self.names = names
-        self.user_limits = user_limits
-        self.resumes = Resumes(delivery, upstream)
-        self.sends = Sends(upstream)
-        self.users: dict[str, set[Client]] = {}
-        self.by_room: dict[str, set[Client]] = {}
-        # The membership version (docs/events.md) last seen of each room in by_room: an
-        # event that skips one means an event was lost, and the room's members are re-read.
-        self.versions: dict[str, int] = {}
+        self.registry = registry
+        self.requests = requests
         # Set by the process when it follows revocations (chatcore.revocations).
         self.revocations: Revocations | None = None
 
     def revoke(self, user_id: uuid.UUID) -> None:
         """End every open connection of a user whose sessions were revoked (4003)."""
-        for client in list(self.users.get(str(user_id), ())):
+        for client in list(self.registry.of_user(str(user_id))):
             client.session.closed()
             client.close(CLOSE_REVOKED, "session revoked")
 
@@ -201,14 +183,10 @@ class Connections:
                 await self._verify(client, out)
             elif isinstance(out, Start):
                 client.spawn(self._go_live(client, out))
+            elif isinstance(out, Rearm):
+                self._arm_grace(client, out.wait, out.left)
             elif isinstance(out, Execute):
-                # A send's frame-in to ack time includes waiting for an in-flight slot.
-                started = time.perf_counter()
-                await client.inflight.acquire()
-                if isinstance(out.frame, Send):
-                    self._send(client, out.frame, started)
-                else:
-                    client.spawn(self._execute(client, out.frame))
+                await self.requests.execute(client, out.frame)
 
     async def _verify(self, client: Client, out: Verify) -> None:
         session = client.session
@@ -236,7 +214,7 @@ class Connections:
     async def _go_live(self, client: Client, start: Start) -> None:
         """Catch every room up (from the resume positions, if any), then send the presence
         of the small rooms (presence_state.py)."""
-        await self.resumes.start(client, start.resume, start.ref, start.positions)
+        await self.requests.resumes.start(client, start.resume, start.ref, start.positions)
         await send_initial(client, client.presence_rooms, self.presence)
 
     def _expired(self, client: Client) -> None:
@@ -254,44 +232,28 @@ class Connections:
         ref: str | None,
         positions: dict[str, int] | None = None,
     ) -> None:
-        """Read the user's rooms and where each stands, subscribe them, answer ``ready``.
-
-        One call gives the rooms and their last seqs. A message committed after that read
-        but before a new subscription is confirmed is not lost: the feed finds the gap at
-        the room's next message, or at its silent-room check, and fills it from history.
-        """
+        """Load the user's rooms (gateway.connect), answer ``ready``, then hold for the
+        resume grace (or start at once with the ``auth`` frame's resume)."""
         session = client.session
         user_id = session.user_id or ""
         # Registered first, so a membership change from now on is seen (queued until ready).
-        self.users.setdefault(user_id, set()).add(client)
+        self.registry.add(client, user_id)
         try:
-            joined = await self.upstream.rooms_with_positions(client.token)
-            roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
-            seqs = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
-            last_pos = {str(r["room_id"]): int(r.get("last_pos", r["last_seq"])) for r in joined}
-            announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
-            client.presence_rooms = announced
-            before = await self.presence.lease(
-                user_id,
-                client.id,
-                announced,
-                self.settings.max_connections_per_user,
-                joined=list(roles),
+            loaded = await load_rooms(
+                client,
+                upstream=self.upstream,
+                presence=self.presence,
+                registry=self.registry,
+                delivery=self.delivery,
+                presence_room_max=self.settings.presence_room_max,
+                max_connections=self.settings.max_connections_per_user,
             )
-            if before < 0:
-                metrics.REFUSED.inc()
-                session.closed()
-                client.flush()
-                await client.ws.close(CLOSE_TOO_MANY, "too many connections")
-                return
-            if before == 0:
-                # Before `ready`: the connection's first presence_state lists its own user.
-                await self.presence.enter_rooms(user_id, list(roles))
-            for entry in joined:
-                self.note_version(str(entry["room_id"]), entry.get("version"))
-            for room_id in roles:
-                self.hold_room(client, room_id)
-            await asyncio.gather(*(self.delivery.subscribe(r) for r in roles))
+        except TooManyConnections:
+            metrics.REFUSED.inc()
+            session.closed()
+            client.flush()
+            await client.ws.close(CLOSE_TOO_MANY, "too many connections")
+            return
         except (ChatError, RedisError, TimeoutError, KeyError, TypeError, ValueError) as exc:
             log.warning("connect_failed", error=type(exc).__name__)
             session.closed()
@@ -299,204 +261,44 @@ class Connections:
             client.flush()
             await client.ws.close(code, "cannot load rooms; retry")
             return
-        rooms = {rid: (seqs.get(rid, 0), role) for rid, role in roles.items()}
-        for room_id, (seq, _) in rooms.items():
-            self.delivery.start(room_id, last_pos.get(room_id, seq), seq)
-        await self.run(
-            client,
-            session.ready(rooms, client.id, resume, ref, last_pos=last_pos, positions=positions),
+        ready = session.ready(
+            loaded.rooms, client.id, resume, ref, last_pos=loaded.last_pos, positions=positions
         )
-        if before == 0:
+        await self.run(client, ready)
+        if loaded.first:
             # Not the client's task: the announcement stands even if it leaves at once (its
             # going offline is announced after, from the room set the lease wrote).
-            background(self.presence.announce(user_id, announced, online=True))
+            background(self.presence.announce(user_id, loaded.announced, online=True))
         queued, client.queued = client.queued, None
         for event in queued or []:
             client.spawn(event(client))
         if resume is None and session.phase is Phase.HOLD:
             grace = self.settings.resume_grace_ms / 1000
-            loop = asyncio.get_running_loop()
-            loop.call_later(grace, self._grace_over, client, loop.time() + grace, grace)
+            self._arm_grace(client, grace, grace)
 
     def _grace_over(self, client: Client, due: float, left: float) -> None:
-        """End the resume hold, unless the loop ran late: a frame the client sent in time may
-        be waiting behind the lag, so the hold goes on while the loop catches up (at most one
-        more grace in all)."""
+        """The resume-grace timer fired (``due``: when it should have, by the loop's clock)."""
         loop = asyncio.get_running_loop()
-        lag = loop.time() - due
-        if lag > GRACE_LAG and left > 0 and client.session.phase is Phase.HOLD:
-            wait = min(lag, left)
-            loop.call_later(wait, self._grace_over, client, loop.time() + wait, left - wait)
-            return
-        outs = client.session.grace_over()
-        if outs:
+        outs = client.session.grace_over(loop.time() - due, left)
+        for out in outs:
+            if isinstance(out, Rearm):
+                self._arm_grace(client, out.wait, out.left)
+        if outs and not isinstance(outs[0], Rearm):
             client.spawn(self.run(client, outs))
 
-    def hold_room(self, client: Client, room_id: str) -> None:
-        client.subscribed.add(room_id)
-        self.by_room.setdefault(room_id, set()).add(client)
-
-    def drop_room(self, client: Client, room_id: str) -> None:
-        if room_id in client.subscribed:
-            client.subscribed.discard(room_id)
-            self.delivery.unsubscribe(client, room_id)
-        group = self.by_room.get(room_id)
-        if group is not None:
-            group.discard(client)
-            if not group:
-                del self.by_room[room_id]
-                self.versions.pop(room_id, None)
-
-    def announces_presence(self, room: dict[str, Any]) -> bool:
-        """Whether presence changes are published to the room (small enough: settings)."""
-        count = room.get("member_count")
-        return not isinstance(count, int) or count <= self.settings.presence_room_max
-
-    def note_version(self, room_id: str, version: object) -> None:
-        """Remember a room's membership version read from room-service (never lower it)."""
-        if isinstance(version, int) and not isinstance(version, bool):
-            self.versions[room_id] = max(version, self.versions.get(room_id, 0))
+    def _arm_grace(self, client: Client, wait: float, left: float) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(wait, self._grace_over, client, loop.time() + wait, left)
 
     async def _forget(self, client: Client) -> None:
         client.session.closed()
         client.stop_watching()
         for task in list(client.tasks):
             task.cancel()
-        for room_id in list(client.subscribed):
-            self.drop_room(client, room_id)
         user_id = client.session.user_id
-        if user_id is not None and client in self.users.get(user_id, set()):
-            self.users[user_id].discard(client)
-            if not self.users[user_id]:
-                del self.users[user_id]
-            if client.id in self.presence.local:
-                try:
-                    await self.presence.disconnected(user_id, client.id)
-                except Exception as exc:  # Redis down: the lease expires by itself.
-                    log.warning("presence_release_failed", error=type(exc).__name__)
-
-    def _send(self, client: Client, frame: Send, started: float) -> None:
-        """Forward a send (batched with others); ``ack`` after commit, or ``error``."""
-        # The frame's span starts the message's trace; it ends with the ack or the error.
-        span = (
-            tracing.start_span(
-                "frame send", kind="SERVER", attributes={"chat.room_id": frame.room_id}
-            )
-            if tracing.ENABLED
-            else None
-        )
-
-        def done(message: Any, error: ChatError | None) -> None:
-            client.inflight.release()
-            metrics.SEND_ACK_SECONDS.observe(time.perf_counter() - started)
-            if span is not None:
-                span.set_attribute("chat.outcome", "ack" if error is None else error.code)
-                span.end()
-            if error is None:
-                client.push(frames.build("ack", frame.ref, message=message))
-            else:
-                client.push(_error_frame(error, frame.ref))
-
-        extra: dict[str, Any] = {}
-        if frame.attachment_ids:
-            extra["attachment_ids"] = list(frame.attachment_ids)
-        if frame.reply_to:
-            extra["reply_to"] = frame.reply_to
-        if frame.thread_root_id:
-            extra["thread_root_id"] = frame.thread_root_id
-        if frame.mentions:
-            extra["mentions"] = list(frame.mentions)
-        self.sends.submit(
-            client.token,
-            frame.room_id,
-            frame.body,
-            frame.client_msg_id,
-            done,
-            extra,
-            lane=client.id,
-            trace=None if span is None else tracing.context_of(span),
-        )
-
-    async def _execute(self, client: Client, frame: ClientFrame) -> None:
-        try:
-            wait = await self._charge(client, frame)
-            if wait > 0:
-                client.push(frames.rate_limited(frame.ref, wait, "Too many requests; slow down."))
-                return
-            if tracing.ENABLED:
-                # Log lines and upstream calls of the frame carry its trace.
-                name = "frame " + type(frame).__name__.lower()
-                with tracing.current_span(name, kind="SERVER"):
-                    await self._do(client, frame)
-            else:
-                await self._do(client, frame)
-        except ChatError as exc:
-            client.push(_error_frame(exc, frame.ref))
-        finally:
-            client.inflight.release()
-
-    async def _charge(self, client: Client, frame: ClientFrame) -> float:
-        """Take the request's cost from its user's bucket: 0, or the seconds to wait. With
-        Redis unreachable the request goes on (the per-connection limit still holds)."""
-        if self.user_limits is None or client.session.user_id is None:
-            return 0.0
-        cost = 1
-        if isinstance(frame, Resume):
-            cost = min(self.user_limits.burst, 1 + len(frame.rooms) // RESUME_ROOMS_PER_TOKEN)
-        try:
-            return await self.user_limits.wait_time(client.session.user_id, cost)
-        except RedisError as exc:
-            log.warning("user_rate_unchecked", error=type(exc).__name__)
-            return 0.0
-
-    async def _do(self, client: Client, frame: ClientFrame) -> None:
-        token = client.token
-        if isinstance(frame, Read):
-            await self.upstream.read(token, frame.room_id, frame.seq)
-        elif isinstance(frame, Typing):
-            payload: dict[str, Any] = {
-                "type": "typing",
-                "room_id": frame.room_id,
-                "user_id": client.session.user_id,
-            }
-            await self.presence.publish(frame.room_id, Kind.TYPING, payload)
-        elif isinstance(frame, Who):
-            # The session checked membership; the room's online set answers without paging
-            # its members (a room of 10,000 costs what a room of 10 does).
-            fields = await self.presence.room_state(frame.room_id)
-            client.push(frames.build("presence_state", frame.ref, room_id=frame.room_id, **fields))
-        elif isinstance(frame, Resume):
-            await self.resumes.later(client, frame)
-
-
-def _error_frame(exc: ChatError, ref: str | None) -> bytes:
-    """The ``error`` frame answering a request that failed upstream (``retry_after`` on
-    ``rate_limited``, as on a refused frame)."""
-    code, message = _error_code(exc)
-    if code == "rate_limited":
-        return frames.rate_limited(ref, float(getattr(exc, "retry_after", 1)), message)
-    return frames.error(code, message, ref)
-
-
-# What was wrong with a send's attachment_ids, passed through as message-service says it.
-ATTACHMENT_CODES = frozenset(
-    {"attachment_not_found", "attachment_wrong_room", "attachment_in_use", "duplicate_attachment"}
-)
-
-
-def _error_code(exc: ChatError) -> tuple[str, str]:
-    """The ``error`` frame's code for an upstream error (docs/protocol.md)."""
-    if exc.code == "muted":
-        return "muted", "You are muted in this room for now."
-    if exc.code in ATTACHMENT_CODES:
-        return exc.code, exc.message
-    if isinstance(exc, NotFound | Forbidden):
-        return "not_a_member", "Not a member of that room."
-    if isinstance(exc, Unavailable):
-        return "unavailable", "A service is unavailable; try again."
-    known = {"too_large", "invalid_input", "rate_limited", "unauthorized"}
-    if exc.code in known:
-        return exc.code, exc.message
-    return {413: "too_large", 422: "invalid_input", 429: "rate_limited", 401: "unauthorized"}.get(
-        exc.status, "unavailable"
-    ), exc.message
+        registered = self.registry.forget(client)
+        if registered and user_id is not None and client.id in self.presence.local:
+            try:
+                await self.presence.disconnected(user_id, client.id)
+            except Exception as exc:  # Redis down: the lease expires by itself.
+                log.warning("presence_release_failed", error=type(exc).__name__)

@@ -1,4 +1,4 @@
-"""One websocket connection's protocol state, with no I/O (style.md: sans-I/O).
+"""One websocket connection's protocol state, with no I/O.
 
 The server feeds a :class:`Session` what happened (a client frame, a verified token, the
 rooms at connect, the end of the resume grace) and gets back what to do: frames to send,
@@ -18,6 +18,7 @@ from enum import IntEnum
 from chatcore.ratelimit import TokenBucket
 from gateway import frames
 from gateway.frames import Auth, ClientFrame, FrameError, Ping, Resume, Send, Typing
+from gateway.position import RoomState
 
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
@@ -37,6 +38,9 @@ REASON_INVALID_TOKEN = "invalid_token"
 REASON_AUTH_REQUIRED = "auth_required"
 REASON_AUTH_TIMEOUT = "auth_timeout"
 REASON_OTHER_USER = "token_of_another_user"
+
+# A resume-grace timer that fires this late (seconds) means the loop was busy: wait on.
+GRACE_LAG = 0.05
 
 
 class Phase(IntEnum):
@@ -88,25 +92,16 @@ class Execute:
     frame: ClientFrame
 
 
-Out = Reply | Close | Verify | Start | Execute
+@dataclass(frozen=True, slots=True)
+class Rearm:
+    """Fire the resume-grace timer again in ``wait`` seconds, with ``left`` seconds of its
+    extension left."""
+
+    wait: float
+    left: float
 
 
-@dataclass(slots=True)
-class RoomState:
-    """Where one room stands on this connection."""
-
-    # The last change position delivered to this connection (or to start after); -1 until
-    # it is known (a resume that named a seq only): the first read from message-service
-    # finds the position of that seq's message.
-    pos: int
-    role: str = "member"
-    seq: int = 0  # the seq of the last new message delivered (or to start after)
-    in_sync: bool = False  # in its feed's in-sync set: live frames go straight out
-    generation: int = 0  # bumped when the room is removed or restarted; stale work stops
-    attaching: int = -1  # the generation a catch-up runs for (-1: none), so only one runs
-    # ``ready``'s last_pos while no resume has set the position (-1 after one, or for a room
-    # joined later): a late ``resume`` may still rewind a room that has delivered nothing.
-    rewind_from: int = -1
+Out = Reply | Close | Verify | Start | Execute | Rearm
 
 
 @dataclass
@@ -259,10 +254,17 @@ class Session:
             self.phase = Phase.HOLD
         return out
 
-    def grace_over(self) -> list[Out]:
-        """No frame came within the resume grace: deliver live from the ``ready`` positions."""
+    def grace_over(self, lag: float = 0.0, left: float = 0.0) -> list[Out]:
+        """The resume grace is over (its timer fired ``lag`` seconds late, with ``left``
+        seconds of extension left): deliver live from the ``ready`` positions. A timer that
+        fired late means the loop was busy, and a frame the client sent in time may be
+        waiting behind the lag: the hold goes on while the loop catches up (at most one more
+        grace in all)."""
         if self.phase is not Phase.HOLD:
             return []
+        if lag > GRACE_LAG and left > 0:
+            wait = min(lag, left)
+            return [Rearm(wait, left - wait)]
         self.phase = Phase.LIVE
         return [Start(None)]
 
@@ -291,12 +293,19 @@ class Session:
         self.rooms[room_id] = state
         return state
 
+    def set_role(self, room_id: str, role: str) -> bool:
+        """The user's role in a room changed; False if the room is not theirs here."""
+        state = self.rooms.get(room_id)
+        if state is None:
+            return False
+        state.role = role
+        return True
+
     def remove_room(self, room_id: str) -> RoomState | None:
         """The user left a room: no further frame of it goes out."""
         state = self.rooms.pop(room_id, None)
         if state is not None:
-            state.generation += 1
-            state.in_sync = False
+            state.removed()
         self._typing_at.pop(room_id, None)
         return state
 

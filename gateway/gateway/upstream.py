@@ -1,7 +1,7 @@
 """Calls to room-service and message-service, each with the connection's own token.
 
-One keep-alive httpx client per process (performance.md: a fresh connection per message
-would dominate the profile).
+One keep-alive HTTP client per process (aiohttp's, chatcore.httpclient): a fresh connection
+per message would dominate the profile.
 """
 
 from __future__ import annotations

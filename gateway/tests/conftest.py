@@ -3,9 +3,10 @@ clients come from ``open_socket`` in :mod:`chatcore.testing.plugin`)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,9 @@ import pytest
 from chatcore.testing.chat import Chat
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.tokens import access_claims, sign
+from chatcore.testing.users import TestUser
+
+SendMany = Callable[[Chat, list[TestUser], str, int, str], Awaitable[None]]
 
 
 @pytest.fixture
@@ -36,3 +40,20 @@ def forge_token(
         return sign(access_claims(user_id, iat=now, exp=now + ttl), key, kid)
 
     return forge
+
+
+@pytest.fixture
+def send_many() -> SendMany:
+    """``send_many(api, senders, room_id, count, body)``: ``count`` messages over HTTP,
+    spread over ``senders`` (each stays within its burst)."""
+
+    async def send(api: Chat, senders: list[TestUser], room_id: str, count: int, body: str) -> None:
+        async def run(user: TestUser, n: int) -> None:
+            for _ in range(n):
+                await api.send(user, room_id, body)
+
+        share, extra = divmod(count, len(senders))
+        runs = (run(u, share + (1 if i < extra else 0)) for i, u in enumerate(senders))
+        await asyncio.gather(*runs)
+
+    return send

@@ -1,61 +1,26 @@
-"""Delivery over real processes: order, membership, resume, lost publishes, slow clients."""
+"""Delivery over real processes: order, membership changes, resume, typing and presence,
+requests over the socket (lost events and slow clients: test_delivery_faults.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
-from chatcore.testing.plugin import MakeUser, StartService
+from chatcore.testing.plugin import MakeUser
 from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port
-from chatcore.testing.users import TestUser
 
 Open = Callable[..., Any]
 
 
-@pytest.fixture(scope="module")
-def lossy_messages(
-    start_service: StartService, message_service: ServiceProcess, redis_prefix: str
-) -> ServiceProcess:
-    """A message-service replica that commits to the same database but publishes on another
-    Redis prefix: every message sent through it is a publish the gateway never sees."""
-    port = free_port()
-    env = {"MESSAGES_PORT": str(port), "REDIS_PREFIX": f"{redis_prefix}lost:"}
-    return start_service("message_service", port=port, env=env, migrate=False)
-
-
-@pytest.fixture(scope="module")
-def tight_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
-    """A gateway with a 64 KiB write-buffer limit and a 1 s silent-room check."""
-    port = free_port()
-    env = {
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_SEND_BUFFER_LIMIT": "65536",
-        "GATEWAY_GAP_CHECK_INTERVAL": "1",
-    }
-    return start_service("gateway", port=port, env=env, migrate=False)
-
-
-async def _send_many(
-    api: Any, senders: list[TestUser], room_id: str, count: int, body: str
-) -> None:
-    """Send ``count`` messages spread over ``senders`` (each stays within its burst)."""
-
-    async def run(user: TestUser, n: int) -> None:
-        for _ in range(n):
-            await api.send(user, room_id, body)
-
-    share, extra = divmod(count, len(senders))
-    await asyncio.gather(*(run(u, share + (1 if i < extra else 0)) for i, u in enumerate(senders)))
-
-
 async def test_members_see_each_others_messages_in_order_and_outsiders_nothing(
-    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+    send_many: Any,
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
 ) -> None:
     """Two members get every message of the room in seq order; a third user gets none."""
     a, b, c = await make_user(), await make_user(), await make_user()
@@ -76,7 +41,7 @@ async def test_members_see_each_others_messages_in_order_and_outsiders_nothing(
                 }
             )
 
-    await asyncio.gather(over_socket(), _send_many(api, [b], room, 10, "from b"))
+    await asyncio.gather(over_socket(), send_many(api, [b], room, 10, "from b"))
     seqs_a = await sa.messages(room, 20)
     seqs_b = await sb.messages(room, 20)
     assert seqs_a == list(range(1, 21))
@@ -112,7 +77,11 @@ async def test_added_member_gets_the_room_live_and_removal_stops_it(
 
 
 async def test_resume_after_disconnect_gets_exactly_the_missed_messages(
-    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+    send_many: Any,
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
 ) -> None:
     """500 messages sent while away arrive on resume in order, once, then live at the seam."""
     reader, *senders = [await make_user() for _ in range(6)]
@@ -122,7 +91,7 @@ async def test_resume_after_disconnect_gets_exactly_the_missed_messages(
     await api.send(senders[0], room, "seen")
     assert await first.messages(room, 1) == [1]
     await first.close()
-    await _send_many(api, senders, room, 500, "while away")
+    await send_many(api, senders, room, 500, "while away")
     again = await open_socket(gateway_service.url, reader.access_token, header=False, ready=False)
     await again.until(lambda f: f["type"] == "ready")
     await again.send({"type": "resume", "ref": "r", "rooms": {room: 1}})
@@ -183,55 +152,6 @@ async def test_resume_in_the_auth_frame_and_foreign_rooms(
     assert foreign not in str(error)
 
 
-async def test_lost_publish_is_filled_from_history(
-    tight_gateway: ServiceProcess,
-    lossy_messages: ServiceProcess,
-    make_user: MakeUser,
-    open_socket: Open,
-    api: Any,
-) -> None:
-    """A message whose publish was lost arrives, in order, before the next one or alone."""
-    sender, reader = await make_user(), await make_user()
-    room = await api.room(sender, reader)
-    client = await open_socket(tight_gateway.url, reader.access_token)
-    await client.send({"type": "ping"})
-    await api.send(sender, room, "lost", base=lossy_messages.url)
-    await api.send(sender, room, "published")
-    assert await client.messages(room, 2) == [1, 2]
-    # A lost publish with no later message is found by the periodic check.
-    await api.send(sender, room, "lost alone", base=lossy_messages.url)
-    assert await client.messages(room, 1, timeout=10) == [3]
-
-
-async def test_client_that_stops_reading_is_cut_off_others_get_everything(
-    tight_gateway: ServiceProcess,
-    make_user: MakeUser,
-    open_socket: Open,
-    api: Any,
-    http: httpx.AsyncClient,
-) -> None:
-    """A non-reading client is disconnected; a reading one gets every message in order."""
-    senders = [await make_user() for _ in range(14)]
-    reader, stalled = await make_user(), await make_user()
-    room = await api.room(senders[0], reader, stalled, *senders[1:])
-    tiny = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    tiny.connect(("127.0.0.1", tight_gateway.port))
-    slow = await open_socket(tight_gateway.url, stalled.access_token, sock=tiny, max_queue=1)
-    await slow.send({"type": "ping"})
-    fast = await open_socket(tight_gateway.url, reader.access_token)
-    await fast.send({"type": "ping"})
-    count = 1200
-    sending = asyncio.create_task(_send_many(api, senders, room, count, "x" * 3900))
-    seqs = await fast.messages(room, count, timeout=90)
-    await sending
-    assert seqs == list(range(1, count + 1))
-    assert await slow.closed(timeout=15) in (4008, 1006)
-    metrics = (await http.get(f"{tight_gateway.url}/metrics")).text
-    line = next(x for x in metrics.splitlines() if x.startswith("gateway_slow_consumer"))
-    assert float(line.split()[-1]) >= 1
-
-
 async def test_typing_presence_and_who(
     gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
 ) -> None:
@@ -254,34 +174,6 @@ async def test_typing_presence_and_who(
     await sa.close()
     offline = await sb.until(lambda f: f["type"] == "presence" and f["user_id"] == str(a.id))
     assert offline["online"] is False
-
-
-async def test_gateway_recovers_its_pubsub_connection(
-    tight_gateway: ServiceProcess,
-    make_user: MakeUser,
-    open_socket: Open,
-    api: Any,
-    redis: Any,
-    redis_prefix: str,
-) -> None:
-    """After Redis drops the gateway's pub/sub connection, messages still arrive, in order."""
-    sender, reader = await make_user(), await make_user()
-    room = await api.room(sender, reader)
-    client = await open_socket(tight_gateway.url, reader.access_token)
-    await client.send({"type": "ping"})
-    await api.send(sender, room, "before")
-    assert await client.messages(room, 1) == [1]
-    name = f"{redis_prefix}gateway-pubsub-{tight_gateway.port}"
-    listed = await redis.client_list()
-    ids = [c["id"] for c in listed if c.get("name") == name]
-    assert ids
-    for client_id in ids:
-        await redis.client_kill_filter(_id=client_id)
-    for i in range(3):
-        await api.send(sender, room, f"during {i}")
-    assert await client.messages(room, 3, timeout=10) == [2, 3, 4]
-    await api.send(sender, room, "after")
-    assert await client.messages(room, 1) == [5]
 
 
 async def test_send_read_and_edit_over_the_socket(
@@ -347,62 +239,3 @@ async def test_created_room_reaches_every_initial_member_live(
     sent = await api.send(member, room, "first")
     for client in (so, sm):
         assert await client.messages(room, 1) == [sent["seq"]]
-
-
-@pytest.fixture(scope="module")
-def muted_rooms(
-    start_service: StartService, room_service: ServiceProcess, redis_prefix: str
-) -> ServiceProcess:
-    """A room-service replica that publishes its membership events on another Redis prefix:
-    every change made through it is an event the gateway never sees."""
-    return start_service(
-        "room_service", env={"REDIS_PREFIX": f"{redis_prefix}muted:"}, migrate=False
-    )
-
-
-async def test_lost_removal_event_is_found_by_the_next_version(
-    gateway_service: ServiceProcess,
-    make_user: MakeUser,
-    open_socket: Open,
-    api: Any,
-    http: httpx.AsyncClient,
-    muted_rooms: ServiceProcess,
-) -> None:
-    """A removal whose event was lost takes effect when the room's next event skips a version."""
-    owner, gone, other = await make_user(), await make_user(), await make_user()
-    room = await api.room(owner, gone)
-    client = await open_socket(gateway_service.url, gone.access_token)
-    removed = await http.delete(
-        f"{muted_rooms.url}/rooms/{room}/members/{gone.id}", headers=owner.headers
-    )
-    assert removed.status_code == 204
-    await api.add(owner, room, other)  # published: its version is two past the last seen
-    frame = await client.until(lambda f: f["type"] == "room_removed", timeout=3.0)
-    assert frame["room"]["id"] == room
-    await api.send(owner, room, "not for you")
-    assert not [f for f in await client.quiet(1.0) if f["type"] == "message"]
-
-
-@pytest.fixture(scope="module")
-def quiet_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
-    """A gateway that publishes presence only to rooms of at most 2 members."""
-    return start_service("gateway", env={"GATEWAY_PRESENCE_ROOM_MAX": "2"}, migrate=False)
-
-
-async def test_presence_is_announced_only_in_rooms_up_to_the_limit(
-    quiet_gateway: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
-) -> None:
-    """A member coming online is announced in a 2-member room, not in a 3-member one."""
-    a, b, c = await make_user(), await make_user(), await make_user()
-    small = await api.room(a, b)
-    big = await api.room(a, b, c)
-    watcher = await open_socket(quiet_gateway.url, a.access_token)
-    await watcher.send({"type": "ping"})  # live now, without waiting for the resume grace
-    await watcher.until(lambda f: f["type"] == "pong")
-    await open_socket(quiet_gateway.url, b.access_token)
-    got = await watcher.quiet(1.5)
-    frames = [f for f in got if f["type"] == "presence" and f["user_id"] == str(b.id)]
-    assert [(f["room_id"], f["online"]) for f in frames] == [(small, True)], got
-    await watcher.send({"type": "who", "room_id": big, "ref": "w"})
-    state = await watcher.until(lambda f: f["type"] == "presence_state" and f.get("ref") == "w")
-    assert set(state["online"]) == {str(a.id), str(b.id)}

@@ -9,7 +9,7 @@ import pytest
 
 from chatcore.errors import Forbidden
 from gateway import frames
-from gateway.server import _error_code
+from gateway.requests import _error_code
 from gateway.session import (
     CLOSE_UNAUTHORIZED,
     Close,

@@ -1,4 +1,5 @@
-"""The process's pub/sub: room channels and the membership channel (chatcore.pubsub).
+"""The process's pub/sub subscriptions: room channels, the membership channel and the
+profiles channel (chatcore.pubsub), each payload handed to the handler of its kind.
 
 One connection to a single Redis, or one per shard of a Redis Cluster (``REDIS_CLUSTER``),
 where each room's channel lives on one shard. Channels are reference-counted by the delivery
@@ -25,7 +26,13 @@ from gateway.tasks import background
 log = get_logger(__name__)
 
 
-class Fanout:
+RoomHandler = Callable[[str, bytes], None]
+Handler = Callable[[bytes], None]
+RoomGapHandler = Callable[[str], Coroutine[Any, Any, None]]
+GapHandler = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Subscriptions:
     """The process's subscriptions and what to call for each kind of payload."""
 
     def __init__(
@@ -35,23 +42,16 @@ class Fanout:
         *,
         cluster: bool = False,
         client_name: str | None = None,
-        on_room: Callable[[str, bytes], None],
-        on_membership: Callable[[bytes], None],
-        on_room_gap: Callable[[str], Coroutine[Any, Any, None]],
-        on_membership_gap: Callable[[], Coroutine[Any, Any, None]],
-        on_profile: Callable[[bytes], None] | None = None,
     ) -> None:
         self.names = names
-        self.on_room = on_room
-        self.on_membership = on_membership
-        self.on_room_gap = on_room_gap
-        self.on_membership_gap = on_membership_gap
         self._room_prefix = names.room_channel("").encode()
         self._membership = names.membership_channel
-        self.on_profile = on_profile
         self._profiles = names.profiles_channel
-        # Channels that are not rooms: membership, and profiles when followed.
-        self._global_channels = 1 if on_profile is None else 2
+        self.on_room: RoomHandler | None = None
+        self.on_membership: Handler | None = None
+        self.on_room_gap: RoomGapHandler | None = None
+        self.on_membership_gap: GapHandler | None = None
+        self.on_profile: Handler | None = None
         self.subscriber = Subscriber(
             redis_url,
             cluster=cluster,
@@ -60,7 +60,29 @@ class Fanout:
             on_lost=self._lost,
             on_ready=self._ready,
         )
-        self._rooms = 0
+
+    def route(
+        self,
+        *,
+        on_room: RoomHandler,
+        on_membership: Handler,
+        on_room_gap: RoomGapHandler,
+        on_membership_gap: GapHandler,
+        on_profile: Handler | None = None,
+    ) -> None:
+        """Say who takes each kind of payload (before :meth:`start`): a room's payloads, a
+        membership event, a profile change (followed only with a handler), and what to do
+        after a reconnect for a room channel and for the membership channel."""
+        self.on_room = on_room
+        self.on_membership = on_membership
+        self.on_room_gap = on_room_gap
+        self.on_membership_gap = on_membership_gap
+        self.on_profile = on_profile
+
+    @property
+    def _global_channels(self) -> int:
+        """Channels that are not rooms: membership, and profiles when followed."""
+        return 1 if self.on_profile is None else 2
 
     @property
     def connected(self) -> bool:
@@ -90,11 +112,12 @@ class Fanout:
 
     def _dispatch(self, channel: bytes, data: bytes) -> None:
         if channel.startswith(self._room_prefix):
-            self.on_room(channel[len(self._room_prefix) :].decode(), data)
+            if self.on_room is not None:
+                self.on_room(channel[len(self._room_prefix) :].decode(), data)
         elif channel == self._profiles.encode():
             if self.on_profile is not None:
                 self.on_profile(data)
-        else:
+        elif self.on_membership is not None:
             self.on_membership(data)
 
     def _lost(self, channels: set[str]) -> None:
@@ -105,9 +128,10 @@ class Fanout:
         if not again:
             return
         if channel == self._membership:
-            background(self.on_membership_gap())
+            if self.on_membership_gap is not None:
+                background(self.on_membership_gap())
         elif channel == self._profiles:
             return  # profiles missed while down show on the next load
-        else:
+        elif self.on_room_gap is not None:
             room_id = channel.removeprefix(self.names.room_channel(""))
             background(self.on_room_gap(room_id))

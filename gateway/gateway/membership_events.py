@@ -17,10 +17,15 @@ from chatcore.errors import ChatError
 from chatcore.events import MembershipEventType as T
 from chatcore.logs import get_logger
 from gateway import frames
+from gateway.catchup import attach
 from gateway.client import Client
-from gateway.server import Connections
+from gateway.delivery import Delivery
+from gateway.presence import Presence
+from gateway.presence_state import announces
+from gateway.registry import Registry
 from gateway.session import Phase
 from gateway.tasks import background
+from gateway.upstream import Upstream
 
 log = get_logger(__name__)
 
@@ -29,11 +34,23 @@ log = get_logger(__name__)
 HISTORY_TRIES = 12
 
 
-class Membership:
+class MembershipEvents:
     """Reacts to the membership channel for the connections of one process."""
 
-    def __init__(self, connections: Connections) -> None:
-        self.connections = connections
+    def __init__(
+        self,
+        registry: Registry,
+        delivery: Delivery,
+        upstream: Upstream,
+        presence: Presence,
+        *,
+        presence_room_max: int,
+    ) -> None:
+        self.registry = registry
+        self.delivery = delivery
+        self.upstream = upstream
+        self.presence = presence
+        self.presence_room_max = presence_room_max
         self._resyncing: set[str] = set()
 
     def on_event(self, data: bytes) -> None:
@@ -59,13 +76,13 @@ class Membership:
             self._notify(room_id, "member_joined", user_id, actor)
             self._added(user_id, room, event, version, actor)
         elif kind is T.MEMBER_REMOVED:
-            for client in list(self.connections.users.get(user_id, ())):
+            for client in list(self.registry.of_user(user_id)):
                 self.remove(client, room_id, room, actor)
             self._notify(room_id, "member_left", user_id, actor)
         elif kind is T.ROLE_CHANGED:
             self._role_changed(room_id, room, user_id, event.get("role"))
         else:
-            for client in self.connections.by_room.get(room_id, ()):
+            for client in self.registry.in_room(room_id):
                 state = client.session.rooms.get(room_id)
                 if state is not None:
                     client.push(frames.build("room_updated", room={**room, "my_role": state.role}))
@@ -77,23 +94,18 @@ class Membership:
         if not isinstance(role, str):
             log.warning("bad_membership_event", room_id=room_id)
             return
-        for client in self.connections.users.get(user_id, ()):
-            state = client.session.rooms.get(room_id)
-            if state is not None:
-                state.role = role
+        for client in self.registry.of_user(user_id):
+            if client.session.set_role(room_id, role):
                 client.push(frames.build("room_updated", room={**room, "my_role": role}))
         changed = frames.build("member_role_changed", room_id=room_id, user_id=user_id, role=role)
-        for client in self.connections.by_room.get(room_id, ()):
+        for client in self.registry.in_room(room_id):
             if room_id in client.session.rooms:
                 client.push(changed)
 
     def _check_version(self, room_id: str, version: object) -> None:
         """Re-read the room's local members if an event of it was lost (a version skipped)."""
-        known = self.connections.versions.get(room_id)
-        if not isinstance(version, int) or known is None:
-            return
-        self.connections.versions[room_id] = max(known, version)
-        if version > known + 1 and room_id not in self._resyncing:
+        known = self.registry.see_version(room_id, version)
+        if known is not None and room_id not in self._resyncing:
             log.warning("membership_event_lost", room_id=room_id, known=known, got=version)
             self._resyncing.add(room_id)
             background(self._resync(room_id))
@@ -101,13 +113,13 @@ class Membership:
     async def _resync(self, room_id: str) -> None:
         """Each local member of the room asks room-service whether they still are one."""
         try:
-            clients = list(self.connections.by_room.get(room_id, ()))
+            clients = list(self.registry.in_room(room_id))
             for user_id in {c.session.user_id for c in clients}:
                 mine = [c for c in clients if c.session.user_id == user_id and c.open]
                 if not mine:
                     continue
                 try:
-                    joined = await self.connections.upstream.joined(mine[0].token)
+                    joined = await self.upstream.joined(mine[0].token)
                 except ChatError:
                     continue
                 entry = next((r for r in joined if str(r["room_id"]) == room_id), None)
@@ -115,13 +127,13 @@ class Membership:
                     for client in mine:
                         self.remove(client, room_id, {"id": room_id})
                 else:
-                    self.connections.note_version(room_id, entry.get("version"))
+                    self.registry.note_version(room_id, entry.get("version"))
         finally:
             self._resyncing.discard(room_id)
 
     def _notify(self, room_id: str, kind: str, user_id: str, actor: str | None = None) -> None:
         extra = {"by": actor} if actor else {}
-        for client in self.connections.by_room.get(room_id, ()):
+        for client in self.registry.in_room(room_id):
             if room_id in client.session.rooms and client.session.user_id != user_id:
                 client.push(frames.build(kind, room_id=room_id, user_id=user_id, **extra))
 
@@ -139,7 +151,7 @@ class Membership:
         async def add(client: Client) -> None:
             await self.add(client, room, role, joined_at, version, actor)
 
-        for client in self.connections.users.get(user_id, ()):
+        for client in self.registry.of_user(user_id):
             if client.queued is not None:
                 client.queued.append(add)
             else:
@@ -159,14 +171,14 @@ class Membership:
         async with client.membership_lock:
             if room_id in client.session.rooms or client.session.phase is Phase.CLOSED:
                 return
-            self.connections.hold_room(client, room_id)
-            self.connections.note_version(room_id, version)
+            self.registry.hold_room(client, room_id)
+            self.registry.note_version(room_id, version)
             try:
-                await self.connections.delivery.subscribe(room_id)
+                await self.delivery.subscribe(room_id)
                 page = await self._newest(client, room_id)
             except (ChatError, TimeoutError):
                 log.warning("room_add_failed", room_id=room_id)
-                self.connections.drop_room(client, room_id)
+                self.registry.drop_room(client, room_id)
                 return
             newest = int(page[0]["seq"]) if page else 0
             since = _time(joined_at)
@@ -180,18 +192,18 @@ class Membership:
             for message in missed:
                 client.push(frames.message(message))
         if client.session.phase is Phase.LIVE:
-            await self.connections.delivery.attach(client, room_id)
-        await self.connections.presence.room_joined(
+            await attach(self.delivery, client, room_id)
+        await self.presence.room_joined(
             client.session.user_id or "",
             room_id,
-            announce=self.connections.announces_presence(room),
+            announce=announces(room, self.presence_room_max),
         )
 
     async def _newest(self, client: Client, room_id: str) -> list[dict[str, Any]]:
         delay = 0.05
         for attempt in range(HISTORY_TRIES):
             try:
-                return await self.connections.upstream.newest(client.token, room_id, 200)
+                return await self.upstream.newest(client.token, room_id, 200)
             except ChatError:
                 if attempt == HISTORY_TRIES - 1:
                     raise
@@ -204,21 +216,21 @@ class Membership:
     ) -> None:
         """Out of the room now: no frame of it after this, then ``room_removed``."""
         state = client.session.remove_room(room_id)
-        self.connections.delivery.detach(client, room_id)
-        self.connections.drop_room(client, room_id)
+        self.delivery.detach(client, room_id)
+        self.registry.drop_room(client, room_id)
         if state is not None:
             extra = {"by": actor} if actor else {}
             client.push(frames.build("room_removed", room=room, **extra))
-            client.spawn(self.connections.presence.room_left(client.session.user_id or "", room_id))
+            client.spawn(self.presence.room_left(client.session.user_id or "", room_id))
 
     async def reconcile(self) -> None:
         """After a pub/sub reconnect: re-read every connected user's rooms and converge."""
-        for clients in list(self.connections.users.values()):
+        for clients in list(self.registry.users.values()):
             ready = [c for c in clients if c.queued is None and c.open]
             if not ready:
                 continue
             try:
-                joined = await self.connections.upstream.joined(ready[0].token)
+                joined = await self.upstream.joined(ready[0].token)
             except ChatError:
                 continue
             rooms = {str(r["room_id"]): r for r in joined}
@@ -231,7 +243,7 @@ class Membership:
 
     async def _fetch_and_add(self, client: Client, room_id: str, entry: dict[str, Any]) -> None:
         try:
-            room = await self.connections.upstream.room(client.token, room_id)
+            room = await self.upstream.room(client.token, room_id)
         except ChatError:
             return
         room.pop("my_role", None)

@@ -5,7 +5,7 @@ import { renderMessages, scrollToBottom } from "./chat.js";
 import { sendExtras } from "./conversations.js";
 import { state, userName } from "./state.js";
 import { takeAttachmentIds } from "./attachments.js";
-import { listOf, t } from "./i18n.js";
+import { t } from "./i18n.js";
 
 // Tell the room at most this often that we are typing; the others show it for 3 s.
 const TYPING_EVERY_MS = 2500;
@@ -103,9 +103,10 @@ export function stopTyping(roomId, userId) {
 export function renderTyping() {
   const typers = [...(state.typing.get(state.currentRoomId)?.keys() ?? [])];
   const names = typers.map(userName);
-  // One or two people by name ("A and B are typing…"); more by count, in the language's plural.
-  const text = names.length === 0 ? "" : names.length <= 2
-    ? t("composer.typing_names", { names: listOf(names), count: names.length })
-    : t("composer.typing_count", { count: names.length });
+  // One or two people by name; more by count, in the language's plural ("3 people are typing…").
+  const text = names.length === 0 ? ""
+    : names.length === 1 ? t("composer.typing_one", { name: names[0] })
+      : names.length === 2 ? t("composer.typing_two", { first: names[0], second: names[1] })
+        : t("composer.typing_count", { count: names.length });
   $("#typing").textContent = text;
 }

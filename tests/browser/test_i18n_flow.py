@@ -152,7 +152,8 @@ async def test_counts_of_the_converted_screens_in_both_languages(
     local_page: NewLocalPage, web_url: str
 ) -> None:
     """Unread counts, the header's members and online, typing, files, search results and a
-    rate limit's seconds use each language's plural rules, never concatenation."""
+    rate limit's seconds use each language's plural rules, never concatenation; a failed
+    fetch, a bare status and a refused field are worded by the catalogue, never the raw text."""
     expected = {
         "en-US": [
             "Lunch, 1 unread",
@@ -168,6 +169,9 @@ async def test_counts_of_the_converted_screens_in_both_languages(
             "You're going a little fast. Try again in 1 second.",
             "You're going a little fast. Try again in 5 seconds.",
             "Last seen just now",
+            "Can't reach the server. Check your connection.",
+            "The service is unavailable right now. Try again soon.",
+            "Give the room a name (up to 200 characters).",
         ],
         "ko-KR": [
             "Lunch, 읽지 않은 메시지 1개",
@@ -183,6 +187,9 @@ async def test_counts_of_the_converted_screens_in_both_languages(
             "너무 빨라요. 1초 뒤에 다시 시도해 주세요.",
             "너무 빨라요. 5초 뒤에 다시 시도해 주세요.",
             "마지막 접속: 방금 전",
+            "서버에 연결할 수 없어요. 인터넷 연결을 확인해 주세요.",
+            "지금은 서비스를 쓸 수 없어요. 조금 뒤에 다시 시도해 주세요.",
+            "방 이름을 정해 주세요(200자까지).",
         ],
     }
     for locale, want in expected.items():
@@ -206,6 +213,9 @@ async def test_counts_of_the_converted_screens_in_both_languages(
               m.errorText({status: 429, code: "rate_limited", retryAfter: 1}),
               m.errorText({status: 429, code: "rate_limited", retryAfter: 5}),
               m.t("members.last_seen", {when: m.t("members.just_now")}),
+              m.errorText(new TypeError("Failed to fetch")),
+              m.errorText({status: 503, code: "http_503", message: "Service Unavailable"}),
+              m.errorText({status: 422, code: "invalid_input", field: "body.title"}),
             ];
             """,
         )

@@ -138,8 +138,10 @@ export function errorText(error) {
   if (code && has(`error.${code}`)) return t(`error.${code}`);
   if (BY_STATUS[status]) return t(`error.${BY_STATUS[status]}`);
   if (status >= 500) return t("error.unavailable");
-  // The client's own sentences (new Error(t(...))) carry neither code nor status.
-  if (error && !code && !status && error.message) return error.message;
+  // The client's own sentences (new Error(t(...))) carry neither code nor status; a failed
+  // fetch (a TypeError in the browser's words) means the server could not be reached.
+  if (error?.constructor === Error && !code && !status && error.message) return error.message;
+  if (error instanceof TypeError) return t("error.network");
   return t("error.unknown");
 }
 

@@ -37,8 +37,8 @@ function selectTab(which) {
   const loginTab = which === "login";
   $("#tab-login").setAttribute("aria-selected", String(loginTab));
   $("#tab-register").setAttribute("aria-selected", String(!loginTab));
-  $("#login-form").hidden = !loginTab;
-  $("#register-form").hidden = loginTab;
+  $("#login-panel").hidden = !loginTab;
+  $("#register-panel").hidden = loginTab;
   $("#auth-sub").textContent = t(loginTab ? "auth.subtitle" : "auth.subtitle_register");
   (loginTab ? $("#login-form") : $("#register-form")).querySelector("input").focus();
 }

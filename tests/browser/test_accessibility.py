@@ -7,6 +7,7 @@ structure rules (one main landmark, one level-one heading) on any screen.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -107,6 +108,27 @@ async def send_ko(person: Person) -> None:
     box = person.page.get_by_label("메시지", exact=True)
     await box.fill("Hello 안녕하세요")
     await box.press("Enter")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_a_message_waiting_to_be_sent_keeps_its_contrast(
+    local_page: NewLocalPage, web_url: str, scheme: str
+) -> None:
+    """A message written while the connection is down (pending, "Waiting for the
+    connection…") passes axe: its bubble is not faded below the contrast minimum."""
+    page = await local_page("ko-KR", scheme)
+    from tests.browser.people_ko import create_room_ko, register_ko
+
+    ana = await register_ko(page, web_url, "대기")
+    await create_room_ko(ana, "대기실")
+    await expect(page.locator("#conn-state")).to_have_text("접속 중")
+    await page.context.set_offline(True)
+    await expect(page.locator("#conn-banner")).to_be_visible(timeout=5000)
+    await send_ko(ana)
+    await expect(message_in(page, "Hello 안녕하세요")).to_have_class(re.compile(r"\bpending\b"))
+    found = await audit(page, f"room with a pending message ko-KR/{scheme}")
+    await page.context.set_offline(False)
+    assert not found, found
 
 
 FOCUS_VISIBLE = """() => {

@@ -14,6 +14,7 @@ from chat_cli import commands, community, i18n, notifications, search
 from chat_cli.client import Api
 from chat_cli.endpoints import ENV_NAMES, resolve
 from chat_cli.errors import CliError
+from chat_cli.i18n import t
 from chat_cli.session import SessionStore, config_dir
 
 Command = Callable[[Api, argparse.Namespace], Awaitable[None]]
@@ -23,78 +24,66 @@ def _common() -> argparse.ArgumentParser:
     """Flags every command accepts, before or after its name."""
     common = argparse.ArgumentParser(add_help=False)
     s = argparse.SUPPRESS
-    common.add_argument("--gateway", default=s, help="gateway base URL; reads its /config.json")
-    for name, what in (
-        ("auth_url", "auth-service URL"),
-        ("rooms_url", "room-service URL"),
-        ("messages_url", "message-service URL"),
-        ("ws_url", "gateway websocket URL"),
-    ):
+    common.add_argument("--gateway", default=s, help=t("help.gateway"))
+    for name in ("auth_url", "rooms_url", "messages_url", "ws_url"):
         flag = "--" + name.replace("_", "-")
-        common.add_argument(flag, default=s, help=f"{what} (else ${ENV_NAMES[name]})")
-    common.add_argument("--json", action="store_true", default=s, help="one JSON object per line")
-    common.add_argument(
-        "--lang",
-        default=s,
-        metavar="CODE",
-        help="language, e.g. ko or en (else $LC_MESSAGES, $LANG)",
-    )
+        common.add_argument(flag, default=s, help=t(f"help.{name}", env=ENV_NAMES[name]))
+    common.add_argument("--json", action="store_true", default=s, help=t("help.json"))
+    common.add_argument("--lang", default=s, metavar="CODE", help=t("help.lang"))
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(
-        prog="chat", parents=[common], description="Terminal client for the chat backend."
-    )
+    parser = argparse.ArgumentParser(prog="chat", parents=[common], description=t("help.chat"))
     # No command at all opens the full-screen client.
     parser.set_defaults(run=commands.ui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, run: Command, help_text: str) -> argparse.ArgumentParser:
+    def add(name: str, run: Command) -> argparse.ArgumentParser:
+        help_text = t(f"help.command.{name}")
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         p.set_defaults(run=run)
         return p
 
-    p = add("login", commands.login, "log in and store the session")
-    p.add_argument("--email", required=True)
-    p.add_argument("--password", help="else $CHAT_PASSWORD, else asked for")
-    p = add("register", commands.register, "create an account and log in")
-    p.add_argument("--email", required=True)
-    p.add_argument("--display-name", required=True)
-    p.add_argument("--password", help="else $CHAT_PASSWORD, else asked for")
-    add("logout", commands.logout, "revoke the stored session")
-    add("ui", commands.ui, "the full-screen client (also: `chat` alone)")
-    p = add("rooms", commands.rooms, "list your rooms with unread counts")
-    p.add_argument("--public", action="store_true", help="list public rooms to join instead")
-    p.add_argument("--query", "-q", help="with --public: part of a room's title")
-    p = add("join", community.join, "join a public room by name or id, or by an invite link/code")
-    p.add_argument("target", nargs="+", metavar="NAME_OR_CODE")
-    p = add("send", commands.send, "send a message to a room, with files if given")
-    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
-    p.add_argument("text", nargs="*", metavar="TEXT")
+    p = add("login", commands.login)
+    p.add_argument("--email", required=True, help=t("help.email"))
+    p.add_argument("--password", help=t("help.password"))
+    p = add("register", commands.register)
+    p.add_argument("--email", required=True, help=t("help.email"))
+    p.add_argument("--display-name", required=True, help=t("help.display_name"))
+    p.add_argument("--password", help=t("help.password"))
+    add("logout", commands.logout)
+    add("ui", commands.ui)
+    p = add("rooms", commands.rooms)
+    p.add_argument("--public", action="store_true", help=t("help.public"))
+    p.add_argument("--query", "-q", help=t("help.query"))
+    p = add("join", community.join)
+    p.add_argument("target", nargs="+", metavar="NAME_OR_CODE", help=t("help.target"))
+    p = add("send", commands.send)
+    p.add_argument("room", type=commands.room, metavar="ROOM", help=t("help.room"))
+    p.add_argument("text", nargs="*", metavar="TEXT", help=t("help.text"))
+    p.add_argument("--file", action="append", metavar="PATH", help=t("help.file"))
     p.add_argument(
-        "--file", action="append", metavar="PATH", help="attach a file (repeat for more, up to 10)"
+        "--reply-to", type=commands.message_id, metavar="MESSAGE_ID", help=t("help.reply_to")
     )
     p.add_argument(
-        "--reply-to", type=commands.message_id, metavar="MESSAGE_ID", help="quote this message"
+        "--thread", type=commands.message_id, metavar="MESSAGE_ID", help=t("help.thread")
     )
-    p.add_argument(
-        "--thread", type=commands.message_id, metavar="MESSAGE_ID", help="reply in its thread"
-    )
-    p = add("history", commands.history, "print a room's recent messages, oldest first")
-    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
-    p.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="N")
-    p.add_argument("--before", type=int, metavar="SEQ", help="only messages before this seq")
-    p = add("tail", commands.tail, "print a room's messages live (reconnects, never repeats)")
-    p.add_argument("room", type=commands.room, metavar="ROOM", help="its name or id")
-    p.add_argument("--since", type=int, metavar="SEQ", help="also print messages after SEQ")
-    p = add("notify", notifications.notify, "notification level, room mutes and webhooks")
+    p = add("history", commands.history)
+    p.add_argument("room", type=commands.room, metavar="ROOM", help=t("help.room"))
+    limit = {"type": int, "choices": range(1, 201), "metavar": "N", "help": t("help.limit")}
+    p.add_argument("--limit", default=50, **limit)  # type: ignore[arg-type]
+    p.add_argument("--before", type=int, metavar="SEQ", help=t("help.before"))
+    p = add("tail", commands.tail)
+    p.add_argument("room", type=commands.room, metavar="ROOM", help=t("help.room"))
+    p.add_argument("--since", type=int, metavar="SEQ", help=t("help.since"))
+    p = add("notify", notifications.notify)
     notifications.configure(p)
-    p = add("search", search.search, "find messages in your rooms, best match first")
-    p.add_argument("text", nargs="+", metavar="TEXT")
-    p.add_argument("--room", type=commands.room, metavar="ROOM", help="only this room (name or id)")
-    p.add_argument("--limit", type=int, default=20, choices=range(1, 201), metavar="N")
+    p = add("search", search.search)
+    p.add_argument("text", nargs="+", metavar="TEXT", help=t("help.search_text"))
+    p.add_argument("--room", type=commands.room, metavar="ROOM", help=t("help.search_room"))
+    p.add_argument("--limit", default=20, **limit)  # type: ignore[arg-type]
     return parser
 
 
@@ -116,8 +105,11 @@ async def _run(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 failed, 2 usage, 130 interrupted)."""
-    args = build_parser().parse_args(argv)
-    i18n.set_language(getattr(args, "lang", None) or i18n.from_environment(os.environ))
+    words = list(sys.argv[1:] if argv is None else argv)
+    # The language first: the help and argparse's errors are said in it.
+    i18n.set_language(i18n.from_arguments(words, os.environ))
+    with i18n.argparse_words():
+        args = build_parser().parse_args(words)
     try:
         asyncio.run(_run(args))
     except CliError as exc:

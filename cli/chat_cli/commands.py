@@ -136,7 +136,7 @@ async def history(api: Api, args: argparse.Namespace) -> None:
 
 async def tail(api: Api, args: argparse.Namespace) -> None:
     if args.since is not None and args.since < 0:
-        raise UsageError("--since must be 0 or more")
+        raise UsageError(t("cli.since_negative"))
     await Tail(api, await find_room(api, args.room), args.since, as_json=args.json).run()
 
 

@@ -38,7 +38,7 @@ async def join(api: Api, args: argparse.Namespace) -> None:
     """Join by a room id, an invite link or code, or the title of a public room."""
     target = " ".join(args.target).strip()
     if not target:
-        raise UsageError("join what? give a room name, an id, an invite link or a code")
+        raise UsageError(t("join.what"))
     room = await join_target(api, target)
     emit(room, as_json=args.json, text=t("cli.joined", title=room.get("title"), id=room["id"]))
 
@@ -63,10 +63,10 @@ async def join_target(api: Api, target: str) -> dict[str, Any]:
     exact = [r for r in page["items"] if str(r.get("title", "")).casefold() == target.casefold()]
     found = exact or page["items"]
     if not found:
-        raise CliError(f"no public room or invite code matches {target!r}")
+        raise CliError(t("join.none", target=repr(target)))
     if len(found) > 1:
         names = ", ".join(f"{r['title']} ({r['id']})" for r in found[:5])
-        raise CliError(f"{len(found)} public rooms match {target!r}: {names}; join one by id")
+        raise CliError(t("join.several", count=len(found), target=repr(target), names=names))
     return await _post(api, f"/rooms/{found[0]['id']}/join")
 
 

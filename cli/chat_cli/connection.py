@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat_cli.client import REFRESH_MARGIN, Api
 from chat_cli.errors import CliError
+from chat_cli.i18n import error_text, t
 
 MAX_BACKOFF = 10.0
 READY_TIMEOUT = 10.0
@@ -60,7 +61,7 @@ class LiveConnection:
                 # Jitter keeps many clients from reconnecting in lockstep after an outage.
                 delay = min(MAX_BACKOFF, 0.5 * 2**self.attempt) * (0.5 + random.random() / 2)  # noqa: S311
                 self.attempt += 1
-                self.on_status(f"disconnected ({_reason(exc)}); reconnecting in {delay:.1f}s")
+                self.on_status(t("live.disconnected", reason=_reason(exc), delay=f"{delay:.1f}"))
                 await asyncio.sleep(delay)
 
     async def send(self, frame: Frame) -> None:
@@ -123,7 +124,9 @@ async def _first_frame(ws: ClientConnection) -> Frame:
         if frame.get("type") == "ready":
             return frame
         if frame.get("type") == "error":
-            raise CliError(f"gateway error: {frame.get('message') or frame.get('code')}")
+            code = str(frame.get("code") or "")
+            reason = error_text(code, str(frame.get("message") or code))
+            raise CliError(t("tail.gateway_error", reason=reason))
     raise ConnectionError("closed before ready")
 
 

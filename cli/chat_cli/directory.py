@@ -11,6 +11,7 @@ from typing import Any
 
 from chat_cli.client import Api
 from chat_cli.errors import UsageError
+from chat_cli.i18n import t
 from chat_cli.people import Names
 
 
@@ -60,14 +61,14 @@ async def find_room(api: Api, text: str, names: Names | None = None) -> str:
         pass
     wanted = normalized(text)
     if not wanted:
-        raise UsageError("say which room: its name or id")
+        raise UsageError(t("room.which"))
     rooms = await list_rooms(api)
     named = await labels(api, rooms, names or Names(api))
     matches = [room_id for room_id, label in named.items() if normalized(label) == wanted]
     if not matches:
-        raise UsageError(f"you have no room called {text!r} (`chat rooms` lists them)")
+        raise UsageError(t("room.none", name=repr(text)))
     if len(matches) > 1:
         raise UsageError(
-            f"{len(matches)} of your rooms are called {text!r}; use an id: {', '.join(matches)}"
+            t("room.several", count=len(matches), name=repr(text), ids=", ".join(matches))
         )
     return matches[0]

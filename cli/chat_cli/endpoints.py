@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from chat_cli.errors import CliError
+from chat_cli.i18n import t
 
 DEFAULTS = {
     "auth_url": "http://127.0.0.1:8001",
@@ -50,9 +51,9 @@ def fetch_gateway_config(gateway: str, timeout: float = 5.0) -> dict[str, str]:
         response.raise_for_status()
         raw = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise CliError(f"cannot read {url}: {exc}") from exc
+        raise CliError(t("cli.cannot_read", path=url, reason=str(exc))) from exc
     if not isinstance(raw, dict):
-        raise CliError(f"{url} did not return a JSON object")
+        raise CliError(t("cli.not_json", url=url))
     found = {key: str(raw[key]) for key in DEFAULTS if isinstance(raw.get(key), str)}
     if "ws_url" in found and found["ws_url"].startswith("/"):
         base = gateway.rstrip("/").replace("https://", "wss://").replace("http://", "ws://")

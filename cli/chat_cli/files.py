@@ -14,6 +14,7 @@ import httpx
 
 from chat_cli.client import Api, ApiError, _error_from
 from chat_cli.errors import CliError, UsageError
+from chat_cli.i18n import t
 
 CHUNK = 256 * 1024
 MAX_FILES = 10
@@ -33,7 +34,7 @@ def _checked(name: str) -> tuple[Path, int]:
     """The file named on the command line and its size; a usage error if it is not one."""
     path = Path(os.path.expanduser(name))
     if not path.is_file():
-        raise UsageError(f"{name}: no such file")
+        raise UsageError(t("files.no_such_file", name=name))
     return path, path.stat().st_size
 
 
@@ -57,7 +58,7 @@ async def upload(api: Api, room_id: str, name: str) -> dict[str, Any]:
                 timeout=httpx.Timeout(10.0, write=300.0, read=300.0),
             )
         except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach {url}: {exc}") from exc
+            raise CliError(t("cli.unreachable", url=url, reason=str(exc))) from exc
         if response.status_code == 401 and attempt == 1:
             await api.refresh()
             continue
@@ -65,22 +66,23 @@ async def upload(api: Api, room_id: str, name: str) -> dict[str, Any]:
             raise _error_from(response)
         attachment: dict[str, Any] = response.json()
         return attachment
-    raise ApiError(401, "unauthorized", "not logged in")
+    raise ApiError(401, "unauthorized", t("cli.not_logged_in"))
 
 
 async def upload_all(api: Api, room_id: str, paths: list[str]) -> list[str]:
     """Upload each file in turn; their attachment ids."""
     if len(paths) > MAX_FILES:
-        raise UsageError(f"at most {MAX_FILES} files per message")
+        raise UsageError(t("files.too_many", count=MAX_FILES))
     return [str((await upload(api, room_id, p))["id"]) for p in paths]
 
 
 def size_text(size: int) -> str:
+    """``512 B``, ``1.5 KB``, ``2.0 MB``: numbers ungrouped, as scripts read them."""
     if size < 1024:
-        return f"{size} B"
+        return t("files.bytes", n=str(size))
     if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
+        return t("files.kb", n=f"{size / 1024:.1f}")
+    return t("files.mb", n=f"{size / 1024 / 1024:.1f}")
 
 
 def attachment_text(attachment: dict[str, Any], base: str) -> str:
@@ -88,5 +90,6 @@ def attachment_text(attachment: dict[str, Any], base: str) -> str:
     url = str(attachment.get("url") or "")
     if url.startswith("/"):
         url = base.rstrip("/") + url
-    name = str(attachment.get("filename", "file")).replace("\n", " ")
-    return f"[file {name} ({size_text(int(attachment.get('size', 0)))}) {url}]"
+    name = str(attachment.get("filename") or t("files.file")).replace("\n", " ")
+    size = size_text(int(attachment.get("size", 0)))
+    return "[" + t("files.attachment", name=name, size=size, url=url) + "]"

@@ -7,8 +7,10 @@ names a language there is a catalogue for, else English. Adding a language is ad
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -61,6 +63,56 @@ def set_language(code: str | None) -> str:
 
 def language() -> str:
     return _current
+
+
+def from_arguments(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    """The language of a command line, known before it is parsed (its help is in it):
+    ``--lang CODE`` or ``--lang=CODE`` anywhere, else the environment's."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return _code_of(argv[i + 1]) or FALLBACK
+        if arg.startswith("--lang="):
+            return _code_of(arg.split("=", 1)[1]) or FALLBACK
+    return from_environment(env)
+
+
+# argparse's own words ("usage: ", "options", its errors), by their English text.
+ARGPARSE_WORDS = {
+    "usage: ": "argparse.usage",
+    "positional arguments": "argparse.positional",
+    "options": "argparse.options",
+    "show this help message and exit": "argparse.help",
+    "%(prog)s: error: %(message)s\n": "argparse.error",
+    "the following arguments are required: %s": "argparse.required",
+    "invalid choice: %(value)r (choose from %(choices)s)": "argparse.invalid_choice",
+    "invalid %(type)s value: %(value)r": "argparse.invalid_value",
+    "unrecognized arguments: %s": "argparse.unrecognized",
+    "expected one argument": "argparse.expected_one",
+    "expected at least one argument": "argparse.expected_some",
+    "argument %(argument_name)s: %(message)s": "argparse.argument",
+    "ambiguous option: %(option)s could match %(matches)s": "argparse.ambiguous",
+}
+
+
+@contextmanager
+def argparse_words() -> Iterator[None]:
+    """While parsing, argparse says its own words (headings, errors) in the language.
+
+    argparse looks its words up through gettext at the moment it prints them; the catalogue
+    answers instead, keeping argparse's %-placeholders. Anything not listed stays English.
+    """
+
+    def translated(text: str) -> str:
+        key = ARGPARSE_WORDS.get(text)
+        value = _catalogue(_current).get(key) if key else None
+        return value if isinstance(value, str) else text
+
+    saved = argparse._  # type: ignore[attr-defined]
+    argparse._ = translated  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._ = saved  # type: ignore[attr-defined]
 
 
 def t(key: str, **values: Any) -> str:

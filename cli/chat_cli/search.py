@@ -16,6 +16,7 @@ from typing import Any
 from chat_cli.client import Api
 from chat_cli.directory import find_room, labels, list_rooms
 from chat_cli.errors import UsageError
+from chat_cli.i18n import t
 from chat_cli.output import emit, message_line, note
 from chat_cli.people import Names
 
@@ -41,9 +42,9 @@ def shown(highlight: str, *, marks: bool) -> str:
 async def search(api: Api, args: argparse.Namespace) -> None:
     text = " ".join(args.text).strip()
     if not text:
-        raise UsageError("nothing to search for")
+        raise UsageError(t("search.nothing"))
     if len(text) > QUERY_MAX:
-        raise UsageError(f"the query is {len(text)} characters; at most {QUERY_MAX} are allowed")
+        raise UsageError(t("search.too_long", count=len(text), max=QUERY_MAX))
     params: dict[str, Any] = {"q": text, "limit": args.limit}
     if args.room:
         params["room_id"] = await find_room(api, args.room)
@@ -62,6 +63,6 @@ async def search(api: Api, args: argparse.Namespace) -> None:
         line = message_line({**message, "body": body}, sender)
         emit(None, as_json=False, text=f"{titles.get(str(message['room_id']), '?')}  {line}")
     if not page["items"]:
-        note("# no messages match")
+        note(t("search.none"))
     elif page.get("next_cursor"):
-        note(f"# more matches: raise --limit (now {args.limit})")
+        note(t("search.more", limit=args.limit))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chat_cli.errors import CliError
+from chat_cli.i18n import t
 
 FILE_NAME = "session.json"
 
@@ -56,9 +57,9 @@ class SessionStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise CliError(f"cannot read {self.path}: {exc}") from exc
+            raise CliError(t("cli.cannot_read", path=str(self.path), reason=str(exc))) from exc
         if not isinstance(raw, dict):
-            raise CliError(f"{self.path} is not a session file; log in again")
+            raise CliError(t("cli.not_session", path=str(self.path)))
         known = {k: raw[k] for k in Session.__dataclass_fields__ if k in raw}
         return Session(**known)
 

@@ -8,8 +8,16 @@ from chat_cli.client import Api
 from chat_cli.connection import LiveConnection
 from chat_cli.errors import CliError
 from chat_cli.feed import Gap, RoomFeed
+from chat_cli.i18n import error_text, t
 from chat_cli.output import emit, message_line, note, reaction_line, thread_line
 from chat_cli.people import Names
+
+
+def _frame_error(frame: dict[str, Any]) -> str:
+    """A gateway error frame in words: the sentence for its code (the gateway's own in English)."""
+    code = str(frame.get("code") or "")
+    message = str(frame.get("message") or code)
+    return error_text(code, message) if code else message
 
 
 class Tail:
@@ -30,7 +38,7 @@ class Tail:
 
     def _status(self, text: str) -> None:
         if text == "connected":
-            text = f"connected: room {self.feed.room_id}, after seq {self.feed.last_seq}"
+            text = t("tail.connected", room=self.feed.room_id, seq=str(self.feed.last_seq))
         note(f"# {text}")
 
     async def _on_frame(self, frame: dict[str, Any]) -> None:
@@ -53,9 +61,9 @@ class Tail:
         elif kind == "room_removed":
             room = frame.get("room") or {}
             if str(room.get("id")) == self.feed.room_id:
-                raise CliError(f"removed from room {self.feed.room_id}")
+                raise CliError(t("tail.removed", room=self.feed.room_id))
         elif kind == "error":
-            note(f"# gateway error: {frame.get('message') or frame.get('code')}")
+            note("# " + t("tail.gateway_error", reason=_frame_error(frame)))
 
     async def _fill(self, gap: Gap) -> None:
         """Print what history holds between the last printed seq and a message that jumped."""

@@ -7,7 +7,7 @@
 // puts user data into innerHTML and loads no third-party script, which is what keeps the
 // stored token out of reach of injected code.
 
-import { humanError } from "./errors.js";
+import { errorText, t } from "./i18n.js";
 
 const REFRESH_KEY = "chat.refresh_token";
 // Refresh this long before the access token expires, so calls never race the expiry.
@@ -29,7 +29,7 @@ let config = null;
 export async function loadConfig() {
   if (config) return config;
   const response = await fetch("config.json", { cache: "no-store" });
-  if (!response.ok) throw new ApiError(response.status, "config", "Could not load the app configuration.");
+  if (!response.ok) throw new ApiError(response.status, "config", t("error.config"));
   const raw = await response.json();
   // Behind one ingress the services may share the page's origin: "" or "/" means this origin.
   const http = (value) => new URL(value || "/", window.location.href).href.replace(/\/$/, "");
@@ -59,7 +59,7 @@ async function errorFrom(response) {
   const retry = response.headers.get("Retry-After");
   const retryAfter = retry ? Number(retry) : null;
   // People read `message`; the service's own words stay on the error for debugging.
-  const error = new ApiError(response.status, code, humanError({ status: response.status, code, field, retryAfter }), retryAfter);
+  const error = new ApiError(response.status, code, errorText({ status: response.status, code, field, retryAfter }), retryAfter);
   error.field = field;
   error.serverMessage = serverMessage;
   return error;
@@ -75,7 +75,7 @@ class Session extends EventTarget {
     this.inflight = null;
     // Another tab logging out ends this tab's session too.
     window.addEventListener("storage", (event) => {
-      if (event.key === REFRESH_KEY && !event.newValue && this.accessToken) this.end("Signed out in another tab.");
+      if (event.key === REFRESH_KEY && !event.newValue && this.accessToken) this.end("session.other_tab");
     });
   }
 
@@ -105,7 +105,7 @@ class Session extends EventTarget {
 
   async refreshNow() {
     const token = this.storedRefresh;
-    if (!token) { this.end("Please log in."); throw new ApiError(401, "no_session", "Please log in."); }
+    if (!token) { this.end("session.log_in"); throw new ApiError(401, "no_session", t("error.no_session")); }
     let response;
     try {
       response = await fetch(`${config.auth}/auth/refresh`, {
@@ -114,11 +114,11 @@ class Session extends EventTarget {
         body: JSON.stringify({ refresh_token: token }),
       });
     } catch {
-      throw new ApiError(0, "network", "Can't reach the server. Check your connection.");
+      throw new ApiError(0, "network", t("error.network"));
     }
     if (response.status === 401) {
       const error = await errorFrom(response);
-      this.end("Your session has ended. Please log in again.");
+      this.end("session.ended");
       throw error;
     }
     if (!response.ok) throw await errorFrom(response);
@@ -131,7 +131,8 @@ class Session extends EventTarget {
     return this.accessToken;
   }
 
-  /** Forget everything locally and tell the app (which shows the login screen). */
+  /** Forget everything locally and tell the app (which shows the login screen); `reason` is
+   * the catalogue key of what the login screen says. */
   end(reason) {
     clearTimeout(this.timer);
     const wasIn = Boolean(this.accessToken);
@@ -146,8 +147,8 @@ export const session = new Session();
 
 /**
  * Call a service: api("GET", "rooms", "/rooms", {query: {...}}). Returns the parsed JSON
- * (null for 204); throws ApiError with the service's error.message. A 401 refreshes the
- * access token once and retries.
+ * (null for 204); throws ApiError whose message is the translated sentence for its code. A
+ * 401 refreshes the access token once and retries.
  */
 export async function api(method, service, path, options = {}) {
   const { json, body, contentType, query, auth = true } = options;
@@ -163,7 +164,7 @@ export async function api(method, service, path, options = {}) {
     try {
       return await fetch(url, { method, headers, body: json !== undefined ? JSON.stringify(json) : body });
     } catch {
-      throw new ApiError(0, "network", "Can't reach the server. Check your connection.");
+      throw new ApiError(0, "network", t("error.network"));
     }
   };
   let response = await send();
@@ -173,7 +174,7 @@ export async function api(method, service, path, options = {}) {
   }
   if (!response.ok) {
     const error = await errorFrom(response);
-    if (response.status === 401 && auth) session.end("Your session has ended. Please log in again.");
+    if (response.status === 401 && auth) session.end("session.ended");
     throw error;
   }
   if (response.status === 204) return null;
@@ -210,7 +211,7 @@ export async function logout() {
   try {
     if (token) await api("POST", "auth", "/auth/logout", { json: { refresh_token: token }, auth: false });
   } finally {
-    session.end("Signed out.");
+    session.end("session.signed_out");
   }
 }
 

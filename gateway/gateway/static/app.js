@@ -2,7 +2,7 @@
 
 import { ApiError, api, getConfig, loadConfig, login, logout, register, resumeSession, session } from "./api.js";
 import { $, showError, toast } from "./dom.js";
-import { humanError } from "./errors.js";
+import { errorText, t } from "./i18n.js";
 import {
   addNotice, fillGap, initChat, isReading, markSeen, onMessage, renderMessages, sendFailed, showConversation,
 } from "./chat.js";
@@ -37,9 +37,9 @@ function selectTab(which) {
   const loginTab = which === "login";
   $("#tab-login").setAttribute("aria-selected", String(loginTab));
   $("#tab-register").setAttribute("aria-selected", String(!loginTab));
-  $("#login-form").hidden = !loginTab;
-  $("#register-form").hidden = loginTab;
-  $("#auth-sub").textContent = loginTab ? "Sign in to pick up where you left off." : "It takes ten seconds.";
+  $("#login-panel").hidden = !loginTab;
+  $("#register-panel").hidden = loginTab;
+  $("#auth-sub").textContent = t(loginTab ? "auth.subtitle" : "auth.subtitle_register");
   (loginTab ? $("#login-form") : $("#register-form")).querySelector("input").focus();
 }
 
@@ -71,7 +71,7 @@ function setupAuth() {
   loginForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const f = loginForm.elements;
-    if (!f.email.value.trim() || !f.password.value) return showError(loginForm.querySelector(".form-error"), new Error("Enter your email and password."));
+    if (!f.email.value.trim() || !f.password.value) return showError(loginForm.querySelector(".form-error"), new Error(t("auth.need_credentials")));
     return submitAuth(loginForm, () => login(f.email.value.trim(), f.password.value));
   });
   const registerForm = $("#register-form");
@@ -79,16 +79,14 @@ function setupAuth() {
     event.preventDefault();
     const f = registerForm.elements;
     const error = registerForm.querySelector(".form-error");
-    if (!f.display_name.value.trim()) return showError(error, new Error("Choose a display name."));
-    if (!f.email.value.includes("@")) return showError(error, new Error("Enter a valid email address."));
-    if (f.password.value.length < 8) return showError(error, new Error("The password needs at least 8 characters."));
+    if (!f.display_name.value.trim()) return showError(error, new Error(t("auth.need_name")));
+    if (!f.email.value.includes("@")) return showError(error, new Error(t("auth.need_email")));
+    if (f.password.value.length < 8) return showError(error, new Error(t("auth.need_password")));
     return submitAuth(registerForm, () => register(f.email.value.trim(), f.password.value, f.display_name.value.trim()));
   });
 }
 
 // ---- the app ------------------------------------------------------------------------------
-
-const CONN_TEXT = { idle: "Offline", connecting: "Connecting…", online: "Online", reconnecting: "Reconnecting…" };
 
 async function enterApp() {
   state.me = session.user;
@@ -100,7 +98,7 @@ async function enterApp() {
   conn.addEventListener("state", (event) => {
     const node = $("#conn-state");
     node.dataset.state = event.detail.state;
-    node.textContent = CONN_TEXT[event.detail.state];
+    node.textContent = t(`conn.${event.detail.state}`);
     $("#conn-banner").hidden = event.detail.state !== "reconnecting";
     // Unsent messages say whether they are on their way or waiting for the connection.
     if (state.currentRoomId) renderMessages();
@@ -122,7 +120,7 @@ async function enterApp() {
   try {
     await loadRooms();
   } catch (err) {
-    toast(`Could not load your rooms: ${err.message}`, "error");
+    toast(t("app.rooms_failed", { reason: errorText(err) }), "error");
   }
   const wanted = sessionStorage.getItem("chat.open_room");
   if (wanted && state.rooms.has(wanted)) openRoom(wanted);
@@ -158,7 +156,7 @@ function wire(c) {
   c.addEventListener("ack", (event) => { if (event.detail.message) onMessage(event.detail.message); else renderMessages(); });
   c.addEventListener("gap", (event) => fillGap(event.detail.room_id).catch(() => {}));
   c.addEventListener("send_failed", (event) => sendFailed(event.detail));
-  c.addEventListener("server_error", (event) => toast(humanError({ code: event.detail.code }), "error"));
+  c.addEventListener("server_error", (event) => toast(errorText({ code: event.detail.code }), "error"));
   for (const type of ["message_edited", "message_deleted"]) {
     c.addEventListener(type, (event) => { onMessage(event.detail.message); noteEdit(event.detail.message); });
   }
@@ -264,11 +262,12 @@ function updateHeader() {
   $("#chat-title").textContent = roomTitle(room);
   const online = state.online.get(room.id) || new Set();
   let sub;
-  if (room.kind === "direct") sub = online.has(room.peerId) ? "Online" : offlineText(room.peerId);
+  if (room.kind === "direct") sub = online.has(room.peerId) ? t("members.online") : offlineText(room.peerId);
   else {
     const count = state.members.get(room.id)?.length ?? room.member_count;
     const others = [...online].filter((id) => id !== state.me.id).length;
-    sub = `${count} ${count === 1 ? "member" : "members"}${others ? ` · ${others + 1} online` : ""}`;
+    const members = t("rooms.members", { count });
+    sub = others ? t("app.members_online", { members, count: others + 1 }) : members;
   }
   $("#chat-sub").textContent = sub;
 }
@@ -299,7 +298,7 @@ function setupApp() {
   $("#back-button").addEventListener("click", closeRoom);
   $("#logout-button").addEventListener("click", async () => {
     await forgetDevice().catch(() => {});
-    try { await logout(); } catch (err) { toast(`Signed out here, but the server said: ${err.message}`, "error"); }
+    try { await logout(); } catch (err) { toast(t("app.signed_out_but", { reason: errorText(err) }), "error"); }
   });
   session.addEventListener("ended", (event) => leaveApp(event.detail));
 }
@@ -312,10 +311,10 @@ function leaveApp(reason) {
   state.currentRoomId = null;
   sessionStorage.removeItem("chat.open_room");
   // The app's listeners hang off nodes that stay; a reload gives a clean page for the next user.
-  if (reason === "Signed out.") { window.location.reload(); return; }
+  if (reason === "session.signed_out") { window.location.reload(); return; }
   show("auth");
   selectTab("login");
-  showError($("#login-form .form-error"), new Error(reason));
+  showError($("#login-form .form-error"), new Error(t(reason)));
 }
 
 /** Start: the configuration, then a session from the stored refresh token, else sign-in. */
@@ -326,7 +325,7 @@ async function boot() {
       await loadConfig();
       break;
     } catch (err) {
-      $("#boot").textContent = `Could not start: ${err.message} Retrying…`;
+      $("#boot").textContent = t("app.start_failed", { reason: errorText(err) });
       await new Promise((resolve) => { setTimeout(resolve, 3000); });
     }
   }
@@ -341,7 +340,7 @@ async function boot() {
     } catch (err) {
       // Only a network failure is worth waiting out; a refused token means signing in again.
       if (!(err instanceof ApiError && err.status === 0)) break;
-      $("#boot").textContent = `${err.message} Retrying…`;
+      $("#boot").textContent = t("app.retrying", { reason: errorText(err) });
       await new Promise((resolve) => { setTimeout(resolve, 3000); });
     }
   }

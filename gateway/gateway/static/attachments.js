@@ -2,7 +2,6 @@
 // waiting in the tray go with the next message sent; a message shows its images as
 // thumbnails (click for full size) and its other files as download links with name and size.
 
-import { humanError } from "./errors.js";
 import { api, getConfig, session } from "./api.js";
 import { $, el, toast } from "./dom.js";
 import { errorText, lang, t } from "./i18n.js";

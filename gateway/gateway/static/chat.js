@@ -1,7 +1,7 @@
 // The open conversation: history as you scroll up, live messages, sending, edit and delete.
 
 import { api } from "./api.js";
-import { humanError } from "./errors.js";
+import { errorText, t } from "./i18n.js";
 import { $, clockTime, dayLabel, el, fullTime, sameLocalDay, showError, toast } from "./dom.js";
 import { attachmentsNode } from "./attachments.js";
 import { avatarNode, nameNode } from "./people.js";
@@ -14,12 +14,6 @@ import {
 
 const PAGE = 50;
 
-const TEXT = {
-  newMessages: "New messages",
-  sending: "Sending…",
-  waiting: "Waiting for the connection…",
-  notSent: (why) => `Not sent: ${why}`,
-};
 // Consecutive messages of one sender within this many ms share one header.
 const GROUP_MS = 5 * 60 * 1000;
 
@@ -52,7 +46,7 @@ export async function showConversation(roomId) {
   renderMessages();
   scrollToBottom();
   if (!convo.loaded) {
-    setHistoryState("Loading messages…");
+    setHistoryState(t("chat.loading"));
     try {
       const page = await api("GET", "messages", "/messages", { query: { room_id: roomId, limit: PAGE } });
       convo.loaded = true;
@@ -61,7 +55,7 @@ export async function showConversation(roomId) {
       await fillGap(roomId);
       await loadNotices(roomId);
     } catch (err) {
-      setHistoryState(`Could not load messages: ${err.message}`);
+      setHistoryState(t("chat.load_failed", { reason: errorText(err) }));
       return;
     }
     if (state.currentRoomId !== roomId) return;
@@ -90,7 +84,7 @@ async function loadOlder() {
   const convo = roomId && state.convos.get(roomId);
   if (!convo?.loaded || !convo.hasMore || loadingOlder) return;
   loadingOlder = true;
-  setHistoryState("Loading earlier messages…");
+  setHistoryState(t("chat.loading_older"));
   const scroller = $("#scroller");
   try {
     const page = await api("GET", "messages", "/messages", { query: { room_id: roomId, before_seq: convo.oldest, limit: PAGE } });
@@ -103,7 +97,7 @@ async function loadOlder() {
       scroller.scrollTop = scroller.scrollHeight - before;
     }
   } catch (err) {
-    setHistoryState(`Could not load earlier messages: ${err.message}`);
+    setHistoryState(t("chat.load_older_failed", { reason: errorText(err) }));
   } finally {
     loadingOlder = false;
   }
@@ -179,10 +173,10 @@ export function addNotice(roomId, frame) {
 }
 
 export function sendFailed({ entry, code }) {
-  const text = humanError({ code });
+  const text = errorText({ code });
   failed.set(entry.client_msg_id, { entry, message: text });
   if (entry.room_id === state.currentRoomId) renderMessages();
-  toast(`Message not sent: ${text}`, "error");
+  toast(t("chat.not_sent", { reason: text }), "error");
 }
 
 /** Rebuild the message list of the open room. */
@@ -222,7 +216,7 @@ export function renderMessages() {
   for (const message of messages) {
     dayLine(message.created_at);
     if (!marked && message.seq > convo.markerAfter && message.sender_id !== state.me.id) {
-      nodes.push(el("li", { class: "unread-marker", role: "separator", "aria-label": TEXT.newMessages }, el("span", { text: TEXT.newMessages })));
+      nodes.push(el("li", { class: "unread-marker", role: "separator", "aria-label": t("chat.new_messages") }, el("span", { text: t("chat.new_messages") })));
       marked = true;
       prev = null;
     }
@@ -234,7 +228,7 @@ export function renderMessages() {
   pushNotices(Infinity);
   for (const p of waiting) if (!p.thread_root_id) nodes.push(pendingNode(p));
   list.replaceChildren(...nodes.filter(Boolean));
-  setHistoryState(!convo.loaded ? "Loading messages…" : convo.hasMore ? "" : messages.length ? "This is the beginning of the conversation." : "No messages yet. Say hello!");
+  setHistoryState(!convo.loaded ? t("chat.loading") : convo.hasMore ? "" : t(messages.length ? "chat.beginning" : "chat.no_messages"));
 }
 
 function messageNode(message, prev) {
@@ -246,10 +240,10 @@ function messageNode(message, prev) {
   if (state.convos.get(message.room_id)?.hitSeq === message.seq) classes.push("hit");
   const actions = [...actionButtons(message)];
   if (!message.deleted && own) {
-    actions.push(el("button", { type: "button", class: "ghost small", "aria-label": "Edit message", onclick: () => openEdit(message) }, "Edit"));
+    actions.push(el("button", { type: "button", class: "ghost small", "aria-label": t("chat.edit_message"), onclick: () => openEdit(message) }, t("chat.edit")));
   }
   if (!message.deleted && (own || canModerate(message.room_id))) {
-    actions.push(el("button", { type: "button", class: "ghost small", "aria-label": "Delete message", onclick: () => deleteMessage(message) }, "Delete"));
+    actions.push(el("button", { type: "button", class: "ghost small", "aria-label": t("chat.delete_message"), onclick: () => deleteMessage(message) }, t("chat.delete")));
   }
   actions.push(...messageActions(message));
   const hidden = !message.deleted && blocked.has(message.sender_id);
@@ -257,16 +251,16 @@ function messageNode(message, prev) {
   return el("li", { class: classes.join(" "), dataset: { seq: message.seq, id: message.id }, tabindex: actions.length ? "0" : null },
     !own ? (grouped ? el("span", { class: "avatar-gap" }) : avatarNode(message.sender_id, "avatar small")) : null,
     el("div", { class: "bubble" },
-      !grouped ? el("div", { class: "meta" }, own ? el("span", { class: "name", text: "You" }) : nameNode(message.sender_id)) : null,
+      !grouped ? el("div", { class: "meta" }, own ? el("span", { class: "name", text: t("common.you") }) : nameNode(message.sender_id)) : null,
       quoteNode(message),
       message.deleted
-        ? el("p", { class: "body", text: "This message was deleted." })
+        ? el("p", { class: "body", text: t("chat.deleted") })
         : hidden
-          ? el("p", { class: "body hidden-body", text: "Hidden: you blocked this person." })
+          ? el("p", { class: "body hidden-body", text: t("chat.hidden") })
           : message.body ? el("p", { class: "body", text: message.body }) : null,
       hidden ? null : attachmentsNode(message),
       el("div", { class: "foot" },
-        message.edited_at && !message.deleted ? el("span", { class: "edited", title: `Edited ${fullTime(message.edited_at)}` }, "edited") : null,
+        message.edited_at && !message.deleted ? el("span", { class: "edited", title: t("chat.edited_at", { time: fullTime(message.edited_at) }) }, t("chat.edited")) : null,
         el("time", { datetime: message.created_at, title: fullTime(message.created_at), text: clockTime(message.created_at) })),
       reactionsNode(message),
       threadLink(message)),
@@ -278,12 +272,12 @@ function pendingNode(p) {
   return el("li", { class: `msg own cont ${failure ? "failed" : "pending"}`, dataset: { clientMsgId: p.client_msg_id } },
     el("div", { class: "bubble" },
       p.body ? el("p", { class: "body", text: p.body }) : null,
-      p.attachment_ids ? el("p", { class: "body muted", text: `${p.attachment_ids.length} file(s)` }) : null,
+      p.attachment_ids ? el("p", { class: "body muted", text: t("chat.files", { count: p.attachment_ids.length }) }) : null,
       el("div", { class: "foot" },
-        el("span", { class: "status", text: failure ? TEXT.notSent(failure) : conn.state === "online" ? TEXT.sending : TEXT.waiting }))),
+        el("span", { class: "status", text: failure ? t("chat.not_sent_short", { reason: failure }) : t(conn.state === "online" ? "chat.sending" : "chat.waiting") }))),
     failure ? el("div", { class: "actions visible" },
-      el("button", { type: "button", class: "ghost small", onclick: () => retry(p.client_msg_id) }, "Retry"),
-      el("button", { type: "button", class: "ghost small", onclick: () => { failed.delete(p.client_msg_id); renderMessages(); } }, "Discard")) : null);
+      el("button", { type: "button", class: "ghost small", onclick: () => retry(p.client_msg_id) }, t("chat.retry")),
+      el("button", { type: "button", class: "ghost small", onclick: () => { failed.delete(p.client_msg_id); renderMessages(); } }, t("chat.discard"))) : null);
 }
 
 function retry(clientMsgId) {
@@ -296,12 +290,12 @@ function retry(clientMsgId) {
 }
 
 async function deleteMessage(message) {
-  if (!window.confirm("Delete this message for everyone?")) return;
+  if (!window.confirm(t("chat.delete_confirm"))) return;
   try {
     const answer = await api("DELETE", "messages", `/messages/${message.id}`);
     onMessage(answer?.id ? answer : { ...message, body: null, deleted: true });
   } catch (err) {
-    toast(`Could not delete: ${err.message}`, "error");
+    toast(t("chat.delete_failed", { reason: errorText(err) }), "error");
   }
 }
 
@@ -331,8 +325,8 @@ function setupEditDialog() {
     event.preventDefault();
     const body = $("#edit-input").value.trim();
     const error = form.querySelector(".form-error");
-    if (!body) return showError(error, new Error("A message can't be empty; delete it instead."));
-    if ([...body].length > 4000) return showError(error, new Error(`That is ${[...body].length.toLocaleString()} characters; the limit is 4,000.`));
+    if (!body) return showError(error, new Error(t("chat.edit_empty")));
+    if ([...body].length > 4000) return showError(error, new Error(t("chat.edit_too_long", { count: [...body].length, limit: 4000 })));
     try {
       const answer = await api("PATCH", "messages", `/messages/${editing.id}`, { json: { body } });
       onMessage(answer?.id ? answer : { ...editing, body, edited_at: new Date().toISOString() });

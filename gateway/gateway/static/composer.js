@@ -5,6 +5,7 @@ import { renderMessages, scrollToBottom } from "./chat.js";
 import { sendExtras } from "./conversations.js";
 import { state, userName } from "./state.js";
 import { takeAttachmentIds } from "./attachments.js";
+import { t } from "./i18n.js";
 
 // Tell the room at most this often that we are typing; the others show it for 3 s.
 const TYPING_EVERY_MS = 2500;
@@ -12,13 +13,6 @@ const TYPING_EVERY_MS = 2500;
 export const MAX_CHARS = 4000;
 // The counter shows from here on, so the limit is never a surprise.
 const COUNT_FROM = 3500;
-
-const TEXT = {
-  tooLong: (n) => `This message is ${n.toLocaleString()} characters; the limit is ${MAX_CHARS.toLocaleString()}. Shorten it, or send it in parts.`,
-  onlySpaces: "Type something first: a message of only spaces isn't sent.",
-  waitForFiles: "Wait for the files to finish uploading.",
-  counter: (n) => `${n.toLocaleString()} / ${MAX_CHARS.toLocaleString()}`,
-};
 
 /** Characters as the server counts them: code points, not UTF-16 units. */
 export const charCount = (text) => [...text].length;
@@ -33,7 +27,7 @@ function updateCount(input) {
   const n = charCount(input.value);
   const counter = $("#composer-count");
   counter.hidden = n < COUNT_FROM;
-  counter.textContent = TEXT.counter(n);
+  counter.textContent = t("composer.counter", { count: n, limit: MAX_CHARS });
   counter.classList.toggle("over", n > MAX_CHARS);
   input.setAttribute("aria-invalid", String(n > MAX_CHARS));
   if (n <= MAX_CHARS && $("#composer-note").dataset.kind === "long") note(null);
@@ -70,11 +64,11 @@ export function initComposer(connection) {
     if (!state.currentRoomId) return;
     const noteNode = $("#composer-note");
     // Refuse, never cut: the whole text stays in the box for the writer to shorten.
-    if (charCount(body) > MAX_CHARS) { noteNode.dataset.kind = "long"; note(TEXT.tooLong(charCount(body))); return; }
+    if (charCount(body) > MAX_CHARS) { noteNode.dataset.kind = "long"; note(t("composer.too_long_count", { count: charCount(body), limit: MAX_CHARS })); return; }
     const attachmentIds = takeAttachmentIds(state.currentRoomId);
-    if (attachmentIds === null) { toast(TEXT.waitForFiles, "info"); return; }
+    if (attachmentIds === null) { toast(t("composer.wait_uploads"), "info"); return; }
     if (!body && !attachmentIds.length) {
-      if (input.value.length) { noteNode.dataset.kind = "spaces"; note(TEXT.onlySpaces); }
+      if (input.value.length) { noteNode.dataset.kind = "spaces"; note(t("composer.only_spaces")); }
       return;
     }
     note(null);
@@ -109,7 +103,10 @@ export function stopTyping(roomId, userId) {
 export function renderTyping() {
   const typers = [...(state.typing.get(state.currentRoomId)?.keys() ?? [])];
   const names = typers.map(userName);
-  const text = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…`
-    : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : "Several people are typing…";
+  // One or two people by name; more by count, in the language's plural ("3 people are typing…").
+  const text = names.length === 0 ? ""
+    : names.length === 1 ? t("composer.typing_one", { name: names[0] })
+      : names.length === 2 ? t("composer.typing_two", { first: names[0], second: names[1] })
+        : t("composer.typing_count", { count: names.length });
   $("#typing").textContent = text;
 }

@@ -186,7 +186,7 @@ function panel() {
     node = el("aside", { id: "thread-panel", class: "thread-panel", "aria-label": t("convo.thread"), hidden: true },
       el("header", { class: "panel-head" },
         el("h2", { text: t("convo.thread") }),
-        el("button", { type: "button", class: "ghost icon", "aria-label": t("convo.close_thread"), onclick: closeThread }, "×")),
+        el("button", { type: "button", class: "ghost icon", "aria-label": t("convo.close_thread"), dataset: { closeThread: "" }, onclick: closeThread }, "×")),
       el("ol", { id: "thread-list", class: "messages" }),
       el("form", { id: "thread-form", class: "composer" },
         el("label", { for: "thread-input", class: "sr-only" }, t("convo.reply_in_thread")),

@@ -91,15 +91,57 @@ export function t(key, vars = {}) {
   return interpolate(value, vars);
 }
 
-/** A server error in words: the translated sentence for its code, never the server's text. */
+/**
+ * The pieces of a sentence whose placeholders may be DOM nodes (a person's live name): the
+ * translated text split around them, for el(tag, {}, ...tParts(key, {name: node})).
+ */
+export function tParts(key, vars = {}) {
+  const nodes = {};
+  const plain = {};
+  for (const [name, value] of Object.entries(vars)) {
+    if (value instanceof Node) nodes[name] = value; else plain[name] = value;
+  }
+  const text = t(key, plain);
+  return text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
+    const name = part.match(/^\{(\w+)\}$/)?.[1];
+    return name && name in nodes ? nodes[name] : part;
+  });
+}
+
+// The codes that mean "something you entered is not valid": the field, if named, says which.
+const INVALID = new Set(["invalid_input", "invalid_field", "missing_field", "bad_request"]);
+// An answer with an unlisted code still says what kind of refusal it was by its status.
+const BY_STATUS = {
+  400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict",
+  413: "too_large", 415: "unsupported_media_type", 422: "invalid_input", 429: "rate_limited",
+};
+
+/**
+ * A refusal in words, in the viewer's language: {status, code, field, retryAfter} (an
+ * ApiError, a websocket error frame, or a plain Error of the client's own). The sentence for
+ * its code, else for its status; never the server's own text. A code missing from the
+ * language is shown in English; an unknown one gets the generic sentence.
+ */
 export function errorText(error) {
-  const code = error?.code;
-  // A refused field says which: "Enter a valid email address." beats "not valid".
-  if (code === "invalid_input" && error?.field && has(`error.field.${error.field}`)) {
-    return t(`error.field.${error.field}`);
+  const code = error?.code ?? "";
+  const status = Number(error?.status ?? 0);
+  if (code === "rate_limited" || status === 429) {
+    const seconds = Number(error?.retryAfter);
+    return seconds > 0 ? t("error.rate_limited_in", { count: seconds }) : t("error.rate_limited");
+  }
+  if (INVALID.has(code) || (status === 422 && !has(`error.${code}`))) {
+    // A refused field says which: "Enter a valid email address." beats "not valid".
+    const name = String(error?.field || "").split(".").at(-1);
+    if (name && has(`error.field.${name}`)) return t(`error.field.${name}`);
+    return t(has(`error.${code}`) ? `error.${code}` : "error.invalid_input");
   }
   if (code && has(`error.${code}`)) return t(`error.${code}`);
-  if (error && !code && error.message) return error.message; // the client's own sentences
+  if (BY_STATUS[status]) return t(`error.${BY_STATUS[status]}`);
+  if (status >= 500) return t("error.unavailable");
+  // The client's own sentences (new Error(t(...))) carry neither code nor status; a failed
+  // fetch (a TypeError in the browser's words) means the server could not be reached.
+  if (error?.constructor === Error && !code && !status && error.message) return error.message;
+  if (error instanceof TypeError) return t("error.network");
   return t("error.unknown");
 }
 
@@ -267,6 +309,7 @@ export function applyTranslations(root = document) {
 }
 
 function applyAll() {
+  document.title = t("app.title");
   if (current !== FALLBACK) applyShell();
   applyTranslations();
 }

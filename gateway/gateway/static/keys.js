@@ -5,24 +5,10 @@ import { $, el } from "./dom.js";
 import { editLastOwn } from "./chat.js";
 import { toggleMembers } from "./members.js";
 import { emit, roomTitle, state } from "./state.js";
+import { t } from "./i18n.js";
 
-const TEXT = {
-  shortcutsTitle: "Keyboard shortcuts",
-  switchTitle: "Go to a room",
-  switchLabel: "Room name",
-  switchPlaceholder: "Type to filter your rooms",
-  noRooms: "No room matches.",
-  close: "Close",
-  keys: [
-    ["Enter", "Send the message"],
-    ["Shift + Enter", "New line"],
-    ["↑ (empty message box)", "Edit your last message"],
-    ["Ctrl + K", "Go to a room by name"],
-    ["Alt + ↑ / Alt + ↓", "Previous / next room"],
-    ["Esc", "Close the open panel or dialog"],
-    ["?", "Show this list"],
-  ],
-};
+// Each shortcut: its keys (catalogue key "keys.key.<name>") and what it does ("keys.do.<name>").
+const SHORTCUTS = ["send", "newline", "edit_last", "switch", "step", "close", "help"];
 
 let closeRoomFn = () => {};
 
@@ -42,7 +28,7 @@ function step(delta) {
 function dialog(id, title, ...body) {
   let node = $(`#${id}`);
   if (node) return node;
-  const close = el("button", { type: "button", class: "ghost", onclick: () => node.close() }, TEXT.close);
+  const close = el("button", { type: "button", class: "ghost", onclick: () => node.close() }, t("common.close"));
   node = el("dialog", { id, "aria-labelledby": `${id}-title` },
     el("div", { class: "stack" }, el("h2", { id: `${id}-title`, text: title }), ...body, el("div", { class: "row end" }, close)));
   document.body.append(node);
@@ -50,15 +36,16 @@ function dialog(id, title, ...body) {
 }
 
 function showShortcuts() {
-  const node = dialog("shortcuts-dialog", TEXT.shortcutsTitle,
-    el("dl", { class: "shortcuts" }, ...TEXT.keys.flatMap(([keys, what]) => [el("dt", {}, el("kbd", { text: keys })), el("dd", { text: what })])));
+  const node = dialog("shortcuts-dialog", t("keys.shortcuts"),
+    el("dl", { class: "shortcuts" }, ...SHORTCUTS.flatMap((name) => [
+      el("dt", {}, el("kbd", { text: t(`keys.key.${name}`) })), el("dd", { text: t(`keys.do.${name}`) })])));
   if (!node.open) node.showModal();
 }
 
 function showSwitcher() {
-  const input = el("input", { id: "switch-input", type: "search", autocomplete: "off", placeholder: TEXT.switchPlaceholder });
-  const list = el("ul", { id: "switch-results", class: "people", "aria-label": TEXT.switchTitle });
-  const node = dialog("switch-dialog", TEXT.switchTitle, el("label", {}, TEXT.switchLabel, " ", input), list);
+  const input = el("input", { id: "switch-input", type: "search", autocomplete: "off", placeholder: t("keys.switch_placeholder") });
+  const list = el("ul", { id: "switch-results", class: "people", "aria-label": t("keys.switch_title") });
+  const node = dialog("switch-dialog", t("keys.switch_title"), el("label", {}, t("shell.room_name"), " ", input), list);
   const field = $("#switch-input", node);
   const results = $("#switch-results", node);
   const matches = () => {
@@ -70,7 +57,7 @@ function showSwitcher() {
     const rooms = matches();
     results.replaceChildren(...(rooms.length
       ? rooms.map((room) => el("li", {}, el("button", { type: "button", class: "ghost", dataset: { roomId: room.id }, onclick: () => pick(room) }, roomTitle(room))))
-      : [el("li", { class: "empty", text: TEXT.noRooms })]));
+      : [el("li", { class: "empty", text: t("keys.no_rooms") })]));
   };
   if (!node.dataset.wired) {
     node.dataset.wired = "1";
@@ -116,7 +103,7 @@ function onKey(event) {
   if (event.key === "Escape") {
     if (event.target instanceof Element && event.target.closest("#thread-panel")) return; // the thread closes itself
     const thread = $("#thread-panel");
-    if (thread && !thread.hidden) thread.querySelector("button[aria-label='Close thread']")?.click();
+    if (thread && !thread.hidden) thread.querySelector("button[data-close-thread]")?.click();
     else if (!$("#members-panel").hidden) toggleMembers(false);
     else if (window.matchMedia("(max-width: 720px)").matches && $("#app-view").dataset.pane === "chat") closeRoomFn();
   }

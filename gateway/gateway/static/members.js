@@ -3,35 +3,30 @@
 import { api } from "./api.js";
 import { $, el, showError, toast } from "./dom.js";
 import { avatarNode, nameNode } from "./people.js";
-import { canModerate, emit, state } from "./state.js";
+import { canModerate, emit, state, userName } from "./state.js";
 import { searchAsYouType } from "./rooms.js";
+import { compareText, lang, t, tParts } from "./i18n.js";
 
 let conn = null;
 
-const TEXT = {
-  online: "Online",
-  offline: "Offline",
-  lastSeen: (when) => `Last seen ${when}`,
-  justNow: "just now",
-};
-
 // When each offline person was last connected (user id -> ISO time), from the gateway.
 const lastSeen = new Map();
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-const dateOnly = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
+const relative = new Intl.RelativeTimeFormat(lang(), { numeric: "auto" });
+const dateOnly = new Intl.DateTimeFormat(lang(), { day: "numeric", month: "short", year: "numeric" });
+const lastSeenText = (when) => t("members.last_seen", { when });
 
 /** "Last seen 5 minutes ago" for someone offline, or plain "Offline" when we don't know. */
 export function offlineText(userId) {
   const at = lastSeen.get(userId);
-  if (!at) return TEXT.offline;
+  if (!at) return t("members.offline");
   const seconds = Math.round((new Date(at) - Date.now()) / 1000);
-  if (seconds > -60) return TEXT.lastSeen(TEXT.justNow);
+  if (seconds > -60) return lastSeenText(t("members.just_now"));
   const steps = [[60, "minute", 60], [3600, "hour", 24], [86400, "day", 7]];
   for (const [size, unit, max] of steps) {
     const n = Math.round(seconds / size);
-    if (-n < max) return TEXT.lastSeen(relative.format(n, unit));
+    if (-n < max) return lastSeenText(relative.format(n, unit));
   }
-  return TEXT.lastSeen(dateOnly.format(new Date(at)));
+  return lastSeenText(dateOnly.format(new Date(at)));
 }
 
 const noteSeen = (map) => { for (const [id, at] of Object.entries(map || {})) lastSeen.set(id, at); };
@@ -46,10 +41,10 @@ export function initMembers(connection) {
   $("#members-close").addEventListener("click", () => toggleMembers(false));
   $("#leave-button").addEventListener("click", leaveRoom);
   $("#invite-form").addEventListener("submit", (event) => event.preventDefault());
-  searchAsYouType($("#invite-input"), $("#invite-results"), $("#members-error"), "Add", async (user) => {
+  searchAsYouType($("#invite-input"), $("#invite-results"), $("#members-error"), "members.add", async (user) => {
     const roomId = state.currentRoomId;
     await api("POST", "rooms", `/rooms/${roomId}/members`, { json: { user_id: user.id } });
-    toast(`${user.display_name} was added.`);
+    toast(t("members.added", { name: user.display_name }));
     $("#invite-input").value = "";
     $("#invite-results").replaceChildren();
     await loadMembers(roomId);
@@ -99,6 +94,13 @@ export function onPresence({ room_id: roomId, user_id: userId, online, last_seen
 
 const ROLE_ORDER = { owner: 0, admin: 1, member: 2 };
 
+/** "Online", "Last seen 5 minutes ago", with the role when it is not plain member. */
+function presenceText(member, isOnline) {
+  const presence = isOnline ? t("members.online") : offlineText(member.user_id);
+  if (member.role === "member" || !(member.role in ROLE_ORDER)) return presence;
+  return t("members.presence_role", { presence, role: t(`members.role.${member.role}`) });
+}
+
 /** Draw the panel and the header's "n members, m online" line. */
 export function renderMembers() {
   const roomId = state.currentRoomId;
@@ -108,18 +110,20 @@ export function renderMembers() {
   const online = new Set(state.online.get(roomId) || []);
   if (conn?.state === "online") online.add(state.me.id);
   const moderator = canModerate(roomId) && room.kind === "group";
-  members.sort((a, b) => (online.has(b.user_id) - online.has(a.user_id)) || (ROLE_ORDER[a.role] - ROLE_ORDER[b.role]));
+  // Online first, then by role, then by name as the language sorts (가나다 in Korean).
+  members.sort((a, b) => (online.has(b.user_id) - online.has(a.user_id)) || (ROLE_ORDER[a.role] - ROLE_ORDER[b.role])
+    || compareText(userName(a.user_id), userName(b.user_id)));
   $("#member-list").replaceChildren(...members.map((m) => {
     const isOnline = online.has(m.user_id);
     const me = m.user_id === state.me.id;
     return el("li", { class: `person${isOnline ? " online" : ""}`, dataset: { userId: m.user_id } },
       el("span", { class: "avatar-wrap" }, avatarNode(m.user_id, "avatar"),
-        el("span", { class: "dot", title: isOnline ? TEXT.online : TEXT.offline })),
+        el("span", { class: "dot", title: t(isOnline ? "members.online" : "members.offline") })),
       el("span", { class: "person-text" },
-        el("span", { class: "person-name" }, nameNode(m.user_id), me ? " (you)" : ""),
-        el("span", { class: "muted small presence-text", text: `${isOnline ? TEXT.online : offlineText(m.user_id)}${m.role !== "member" ? ` · ${m.role}` : ""}` })),
+        el("span", { class: "person-name" }, ...(me ? tParts("members.you", { name: nameNode(m.user_id) }) : [nameNode(m.user_id)])),
+        el("span", { class: "muted small presence-text", text: presenceText(m, isOnline) })),
       moderator && !me && m.role !== "owner"
-        ? el("button", { type: "button", class: "ghost small", "aria-label": "Remove from room", onclick: () => removeMember(roomId, m.user_id) }, "Remove")
+        ? el("button", { type: "button", class: "ghost small", "aria-label": t("members.remove_from_room"), onclick: () => removeMember(roomId, m.user_id) }, t("members.remove"))
         : null);
   }));
   $("#invite-form").hidden = !moderator;
@@ -138,11 +142,11 @@ async function removeMember(roomId, userId) {
 
 async function leaveRoom() {
   const roomId = state.currentRoomId;
-  if (!roomId || !window.confirm("Leave this room? You will stop getting its messages.")) return;
+  if (!roomId || !window.confirm(t("members.leave_confirm"))) return;
   try {
     await api("DELETE", "rooms", `/rooms/${roomId}/members/${state.me.id}`);
     toggleMembers(false);
-    emit("room-gone", { roomId, text: "You left the room." });
+    emit("room-gone", { roomId, text: t("members.left") });
   } catch (err) {
     showError($("#members-error"), err);
   }

@@ -4,6 +4,7 @@ import { api, listAll } from "./api.js";
 import { $, el, hueOf, initials, shortWhen, showError, toast } from "./dom.js";
 import { emit, rememberUser, roomTitle, state, userName } from "./state.js";
 import { avatarNode } from "./people.js";
+import { compareText, errorText, t } from "./i18n.js";
 
 /** Load the caller's rooms with unread counts and each room's latest message. */
 export async function loadRooms() {
@@ -46,16 +47,16 @@ function noteLatest(room, message) {
   room.latestSeq = message.seq;
   room.lastAt = message.created_at;
   room.previewSender = message.sender_id;
-  room.preview = message.deleted ? "Message deleted" : message.body;
+  room.preview = message.deleted ? t("rooms.preview_deleted") : message.body;
 }
 
 /** The list's second line: the latest message, with who wrote it where that is not obvious. */
 function previewOf(room) {
   if (room.preview === null || room.preview === undefined) {
-    return room.kind === "direct" ? "Direct chat" : `${room.member_count} ${room.member_count === 1 ? "member" : "members"}`;
+    return room.kind === "direct" ? t("common.direct_chat") : t("rooms.members", { count: room.member_count });
   }
-  if (room.previewSender === state.me.id) return `You: ${room.preview}`;
-  if (room.kind === "group") return `${userName(room.previewSender)}: ${room.preview}`;
+  if (room.previewSender === state.me.id) return t("rooms.you_said", { text: room.preview });
+  if (room.kind === "group") return t("rooms.they_said", { name: userName(room.previewSender), text: room.preview });
   return room.preview;
 }
 
@@ -105,17 +106,24 @@ function roomAvatar(room) {
   return el("span", { class: "avatar group", style: `--hue:${hueOf(room.id)}`, "aria-hidden": "true" }, initials(roomTitle(room)));
 }
 
-/** Draw the list, most recently active first. */
+/** What a screen reader says for a room in the list: its title, unread count and mentions. */
+function roomLabel(room, title) {
+  if (room.unread > 0) return t(room.mentions ? "rooms.label_unread_mentions" : "rooms.label_unread", { title, count: room.unread });
+  return room.mentions ? t("rooms.label_mentions", { title }) : title;
+}
+
+/** Draw the list, most recently active first (rooms as active sort by title, as the language does). */
 export function renderRooms() {
   const list = $("#room-list");
-  const rooms = [...state.rooms.values()].sort((a, b) => String(b.lastAt).localeCompare(String(a.lastAt)));
+  const rooms = [...state.rooms.values()]
+    .sort((a, b) => String(b.lastAt).localeCompare(String(a.lastAt)) || compareText(roomTitle(a), roomTitle(b)));
   $("#rooms-empty").hidden = rooms.length > 0;
   const unread = rooms.reduce((sum, room) => sum + room.unread, 0);
-  document.title = unread ? `(${unread}) Chat` : "Chat";
+  document.title = unread ? t("app.title_unread", { count: unread }) : t("app.title");
   list.replaceChildren(...rooms.map((room) => {
     const title = roomTitle(room);
     const unread = room.unread > 0;
-    const label = `${title}${unread ? `, ${room.unread} unread` : ""}${room.mentions ? ", mentions you" : ""}`;
+    const label = roomLabel(room, title);
     return el("li", {},
       el("button", {
         type: "button",
@@ -132,7 +140,7 @@ export function renderRooms() {
           el("time", { class: "room-when", datetime: room.lastAt, text: room.lastAt ? shortWhen(room.lastAt) : "" })),
         el("span", { class: "room-bottom" },
           el("span", { class: "room-preview", text: previewOf(room) }),
-          room.mentions ? el("span", { class: "badge mention", title: `${room.mentions} mentions of you`, "aria-hidden": "true", text: "@" }) : null,
+          room.mentions ? el("span", { class: "badge mention", title: t("rooms.mentions", { count: room.mentions }), "aria-hidden": "true", text: "@" }) : null,
           unread ? el("span", { class: "badge", "aria-hidden": "true", text: room.unread > 99 ? "99+" : String(room.unread) }) : null)))
     );
   }));
@@ -151,7 +159,7 @@ export function setupRoomDialogs() {
     event.preventDefault();
     const title = roomForm.elements.title.value.trim();
     const error = roomForm.querySelector(".form-error");
-    if (!title) return showError(error, new Error("Give the room a name."));
+    if (!title) return showError(error, new Error(t("rooms.name_needed")));
     try {
       const visibility = roomForm.elements.public?.checked ? "public" : "private";
       const room = await api("POST", "rooms", "/rooms", { json: { title, visibility } });
@@ -176,7 +184,7 @@ export function setupRoomDialogs() {
     input.focus();
   });
   $("#people-form").addEventListener("submit", (event) => event.preventDefault());
-  searchAsYouType(input, results, peopleError, "Message", async (user) => {
+  searchAsYouType(input, results, peopleError, "rooms.message", async (user) => {
     const room = await api("POST", "rooms", "/rooms/direct", { json: { user_id: user.id } });
     await addRoom(room);
     peopleDialog.close();
@@ -189,7 +197,8 @@ export function setupRoomDialogs() {
 
 /**
  * Search the directory as the user types into `input`, listing people in `results`, each
- * with a button labelled `action` that calls `onPick(user)`.
+ * with a button that calls `onPick(user)`: `action` is the catalogue key of its word
+ * ("rooms.message"), and `${action}_who` of its accessible name ("Message {name}").
  */
 export function searchAsYouType(input, results, errorNode, action, onPick, exclude = () => false) {
   let timer = null;
@@ -212,14 +221,14 @@ export function searchAsYouType(input, results, errorNode, action, onPick, exclu
             el("span", { class: "person-name", text: user.display_name }),
             el("span", { class: "muted small", text: user.email || user.status_text || "" })),
           el("button", {
-            type: "button", class: "secondary small", "aria-label": `${action} ${user.display_name}`,
+            type: "button", class: "secondary small", "aria-label": t(`${action}_who`, { name: user.display_name }),
             onclick: async (event) => {
               const button = event.currentTarget;
               button.disabled = true;
-              try { await onPick(user); } catch (err) { showError(errorNode, err); toast(err.message, "error"); }
+              try { await onPick(user); } catch (err) { showError(errorNode, err); toast(errorText(err), "error"); }
               button.disabled = false;
             },
-          }, action))) : [el("li", { class: "empty", text: "Nobody found." })]));
+          }, t(action)))) : [el("li", { class: "empty", text: t("rooms.nobody") })]));
       } catch (err) {
         if (ticket === asked) showError(errorNode, err);
       }

@@ -7,6 +7,7 @@ import { renderMessages } from "./chat.js";
 import { $, clockTime, el, fullTime } from "./dom.js";
 import { nameNode } from "./people.js";
 import { bus, convoOf, roomTitle, state, storeMessage } from "./state.js";
+import { errorText, t } from "./i18n.js";
 
 const PAGE = 30;
 const CONTEXT = 50;
@@ -57,16 +58,18 @@ async function runSearch(more) {
   }
   const query = { q, limit: PAGE };
   if (more && nextCursor) query.cursor = nextCursor;
-  setState("Searching…");
+  setState(t("search.searching"));
   try {
     const page = await api("GET", "messages", "/messages/search", { query });
     if (ticket !== asked) return;
     hits = more ? [...hits, ...page.items] : page.items;
     nextCursor = page.next_cursor;
-    render(hits.length ? "" : "No messages match.");
+    // Announced (aria-live): how many were found, or that nothing was.
+    const found = nextCursor ? "search.found_more" : "search.found";
+    render(hits.length ? t(found, { count: hits.length }) : t("search.none"));
   } catch (err) {
     if (ticket !== asked) return;
-    setState(err.status === 429 ? "Searching too fast; wait a moment." : `Search failed: ${err.message}`);
+    setState(err.status === 429 ? t("search.too_fast") : t("search.failed", { reason: errorText(err) }));
   }
 }
 
@@ -84,7 +87,7 @@ function render(status) {
   const sections = [...groups].map(([roomId, roomHits]) => {
     const room = state.rooms.get(roomId);
     return el("section", { class: "search-group" },
-      el("h3", { text: room ? roomTitle(room) : "Room" }),
+      el("h3", { text: room ? roomTitle(room) : t("search.room") }),
       el("ul", {}, ...roomHits.map((hit) => el("li", {}, hitNode(hit)))));
   });
   $("#search-results").replaceChildren(...sections);
@@ -95,7 +98,7 @@ function hitNode(hit) {
   const m = hit.message;
   return el("button", { type: "button", class: "search-hit", dataset: { roomId: m.room_id, seq: m.seq }, onclick: () => openHit(m) },
     el("span", { class: "search-meta" },
-      m.sender_id === state.me.id ? el("span", { class: "name", text: "You" }) : nameNode(m.sender_id),
+      m.sender_id === state.me.id ? el("span", { class: "name", text: t("common.you") }) : nameNode(m.sender_id),
       el("time", { datetime: m.created_at, title: fullTime(m.created_at), text: clockTime(m.created_at) })),
     el("span", { class: "snippet" }, ...highlightNodes(hit.highlight)));
 }
@@ -127,7 +130,7 @@ async function openHit(message) {
   try {
     await loadAround(roomId, message.seq);
   } catch (err) {
-    setState(`Could not open the message: ${err.message}`);
+    setState(t("search.open_failed", { reason: errorText(err) }));
     $("#search-dialog").showModal();
     return;
   }

@@ -128,7 +128,7 @@ export class Connection extends EventTarget {
     if (this.stopped) return;
     if (code === 4003) {
       // The account was deactivated: every session of it has ended.
-      session.end("Your account has been deactivated.");
+      session.end("app.deactivated");
       return;
     }
     if (code === 4001) {

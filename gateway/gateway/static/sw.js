@@ -17,8 +17,25 @@ self.addEventListener("push", (event) => {
   event.waitUntil(show(data));
 });
 
+// The worker has no page to ask: it reads the catalogue of the browser's first language there
+// is one for, as the page does before a choice is remembered (i18n.js).
+async function newMessageTitle() {
+  try {
+    const base = new URL("locales/", self.registration.scope);
+    const { languages } = await (await fetch(new URL("index.json", base))).json();
+    const codes = languages.map((l) => l.code);
+    const wanted = (navigator.languages?.length ? navigator.languages : [navigator.language]).map((tag) => String(tag).toLowerCase());
+    const code = wanted.map((tag) => (codes.includes(tag) ? tag : tag.split("-")[0])).find((c) => codes.includes(c)) ?? "en";
+    const catalogue = await (await fetch(new URL(`${code}.json`, base))).json();
+    return catalogue["notify.new_message"];
+  } catch {
+    return null;
+  }
+}
+
 async function show(data) {
-  await self.registration.showNotification(data.title || data.sender_name || "New message", {
+  const title = data.title || data.sender_name || (await newMessageTitle()) || "New message";
+  await self.registration.showNotification(title, {
     body: data.preview || "",
     tag: data.message_id || undefined,
     data: { room_id: data.room_id || null },

@@ -22,7 +22,8 @@ trace of its own.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context, trace
@@ -127,6 +128,20 @@ def unsampled_context(span_context: SpanContext) -> context.Context:
     return context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, ctx)
 
 
+@contextmanager
+def instrumented() -> Iterator[None]:
+    """Instrumentation on inside the block, even within an unsampled (suppressed) context: a
+    sampled span started there (a batch that joins another send's trace) wants its spans."""
+    if not context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        yield
+        return
+    token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, False))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
 def remote_parent(headers: Sequence[tuple[bytes, bytes]]) -> SpanContext | None:
     """The span context an ASGI request's ``traceparent`` names, or None (absent, malformed,
     or all zeros), as W3C Trace Context version 00 reads it."""
@@ -158,4 +173,7 @@ def unsampled_traceparent() -> str | None:
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         return None
-    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-00"
+    return (
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+        f"-{span_context.trace_flags & TraceFlags.SAMPLED:02x}"
+    )

@@ -150,12 +150,13 @@ def current_span(
     anything)."""
     from opentelemetry import context, trace
 
+    from chatcore.trace_gate import instrumented, unsampled_context
+
     span = start_span(name, parent=parent, links=links, attributes=attributes, kind=kind)
     if span.get_span_context().trace_flags.sampled:
-        with trace.use_span(span, end_on_exit=True):
+        with instrumented(), trace.use_span(span, end_on_exit=True):
             yield span
         return
-    from chatcore.trace_gate import unsampled_context
 
     token = context.attach(unsampled_context(span.get_span_context()))
     try:
@@ -179,6 +180,11 @@ def sampled_context() -> Context | None:
     from opentelemetry import context
 
     return context.get_current() if _current_span_context().trace_flags.sampled else None
+
+
+def unsampled(ctx: Context) -> bool:
+    """Whether ``ctx``'s span is not sampled (or there is none)."""
+    return not _span_context(ctx).trace_flags.sampled
 
 
 def outgoing_headers(headers: dict[str, str] | None) -> dict[str, str] | None:

@@ -2,6 +2,7 @@
 instrumentation runs (chatcore.trace_gate)."""
 
 from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
@@ -80,3 +81,17 @@ def test_an_unsampled_context_suppresses_and_still_propagates() -> None:
     finally:
         context.detach(token)
     assert trace_gate.unsampled_traceparent() is None
+
+
+def test_a_sampled_span_inside_a_suppressed_context_is_instrumented_again() -> None:
+    """instrumented() lifts the suppression an unsampled caller left in the context."""
+    token = context.attach(trace_gate.unsampled_context(SpanContext(TRACE, SPAN, False)))
+    try:
+        assert not is_instrumentation_enabled()
+        with trace_gate.instrumented():
+            assert is_instrumentation_enabled()
+        assert not is_instrumentation_enabled()
+    finally:
+        context.detach(token)
+    with trace_gate.instrumented():
+        assert is_instrumentation_enabled()

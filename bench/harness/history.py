@@ -85,8 +85,13 @@ async def _setup(system: System, per_room: int) -> list[tuple[str, TestUser]]:
     return list(zip(rooms, readers, strict=True))
 
 
-async def _reads(session: aiohttp.ClientSession, messages_url: str) -> dict[str, float]:
-    async with session.get(f"{messages_url}/metrics") as answer:
+async def _reads(messages_url: str) -> dict[str, float]:
+    """message-service's reads so far by server, on a connection of its own (the clients'
+    pool is always busy)."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+        session.get(f"{messages_url}/metrics") as answer,
+    ):
         text = await answer.text()
     return {server: float(value) for server, value in READS.findall(text)}
 
@@ -137,7 +142,7 @@ async def _run(system: System, config: Config) -> dict[str, Any]:
             asyncio.create_task(client(session, *rooms[n % len(rooms)])) for n in range(CLIENTS)
         ]
         await asyncio.sleep(config.warmup_s)
-        reads_before = await _reads(session, messages_url)
+        reads_before = await _reads(messages_url)
         cpu_before, client_before = _cpu(system.pid_groups), time.process_time()
         measuring.set()
         began = time.monotonic()
@@ -146,7 +151,7 @@ async def _run(system: System, config: Config) -> dict[str, Any]:
         seconds = time.monotonic() - began
         cpu_after, client_after = _cpu(system.pid_groups), time.process_time()
         await asyncio.gather(*tasks)
-        reads_after = await _reads(session, messages_url)
+        reads_after = await _reads(messages_url)
     took.sort()
 
     def at(fraction: float) -> float | None:

@@ -20,6 +20,8 @@ import redis
 
 from harness import plots, report, targets
 from harness.config import Config, ConfigError, load
+from harness.history import TITLE as HISTORY_TITLE
+from harness.history import describe, run_history
 from harness.ours import start_one_process, start_ours
 from harness.peers import start_peer
 from harness.plan import Plan, build
@@ -231,8 +233,24 @@ class Run:
             self.record("fanout", self.scenarios.fanout, single)
         if "groups" in chosen:
             self.record("groups", self.scenarios.groups, everyone)
+        if "history" in chosen and "ours" in everyone:
+            self.history()
         if "search" in chosen and "ours" in everyone:
             self.search()
+
+    def history(self) -> None:
+        """Clients paging history over HTTP on ours (harness.history)."""
+        self.titles.setdefault("history", HISTORY_TITLE)
+        if "ours" in self.down:
+            error = f"system not running: {self.down['ours'].splitlines()[0]}"
+            self.results["history"] = {"ours": {"error": error}}
+            return
+        say(f"{HISTORY_TITLE} on ours ...")
+        started = time.monotonic()
+        result = run_history(self.systems["ours"], self.config)
+        result["wall_s"] = time.monotonic() - started
+        self.results["history"] = {"ours": result}
+        say(f"  {describe(result)} ({result['wall_s']:.0f}s)")
 
     def search(self) -> None:
         """message-service's full-text search on a million messages (no server, no peer)."""

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from harness.ours_variants import Variant, VariantError, from_env
 from harness.systems import ALL as SYSTEMS
 from harness.systems import FAMILIES
 
 # In run order: those with a target first, so a run short of time skips the one without.
-SCENARIOS = ("storm", "resume", "fanout", "latency", "direct", "idle", "groups", "search")
+SCENARIOS = (
+    "storm",
+    "resume",
+    "fanout",
+    "latency",
+    "direct",
+    "idle",
+    "groups",
+    "history",
+    "search",
+)
 # QUICK=1: every system at equal processes, the scenarios with a target, shorter and smaller.
 QUICK_SYSTEMS = FAMILIES
 QUICK_SCENARIOS = ("storm", "resume", "fanout", "latency")
@@ -51,6 +62,7 @@ class Config:
     redis_url: str
     admin_database_url: str
     database_name: str
+    ours_variant: Variant = field(default_factory=Variant)  # BENCH_OURS_*: traced, PgBouncer, ...
 
 
 def _pick(
@@ -105,6 +117,11 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Co
     def q(full: T, short: T) -> T:
         return short if quick else full
 
+    try:
+        ours_variant = from_env(env)
+    except VariantError as exc:
+        raise ConfigError(str(exc)) from exc
+
     return Config(
         systems=_pick(args.systems, SYSTEMS, "system", q(SYSTEMS, QUICK_SYSTEMS)),
         scenarios=_pick(args.scenarios, SCENARIOS, "scenario", q(SCENARIOS, QUICK_SCENARIOS)),
@@ -134,4 +151,5 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Co
             "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
         database_name=env.get("BENCH_DATABASE", "chat_bench"),
+        ours_variant=ours_variant,
     )

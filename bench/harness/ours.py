@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import redis.asyncio as aioredis
 
+from harness import ours_variants
 from harness.config import Config
 from harness.plan import Plan
 from harness.population import populate
@@ -108,15 +109,22 @@ def ours_python() -> str:
 
 def start_ours(config: Config, plan: Plan, logs: Path) -> System:
     """Start the four services and create the plan's users and rooms through their APIs."""
-    database_url, postmaster = asyncio.run(
-        recreate_database(config.admin_database_url, config.database_name)
-    )
+    if config.ours_variant.label:
+        print(f"  variant: {config.ours_variant.label}", flush=True)
+    variant = ours_variants.start(config.ours_variant, config.admin_database_url, logs)
+    try:
+        database_url, postmaster = asyncio.run(
+            recreate_database(variant.admin_url, config.database_name)
+        )
+    except BaseException:
+        variant.stop()
+        raise
     prefix = f"bench:{secrets.token_hex(4)}:"
     keys = tempfile.TemporaryDirectory(prefix="bench-keys-")
     key_file = str(Path(keys.name) / "signing-key.pem")
     ports = {name: free_port() for name in MODULES}
     env = {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": variant.serve_url(database_url),
         "REDIS_URL": config.redis_url,
         "REDIS_PREFIX": prefix,
         "LOG_LEVEL": "WARNING",
@@ -161,7 +169,12 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
         "ROOMS_CREATE_RATE": UNLIMITED,
         "ROOMS_CREATE_BURST": UNLIMITED,
         "GATEWAY_WORKERS": str(PROCESSES),
+        **variant.serve_env,
     }
+    if variant.replica_url is not None:
+        env["MESSAGES_READ_DATABASE_URL"] = variant.replica_url(database_url)
+    # Migrations take a session lock: always Postgres itself, never PgBouncer.
+    migrate_env = {**env, "DATABASE_URL": database_url}
     python = ours_python()
     run_once([python, "-m", "auth_service", "keygen", key_file], env)
     system = System(
@@ -175,12 +188,13 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
     system.env = env
     system.stop_hooks.append(keys.cleanup)
     system.stop_hooks.append(lambda: asyncio.run(_drop_keys(config.redis_url, prefix)))
+    system.stop_hooks.append(variant.stop)
     try:
         revoked = int(os.environ.get("BENCH_REVOKED") or 0)
         if revoked:
             asyncio.run(_seed_revocations(config.redis_url, prefix, revoked))
         for name, module in MODULES.items():
-            run_once([python, "-m", module, "migrate"], env)
+            run_once([python, "-m", module, "migrate"], migrate_env)
             server = Server(
                 name=name,
                 argv=[python, "-m", module, "serve"],
@@ -192,6 +206,7 @@ def start_ours(config: Config, plan: Plan, logs: Path) -> System:
             system.pid_groups[name] = [server.pid]
         if postmaster is not None:
             system.pid_groups["postgres (all databases)"] = [postmaster]
+        system.pid_groups.update(variant.pid_groups)
         system.tokens, system.room_names = populate(plan, env["AUTH_URL"], env["ROOMS_URL"])
     except BaseException:
         system.stop()

@@ -85,6 +85,10 @@ ROWS = [
     Row("idle", "connections held", lambda r: _num(r.get("open_at_end"))),
     Row("idle", "server KiB/connection", memory_per_connection_kib, 1, False),
     Row("idle", "connects/s", lambda r: _num(r.get("connect_per_s")), ratio=False),
+    Row("history", "pages/s", lambda r: _num(r.get("pages_per_s"))),
+    Row("history", "page p50 ms", lambda r: _num(r.get("p50_ms")), 1, False),
+    Row("history", "page p99 ms", lambda r: _num(r.get("p99_ms")), 1, False),
+    Row("history", "server CPU cores", lambda r: _num(r.get("server_cores")), 2, False),
     Row("search", "p50 ms", lambda r: _num(r.get("p50_ms")), 1, False),
     Row("search", "p95 ms", lambda r: _num(r.get("p95_ms")), 1, False),
     Row("search", "index B/message", lambda r: _num(r.get("index_bytes_per_message")), 1, False),
@@ -133,7 +137,7 @@ def table(results: Results, titles: dict[str, str], systems: list[str]) -> str:
                 continue
             if scenario in ("resume", "idle") and row in LOAD_ROWS[:1]:
                 continue
-            if scenario in ("resume", "storm", "search") and row in LOAD_ROWS[1:]:
+            if scenario in ("resume", "storm", "search", "history") and row in LOAD_ROWS[1:]:
                 continue
             by_system = results.get(scenario, {})
             cells = [_cell(by_system.get(s), row) for s in systems]

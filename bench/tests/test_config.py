@@ -15,6 +15,7 @@ def test_empty_selection_means_every_system_and_scenario() -> None:
         "direct",
         "idle",
         "groups",
+        "history",
         "search",
     )
 

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from chatcore import jsonutil
+from chatcore import jsonutil, tracing
 from chatcore.errors import (
     BadRequest,
     ChatError,
@@ -79,6 +79,8 @@ class HttpClient:
     ) -> Answer:
         """The whole answer; :data:`TRANSPORT_ERRORS` when there is none."""
         query = {k: str(v) for k, v in params.items()} if params else None
+        if tracing.ENABLED:
+            headers = tracing.outgoing_headers(headers)
         async with self._open().request(
             method, url, data=content, params=query, headers=headers
         ) as response:

@@ -51,10 +51,14 @@ def configure(service: str) -> bool:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    # The sampler comes from OTEL_TRACES_SAMPLER(_ARG) when none is passed.
+    from chatcore.trace_gate import RequestSampler
+
+    # The sampler comes from OTEL_TRACES_SAMPLER(_ARG) when none is passed; wrapped before
+    # the first tracer is made (each tracer keeps the sampler it was made with).
     provider = TracerProvider(
         resource=Resource.create({"service.name": service, "process.pid": os.getpid()})
     )
+    provider.sampler = RequestSampler(provider.sampler)
     # Endpoint, headers and timeout from the standard OTEL_EXPORTER_OTLP_* variables.
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
@@ -78,20 +82,29 @@ def shutdown() -> None:
 
 
 def instrument_app(app: Starlette) -> None:
-    """Server spans for every HTTP request of a Starlette app, when tracing is on."""
+    """Server spans for the sampled HTTP requests of a Starlette app, when tracing is on.
+
+    The instrumentation runs behind :class:`chatcore.trace_gate.SampledOnly`, which lets only
+    sampled requests reach it (an unsampled one would pay its whole per-request cost).
+    """
     if not ENABLED:
         return
     # Probes and scrapes every few seconds would bury the requests worth tracing; the
     # instrumentation reads its exclusions from the environment when first imported.
     os.environ.setdefault("OTEL_PYTHON_STARLETTE_EXCLUDED_URLS", "healthz$,readyz$,metrics$")
     from opentelemetry.instrumentation.starlette import StarletteInstrumentor
+    from starlette.middleware import Middleware
+
+    from chatcore.trace_gate import SampledOnly
 
     StarletteInstrumentor.instrument_app(app)
-    # Without a span per ASGI receive and send: two more spans per request that say nothing
-    # the server span does not (the stack is built at the first request, so this applies).
-    for middleware in app.user_middleware:
+    # The stack is built at the first request, so replacing the instrumentation's entry with
+    # the gate that wraps it (given the same arguments) applies. Without a span per ASGI
+    # receive and send: two more spans per request that say nothing the server span does not.
+    for index, middleware in enumerate(app.user_middleware):
         if getattr(middleware.cls, "__name__", "") == "OpenTelemetryMiddleware":
-            middleware.kwargs["exclude_spans"] = ["receive", "send"]
+            kwargs = {**middleware.kwargs, "exclude_spans": ["receive", "send"]}
+            app.user_middleware[index] = Middleware(SampledOnly, *middleware.args, **kwargs)
 
 
 def _tracer() -> Any:
@@ -132,12 +145,25 @@ def current_span(
     attributes: dict[str, Any] | None = None,
     kind: str = "INTERNAL",
 ) -> Iterator[Span]:
-    """A span made current for the block (the instrumentations' spans nest under it)."""
-    from opentelemetry import trace
+    """A span made current for the block (the instrumentations' spans nest under it, when
+    it is sampled; inside an unsampled one they are suppressed, as they cost without saying
+    anything)."""
+    from opentelemetry import context, trace
+
+    from chatcore.trace_gate import instrumented, unsampled_context
 
     span = start_span(name, parent=parent, links=links, attributes=attributes, kind=kind)
-    with trace.use_span(span, end_on_exit=True):
+    if span.get_span_context().trace_flags.sampled:
+        with instrumented(), trace.use_span(span, end_on_exit=True):
+            yield span
+        return
+
+    token = context.attach(unsampled_context(span.get_span_context()))
+    try:
         yield span
+    finally:
+        context.detach(token)
+        span.end()
 
 
 def context_of(span: Span | None = None) -> Context:
@@ -147,6 +173,29 @@ def context_of(span: Span | None = None) -> Context:
     if span is None:
         return context.get_current()
     return trace.set_span_in_context(span)
+
+
+def sampled_context() -> Context | None:
+    """The current context if its span is sampled (a trace worth joining), else None."""
+    from opentelemetry import context
+
+    return context.get_current() if _current_span_context().trace_flags.sampled else None
+
+
+def unsampled(ctx: Context) -> bool:
+    """Whether ``ctx``'s span is not sampled (or there is none)."""
+    return not _span_context(ctx).trace_flags.sampled
+
+
+def outgoing_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+    """``headers`` plus the unsampled ``traceparent`` when called from an unsampled request
+    or frame (the aiohttp instrumentation, suppressed there, would not add it)."""
+    from chatcore.trace_gate import unsampled_traceparent
+
+    value = unsampled_traceparent()
+    if value is None:
+        return headers
+    return {**(headers or {}), "traceparent": value}
 
 
 def _span_context(ctx: Context) -> Any:

@@ -119,6 +119,7 @@ class Sends:
         traced = [p.trace for p in batch if p.trace is not None]
         if not traced:
             return contextlib.nullcontext()
+        traced.sort(key=tracing.unsampled)  # a sampled send's trace first, when there is one
         return tracing.current_span(
             "send_batch", parent=traced[0], links=traced[1:], attributes={"chat.sends": len(batch)}
         )

@@ -3,8 +3,9 @@
 The rooms are the caller's at the moment of the query: room-service's list of the caller's
 rooms (one call, the caller's token forwarded), or, with ``room_id``, the cached membership
 check every other call makes (404 for a room the caller is not in). The matching itself is
-Postgres' (migration 0003, :mod:`message_service.store_search`); the highlight is built here
-(:mod:`message_service.highlight`).
+Postgres' (migration 0003, :mod:`message_service.store_search`), on the read replica when one
+is configured, with the same read-your-writes rule as history (:mod:`message_service.replica`);
+the highlight is built here (:mod:`message_service.highlight`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from message_service.api import api
 from message_service.highlight import has_terms, highlight
 from message_service.markers import room_ids_of
 from message_service.models import PAGE_DEFAULT, PAGE_MAX, Message, Strict
+from message_service.replica import Reads
 
 log = get_logger(__name__)
 
@@ -101,8 +103,10 @@ async def search(request: Request) -> Response:
         rooms: ServiceClient = request.app.state.rooms
         answer = await rooms.request("GET", "/rooms/joined", token=bearer_token(request))
         room_ids = room_ids_of(answer)
-    rows = await store_search.search(
-        request.app.state.pool, room_ids, query.q, after, query.limit + 1
+    reads: Reads = request.app.state.reads
+    rows = await reads.run(
+        claims.user_id,
+        lambda pool: store_search.search(pool, room_ids, query.q, after, query.limit + 1),
     )
     page = rows[: query.limit]
     next_cursor = None

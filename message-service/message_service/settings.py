@@ -23,7 +23,7 @@ class MessagesSettings(ServiceSettings):
         default=None, repr=False, validation_alias=_env("MESSAGES_DATABASE_URL")
     )
     workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("MESSAGES_WORKERS"))
-    # A streaming replica for history and unread reads (message_service.replica); unset:
+    # A streaming replica for history, search and unread reads (message_service.replica); unset:
     # every read goes to the primary. A reader waits at most read_wait seconds for the
     # replica to replay its own writes, then reads from the primary.
     read_database_url: str | None = Field(

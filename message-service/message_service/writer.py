@@ -53,7 +53,7 @@ Outcome = Appended | ChatError
 class _Waiting:
     message: NewMessage
     future: asyncio.Future[Appended]
-    trace: Any = None  # the request's trace context, when tracing is on
+    trace: Any = None  # the request's trace context, when it is sampled
 
 
 class Writer:
@@ -110,7 +110,7 @@ class Writer:
         if self._closing:
             raise Unavailable("The service is shutting down.")
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
-        trace = tracing.context_of() if tracing.ENABLED else None
+        trace = tracing.sampled_context() if tracing.ENABLED else None
         self._queue.append(_Waiting(message, future, trace))
         self._idle.clear()
         self._wakeup.set()

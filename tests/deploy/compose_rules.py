@@ -59,6 +59,7 @@ def problems(raw: dict[str, Any], ref: Reference) -> list[str]:
     found += _backing(services)
     found += isolation_rules.compose_problems(services)
     found += _pooled(services)
+    found += _replica(services)
     if "migrate" in services:
         found += _migrate(services["migrate"], ref)
     for name in BY_NAME:
@@ -101,10 +102,42 @@ def _pooled(services: dict[str, Any]) -> list[str]:
     return found
 
 
+def _replica(services: dict[str, Any]) -> list[str]:
+    """A streaming replica of postgres (a copy by pg_basebackup -R, as the role the primary's
+    init script creates), reached over the compose network only, where message-service
+    reads."""
+    replica = services.get("postgres-replica")
+    if replica is None:
+        return ["service postgres-replica is missing"]
+    found = []
+    if replica.get("ports") or replica.get("network_mode") == "host":
+        found.append("postgres-replica: must be reached over the compose network only")
+    steps = " ".join(" ".join(step) for step in _shell_steps(replica.get("command")))
+    if (
+        "pg_basebackup" not in steps
+        or "--host=postgres" not in steps
+        or ("--write-recovery-conf" not in steps and " -R" not in steps)
+    ):
+        found.append(
+            "postgres-replica: must start as a copy of postgres "
+            "(pg_basebackup --host=postgres --write-recovery-conf)"
+        )
+    if _condition(replica, "postgres") != "service_healthy":
+        found.append("postgres-replica: depends_on postgres must be service_healthy")
+    init = [str(v) for v in (services.get("postgres") or {}).get("volumes", [])]
+    if not any(v.split(":")[1:2] == ["/docker-entrypoint-initdb.d/replication.sh"] for v in init):
+        found.append("postgres: must mount deploy/replica/replication.sh (the replica's role)")
+    env = _env(services.get("messages") or {})
+    if urlsplit(str(env.get("MESSAGES_READ_DATABASE_URL", ""))).hostname != "postgres-replica":
+        found.append("messages: MESSAGES_READ_DATABASE_URL must point at postgres-replica")
+    return found
+
+
 def _backing(services: dict[str, Any]) -> list[str]:
     found = []
     for name, image, data_dir in (
         ("postgres", "postgres", "/var/lib/postgresql/data"),
+        ("postgres-replica", "postgres", "/var/lib/postgresql/data"),
         ("redis", "redis", None),
     ):
         service = services.get(name)

@@ -7,11 +7,13 @@ strict: unknown fields are errors), then held to what the contract and `make run
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import yaml
@@ -31,6 +33,7 @@ EXTERNAL_IN_PROD = {
     "chat-db-auth",
     "chat-db-rooms",
     "chat-db-messages",
+    "chat-pgbouncer",
 }
 Doc = dict[str, Any]
 
@@ -107,6 +110,63 @@ def problems(
     found += _references(docs, by_kind, external_backends)
     found += _config(by_kind.get("ConfigMap", {}).get("chat-config"))
     found += isolation_rules.manifest_problems(by_kind)
+    found += _data_tier(by_kind, external_backends)
+    return found
+
+
+def _data_tier(by_kind: dict[str, dict[str, Doc]], external: bool) -> list[str]:
+    """PgBouncer in front of Postgres in every overlay (DB_POOLER says so); message-service
+    told where a read replica is (an optional Secret key); in the in-cluster setup, the
+    streaming replica itself (pg_basebackup -R from the primary) behind that key."""
+    found = []
+    for kind in ("Deployment", "Service", "NetworkPolicy"):
+        if "pgbouncer" not in by_kind.get(kind, {}):
+            found.append(f"{kind} pgbouncer is missing")
+    data = ((by_kind.get("ConfigMap") or {}).get("chat-config") or {}).get("data") or {}
+    if data.get("DB_POOLER") != "pgbouncer":
+        found.append("ConfigMap chat-config: DB_POOLER must be pgbouncer")
+    messages = by_kind.get("Deployment", {}).get("messages")
+    reads = [
+        e["valueFrom"]["secretKeyRef"]
+        for c in (messages or {})
+        .get("spec", {})
+        .get("template", {})
+        .get("spec", {})
+        .get("containers", [])
+        for e in c.get("env", [])
+        if e["name"] == "MESSAGES_READ_DATABASE_URL" and "secretKeyRef" in e.get("valueFrom", {})
+    ]
+    if messages is not None and not any(
+        isolation_rules._base(r["name"]) == "chat-db-messages" and r["key"] == "READ_DATABASE_URL"
+        for r in reads
+    ):
+        found.append(
+            "Deployment messages: MESSAGES_READ_DATABASE_URL must come from Secret "
+            "chat-db-messages, key READ_DATABASE_URL"
+        )
+    if external:
+        return found
+    replica = by_kind.get("StatefulSet", {}).get("postgres-replica")
+    if replica is None:
+        return [*found, "StatefulSet postgres-replica is missing"]
+    init = " ".join(
+        " ".join(c.get("command", []) + c.get("args", []))
+        for c in replica["spec"]["template"]["spec"].get("initContainers", [])
+    )
+    if (
+        "pg_basebackup" not in init
+        or "--host=postgres" not in init
+        or ("--write-recovery-conf" not in init and " -R" not in init)
+    ):
+        found.append(
+            "StatefulSet postgres-replica: an init container must copy the primary with "
+            "pg_basebackup --host=postgres --write-recovery-conf"
+        )
+    secrets = {isolation_rules._base(n): s for n, s in by_kind.get("Secret", {}).items()}
+    encoded = ((secrets.get("chat-db-messages") or {}).get("data") or {}).get("READ_DATABASE_URL")
+    url = base64.b64decode(encoded).decode() if encoded else ""
+    if urlsplit(url).hostname != "postgres-replica":
+        found.append("Secret chat-db-messages: READ_DATABASE_URL must name postgres-replica")
     return found
 
 

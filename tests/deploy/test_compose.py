@@ -182,6 +182,27 @@ BREAKAGES = {
         ),
         "messages: MESSAGES_DATABASE_URL must point at the pgbouncer service",
     ),
+    "replica removed": (_drop_service("postgres-replica"), "service postgres-replica is missing"),
+    "replica published": (
+        _set("postgres-replica", "ports", value=["5433:5432"]),
+        "postgres-replica: must be reached over the compose network only",
+    ),
+    "replica not copied from the primary": (
+        _set("postgres-replica", "command", value=["postgres"]),
+        "postgres-replica: must start as a copy of postgres",
+    ),
+    "replica without a named volume": (
+        _drop_key("postgres-replica", "volumes"),
+        "postgres-replica: keep /var/lib/postgresql/data in a named volume",
+    ),
+    "no replication role on the primary": (
+        _set("postgres", "volumes", value=["postgres-data:/var/lib/postgresql/data"]),
+        "postgres: must mount deploy/replica/replication.sh",
+    ),
+    "reads on the primary": (
+        _drop_env("messages", "MESSAGES_READ_DATABASE_URL"),
+        "messages: MESSAGES_READ_DATABASE_URL must point at postgres-replica",
+    ),
     "prepared statements behind pgbouncer": (
         _drop_env("rooms", "DB_POOLER"),
         "rooms: DB_POOLER must be pgbouncer",

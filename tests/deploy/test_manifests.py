@@ -234,6 +234,26 @@ BREAKAGES: dict[str, tuple[Callable[[Docs], None], str]] = {
         ),
         "Job chat-migrate: step messages must create MESSAGES_DB_ROLE",
     ),
+    "pgbouncer left out": (
+        _remove("Deployment", "pgbouncer"),
+        "Deployment pgbouncer is missing",
+    ),
+    "prepared statements behind pgbouncer": (
+        _edit(lambda d: _find(d, "ConfigMap", "chat-config")["data"].pop("DB_POOLER")),
+        "ConfigMap chat-config: DB_POOLER must be pgbouncer",
+    ),
+    "no read replica setting": (
+        _edit(
+            lambda d: _container(d, "messages").update(
+                env=[
+                    e
+                    for e in _container(d, "messages")["env"]
+                    if e["name"] != "MESSAGES_READ_DATABASE_URL"
+                ]
+            )
+        ),
+        "Deployment messages: MESSAGES_READ_DATABASE_URL must come from Secret",
+    ),
     "unknown field": (
         _edit(lambda d: _find(d, "Service", "gateway")["spec"].update(prots=[])),
         "Service gateway: schema",
@@ -249,6 +269,55 @@ def test_checker_reports_each_breakage(breakage: str, rendered: dict[str, Docs])
     mutate(docs)
     reported = _problems(docs, "prod")
     assert any(p.startswith(expected) for p in reported), reported
+
+
+DEV_BREAKAGES: dict[str, tuple[Callable[[Docs], None], str]] = {
+    "replica removed": (
+        _remove("StatefulSet", "postgres-replica"),
+        "StatefulSet postgres-replica is missing",
+    ),
+    "replica not copied from the primary": (
+        _edit(
+            lambda d: _find(d, "StatefulSet", "postgres-replica")["spec"]["template"]["spec"].pop(
+                "initContainers"
+            )
+        ),
+        "StatefulSet postgres-replica: an init container must copy the primary",
+    ),
+    "reads not sent to the replica": (
+        _edit(
+            lambda d: next(
+                s
+                for s in d
+                if s["kind"] == "Secret" and s["metadata"]["name"].startswith("chat-db-messages")
+            )["data"].pop("READ_DATABASE_URL")
+        ),
+        "Secret chat-db-messages: READ_DATABASE_URL must name postgres-replica",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", list(DEV_BREAKAGES))
+def test_checker_reports_each_dev_breakage(breakage: str, rendered: dict[str, Docs]) -> None:
+    """The dev render (in-cluster Postgres) with its replica broken is reported for that."""
+    mutate, expected = DEV_BREAKAGES[breakage]
+    docs = copy.deepcopy(rendered["dev"])
+    mutate(docs)
+    reported = _problems(docs, "dev")
+    assert any(p.startswith(expected) for p in reported), reported
+
+
+def test_both_overlays_run_pgbouncer_and_dev_a_streaming_replica(
+    rendered: dict[str, Docs],
+) -> None:
+    """PgBouncer's Deployment is in dev and prod; the replica's StatefulSet in dev only."""
+    for overlay in ("dev", "prod"):
+        names = {(d["kind"], d["metadata"]["name"]) for d in rendered[overlay]}
+        assert {("Deployment", "pgbouncer"), ("Service", "pgbouncer")} <= names
+    assert ("StatefulSet", "postgres-replica") in {
+        (d["kind"], d["metadata"]["name"]) for d in rendered["dev"]
+    }
+    assert not any(d["metadata"]["name"] == "postgres-replica" for d in rendered["prod"])
 
 
 def test_dev_backends_secret_is_rendered_not_assumed(rendered: dict[str, Docs]) -> None:

@@ -252,3 +252,71 @@ async def test_one_message_is_one_trace_across_processes(
 
 def parent_or_none(by_id: dict[str, Span], span: Span) -> Span | None:
     return by_id.get(span.parent_id)
+
+
+async def test_the_caller_s_sampling_decision_holds_in_every_process(
+    receiver: tuple[Receiver, str],
+    start_service: StartService,
+    make_user: MakeUser,
+    room_service: ServiceProcess,
+    http: httpx.AsyncClient,
+) -> None:
+    """An unsampled traceparent opens no span in message-service nor in the room-service it
+    calls (the decision travels on); a sampled one is the parent of the server span; a call
+    with none starts a trace the sampler picks, whose room-service call joins it; no
+    background query starts a trace of its own."""
+    got, endpoint = receiver
+    otel = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    rooms = start_service("room_service", env=otel, migrate=False)
+    messages = start_service("message_service", env={**otel, "ROOMS_URL": rooms.url}, migrate=False)
+    owner, member = await make_user(), await make_user()
+    chat = Chat(http, room_service.url, messages.url)
+    # A room per call, so each call's membership check misses the cache and asks room-service.
+    unsampled_room, sampled_room, root_room = [await chat.room(owner, member) for _ in range(3)]
+
+    unsampled = (uuid.uuid4().hex, uuid.uuid4().hex[:16])
+    sampled = (uuid.uuid4().hex, uuid.uuid4().hex[:16])
+    for room_id, traceparent in (
+        (unsampled_room, f"00-{unsampled[0]}-{unsampled[1]}-00"),
+        (sampled_room, f"00-{sampled[0]}-{sampled[1]}-01"),
+        (root_room, None),
+    ):
+        headers = dict(member.headers)
+        if traceparent is not None:
+            headers["traceparent"] = traceparent
+        answer = await http.get(
+            f"{messages.url}/messages", params={"room_id": room_id}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+
+    # Only these two export (the session's own services run without tracing).
+    rooms_name, messages_name = "room-service[", "message-service["
+
+    def servers(process: str) -> list[Span]:
+        return [s for s in got.spans if s.process.startswith(process) and s.kind == 2]
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if len(servers(rooms_name)) >= 2 and len(servers(messages_name)) >= 2:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # anything else these calls exported arrives meanwhile
+    ours = [s for s in got.spans if s.process.startswith((rooms_name, messages_name))]
+    assert not [s for s in ours if s.trace_id == unsampled[0]], tree(ours)
+
+    joined = [s for s in servers(messages_name) if s.trace_id == sampled[0]]
+    assert [s.parent_id for s in joined] == [sampled[1]], tree(ours)
+    roots = [s for s in servers(messages_name) if not s.parent_id]
+    assert len(roots) == 1, tree(ours)
+    assert roots[0].name == joined[0].name == "GET /messages"
+    # room-service answered each sampled trace's membership check inside that trace, and
+    # nothing else: the unsampled call's check carried its decision on.
+    assert sorted(s.trace_id for s in servers(rooms_name)) == sorted(
+        [sampled[0], roots[0].trace_id]
+    ), tree(ours)
+    # Every span either process exported belongs to one of the two sampled calls.
+    assert {s.trace_id for s in ours} == {sampled[0], roots[0].trace_id}, tree(ours)

@@ -1,4 +1,4 @@
-"""History and unread reads from a streaming replica (MESSAGES_READ_DATABASE_URL): a user
+"""History, search and unread reads from a streaming replica (MESSAGES_READ_DATABASE_URL): a user
 reads their own writes at once even while the replica's replay is paused, others read from
 the replica, and reads go to the primary when the replica is down. Real servers: a primary
 from initdb and a replica from pg_basebackup -R, each its own postmaster."""
@@ -6,7 +6,9 @@ from initdb and a replica from pg_basebackup -R, each its own postmaster."""
 from __future__ import annotations
 
 import asyncio
+import random
 import re
+import string
 from collections.abc import Iterator
 
 import asyncpg
@@ -133,6 +135,46 @@ async def test_reads_go_to_the_replica_and_a_writer_reads_its_own_writes_under_l
         assert [r["unread"] for r in unread.json()["items"] if r["room_id"] == room] == [2]
 
 
+async def _found(http: httpx.AsyncClient, url: str, user: TestUser, words: str) -> list[int]:
+    answer = await http.get(f"{url}/messages/search", params={"q": words}, headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    return sorted(hit["message"]["seq"] for hit in answer.json()["items"])
+
+
+async def test_search_reads_the_replica_and_a_writer_finds_its_own_message_under_lag(
+    services: Replicas, cluster: tuple[Server, Server]
+) -> None:
+    """With replay paused: the sender's search finds the new message at once (from the
+    primary); another member's search runs on the lagging replica and does not yet."""
+    _, replica = cluster
+    messages = services.url("messages")
+    replica_reads = 'messages_reads_total{server="replica"}'
+    word = "".join(random.choice(string.ascii_lowercase) for _ in range(12))
+    async with httpx.AsyncClient(timeout=20.0) as http:
+        chat = Chat(http, services.url("rooms"), messages)
+        writer = await register_user(http, services.url("auth"))
+        other = await register_user(http, services.url("auth"))
+        room = await chat.room(writer, other)
+        await chat.send(writer, room, f"{word} 첫 번째")
+        await asyncio.sleep(0.5)  # the replica catches up (no lag made yet)
+        before = await _metric(http, messages, replica_reads)
+        assert await _found(http, messages, other, word) == [1]
+        assert await _metric(http, messages, replica_reads) == before + 1
+
+        await _replay(replica, paused=True)
+        try:
+            await chat.send(writer, room, f"{word} 두 번째")
+            assert await _found(http, messages, writer, word) == [1, 2]
+            assert await _found(http, messages, other, word) == [1]
+        finally:
+            await _replay(replica, paused=False)
+        for _ in range(40):  # within the per-user search rate (5/s)
+            if await _found(http, messages, other, word) == [1, 2]:
+                break
+            await asyncio.sleep(0.25)
+        assert await _found(http, messages, other, word) == [1, 2]
+
+
 async def test_reads_fall_back_to_the_primary_when_the_replica_is_down(
     services: Replicas, cluster: tuple[Server, Server]
 ) -> None:
@@ -152,6 +194,7 @@ async def test_reads_fall_back_to_the_primary_when_the_replica_is_down(
             assert await _seqs(http, messages, writer, room) == [1, 2]
             unread = await http.get(f"{messages}/messages/unread", headers=other.headers)
             assert unread.status_code == 200, unread.text
+            assert await _found(http, messages, other, "during") == [2]
         finally:
             replica.start()
 

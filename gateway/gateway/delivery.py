@@ -28,7 +28,7 @@ from chatcore.logs import get_logger
 from gateway import metrics
 from gateway.client import ABORT_AFTER, Client, wire_frames
 from gateway.feed import Admit, Broadcast, Feed, FeedOut
-from gateway.position import Change
+from gateway.position import Page
 from gateway.session import CLOSE_SLOW_CONSUMER
 from gateway.subscriptions import Subscriptions
 from gateway.tasks import background
@@ -235,11 +235,11 @@ class Delivery:
                 if token is None:
                     return
                 try:
-                    page = await self.upstream.changes(token, feed.room_id, feed.pos or 0)
-                    changes = [Change.parse(item) for item in page["items"]]
+                    answer = await self.upstream.changes(token, feed.room_id, feed.pos or 0)
+                    page = Page.parse(answer)
                 except (ChatError, KeyError, TypeError, ValueError):
-                    changes = []
-                outs, over = feed.filled(changes)
+                    page = Page([], feed.pos or 0)
+                outs, over = feed.filled(page)
                 self.apply(feed, outs)
                 if over:
                     return

@@ -8,8 +8,10 @@ summaries; docs/protocol.md), and holds frames that arrived ahead of it. It also
 Each event (a live frame, a page of history filling a hole, a connection attaching) returns
 what the delivery layer must do, in order: :class:`Broadcast` a frame to the in-sync members,
 :class:`Admit` a connection into them (its position already moved to the feed's), or
-:data:`FILL` the hole from message-service. Connections reach a feed through their
-:class:`gateway.position.RoomState`, which only this module and gateway.position change.
+:data:`FILL` the hole from message-service. A hole whose changes expired (retention) before
+they were read is skipped after a ``history_expired`` to those standing before it. Connections
+reach a feed through their :class:`gateway.position.RoomState`, which only this module and
+gateway.position change.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-from gateway.position import Change, Member
+from gateway import frames
+from gateway.position import Member, Page
 
 C = TypeVar("C", bound=Member)
 
@@ -179,19 +182,45 @@ class Feed(Generic[C]):
     def _delivered(self, frame: bytes, out: list[FeedOut[C]], filled: bool = False) -> None:
         """The feed moved to a new position: send it, then let waiting connections join."""
         out.append(Broadcast(frame, filled))
-        for member in self.take_waiting():
+        self._admit(self.take_waiting(), out)
+
+    def _admit(self, members: set[C], out: list[FeedOut[C]]) -> None:
+        """These connections join the in-sync set at the feed's position."""
+        for member in members:
             state = member.room(self.room_id)
             if state is not None and member.open:
                 state.joined(self.pos or 0, self.seq)
                 out.append(Admit(member))
 
-    def filled(self, changes: list[Change]) -> tuple[list[FeedOut[C]], bool]:
-        """A page of history read after the feed's position (``changes``: in order): the
-        frames that close the hole, and whether the fill is over (it read nothing new and
-        no live frame is ahead: waiting connections claimed a position the room has not
-        reached, and start where it stands)."""
+    def _expired(self, page: Page, out: list[FeedOut[C]]) -> None:
+        """The hole's changes up to ``page.after_pos`` expired (retention) before they were
+        read: everyone standing before it, in sync or waiting for a position inside it, gets
+        ``history_expired`` (as a resume from there does, gateway.position.catch_up), and
+        the feed goes on from the oldest change kept; frames held inside it are dropped."""
+        behind: set[C] = set()
+        for pos in [pos for pos in self.waiting if pos < page.after_pos]:
+            behind |= self.waiting.pop(pos)
+        self._admit(behind, out)
+        out.append(Broadcast(frames.history_expired(self.room_id, page.oldest_seq)))
+        self.pos, self.seq = page.after_pos, page.oldest_seq - 1
+        for pos in [pos for pos in self.pending if pos <= page.after_pos]:
+            del self.pending[pos]
+        self._admit(self.take_waiting(), out)
+
+    def filled(self, page: Page) -> tuple[list[FeedOut[C]], bool]:
+        """A page of history read after the feed's position: the frames that close the
+        hole (after ``history_expired`` if the hole's start expired meanwhile), and whether
+        the fill is over (it read nothing new and no live frame is ahead: waiting
+        connections claimed a position the room has not reached, and start where it
+        stands)."""
         out: list[FeedOut[C]] = []
         moved = False
+        if page.expired and self.pos is not None and page.after_pos > self.pos:
+            self._expired(page, out)
+            moved = True
+            while (item := self.next()) is not None:
+                self._delivered(item[1], out)
+        changes = page.items
         for change in changes:
             if self.advance(change.pos, change.seq):
                 self._delivered(change.frame, out, filled=True)

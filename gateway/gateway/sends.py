@@ -1,6 +1,6 @@
 """``send`` frames of every connection of this process, forwarded to message-service in batches.
 
-An HTTP call per message would cap the process at what one request costs (performance.md).
+An HTTP call per message would cap the process at what one request costs, for every send.
 So a send goes out at once when fewer than ``max_calls`` calls are in flight, and otherwise
 waits for the next call, together with every send that arrives meanwhile (at most
 ``max_batch``): light load pays no delay, heavy load pays one call per batch. Each item keeps

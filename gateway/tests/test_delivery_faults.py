@@ -1,13 +1,16 @@
-"""Delivery when things go wrong, each on processes of its own: lost publishes and membership
-events, a client that stops reading, a dropped pub/sub connection, the presence room limit."""
+"""Delivery when things go wrong, each on processes of its own: lost publishes (one expired
+before its fill) and membership events, a client that stops reading, a dropped pub/sub
+connection, the presence room limit."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -59,6 +62,70 @@ async def test_lost_publish_is_filled_from_history(
     # A lost publish with no later message is found by the periodic check.
     await api.send(sender, room, "lost alone", base=lossy_messages.url)
     assert await client.messages(room, 1, timeout=10) == [3]
+
+
+@pytest.fixture(scope="module")
+def patient_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
+    """A gateway whose silent-room check in effect never runs: a hole is filled only when
+    a later message shows it."""
+    port = free_port()
+    env = {"GATEWAY_PORT": str(port), "GATEWAY_GAP_CHECK_INTERVAL": "100000"}
+    return start_service("gateway", port=port, env=env, migrate=False)
+
+
+@pytest.fixture(scope="module")
+def sweeping_messages(start_service: StartService, message_service: ServiceProcess) -> str:
+    """A message-service replica whose retention sweep runs every 0.2 s: its URL."""
+    port = free_port()
+    env = {"MESSAGES_PORT": str(port), "MESSAGES_RETENTION_INTERVAL": "0.2"}
+    return start_service("message_service", port=port, env=env, migrate=False).url
+
+
+async def test_a_lost_publish_that_expired_before_its_fill_gives_history_expired(
+    patient_gateway: ServiceProcess,
+    lossy_messages: ServiceProcess,
+    sweeping_messages: str,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    http: httpx.AsyncClient,
+    database_url: str,
+) -> None:
+    """Messages 2-3 are lost publishes and expire before the gateway reads them: the live
+    connection gets history_expired (as a resume from before them would), then message 4
+    and what follows, instead of a hole filled for ever."""
+    owner, reader = await make_user(), await make_user()
+    room = await api.room(owner, reader)
+    client = await open_socket(patient_gateway.url, reader.access_token)
+    await client.send({"type": "ping"})
+    await api.send(owner, room, "delivered")
+    assert await client.messages(room, 1) == [1]
+    await api.send(owner, room, "lost", base=lossy_messages.url)
+    await api.send(owner, room, "lost too", base=lossy_messages.url)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "UPDATE messages.messages SET created_at = now() - interval '2 days'"
+            " WHERE room_id = $1",
+            uuid.UUID(room),
+        )
+    finally:
+        await conn.close()
+    retention = f"{sweeping_messages}/messages/rooms/{room}/retention"
+    set_ = await http.put(retention, json={"days": 1}, headers=owner.headers)
+    assert set_.status_code == 200, set_.text
+    for _ in range(100):
+        if (await http.get(retention, headers=owner.headers)).json()["oldest_seq"] == 4:
+            break
+        await asyncio.sleep(0.1)
+    assert (await http.get(retention, headers=owner.headers)).json()["oldest_seq"] == 4
+
+    await api.send(owner, room, "after the expiry")  # shows the hole: the fill finds it gone
+    first = await client.until(lambda f: f["type"] in ("message", "history_expired"))
+    assert first == {"type": "history_expired", "room_id": room, "oldest_seq": 4}
+    assert await client.messages(room, 1, timeout=10) == [4]
+    await api.send(owner, room, "live again")
+    assert await client.messages(room, 1) == [5]
 
 
 async def test_client_that_stops_reading_is_cut_off_others_get_everything(

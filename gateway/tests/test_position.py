@@ -177,10 +177,45 @@ def test_a_fill_closes_the_hole_and_delivers_what_was_held() -> None:
     feed: Feed[Member] = Feed(ROOM)
     feed.start(4, 3)
     feed.receive(7, b"c7", 5)
-    outs, over = feed.filled([change(5), change(6, 4), change(7, 5)])
+    outs, over = feed.filled(Page([change(5), change(6, 4), change(7, 5)], after_pos=4))
     assert outs == [Broadcast(b"c5", True), Broadcast(b"c6", True), Broadcast(b"c7")]
     assert not over
     assert (feed.pos, feed.seq) == (7, 5)
+
+
+def test_a_hole_that_expired_before_it_was_filled_is_skipped_after_history_expired() -> None:
+    """A lost publish read only after retention removed it: the in-sync connection and the
+    one waiting for a position inside the hole get ``history_expired`` (as a resume from
+    there does), then the retained changes in order, once; one waiting past it gets no
+    notice, and frames held inside the hole are dropped."""
+    feed: Feed[Member] = Feed(ROOM)
+    feed.start(4, 3)
+    insync = Member(RoomState(pos=4, seq=3))
+    feed.attach(insync)
+    feed.members.add(insync)
+    inside = Member(RoomState(pos=6, seq=5))
+    at_oldest = Member(RoomState(pos=9, seq=7))
+    assert feed.attach(inside) == [FILL]
+    assert feed.attach(at_oldest) == [FILL]
+    assert feed.receive(8, b"c8") == [FILL]  # held inside the hole
+    assert feed.receive(11, b"c11", 9) == [FILL]  # held after the oldest kept
+    notice = orjson.dumps({"type": "history_expired", "room_id": ROOM, "oldest_seq": 8})
+    page = Page([change(10, 8)], after_pos=9, expired=True, oldest_seq=8)
+    outs, over = feed.filled(page)
+    assert outs == [
+        Admit(inside),
+        Broadcast(notice),
+        Admit(at_oldest),
+        Broadcast(b"c10", True),
+        Broadcast(b"c11"),
+    ]
+    assert not over
+    assert (feed.pos, feed.seq) == (11, 9)
+    assert not feed.pending
+    assert not feed.waiting
+    assert not feed.has_gap()
+    # The same page again (a stale read) changes nothing: expired is said once.
+    assert feed.filled(page) == ([], False)
 
 
 def test_a_claim_the_room_never_reached_starts_where_it_stands() -> None:
@@ -189,7 +224,7 @@ def test_a_claim_the_room_never_reached_starts_where_it_stands() -> None:
     feed.start(4, 3)
     member = Member(RoomState(pos=9, seq=9))
     feed.attach(member)
-    outs, over = feed.filled([])
+    outs, over = feed.filled(Page([], after_pos=4))
     assert over
     assert outs == [Admit(member)]
     assert member.state.at(feed.pos, feed.seq) == (4, 3)

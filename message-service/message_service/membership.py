@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from chatcore import jsonutil
 from chatcore.errors import NotFound
@@ -89,6 +90,10 @@ class Membership:
         # Called with a room id when that room's answers are dropped, None for all of them:
         # caches of other membership facts follow this one (notify_targets.py).
         self.on_drop: list[Callable[[uuid.UUID | None], None]] = []
+        # Called with each member answer's room id and body, and whether the answer may be
+        # cached (as :meth:`_remember` would): the answer also tells the room's kind, title
+        # and a direct room's members, which notify_targets.py caches beside the seat.
+        self.on_answer: list[Callable[[uuid.UUID, dict[str, Any], bool], None]] = []
 
     def cached(self, room_id: uuid.UUID, user_id: uuid.UUID) -> Seat | Unknown | None:
         """The cached answer (a seat, or None for not a member); :data:`UNKNOWN` if there is
@@ -133,6 +138,7 @@ class Membership:
                 )
             except NotFound:
                 role: Seat | None = None
+                body: dict[str, Any] = {}
             else:
                 body = answer if isinstance(answer, dict) else {}
                 raw = body.get("role")
@@ -142,11 +148,19 @@ class Membership:
             metrics.MEMBERSHIP_LOOKUPS.labels("member" if role else "not_member").inc()
             attempts -= 1
             if not flight.stale:
-                if listening and self.listening:
+                trusted = listening and self.listening
+                if trusted:
                     self._remember(key, role)
+                self._answered(room_id, body, trusted)
                 return role
             if attempts == 0:
+                self._answered(room_id, body, False)
                 return role  # membership keeps changing under us; the newest answer will do
+
+    def _answered(self, room_id: uuid.UUID, body: dict[str, Any], trusted: bool) -> None:
+        if body:
+            for hook in self.on_answer:
+                hook(room_id, body, trusted)
 
     def _end_flight(self, key: Key, task: asyncio.Task[Seat | None]) -> None:
         in_flight = self._flights.get(key)

@@ -6,7 +6,9 @@ outbox row carries the recipients; presence and preferences are the worker's bus
 (:mod:`message_service.notify_worker`). A group-room message that mentions no one costs a
 dictionary look-up: a room's kind never changes, so it is cached for the life of the process.
 A direct room's members are cached like memberships: only while the membership channel is
-subscribed, and dropped with any event of the room.
+subscribed, and dropped with any event of the room. The membership look-up of a room's first
+message already answers both (room-service's member answer carries the room's kind, title and
+a direct room's members), so a message asks room-service nothing more for its notifications.
 """
 
 from __future__ import annotations
@@ -33,6 +35,26 @@ class NotifyTargets:
         self._kinds: dict[uuid.UUID, tuple[str, str | None]] = {}  # room -> (kind, title)
         self._direct: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
         membership.on_drop.append(self._drop)
+        membership.on_answer.append(self._learn)
+
+    def _learn(self, room_id: uuid.UUID, answer: dict[str, Any], trusted: bool) -> None:
+        """Keep what a membership answer tells of its room (``trusted``: it may be cached)."""
+        kind = answer.get("room_kind")
+        if kind not in ("group", "direct"):
+            return  # an answer without the room's facts: :meth:`job` asks for them
+        title = answer.get("room_title")
+        if len(self._kinds) >= ROOMS_MAX:
+            self._kinds.clear()
+        self._kinds[room_id] = (str(kind), title if isinstance(title, str) else None)
+        members = answer.get("direct_members")
+        if kind == "direct" and trusted and isinstance(members, list):
+            try:
+                found = tuple(uuid.UUID(str(m)) for m in members)
+            except ValueError:
+                return
+            if len(self._direct) >= ROOMS_MAX:
+                self._direct.clear()
+            self._direct[room_id] = found
 
     def _drop(self, room_id: uuid.UUID | None) -> None:
         if room_id is None:

@@ -162,8 +162,8 @@ marked AS (
     ON CONFLICT (user_id, room_id) DO UPDATE SET seq = GREATEST(m.seq, excluded.seq)
 ),
 outbox AS (
-    INSERT INTO messages.notify_outbox (message_id, job)
-    SELECT id, notify::jsonb FROM numbered WHERE notify <> ''
+    INSERT INTO messages.notify_outbox (message_id, room_id, job)
+    SELECT id, room_id, notify::jsonb FROM numbered WHERE notify <> ''
 ),
 attached AS (
     UPDATE messages.attachments a SET message_id = p.message_id

@@ -109,18 +109,26 @@ async def delete_webhook(pool: asyncpg.Pool, user_id: uuid.UUID, webhook_id: uui
 # --- the outbox ----------------------------------------------------------------------------
 
 
+# Each message is read from its room's partition alone, by its id: the LIMIT keeps the look-up
+# a per-row subquery, which Postgres prunes to one partition, where a join would scan every
+# partition.
+CLAIM_OUTBOX = """SELECT o.message_id, o.job, o.created_at, m.room_id, m.seq, m.sender_id, m.body
+    FROM (SELECT message_id, room_id, job, created_at FROM messages.notify_outbox
+          ORDER BY created_at
+          LIMIT $1
+          FOR UPDATE SKIP LOCKED) o
+    LEFT JOIN LATERAL (
+        SELECT room_id, seq, sender_id, body FROM messages.messages
+        WHERE room_id = o.room_id AND id = o.message_id
+        LIMIT 1
+    ) m ON true
+    ORDER BY o.created_at"""
+
+
 async def claim_outbox(conn: Conn, limit: int) -> list[asyncpg.Record]:
     """Outbox rows no other worker holds, with their messages, locked until the transaction
     ends (the caller's: expand and delete in it)."""
-    return await conn.fetch(
-        """SELECT o.message_id, o.job, o.created_at, m.room_id, m.seq, m.sender_id, m.body
-           FROM messages.notify_outbox o
-           LEFT JOIN messages.messages m ON m.id = o.message_id
-           ORDER BY o.created_at
-           LIMIT $1
-           FOR UPDATE OF o SKIP LOCKED""",
-        limit,
-    )
+    return await conn.fetch(CLAIM_OUTBOX, limit)
 
 
 async def recipients_settings(

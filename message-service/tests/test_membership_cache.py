@@ -15,6 +15,7 @@ import pytest
 
 from chatcore.httpclient import ServiceClient, create_http_client
 from message_service.membership import Membership
+from message_service.notify_targets import NotifyTargets
 
 
 class FakeRooms:
@@ -23,6 +24,7 @@ class FakeRooms:
 
     def __init__(self) -> None:
         self.member = True
+        self.body: dict[str, object] = {"role": "member"}
         self.delay = 0.0
         self.calls = 0
         outer = self
@@ -32,7 +34,7 @@ class FakeRooms:
                 outer.calls += 1
                 member = outer.member
                 time.sleep(outer.delay)
-                status, body = (200, {"role": "member"}) if member else (404, {"error": {}})
+                status, body = (200, outer.body) if member else (404, {"error": {}})
                 data = orjson.dumps(body)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(data)))
@@ -98,3 +100,34 @@ async def test_nothing_cached_while_not_listening(rooms: FakeRooms) -> None:
         cache.on_event(b"not json")  # unreadable: everything is dropped
         await cache.role("t", room, user)
         assert rooms.calls == 5
+
+
+async def test_the_member_answer_tells_whom_a_direct_message_notifies(rooms: FakeRooms) -> None:
+    """The membership look-up of a direct room's first message also caches the room's kind
+    and members, so its notification job asks room-service nothing more; an event of the room
+    drops the members with the seats, and nothing is cached while not listening."""
+    sender, other, room = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    rooms.body = {
+        "role": "member",
+        "room_kind": "direct",
+        "room_title": None,
+        "direct_members": [str(sender), str(other)],
+    }
+    async with create_http_client() as http:
+        client = ServiceClient(http, rooms.url)
+        cache = Membership(client, ttl=30, max_entries=100)
+        targets = NotifyTargets(client, cache)
+        cache.listening = True
+        assert targets.cached(room, sender, "Ana", []) is None
+        assert await cache.role("t", room, sender) == "member"
+        job = targets.cached(room, sender, "Ana", [])
+        assert job is not None
+        assert orjson.loads(job)["recipients"] == [str(other)]
+        assert orjson.loads(job)["direct"] is True
+        assert rooms.calls == 1
+        cache.drop_room(room)
+        assert targets.cached(room, sender, "Ana", []) is None
+        cache.listening = False
+        assert await cache.role("t", room, sender) == "member"
+        assert targets.cached(room, sender, "Ana", []) is None
+        assert rooms.calls == 2

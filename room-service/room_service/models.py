@@ -152,11 +152,15 @@ class MemberPage(BaseModel):
 
 
 class Membership(Member):
-    """A member with the room's membership version (for caches; docs/events.md), and the end
-    of their mute if they are muted now."""
+    """A member with the room's membership version (for caches; docs/events.md), the end of
+    their mute if they are muted now, and the room's kind, title and (a direct room's only)
+    members: what message-service's cache needs to decide whom a message may notify."""
 
     version: int
     muted_until: datetime | None = None
+    room_kind: Kind
+    room_title: str | None
+    direct_members: list[uuid.UUID] | None = None
 
 
 class JoinedRoom(BaseModel):

@@ -141,9 +141,15 @@ async def members_of(
 async def membership(
     pool: asyncpg.Pool, room_id: uuid.UUID, caller: uuid.UUID, user: uuid.UUID
 ) -> dict[str, Any]:
-    """``user``'s membership with the room's version; 404 unless both are members."""
+    """``user``'s membership with the room's version, and the room's kind and title (and a
+    direct room's members), so that a cache of memberships needs no other call to learn what
+    a message there may notify; 404 unless both are members."""
     row = await pool.fetchrow(
-        """SELECT t.user_id, t.role, t.joined_at, r.version, mu.until AS muted_until
+        """SELECT t.user_id, t.role, t.joined_at, r.version, mu.until AS muted_until,
+                  r.kind AS room_kind, r.title AS room_title,
+                  CASE WHEN r.kind = 'direct' THEN ARRAY(
+                      SELECT m.user_id FROM rooms.members m WHERE m.room_id = r.id
+                      ORDER BY m.user_id) END AS direct_members
            FROM rooms.members c JOIN rooms.rooms r ON r.id = c.room_id
            LEFT JOIN rooms.members t ON t.room_id = c.room_id AND t.user_id = $3
            LEFT JOIN rooms.mutes mu

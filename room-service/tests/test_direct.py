@@ -42,6 +42,10 @@ async def test_one_direct_room_per_pair(rooms: Rooms, make_users: MakeUsers) -> 
         assert (again.status_code, again.json()) == (200, room)
     assert await rooms.roles(bo, room["id"]) == {str(ana.id): "member", str(bo.id): "member"}
     assert (await rooms.call("GET", f"/rooms/{room['id']}", bo)).json() == room
+    # The membership check (message-service's cache) also tells a direct room's members.
+    member = (await rooms.call("GET", f"/rooms/{room['id']}/members/{ana.id}", bo)).json()
+    assert (member["room_kind"], member["room_title"]) == ("direct", None)
+    assert member["direct_members"] == sorted([str(ana.id), str(bo.id)])
 
 
 async def test_direct_room_bad_requests(rooms: Rooms, make_users: MakeUsers) -> None:

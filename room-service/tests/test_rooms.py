@@ -278,8 +278,22 @@ async def test_membership_check(rooms: Rooms, make_users: MakeUsers) -> None:
     r = await rooms.call("GET", f"/rooms/{room['id']}/members/{bo.id}", ana)
     assert r.status_code == 200
     member = r.json()
-    assert set(member) == {"user_id", "role", "joined_at", "version", "muted_until"}
+    assert set(member) == {
+        "user_id",
+        "role",
+        "joined_at",
+        "version",
+        "muted_until",
+        "room_kind",
+        "room_title",
+        "direct_members",
+    }
     assert member["muted_until"] is None
+    assert (member["room_kind"], member["room_title"], member["direct_members"]) == (
+        "group",
+        "Check",
+        None,
+    )
     assert (member["user_id"], member["role"], member["version"]) == (str(bo.id), "member", 1)
     r = await rooms.call("GET", f"/rooms/{room['id']}/members/{eve.id}", ana)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "not_member")

@@ -38,6 +38,7 @@ from message_service import (
     search,
     threads,
 )
+from message_service.admission import Admission
 from message_service.api import api
 from message_service.files import open_files
 from message_service.membership import Membership, MembershipListener
@@ -191,6 +192,13 @@ def create_app(settings: MessagesSettings) -> Starlette:
         notices = Notices(app.state.pool, app.state.publisher)
         if settings.membership_notices:
             listener.also.append(notices.on_payload)
+        app.state.admission = Admission(
+            app.state.pool,
+            app.state.send_limiter,
+            app.state.membership,
+            app.state.files,
+            app.state.notify_targets,
+        )
         app.state.writer = Writer(
             app.state.pool,
             app.state.publisher,

@@ -13,23 +13,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field, field_validator
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import RateLimited
 from chatcore.httpclient import ServiceClient
-from chatcore.logs import get_logger
-from chatcore.ratelimit import RedisRateLimiter
 from chatcore.web import authenticate, bearer_token, json_response, read_query
-from message_service import metrics, store, store_search
-from message_service.access import require_member
+from message_service import store, store_search
+from message_service.access import check_rate, require_member
 from message_service.api import api
 from message_service.highlight import has_terms, highlight
 from message_service.markers import room_ids_of
 from message_service.models import PAGE_DEFAULT, PAGE_MAX, Message, Strict
-
-log = get_logger(__name__)
 
 QUERY_MAX = 256
 CURSOR_MAX = 200
@@ -90,7 +84,12 @@ async def search(request: Request) -> Response:
     claims = await authenticate(request)
     query = read_query(request, SearchQuery)
     after = decode_cursor(query.cursor) if query.cursor is not None else None
-    await _check_rate(request.app.state.search_limiter, claims.user_id)
+    await check_rate(
+        request.app.state.search_limiter,
+        claims.user_id,
+        "Too many searches; slow down.",
+        what="search",
+    )
     if not has_terms(query.q):
         # Only symbols and spaces: nothing can match, and that is an answer, not an error.
         return json_response({"items": [], "next_cursor": None})
@@ -115,19 +114,6 @@ async def search(request: Request) -> Response:
         {"message": store.message_json(r), "highlight": highlight(r["body"], query.q)} for r in page
     ]
     return json_response({"items": items, "next_cursor": next_cursor})
-
-
-async def _check_rate(limiter: RedisRateLimiter, user_id: uuid.UUID) -> None:
-    """Take one search from the user's bucket, or 429. Without Redis the search goes ahead,
-    as a send does (:func:`message_service.access.check_send_rate`)."""
-    try:
-        wait = await limiter.wait_time(str(user_id))
-    except (RedisError, OSError) as exc:
-        metrics.RATE_LIMIT_UNCHECKED.inc()
-        log.warning("search_rate_unchecked", error=type(exc).__name__)
-        return
-    if wait > 0:
-        raise RateLimited(wait, "Too many searches; slow down.")
 
 
 def encode_cursor(after: store_search.After) -> str:

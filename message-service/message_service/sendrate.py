@@ -19,7 +19,7 @@ from chatcore.redisconn import RedisClient
 class SendRateLimiter(RedisRateLimiter):
     """A :class:`RedisRateLimiter` whose concurrent checks are pipelined together."""
 
-    _waiting: list[tuple[str, int, asyncio.Future[float]]]
+    _waiting: list[tuple[list[tuple[str, int]], asyncio.Future[list[float]]]]
     _task: asyncio.Task[None] | None
 
     def __init__(self, redis: RedisClient, prefix: str, *, rate: float, burst: int) -> None:
@@ -29,8 +29,16 @@ class SendRateLimiter(RedisRateLimiter):
 
     async def wait_time(self, key: str, cost: int = 1) -> float:
         """Take ``cost`` tokens; 0 if allowed, else seconds until it would be."""
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._waiting.append((key, cost, future))
+        (wait,) = await self.wait_times([(key, cost)])
+        return wait
+
+    async def wait_times(self, takes: list[tuple[str, int]]) -> list[float]:
+        """Take each ``(key, cost)`` in order, in the next round trip with every other
+        check waiting for it."""
+        if not takes:
+            return []
+        future: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((takes, future))
         if self._task is None:
             self._task = asyncio.create_task(self._check_waiting())
         return await future
@@ -40,14 +48,16 @@ class SendRateLimiter(RedisRateLimiter):
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    waits = await self.wait_times([(key, cost) for key, cost, _ in batch])
+                    waits = await super().wait_times([t for takes, _ in batch for t in takes])
                 except Exception as exc:
-                    for _, _, future in batch:
+                    for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for (_, _, future), wait in zip(batch, waits, strict=True):
+                at = 0
+                for takes, future in batch:
                     if not future.done():
-                        future.set_result(wait)
+                        future.set_result(waits[at : at + len(takes)])
+                    at += len(takes)
         finally:
             self._task = None

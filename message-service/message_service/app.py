@@ -206,8 +206,6 @@ def create_app(settings: MessagesSettings) -> Starlette:
             on_notify=notifier.wake if settings.notify_worker else None,
             fill=app.state.files.fill,
         )
-        app.state.publisher.start()
-        app.state.writer.start()
         notices.start()
         if settings.notify_worker:
             notifier.start()

@@ -10,12 +10,12 @@ Postgres' (migration 0003, :mod:`message_service.store_search`); the highlight i
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chatcore.cursors import Cursor, from_micros, micros
 from chatcore.httpclient import ServiceClient
 from chatcore.web import authenticate, bearer_token, json_response, read_query
 from message_service import store, store_search
@@ -27,7 +27,6 @@ from message_service.models import PAGE_DEFAULT, PAGE_MAX, Message, Strict
 
 QUERY_MAX = 256
 CURSOR_MAX = 200
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # Score (0 to 9999, up to 6 decimals), microseconds since the epoch (at most 16 digits: up to
@@ -36,6 +35,7 @@ CURSOR_PATTERN = (
     r"^(0|[1-9][0-9]{0,3})(\.[0-9]{1,6})?_(0|[1-9][0-9]{0,15})_"
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
+_CURSOR = Cursor(CURSOR_PATTERN)
 
 
 class SearchQuery(Strict):
@@ -118,12 +118,10 @@ async def search(request: Request) -> Response:
 
 def encode_cursor(after: store_search.After) -> str:
     """The cursor after a hit, in the syntax of :data:`CURSOR_PATTERN`."""
-    micros = (after.created_at - EPOCH) // timedelta(microseconds=1)
-    return f"{after.score:.6f}_{micros}_{after.id}"
+    return _CURSOR.encode(f"{after.score:.6f}", micros(after.created_at), str(after.id))
 
 
 def decode_cursor(cursor: str) -> store_search.After:
-    """Where the page a cursor names starts (the query model checked its syntax)."""
-    score, micros, message_id = cursor.split("_")
-    when = EPOCH + timedelta(microseconds=int(micros))
-    return store_search.After(float(score), when, uuid.UUID(message_id))
+    """Where the page a cursor names starts; 422 ``cursor`` outside its syntax."""
+    score, at, message_id = _CURSOR.decode(cursor)
+    return store_search.After(float(score), from_micros(at), uuid.UUID(message_id))

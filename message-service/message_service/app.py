@@ -13,15 +13,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 
-from chatcore import tracing
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.internal_secret import load_secrets
-from chatcore.logs import configure_logging
 from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, create_redis
 from chatcore.revocations import follow
-from chatcore.service import build_app, postgres_ready, redis_ready
+from chatcore.service import build_app, create_from_env, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 from message_service import (
     attachments,
@@ -245,7 +243,4 @@ def create_app(settings: MessagesSettings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """uvicorn's factory: settings read once from the environment."""
-    settings = MessagesSettings.from_env()
-    configure_logging("message-service", settings.log_level, json=settings.log_json)
-    tracing.configure("message-service")
-    return create_app(settings)
+    return create_from_env("message-service", MessagesSettings, create_app)

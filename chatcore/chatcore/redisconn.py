@@ -54,7 +54,8 @@ def create_redis(url: str, *, cluster: bool = False, max_connections: int = 100)
         retry=retry,
         retry_on_error=errors,
     )
-    return aioredis.Redis(connection_pool=pool)
+    # The client owns its pool: closing it closes the pool's connections too.
+    return aioredis.Redis.from_pool(pool)
 
 
 def publish_command(client: object) -> str:

@@ -3,18 +3,21 @@
 A test that only needs other settings (a tighter limit, a trusted proxy, another key) gets
 them from :func:`serve_in_process` in milliseconds, where a process of its own takes about a
 second to start and holds its connections until the run ends. The application is the one
-``python -m <service> serve`` runs (``create_app(settings)``, lifespan and all); only the
-socket is gone: requests go through :class:`httpx.ASGITransport`, from ``127.0.0.1``.
+``python -m <service> serve`` runs (``create_app(settings)``, lifespan and all), reached
+through :class:`httpx.ASGITransport` (from ``127.0.0.1``), or served by uvicorn on a port of
+this process (:func:`listen_in_process`) for helpers that call a URL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import uvicorn
 from starlette.applications import Starlette
 
 # Each service's settings class and application factory.
@@ -51,3 +54,32 @@ async def serve_in_process(
         transport = httpx.ASGITransport(app=app, client=client)
         async with httpx.AsyncClient(transport=transport, base_url="http://in-process") as http:
             yield http
+
+
+@asynccontextmanager
+async def listen_in_process(module: str, env: Mapping[str, str], port: int) -> AsyncIterator[str]:
+    """``module``'s application built from the settings in ``env``, served by uvicorn in this
+    process on ``port`` for the block; its base URL. For tests whose helpers call a URL."""
+    app: Starlette = _load(SERVICES[module][1])(settings_of(module, env))
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        ws="none",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name=f"{module}-in-process")
+    while not server.started:
+        if task.done():
+            task.result()  # its start-up failed: raise why
+            raise RuntimeError(f"{module} stopped before it started")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

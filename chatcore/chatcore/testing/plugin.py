@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatcore.internal_secret import HEADER
-from chatcore.testing.inprocess import serve_in_process
+from chatcore.testing.inprocess import listen_in_process, serve_in_process
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.servers import (
     NoServer,
@@ -232,6 +232,23 @@ def start_service(
 
 
 InProcess = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+Listening = Callable[..., AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture(scope="session")
+def listening(service_env: dict[str, str]) -> Listening:
+    """``async with listening("message_service", {env}) as url``: the service's application
+    with this run's settings and ``env`` on top, served by uvicorn in this process on a free
+    port (no migrations: its schema must be there, from its process fixture)."""
+
+    def open_(module: str, env: dict[str, str] | None = None) -> AbstractAsyncContextManager[str]:
+        port = free_port()
+        own_port = {PORT_SETTING[module]: str(port)}
+        return listen_in_process(module, {**service_env, **own_port, **(env or {})}, port)
+
+    return open_
+
+
 # Where in-process requests come from: the address every test's process requests come from.
 LOOPBACK = ("127.0.0.1", 40000)
 

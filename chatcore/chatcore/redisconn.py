@@ -54,8 +54,7 @@ def create_redis(url: str, *, cluster: bool = False, max_connections: int = 100)
         retry=retry,
         retry_on_error=errors,
     )
-    # The client owns its pool: closing it closes the pool's connections too.
-    return aioredis.Redis.from_pool(pool)
+    return aioredis.Redis(connection_pool=pool)
 
 
 def publish_command(client: object) -> str:

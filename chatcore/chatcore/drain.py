@@ -8,7 +8,8 @@ does with its items is the caller's ``handle``.
 
 A round is a task started when there is something to take and fewer than ``rounds`` are in
 flight; it takes its items when it starts, so every item queued in the same turn of the event
-loop goes together. No task runs while the queue is empty.
+loop goes together, and takes again as soon as it has handled them, until nothing is left.
+No task runs while the queue is empty.
 """
 
 from __future__ import annotations
@@ -83,11 +84,11 @@ class Drain(Generic[T]):
         task.add_done_callback(self._tasks.discard)
 
     async def _round(self) -> None:
-        batch: list[T] = []
         try:
             self._starting = False
-            batch = self._take(self.queue, self.max_batch)
-            if batch:
+            # A round goes on taking while there is something it may take: the next batch
+            # starts as soon as this one is handled, without a turn of the event loop.
+            while batch := self._take(self.queue, self.max_batch):
                 self.wake()  # more waiting and a round free: it starts alongside
                 try:
                     await self._handle(batch)
@@ -95,13 +96,11 @@ class Drain(Generic[T]):
                     # The rounds serve every later item: they must outlive any one batch.
                     log.exception("drain_round_failed", drain=self.name, items=len(batch))
         finally:
+            # A round that can take nothing ends; whatever held items back (a busy lane)
+            # calls wake() when it lets them go.
             self._running -= 1
             if self._running == 0:
                 self._idle.set()
-            # A round that could take nothing does not start another: whatever held the
-            # items back calls wake() when it lets them go.
-            if batch:
-                self.wake()
 
     async def drained(self) -> None:
         """Return once nothing is queued or in flight."""

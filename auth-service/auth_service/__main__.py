@@ -1,12 +1,11 @@
 """``python -m auth_service serve|migrate``, ``keygen PATH`` to create a signing key, and
 ``make-admin EMAIL`` to make an account a site administrator."""
 
-import sys
 from pathlib import Path
 
 from auth_service.keys import generate_pem
 from auth_service.settings import AuthSettings
-from chatcore.cli import ServiceSpec, main
+from chatcore.cli import ServiceSpec, Tool, main
 
 
 def keygen(path: Path) -> int:
@@ -20,12 +19,12 @@ def keygen(path: Path) -> int:
     return 0
 
 
-if len(sys.argv) == 3 and sys.argv[1] == "keygen":
-    raise SystemExit(keygen(Path(sys.argv[2])))
-if len(sys.argv) == 3 and sys.argv[1] == "make-admin":
-    from auth_service.make_admin import make_admin
+def make_admin(email: str) -> int:
+    """Make the account of ``email`` a site administrator."""
+    from auth_service import make_admin as command  # only this command needs the database
 
-    raise SystemExit(make_admin(sys.argv[2]))
+    return command.make_admin(email)
+
 
 raise SystemExit(
     main(
@@ -35,6 +34,10 @@ raise SystemExit(
             factory="auth_service.app:app_from_env",
             schema="auth",
             migrations=Path(__file__).parent / "migrations",
+            tools={
+                "keygen": Tool(lambda path: keygen(Path(path)), "PATH", "create a signing key"),
+                "make-admin": Tool(make_admin, "EMAIL", "make an account a site administrator"),
+            },
         )
     )
 )

@@ -21,7 +21,8 @@ from starlette.responses import Response
 
 from auth_service import store, store_admin
 from auth_service.api import api
-from chatcore.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from chatcore.cursors import entry_id
+from chatcore.errors import Conflict, Forbidden, NotFound, Unavailable
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names
 from chatcore.revocations import revoke_user
@@ -167,11 +168,7 @@ async def reactivate(request: Request) -> Response:
 async def audit(request: Request) -> Response:
     await require_admin(request)
     query = read_query(request, AuditQuery)
-    before = None
-    if query.cursor is not None:
-        if not query.cursor.isdigit() or len(query.cursor) > 19:
-            raise InvalidInput("cursor", "cursor: not a cursor this service gave out.")
-        before = int(query.cursor)
+    before = None if query.cursor is None else entry_id(query.cursor)
     rows = await store_admin.audit_page(request.app.state.pool, before, query.limit + 1)
     page = rows[: query.limit]
     next_cursor = str(page[-1]["id"]) if len(rows) > query.limit else None

@@ -14,12 +14,10 @@ from auth_service.keys import KeySet
 from auth_service.passwords import Passwords
 from auth_service.settings import AuthSettings
 from auth_service.throttle import LoginThrottle
-from chatcore import tracing
 from chatcore.db import create_pool
-from chatcore.logs import configure_logging
 from chatcore.redisconn import create_redis
 from chatcore.revocations import follow
-from chatcore.service import build_app, postgres_ready, redis_ready
+from chatcore.service import build_app, create_from_env, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 
 # Importing these modules is what declares their calls on ``api``.
@@ -72,7 +70,4 @@ def create_app(settings: AuthSettings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """uvicorn's factory: settings read once from the environment."""
-    settings = AuthSettings.from_env()
-    configure_logging("auth-service", settings.log_level, json=settings.log_json)
-    tracing.configure("auth-service")
-    return create_app(settings)
+    return create_from_env("auth-service", AuthSettings, create_app)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import re
 import uuid
 from collections.abc import Callable
 
@@ -26,10 +24,11 @@ from auth_service.models import (
 )
 from auth_service.profile_events import announce
 from auth_service.settings import AuthSettings
-from chatcore.errors import InvalidInput, NotFound, UnsupportedMediaType
+from chatcore.cursors import Cursor, from_text_part, text_part
+from chatcore.errors import NotFound, UnsupportedMediaType
 from chatcore.web import authenticate, json_response, path_uuid, read_body, read_json, read_query
 
-_CURSOR = re.compile(CURSOR_PATTERN)
+_CURSOR = Cursor(CURSOR_PATTERN, separator=".")
 
 
 def _is_png(data: bytes) -> bool:
@@ -220,16 +219,12 @@ def like_substring(text: str) -> str:
 
 def encode_cursor(sort_name: str, user_id: uuid.UUID) -> str:
     """The opaque cursor after a row: its sort key (models.CURSOR_PATTERN)."""
-    name = base64.urlsafe_b64encode(sort_name.encode()).rstrip(b"=").decode()
-    return f"{name}.{user_id.hex}"
+    return _CURSOR.encode(text_part(sort_name), user_id.hex)
 
 
 def decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
     """The sort key a cursor holds; 422 for anything not in its syntax. Any cursor in it is a
     position in the directory's order (bytes that are not UTF-8 become U+FFFD, NUL is
     dropped), so it pages from there."""
-    if not _CURSOR.fullmatch(cursor):
-        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.")
-    name, user_id = cursor.split(".")
-    raw = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4))
-    return raw.decode("utf-8", "replace").replace("\x00", ""), uuid.UUID(hex=user_id)
+    name, user_id = _CURSOR.decode(cursor)
+    return from_text_part(name).replace("\x00", ""), uuid.UUID(hex=user_id)

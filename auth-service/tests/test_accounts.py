@@ -184,7 +184,7 @@ async def test_lookalike_and_equivalent_emails(
 async def test_login_rehashes_when_parameters_change(
     http: httpx.AsyncClient,
     auth_service: ServiceProcess,
-    lenient_auth: ServiceProcess,
+    lenient_auth: httpx.AsyncClient,
     db: asyncpg.Connection,
 ) -> None:
     """Logging in on an instance with a higher argon2 time cost rewrites the stored hash."""
@@ -194,15 +194,11 @@ async def test_login_rehashes_when_parameters_change(
     before = await db.fetchval(query, email)
     assert "$argon2id$" in before
     assert ",t=2," in before
-    r = await http.post(
-        f"{lenient_auth.url}/auth/login", json={"email": email, "password": "long-enough"}
-    )
+    r = await lenient_auth.post("/auth/login", json={"email": email, "password": "long-enough"})
     assert r.status_code == 200
     after = await db.fetchval(query, email)
     assert ",t=3," in after
     assert after != before
-    again = await http.post(
-        f"{lenient_auth.url}/auth/login", json={"email": email, "password": "long-enough"}
-    )
+    again = await lenient_auth.post("/auth/login", json={"email": email, "password": "long-enough"})
     assert again.status_code == 200
     assert await db.fetchval(query, email) == after, "no rehash when parameters match"

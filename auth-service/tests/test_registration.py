@@ -4,36 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from auth_service.hash_slots import HashingBusy, HashSlots, Priority
+from chatcore.testing.plugin import InProcess
 from chatcore.testing.processes import ServiceProcess
 
-StartAuth = Callable[[dict[str, str]], ServiceProcess]
+
+@pytest.fixture
+async def register_throttled_auth(
+    in_process: InProcess, own_prefix: str, auth_service: ServiceProcess
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An instance behind a trusted proxy allowing 3 registrations per address an hour."""
+    env = {
+        "REDIS_PREFIX": own_prefix,
+        "AUTH_REGISTER_IP_BURST": "3",
+        "AUTH_REGISTER_IP_PER_HOUR": "3",
+        "AUTH_TRUSTED_PROXIES": "127.0.0.1",
+    }
+    async with in_process("auth_service", env) as http:
+        yield http
 
 
 async def test_registrations_per_address_are_throttled(
-    http: httpx.AsyncClient,
-    start_auth: StartAuth,
-    redis_prefix: str,
-    auth_service: ServiceProcess,
+    register_throttled_auth: httpx.AsyncClient,
 ) -> None:
     """Past the burst an address gets 429 with Retry-After; another address still registers."""
-    auth = start_auth(
-        {
-            "REDIS_PREFIX": f"{redis_prefix}register:",
-            "AUTH_REGISTER_IP_BURST": "3",
-            "AUTH_REGISTER_IP_PER_HOUR": "3",
-            "AUTH_TRUSTED_PROXIES": "127.0.0.1",
-        }
-    )
+    http = register_throttled_auth
 
     async def register(address: str) -> httpx.Response:
         return await http.post(
-            f"{auth.url}/auth/register",
+            "/auth/register",
             json={
                 "email": f"reg-{secrets.token_hex(5)}@example.test",
                 "password": "a good password",

@@ -7,7 +7,6 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth_service.keys import SigningKey, generate_pem
-from chatcore.testing.plugin import MakeUser
+from chatcore.testing.plugin import InProcess, MakeUser
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.tokens import access_claims, b64url, sign, unsigned
 
@@ -238,7 +237,7 @@ async def test_token_matrix(
 async def test_key_rotation(
     http: httpx.AsyncClient,
     auth_service: ServiceProcess,
-    start_auth: Callable[[dict[str, str]], ServiceProcess],
+    in_process: InProcess,
     make_user: MakeUser,
     signing_key_file: Path,
     tmp_path: Path,
@@ -247,19 +246,18 @@ async def test_key_rotation(
     user = await make_user()
     new_key = tmp_path / "new-key.pem"
     new_key.write_bytes(generate_pem())
-    rotated = start_auth(
-        {"AUTH_SIGNING_KEY_FILE": str(new_key), "AUTH_PREVIOUS_KEY_FILES": str(signing_key_file)}
-    )
+    env = {"AUTH_SIGNING_KEY_FILE": str(new_key), "AUTH_PREVIOUS_KEY_FILES": str(signing_key_file)}
     old_kid = SigningKey.from_pem(signing_key_file.read_bytes()).kid
     new_kid = SigningKey.from_pem(new_key.read_bytes()).kid
-    jwks = (await http.get(f"{rotated.url}/auth/.well-known/jwks.json")).json()
-    assert [k["kid"] for k in jwks["keys"]] == [new_kid, old_kid]
-    r = await http.get(f"{rotated.url}/auth/me", headers=user.headers)
-    assert r.status_code == 200, r.text
-    login = await http.post(
-        f"{rotated.url}/auth/login", json={"email": user.email, "password": user.password}
-    )
-    token = login.json()["access_token"]
+    async with in_process("auth_service", env) as rotated:
+        jwks = (await rotated.get("/auth/.well-known/jwks.json")).json()
+        assert [k["kid"] for k in jwks["keys"]] == [new_kid, old_kid]
+        r = await rotated.get("/auth/me", headers=user.headers)
+        assert r.status_code == 200, r.text
+        login = await rotated.post(
+            "/auth/login", json={"email": user.email, "password": user.password}
+        )
+        token = login.json()["access_token"]
     assert jwt.get_unverified_header(token)["kid"] == new_kid
     # The old instance does not know the new key yet: its tokens are refused there.
     r = await http.get(f"{auth_service.url}/auth/me", headers={"Authorization": f"Bearer {token}"})

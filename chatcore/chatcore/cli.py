@@ -1,7 +1,8 @@
 """The command line every service shares: ``python -m <service> serve|migrate``.
 
 A service's ``__main__`` calls :func:`main` with its name, settings class, application
-factory and migrations; the shared library itself is never run.
+factory, migrations and any tools of its own (``keygen PATH``); the shared library itself is
+never run.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -20,6 +22,16 @@ from chatcore.settings import ServiceSettings
 
 
 @dataclass(frozen=True)
+class Tool:
+    """A command of one argument besides serve and migrate (``keygen PATH``); it reads what
+    settings it needs itself, so a tool runs before the service's settings are valid."""
+
+    run: Callable[[str], int]
+    arg: str  # the argument's name in the usage line
+    help: str
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     settings: type[ServiceSettings]
@@ -27,6 +39,7 @@ class ServiceSpec:
     factory: str
     schema: str | None = None
     migrations: Path | None = None
+    tools: Mapping[str, Tool] = field(default_factory=dict)
 
 
 def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
@@ -34,7 +47,11 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the service")
     commands.add_parser("migrate", help="create the database if missing and apply migrations")
+    for name, tool in spec.tools.items():
+        commands.add_parser(name, help=tool.help).add_argument("arg", metavar=tool.arg)
     args = parser.parse_args(argv)
+    if args.command in spec.tools:
+        return spec.tools[args.command].run(args.arg)
     settings = spec.settings.from_env()
     configure_logging(spec.name, settings.log_level, json=settings.log_json)
     if args.command == "migrate":

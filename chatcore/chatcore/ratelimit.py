@@ -7,37 +7,15 @@ from __future__ import annotations
 
 import time
 
-from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import RedisCluster
 
 from chatcore.errors import RateLimited
 from chatcore.redisconn import RedisClient
 
-# KEYS[1] the bucket; ARGV rate, burst, cost. Redis' own clock keeps replicas consistent.
-_BUCKET_LUA = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or burst
-local at = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local wait = 0
-if tokens >= cost then
-  tokens = tokens - cost
-else
-  wait = (cost - tokens) / rate
-end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return tostring(wait)
-"""
-
-# The same for many takes at once: KEYS the buckets (a key may repeat), ARGV rate, burst, then
-# one cost per key. One script call for a whole batch of sends (single Redis only: on a
-# cluster the keys of one script must share a slot).
+# KEYS the buckets (a key may repeat), ARGV rate, burst, then one cost per key: takes each
+# cost in order and answers each wait (0: taken), as strings. Redis' own clock keeps replicas
+# consistent. One script call for a whole batch of sends on a single Redis; on a cluster the
+# keys of one script must share a slot, so there each take is its own call in a pipeline.
 _BUCKETS_LUA = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -73,37 +51,34 @@ class RedisRateLimiter:
         self.prefix = prefix
         self.rate = rate
         self.burst = burst
-        self._script = redis.register_script(_BUCKET_LUA)
         self._many = redis.register_script(_BUCKETS_LUA)
         self._cluster = isinstance(redis, RedisCluster)
 
     async def wait_time(self, key: str, cost: int = 1) -> float:
         """Take ``cost`` tokens; 0 if allowed, else seconds until it would be."""
-        wait = await self._script(keys=[self.prefix + key], args=[self.rate, self.burst, cost])
-        return float(wait)
+        (wait,) = await self.wait_times([(key, cost)])
+        return wait
 
     async def wait_times(self, takes: list[tuple[str, int]]) -> list[float]:
         """Take each ``(key, cost)`` in order (a key may repeat); the waits, as
         :meth:`wait_time` gives them, in one round trip."""
         if not takes:
             return []
-        if self._cluster:
+        if self._cluster and len(takes) > 1:
             pipe = self.redis.pipeline(transaction=False)
             for key, cost in takes:
-                self.queue(pipe, key, cost)
-            return [float(w) for w in await pipe.execute()]
+                # EVAL, not the registered script: redis-py checks a pipeline's scripts with a
+                # round trip of its own (SCRIPT EXISTS), and a cluster pipeline refuses
+                # EVALSHA. Redis caches the script by its hash, so sending it costs its bytes.
+                pipe.execute_command(
+                    "EVAL", _BUCKETS_LUA, 1, self.prefix + key, self.rate, self.burst, cost
+                )
+            return [float(waits[0]) for waits in await pipe.execute()]
         waits = await self._many(
             keys=[self.prefix + key for key, _ in takes],
             args=[self.rate, self.burst, *(cost for _, cost in takes)],
         )
         return [float(w) for w in waits]
-
-    def queue(self, pipe: Pipeline | ClusterPipeline, key: str, cost: int = 1) -> None:
-        """Add the take to a pipeline; its answer there is what :meth:`wait_time` returns."""
-        # EVAL, not the registered script: redis-py checks a pipeline's scripts with a round
-        # trip of its own (SCRIPT EXISTS), and a cluster pipeline refuses EVALSHA. Redis
-        # caches the script by its hash, so sending it costs only its bytes.
-        pipe.execute_command("EVAL", _BUCKET_LUA, 1, self.prefix + key, self.rate, self.burst, cost)
 
     async def check(self, key: str, cost: int = 1) -> None:
         """Take ``cost`` tokens or raise :class:`RateLimited` with the time to wait."""

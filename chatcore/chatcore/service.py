@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,16 +19,29 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from chatcore import tracing
-from chatcore.logs import get_logger
+from chatcore.logs import configure_logging, get_logger
 from chatcore.metrics import DEPENDENCY_UP, metrics_endpoint
 from chatcore.middleware import RequestContext
 from chatcore.openapi import Api
+from chatcore.settings import ServiceSettings
 from chatcore.web import exception_handlers, json_response
 
 log = get_logger(__name__)
 
 ReadinessCheck = Callable[[Starlette], Awaitable[Any]]
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def create_from_env(
+    name: str, settings: type[S], create_app: Callable[[S], Starlette]
+) -> Starlette:
+    """What each service's uvicorn factory returns: its settings read once from the
+    environment, logging and tracing set up for ``name``, then ``create_app(settings)``."""
+    read = settings.from_env()
+    configure_logging(name, read.log_level, json=read.log_json)
+    tracing.configure(name)
+    return create_app(read)
 
 
 def build_app(

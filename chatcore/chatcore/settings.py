@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatcore.db_roles import DbRole, role_url
+
+
+def env(name: str) -> AliasChoices:
+    """The alias of a service setting: its environment name (``AUTH_PORT``), and the same in
+    lower case as a keyword argument (``AuthSettings(auth_port=...)``)."""
+    return AliasChoices(name, name.lower())
 
 
 class ServiceSettings(BaseSettings):

@@ -3,8 +3,9 @@
 An HTTP call per message would cap the process at what one request costs, for every send.
 So a send goes out at once when fewer than ``max_calls`` calls are in flight, and otherwise
 waits for the next call, together with every send that arrives meanwhile (at most
-``max_batch``): light load pays no delay, heavy load pays one call per batch. Each item keeps
-its sender's own token, and each gets its own answer (``POST /messages/batch``).
+``max_batch``): light load pays no delay, heavy load pays one call per batch (a
+:class:`chatcore.drain.Drain`). Each item keeps its sender's own token, and each gets its own
+answer (``POST /messages/batch``).
 
 One connection's sends are in at most one call at a time. Two calls in flight are two HTTP
 requests that message-service may admit in either order (each waits on Redis and on
@@ -24,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatcore import tracing
+from chatcore.drain import Drain
 from chatcore.errors import ChatError, Unavailable
 from chatcore.httpclient import error_from
 from chatcore.logs import get_logger
 from gateway import metrics
-from gateway.tasks import background
 from gateway.upstream import Upstream
 
 log = get_logger(__name__)
@@ -52,10 +53,11 @@ class Sends:
         self.upstream = upstream
         self.max_batch = max_batch
         self.max_calls = max_calls
-        self._queue: deque[_Pending] = deque()
-        self._calls = 0
         # Connections with sends in a call in flight: their next sends wait for its answer.
         self._busy: set[str] = set()
+        self._drain: Drain[_Pending] = Drain(
+            self._call, name="send-batch", max_batch=max_batch, rounds=max_calls, take=self._take
+        )
 
     def submit(
         self,
@@ -83,26 +85,18 @@ class Sends:
         }
         if extra:  # attachment_ids, reply_to, thread_root_id, mentions: only when it has them
             item.update(extra)
-        self._queue.append(_Pending(item, done, lane, trace))
-        self._next()
+        self._drain.put(_Pending(item, done, lane, trace))
 
-    def _next(self) -> None:
-        while self._queue and self._calls < self.max_calls:
-            batch = self._take()
-            if not batch:
-                return  # every waiting send belongs to a connection with a call in flight
-            self._calls += 1
-            background(self._call(batch))
-
-    def _take(self) -> list[_Pending]:
+    def _take(self, queue: deque[_Pending], limit: int) -> list[_Pending]:
         """The next call's sends, in queue order, skipping every lane already in a call; the
-        skipped ones keep their place at the head of the queue."""
+        skipped ones keep their place at the head of the queue (the call that holds their
+        lane wakes the drain when it returns)."""
         batch: list[_Pending] = []
         skipped: list[_Pending] = []
-        while self._queue and len(batch) < self.max_batch:
-            pending = self._queue.popleft()
+        while queue and len(batch) < limit:
+            pending = queue.popleft()
             (skipped if pending.lane in self._busy else batch).append(pending)
-        self._queue.extendleft(reversed(skipped))
+        queue.extendleft(reversed(skipped))
         self._busy.update(p.lane for p in batch)
         return batch
 
@@ -140,9 +134,7 @@ class Sends:
             for pending, answer in zip(batch, answers, strict=True):
                 _answer(pending, answer)
         finally:
-            self._calls -= 1
             self._busy.difference_update(p.lane for p in batch)
-            self._next()
 
 
 def _answer(pending: _Pending, answer: Any) -> None:

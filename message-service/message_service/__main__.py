@@ -3,10 +3,9 @@
 with on ``POST /messages/batch``."""
 
 import secrets
-import sys
 from pathlib import Path
 
-from chatcore.cli import ServiceSpec, main
+from chatcore.cli import ServiceSpec, Tool, main
 from message_service.settings import MessagesSettings
 from message_service.webpush import generate_pem
 
@@ -23,10 +22,6 @@ def vapid_keygen(path: Path) -> int:
     return 0
 
 
-if len(sys.argv) == 3 and sys.argv[1] == "vapid-keygen":
-    raise SystemExit(vapid_keygen(Path(sys.argv[2])))
-
-
 def gateway_secret(path: Path) -> int:
     """Write a new random secret to ``path`` (readable by its owner only) unless one is there."""
     if path.exists() and path.read_text().strip():
@@ -38,9 +33,6 @@ def gateway_secret(path: Path) -> int:
     return 0
 
 
-if len(sys.argv) == 3 and sys.argv[1] == "gateway-secret":
-    raise SystemExit(gateway_secret(Path(sys.argv[2])))
-
 raise SystemExit(
     main(
         ServiceSpec(
@@ -49,6 +41,14 @@ raise SystemExit(
             factory="message_service.app:app_from_env",
             schema="messages",
             migrations=Path(__file__).parent / "migrations",
+            tools={
+                "vapid-keygen": Tool(
+                    lambda path: vapid_keygen(Path(path)), "PATH", "create the Web Push key"
+                ),
+                "gateway-secret": Tool(
+                    lambda path: gateway_secret(Path(path)), "PATH", "create the gateway's secret"
+                ),
+            },
         )
     )
 )

@@ -61,36 +61,35 @@ async def require_member(
     return role
 
 
-async def send_waits(limiter: RedisRateLimiter, users: list[uuid.UUID]) -> list[float]:
-    """Take one send from each user's bucket (a user may repeat), in one round trip; the
-    seconds each must wait (0: allowed). All 0 if Redis cannot be asked (see below)."""
+async def send_waits(
+    limiter: RedisRateLimiter, users: list[uuid.UUID], *, what: str = "send"
+) -> list[float]:
+    """Take one token from each user's bucket (a user may repeat), in one round trip; the
+    seconds each must wait (0: allowed).
+
+    If Redis cannot be asked, every one goes through (all 0), counted and logged as
+    ``<what>_rate_unchecked``: the limit protects the service, and refusing every send
+    while Redis is down would be the bigger harm.
+    """
     try:
         return await limiter.wait_times([(str(user), 1) for user in users])
     except (RedisError, OSError) as exc:
         metrics.RATE_LIMIT_UNCHECKED.inc(len(users))
-        log.warning("send_rate_unchecked", error=type(exc).__name__)
+        log.warning(f"{what}_rate_unchecked", error=type(exc).__name__)
         return [0.0] * len(users)
+
+
+async def check_rate(
+    limiter: RedisRateLimiter, user_id: uuid.UUID, message: str, *, what: str = "send"
+) -> None:
+    """Take one token from the user's bucket, or 429 with ``message`` and the time to wait
+    (through without Redis, see :func:`send_waits`)."""
+    (wait,) = await send_waits(limiter, [user_id], what=what)
+    if wait > 0:
+        raise RateLimited(wait, message)
 
 
 async def check_action_rate(request: Request, user_id: uuid.UUID) -> None:
     """Take one edit, delete or read-marker move from the user's bucket, or 429."""
     limiter: RedisRateLimiter = request.app.state.action_limiter
-    await check_send_rate(limiter, user_id, "Too many changes; slow down.")
-
-
-async def check_send_rate(
-    limiter: RedisRateLimiter, user_id: uuid.UUID, message: str = "Too many messages; slow down."
-) -> None:
-    """Take one send from the user's bucket, or 429 with the time to wait.
-
-    If Redis cannot be asked the send goes through: the limit protects the service, and
-    refusing every send while Redis is down would be the bigger harm.
-    """
-    try:
-        wait = await limiter.wait_time(str(user_id))
-    except (RedisError, OSError) as exc:
-        metrics.RATE_LIMIT_UNCHECKED.inc()
-        log.warning("send_rate_unchecked", error=type(exc).__name__)
-        return
-    if wait > 0:
-        raise RateLimited(wait, message)
+    await check_rate(limiter, user_id, "Too many changes; slow down.", what="action")

@@ -13,15 +13,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 
-from chatcore import tracing
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.internal_secret import load_secrets
-from chatcore.logs import configure_logging
 from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, create_redis
 from chatcore.revocations import follow
-from chatcore.service import build_app, postgres_ready, redis_ready
+from chatcore.service import build_app, create_from_env, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 from message_service import (
     attachments,
@@ -38,6 +36,7 @@ from message_service import (
     search,
     threads,
 )
+from message_service.admission import Admission
 from message_service.api import api
 from message_service.files import open_files
 from message_service.membership import Membership, MembershipListener
@@ -191,6 +190,13 @@ def create_app(settings: MessagesSettings) -> Starlette:
         notices = Notices(app.state.pool, app.state.publisher)
         if settings.membership_notices:
             listener.also.append(notices.on_payload)
+        app.state.admission = Admission(
+            app.state.pool,
+            app.state.send_limiter,
+            app.state.membership,
+            app.state.files,
+            app.state.notify_targets,
+        )
         app.state.writer = Writer(
             app.state.pool,
             app.state.publisher,
@@ -198,8 +204,6 @@ def create_app(settings: MessagesSettings) -> Starlette:
             on_notify=notifier.wake if settings.notify_worker else None,
             fill=app.state.files.fill,
         )
-        app.state.publisher.start()
-        app.state.writer.start()
         notices.start()
         if settings.notify_worker:
             notifier.start()
@@ -239,7 +243,4 @@ def create_app(settings: MessagesSettings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """uvicorn's factory: settings read once from the environment."""
-    settings = MessagesSettings.from_env()
-    configure_logging("message-service", settings.log_level, json=settings.log_json)
-    tracing.configure("message-service")
-    return create_app(settings)
+    return create_from_env("message-service", MessagesSettings, create_app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chatcore.cursors import Cursor
 from chatcore.errors import InvalidInput
 from chatcore.web import authenticate, json_response, read_query
 from message_service import store, store_changes, store_retention, store_search
@@ -19,7 +19,7 @@ from message_service.api import api
 from message_service.models import CURSOR_PATTERN, HistoryQuery, MessagePage
 from message_service.replica import Reads
 
-_CURSOR = re.compile(CURSOR_PATTERN)
+_CURSOR = Cursor(CURSOR_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +95,15 @@ async def history(request: Request) -> Response:
 def encode_cursor(position: Position) -> str:
     """An opaque cursor: the position, in the syntax of ``models.CURSOR_PATTERN``."""
     before = "" if position.before is None else str(position.before)
-    return f"{'n' if position.newest_first else 'o'}{position.after}_{before}"
+    return _CURSOR.encode(f"{'n' if position.newest_first else 'o'}{position.after}", before)
 
 
 def decode_cursor(cursor: str) -> Position:
     """The position a cursor holds; 422 for anything not in its syntax. A cursor names a
     position only: used on another room, it pages that room from the same seqs."""
-    if not _CURSOR.fullmatch(cursor):
-        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.")
-    after, before = cursor[1:].split("_")
+    after, before = _CURSOR.decode(cursor)
     return Position(
-        newest_first=cursor[0] == "n", after=int(after), before=int(before) if before else None
+        newest_first=after[0] == "n", after=int(after[1:]), before=int(before) if before else None
     )
 
 

@@ -1,26 +1,26 @@
 """Room-channel publishing after commit: pipelined, in commit order, never blocking a send.
 
-Committed messages, edits and deletes are queued here and written to Redis by one task, one
-pipeline per round trip, so each batch costs one Redis round trip and publishes keep the order
-they were committed in. Each payload is published at most once: redis-py's retries are off,
-because retrying a pipeline whose reply was lost could publish it twice. A payload Redis does
-not take (Redis down, or the queue full) is dropped and counted; the message is committed, so
-the gateway finds the seq gap and fills it from history (docs/protocol.md).
+Committed messages, edits and deletes are queued here and written to Redis one round at a
+time (a :class:`chatcore.drain.Drain`), one pipeline per round, so each batch costs one Redis
+round trip and publishes keep the order they were committed in. Each payload is published
+at most once: redis-py's retries are off, because retrying a pipeline whose reply was lost
+could publish it twice. A payload Redis does not take (Redis down, or the queue full) is
+dropped and counted; the message is committed, so the gateway finds the seq gap and fills it
+from history (docs/protocol.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
 from redis.exceptions import RedisError
 
 from chatcore import tracing
+from chatcore.drain import Drain
 from chatcore.events import Kind, room_event
 from chatcore.logs import get_logger
 from chatcore.redisconn import Names, RedisClient, publish_command
@@ -80,55 +80,41 @@ class Publisher:
         self.command = publish_command(redis)
         self.names = names
         self.max_pending = max_pending
-        self._pending: deque[tuple[str, bytes]] = deque()
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self._drain: Drain[tuple[str, bytes]] = Drain(
+            self._send_round, name="publisher", max_batch=PIPELINE_MAX
+        )
         self._last_ok = 0.0
         self._publish_many = redis.register_script(_PUBLISH_MANY_LUA)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="publisher")
-
     async def stop(self, grace: float = 5.0) -> None:
         """Publish what is queued (for at most ``grace`` seconds), then stop."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.drained(), grace)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        left = await self._drain.stop(grace)
+        if left:
+            metrics.PUBLISH_FAILURES.inc(len(left))
+            log.warning("publish_queue_dropped_at_stop", dropped=len(left))
 
     async def drained(self) -> None:
         """Return once nothing is queued or in flight."""
-        while self._pending or not self._idle.is_set():
-            await self._idle.wait()
-            await asyncio.sleep(0)
+        await self._drain.drained()
 
     def publish(self, events: Iterable[tuple[uuid.UUID, bytes]]) -> None:
         """Queue room-channel payloads ``(room_id, payload)``; returns at once."""
+        pending = self._drain.queue
         for room_id, payload in events:
-            self._pending.append((self.names.room_channel(room_id), payload))
-        overflow = len(self._pending) - self.max_pending
+            pending.append((self.names.room_channel(room_id), payload))
+        overflow = len(pending) - self.max_pending
         if overflow > 0:
             for _ in range(overflow):
-                self._pending.popleft()
+                pending.popleft()
             metrics.PUBLISH_FAILURES.inc(overflow)
             log.warning("publish_queue_full", dropped=overflow)
-        if self._pending:
-            self._idle.clear()
-            self._wakeup.set()
+        self._drain.wake()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                count = min(len(self._pending), PIPELINE_MAX)
-                chunk = [self._pending.popleft() for _ in range(count)]
-                if not await self._send(chunk):
-                    await asyncio.sleep(FAILURE_PAUSE)
-            self._idle.set()
+    async def _send_round(self, chunk: list[tuple[str, bytes]]) -> None:
+        if not await self._send(chunk):
+            # The next round waits: a Redis outage must not be a busy loop (whatever waits
+            # meanwhile goes out together, or overflows and is counted).
+            await asyncio.sleep(FAILURE_PAUSE)
 
     async def _send(self, chunk: list[tuple[str, bytes]]) -> bool:
         if tracing.ENABLED:

@@ -16,7 +16,7 @@ from chatcore.errors import Conflict, NotFound
 from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, json_response, path_uuid
 from message_service import store, store_changes
-from message_service.access import check_send_rate, require_writer
+from message_service.access import check_rate, require_writer
 from message_service.api import api
 from message_service.emoji import EMOJI_MAX_CHARS, is_emoji
 from message_service.frames import reaction_frame
@@ -44,7 +44,8 @@ async def _target(request: Request) -> tuple[AccessClaims, Any, str]:
         raise _no_message()
     await require_writer(request, row["room_id"], claims.user_id, missing=_no_message())
     # The same per-user budget as sends: a reaction is a write every member sees.
-    await check_send_rate(request.app.state.send_limiter, claims.user_id)
+    limiter = request.app.state.send_limiter
+    await check_rate(limiter, claims.user_id, "Too many messages; slow down.")
     return claims, row, emoji
 
 

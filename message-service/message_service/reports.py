@@ -7,14 +7,15 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chatcore.cursors import entry_id, from_micros, micros, not_ours
+from chatcore.errors import Conflict, Forbidden, NotFound
 from chatcore.httpclient import ServiceClient
 from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json, read_query
@@ -33,9 +34,6 @@ from message_service.report_models import (
 )
 from message_service.routes import tombstone
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICRO = timedelta(microseconds=1)
-
 
 def _no_message() -> NotFound:
     return NotFound("No such message.", code="message_not_found")
@@ -46,18 +44,18 @@ def _no_report() -> NotFound:
 
 
 def encode_cursor(at: datetime, item_id: uuid.UUID) -> str:
-    raw = orjson.dumps([(at - _EPOCH) // _MICRO, str(item_id)])
+    raw = orjson.dumps([micros(at), str(item_id)])
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        micros, item_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if type(micros) is not int or not 0 <= micros < 2**62 or not isinstance(item_id, str):
+        at, item_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if type(at) is not int or not 0 <= at < 2**62 or not isinstance(item_id, str):
             raise ValueError(cursor)
-        return _EPOCH + micros * _MICRO, uuid.UUID(item_id)
+        return from_micros(at), uuid.UUID(item_id)
     except (binascii.Error, ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
-        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.") from None
+        raise not_ours() from None
 
 
 async def require_moderator(request: Request, claims: AccessClaims, room_id: uuid.UUID) -> None:
@@ -180,11 +178,7 @@ async def audit(request: Request) -> Response:
     if not claims.is_admin:
         raise Forbidden("Only site administrators may read the audit log.", code="not_admin")
     query = read_query(request, AuditQuery)
-    before = None
-    if query.cursor is not None:
-        if not query.cursor.isdigit() or len(query.cursor) > 19:
-            raise InvalidInput("cursor", "cursor: not a cursor this service gave out.")
-        before = int(query.cursor)
+    before = None if query.cursor is None else entry_id(query.cursor)
     rows = await sql.audit_page(request.app.state.pool, before, query.limit + 1)
     page = rows[: query.limit]
     next_cursor = str(page[-1]["id"]) if len(rows) > query.limit else None

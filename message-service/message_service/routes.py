@@ -1,7 +1,8 @@
 """message-service's writes: send, edit and delete.
 
-A send is checked (body, rate, membership), then handed to the group-commit writer, which
-answers once it is committed and queues its publication on the room channel.
+A send is admitted (:mod:`message_service.admission`, as a batch of one), then handed to the
+group-commit writer, which answers once it is committed and queues its publication on the
+room channel.
 """
 
 from __future__ import annotations
@@ -10,29 +11,24 @@ import uuid
 from typing import Any
 
 import asyncpg
-from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import Conflict, Forbidden, NotFound
+from chatcore.errors import ChatError, Conflict, Forbidden, NotFound
 from chatcore.events import Kind
-from chatcore.tokens import AccessClaims
 from chatcore.web import authenticate, bearer_token, json_response, path_uuid, read_json
-from message_service import references, store, store_changes, store_reports
+from message_service import store, store_changes, store_reports
 from message_service.access import (
     MODERATORS,
     check_action_rate,
-    check_send_rate,
-    may_write,
     require_member,
     require_writer,
 )
+from message_service.admission import Admission, Send
 from message_service.api import api
 from message_service.files import Files
 from message_service.models import EditMessage, Message, SendMessage, message_text
-from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.publisher import Publisher, message_event
-from message_service.store import NewMessage
 from message_service.writer import Writer
 
 
@@ -53,39 +49,13 @@ def _no_message() -> NotFound:
 async def send_message(request: Request) -> Response:
     claims = await authenticate(request)
     payload = await read_json(request, SendMessage)
-    new = await check_send(request.app.state, bearer_token(request), claims, payload)
+    admission: Admission = request.app.state.admission
+    (admitted,) = await admission.admit([Send(payload, claims, bearer_token(request))])
+    if isinstance(admitted, ChatError):
+        raise admitted
     writer: Writer = request.app.state.writer
-    appended = await writer.append(new)
+    appended = await writer.append(admitted)
     return json_response(appended.message, status=201 if appended.created else 200)
-
-
-async def check_send(
-    state: State, token: str, claims: AccessClaims, payload: SendMessage
-) -> NewMessage:
-    """The send as the writer takes it, once its body, its sender's rate, membership and
-    attachments pass."""
-    body = message_text(payload.body, may_be_empty=bool(payload.attachment_ids))
-    await check_send_rate(state.send_limiter, claims.user_id)
-    may_write(await state.membership.seat(token, payload.room_id, claims.user_id))
-    targets: NotifyTargets = state.notify_targets
-    notify = await targets.job(
-        token, payload.room_id, claims.user_id, claims.name, mentions_of(payload)
-    )
-    files: Files = state.files
-    new = NewMessage(
-        id=uuid.uuid4(),
-        room_id=payload.room_id,
-        sender_id=claims.user_id,
-        client_msg_id=payload.client_msg_id,
-        body=body,
-        notify=notify,
-        # No query at all for the common message without files.
-        attachments=await files.claimable(claims.user_id, payload.room_id, payload.attachment_ids),
-        reply_to=payload.reply_to,
-        thread_root_id=payload.thread_root_id,
-        mentions=tuple(payload.mentions),
-    )
-    return await references.resolve(state.pool, state.membership, token, new)
 
 
 @api.route(

@@ -11,31 +11,24 @@ the highlight is built here (:mod:`message_service.highlight`).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field, field_validator
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import RateLimited
+from chatcore.cursors import Cursor, from_micros, micros
 from chatcore.httpclient import ServiceClient
-from chatcore.logs import get_logger
-from chatcore.ratelimit import RedisRateLimiter
 from chatcore.web import authenticate, bearer_token, json_response, read_query
-from message_service import metrics, store, store_search
-from message_service.access import require_member
+from message_service import store, store_search
+from message_service.access import check_rate, require_member
 from message_service.api import api
 from message_service.highlight import has_terms, highlight
 from message_service.markers import room_ids_of
 from message_service.models import PAGE_DEFAULT, PAGE_MAX, Message, Strict
 from message_service.replica import Reads
 
-log = get_logger(__name__)
-
 QUERY_MAX = 256
 CURSOR_MAX = 200
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # Score (0 to 9999, up to 6 decimals), microseconds since the epoch (at most 16 digits: up to
@@ -44,6 +37,7 @@ CURSOR_PATTERN = (
     r"^(0|[1-9][0-9]{0,3})(\.[0-9]{1,6})?_(0|[1-9][0-9]{0,15})_"
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
+_CURSOR = Cursor(CURSOR_PATTERN)
 
 
 class SearchQuery(Strict):
@@ -92,7 +86,12 @@ async def search(request: Request) -> Response:
     claims = await authenticate(request)
     query = read_query(request, SearchQuery)
     after = decode_cursor(query.cursor) if query.cursor is not None else None
-    await _check_rate(request.app.state.search_limiter, claims.user_id)
+    await check_rate(
+        request.app.state.search_limiter,
+        claims.user_id,
+        "Too many searches; slow down.",
+        what="search",
+    )
     if not has_terms(query.q):
         # Only symbols and spaces: nothing can match, and that is an answer, not an error.
         return json_response({"items": [], "next_cursor": None})
@@ -121,27 +120,12 @@ async def search(request: Request) -> Response:
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
-async def _check_rate(limiter: RedisRateLimiter, user_id: uuid.UUID) -> None:
-    """Take one search from the user's bucket, or 429. Without Redis the search goes ahead,
-    as a send does (:func:`message_service.access.check_send_rate`)."""
-    try:
-        wait = await limiter.wait_time(str(user_id))
-    except (RedisError, OSError) as exc:
-        metrics.RATE_LIMIT_UNCHECKED.inc()
-        log.warning("search_rate_unchecked", error=type(exc).__name__)
-        return
-    if wait > 0:
-        raise RateLimited(wait, "Too many searches; slow down.")
-
-
 def encode_cursor(after: store_search.After) -> str:
     """The cursor after a hit, in the syntax of :data:`CURSOR_PATTERN`."""
-    micros = (after.created_at - EPOCH) // timedelta(microseconds=1)
-    return f"{after.score:.6f}_{micros}_{after.id}"
+    return _CURSOR.encode(f"{after.score:.6f}", micros(after.created_at), str(after.id))
 
 
 def decode_cursor(cursor: str) -> store_search.After:
-    """Where the page a cursor names starts (the query model checked its syntax)."""
-    score, micros, message_id = cursor.split("_")
-    when = EPOCH + timedelta(microseconds=int(micros))
-    return store_search.After(float(score), when, uuid.UUID(message_id))
+    """Where the page a cursor names starts; 422 ``cursor`` outside its syntax."""
+    score, at, message_id = _CURSOR.decode(cursor)
+    return store_search.After(float(score), from_micros(at), uuid.UUID(message_id))

@@ -12,42 +12,47 @@ from __future__ import annotations
 
 import asyncio
 
+from chatcore.drain import Drain
 from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import RedisClient
+
+# Checks per round trip: a batch call brings up to 256, a lone send one.
+ROUND_MAX = 1024
+
+_Check = tuple[list[tuple[str, int]], asyncio.Future[list[float]]]
 
 
 class SendRateLimiter(RedisRateLimiter):
     """A :class:`RedisRateLimiter` whose concurrent checks are pipelined together."""
 
-    _waiting: list[tuple[str, int, asyncio.Future[float]]]
-    _task: asyncio.Task[None] | None
-
     def __init__(self, redis: RedisClient, prefix: str, *, rate: float, burst: int) -> None:
         super().__init__(redis, prefix, rate=rate, burst=burst)
-        self._waiting = []
-        self._task = None
+        self._drain: Drain[_Check] = Drain(self._check_round, name="send-rate", max_batch=ROUND_MAX)
 
     async def wait_time(self, key: str, cost: int = 1) -> float:
         """Take ``cost`` tokens; 0 if allowed, else seconds until it would be."""
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._waiting.append((key, cost, future))
-        if self._task is None:
-            self._task = asyncio.create_task(self._check_waiting())
+        (wait,) = await self.wait_times([(key, cost)])
+        return wait
+
+    async def wait_times(self, takes: list[tuple[str, int]]) -> list[float]:
+        """Take each ``(key, cost)`` in order, in the next round trip together with every
+        other check waiting for one."""
+        if not takes:
+            return []
+        future: asyncio.Future[list[float]] = asyncio.get_running_loop().create_future()
+        self._drain.put((takes, future))
         return await future
 
-    async def _check_waiting(self) -> None:
+    async def _check_round(self, batch: list[_Check]) -> None:
         try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    waits = await self.wait_times([(key, cost) for key, cost, _ in batch])
-                except Exception as exc:
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, _, future), wait in zip(batch, waits, strict=True):
-                    if not future.done():
-                        future.set_result(wait)
-        finally:
-            self._task = None
+            waits = await super().wait_times([take for takes, _ in batch for take in takes])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        at = 0
+        for takes, future in batch:
+            if not future.done():
+                future.set_result(waits[at : at + len(takes)])
+            at += len(takes)

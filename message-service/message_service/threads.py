@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chatcore.cursors import Cursor
 from chatcore.errors import NotFound
 from chatcore.web import authenticate, json_response, path_uuid, read_query
 from message_service import store, store_changes
@@ -15,12 +14,15 @@ from message_service.access import require_member
 from message_service.api import api
 from message_service.models import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX, Message, Strict
 
+# The cursor's whole syntax: the seq of the last reply given (any such value pages on).
+CURSOR_PATTERN = r"^(0|[1-9][0-9]{0,17})$"
+_CURSOR = Cursor(CURSOR_PATTERN)
+
 
 class ThreadQuery(Strict):
     after_seq: int = Field(default=0, ge=0, le=SEQ_MAX)
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
-    # The cursor's whole syntax: the seq of the last reply given (any such value pages on).
-    cursor: str | None = Field(default=None, max_length=19, pattern=r"^(0|[1-9][0-9]{0,17})$")
+    cursor: str | None = Field(default=None, max_length=19, pattern=CURSOR_PATTERN)
 
 
 class ThreadPage(BaseModel):
@@ -42,7 +44,7 @@ async def thread(request: Request) -> Response:
     claims = await authenticate(request)
     root_id = path_uuid(request, "root_id")
     query = read_query(request, ThreadQuery)
-    after = query.after_seq if query.cursor is None else _decode(query.cursor, root_id)
+    after = query.after_seq if query.cursor is None else _decode(query.cursor)
     pool = request.app.state.pool
     root = await store.message_by_id(pool, root_id)
     missing = NotFound("No such thread.", code="message_not_found")
@@ -60,18 +62,19 @@ async def thread(request: Request) -> Response:
     )
     page = rows[: query.limit]
     reactions = await store_changes.reactions_of(pool, [root_id, *(r["id"] for r in page)])
-    next_cursor = _encode(page[-1]["seq"], root_id) if len(rows) > query.limit else None
+    next_cursor = _encode(page[-1]["seq"]) if len(rows) > query.limit else None
     root_message = store.message_json(root, reactions.get(root_id))
     items = [store.message_json(r, reactions.get(r["id"])) for r in page]
     await request.app.state.files.fill([root_message, *items])
     return json_response({"root": root_message, "items": items, "next_cursor": next_cursor})
 
 
-def _encode(after: int, root_id: uuid.UUID) -> str:
+def _encode(after: int) -> str:
     """The cursor after a reply: its seq, in the syntax the document publishes."""
-    return str(after)
+    return _CURSOR.encode(after)
 
 
-def _decode(cursor: str, root_id: uuid.UUID) -> int:
-    """The seq a cursor names (the query model checked its syntax)."""
-    return int(cursor)
+def _decode(cursor: str) -> int:
+    """The seq a cursor names; 422 ``cursor`` outside its syntax."""
+    (after,) = _CURSOR.decode(cursor)
+    return int(after)

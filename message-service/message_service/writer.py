@@ -1,18 +1,17 @@
 """Group commit: the sends that arrive while a transaction is in flight go into the next one.
 
-One task per process owns the write path. Each round it takes every waiting send (at most
-``batch_max``), stores them with one statement (:func:`store.append_messages`), queues their
-room-channel payloads, and only then answers each waiting request. So a 201 always means
+One round at a time per process owns the write path (a :class:`chatcore.drain.Drain`). Each
+round takes every waiting send (at most ``batch_max``), stores them with one statement
+(:func:`store.append_messages`), queues their room-channel payloads, and only then answers
+each waiting request. So a 201 always means
 committed, and a busy room costs one transaction per round rather than one per message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from chatcore import tracing
+from chatcore.drain import Drain
 from chatcore.errors import ChatError, InvalidInput, Unavailable
 from chatcore.events import Kind
 from chatcore.logs import get_logger
@@ -75,28 +75,17 @@ class Writer:
         self.batch_max = batch_max
         # Called after a commit that wrote notification outbox rows (wakes the worker).
         self.on_notify = on_notify
-        self._queue: deque[_Waiting] = deque()
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()  # nothing queued or being committed
-        self._idle.set()
+        self._drain: Drain[_Waiting] = Drain(
+            self._commit_round, name="group-commit", max_batch=batch_max
+        )
         self._closing = False
-        self._task: asyncio.Task[None] | None = None
         # The batch being committed: each message's request trace context (tracing on).
         self._traces: dict[Any, Any] = {}
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="group-commit")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Commit what is queued (for at most ``grace`` seconds), then stop."""
         self._closing = True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), grace)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        while self._queue:
-            waiting = self._queue.popleft()
+        for waiting in await self._drain.stop(grace):
             if not waiting.future.done():
                 waiting.future.set_exception(Unavailable("The service is shutting down."))
 
@@ -111,27 +100,18 @@ class Writer:
             raise Unavailable("The service is shutting down.")
         future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         trace = tracing.sampled_context() if tracing.ENABLED else None
-        self._queue.append(_Waiting(message, future, trace))
-        self._idle.clear()
-        self._wakeup.set()
+        self._drain.put(_Waiting(message, future, trace))
         return future
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue:
-                take = min(len(self._queue), self.batch_max)
-                batch = [self._queue.popleft() for _ in range(take)]
-                try:
-                    await self._commit(batch)
-                except Exception:
-                    # The loop serves every later send: it must outlive any one batch.
-                    log.exception("batch_failed", sends=len(batch))
-                    for waiting in batch:
-                        if not waiting.future.done():
-                            waiting.future.set_exception(Unavailable())
-            self._idle.set()
+    async def _commit_round(self, batch: list[_Waiting]) -> None:
+        try:
+            await self._commit(batch)
+        except Exception:
+            # The rounds serve every later send: no batch may leave its sends unanswered.
+            log.exception("batch_failed", sends=len(batch))
+            for waiting in batch:
+                if not waiting.future.done():
+                    waiting.future.set_exception(Unavailable())
 
     async def _commit(self, batch: list[_Waiting]) -> None:
         if tracing.ENABLED:

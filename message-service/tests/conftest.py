@@ -21,7 +21,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from chatcore.events import RoomEvent, parse_room_event
-from chatcore.testing.plugin import StartService
+from chatcore.testing.plugin import Listening, StartService
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.proxy import TcpProxy
 from chatcore.testing.servers import free_port, fresh_database
@@ -205,18 +205,18 @@ def second_replica(start_service: StartService, message_service: ServiceProcess)
 
 
 @pytest.fixture(scope="session")
-def strict_limits(
-    start_service: StartService, message_service: ServiceProcess, redis_prefix: str
-) -> ServiceProcess:
-    """An instance allowing each user bursts of 3 sends, refilled at 1 per second."""
-    return extra_messages(
-        start_service,
-        {
-            "REDIS_PREFIX": f"{redis_prefix}strict:",
-            "MESSAGES_SEND_BURST": "3",
-            "MESSAGES_SEND_RATE": "1",
-        },
-    )
+async def strict_limits(
+    listening: Listening, message_service: ServiceProcess, redis_prefix: str
+) -> AsyncIterator[str]:
+    """The URL of an instance (in this process) allowing each user bursts of 3 sends,
+    refilled at 1 per second."""
+    env = {
+        "REDIS_PREFIX": f"{redis_prefix}strict:",
+        "MESSAGES_SEND_BURST": "3",
+        "MESSAGES_SEND_RATE": "1",
+    }
+    async with listening("message_service", env) as url:
+        yield url
 
 
 @pytest.fixture

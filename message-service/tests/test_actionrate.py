@@ -2,50 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
 
-from chatcore.testing.plugin import MakeUser, StartService
+from chatcore.testing.plugin import Listening, MakeUser
 from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port
 
 if TYPE_CHECKING:
     from conftest import Chat
 
 
 @pytest.fixture(scope="module")
-def action_limits(
-    start_service: StartService, message_service: ServiceProcess, redis_prefix: str
-) -> tuple[ServiceProcess, ServiceProcess]:
-    """Two replicas allowing each user bursts of 5 edits, deletes and reads at 0.5/s."""
+async def action_limits(
+    listening: Listening, message_service: ServiceProcess, redis_prefix: str
+) -> AsyncIterator[tuple[str, str]]:
+    """The URLs of two replicas (in this process) allowing each user bursts of 5 edits,
+    deletes and reads at 0.5/s."""
     env = {
         "REDIS_PREFIX": f"{redis_prefix}actions:",
         "MESSAGES_ACTION_BURST": "5",
         "MESSAGES_ACTION_RATE": "0.5",
     }
-    replicas = []
-    for _ in range(2):
-        port = free_port()
-        replicas.append(
-            start_service(
-                "message_service",
-                port=port,
-                env={**env, "MESSAGES_PORT": str(port)},
-                migrate=False,
-            )
-        )
-    return replicas[0], replicas[1]
+    async with (
+        listening("message_service", env) as first,
+        listening("message_service", env) as second,
+    ):
+        yield first, second
 
 
 async def test_edit_loop_is_rate_limited(
-    chat: Chat, make_user: MakeUser, action_limits: tuple[ServiceProcess, ServiceProcess]
+    chat: Chat, make_user: MakeUser, action_limits: tuple[str, str]
 ) -> None:
     """An edit loop over two replicas gets 429 with Retry-After after the burst of 5; the
     same bucket then refuses a delete and a read marker, and another user is unaffected."""
     a, b = await make_user(), await make_user()
     room_id = await chat.room(a, b)
-    first, second = (p.url for p in action_limits)
+    first, second = action_limits
     sent = (await chat.post(a, room_id, url=first)).json()
     statuses = []
     for i in range(8):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from chatcore.testing.plugin import MakeUser, StartService
+from chatcore.testing.plugin import InProcess, MakeUser
 from chatcore.testing.processes import ServiceProcess
 
 if TYPE_CHECKING:
@@ -85,14 +85,14 @@ async def test_a_bad_batch_as_a_whole_is_refused(
 
 
 async def test_items_over_the_senders_rate_get_429(
-    chat: Chat, make_user: MakeUser, strict_limits: ServiceProcess, gateway_headers: dict[str, str]
+    chat: Chat, make_user: MakeUser, strict_limits: str, gateway_headers: dict[str, str]
 ) -> None:
     """Within one call, a sender's items past their burst (3 here) each get 429 and a wait."""
     user = await make_user()
     room = await chat.room(user)
     items = [_item(user.access_token, room, f"m{i}") for i in range(5)]
     answer = await chat.http.post(
-        f"{strict_limits.url}/messages/batch", json={"items": items}, headers=gateway_headers
+        f"{strict_limits}/messages/batch", json={"items": items}, headers=gateway_headers
     )
     got = answer.json()["items"]
     assert [a["status"] for a in got] == [201, 201, 201, 429, 429]
@@ -117,15 +117,19 @@ async def test_only_the_gateway_may_call_it(
 
 
 async def test_an_unconfigured_service_refuses_every_caller(
-    chat: Chat, make_user: MakeUser, start_service: StartService, gateway_headers: dict[str, str]
+    chat: Chat,
+    make_user: MakeUser,
+    in_process: InProcess,
+    message_service: ServiceProcess,
+    gateway_headers: dict[str, str],
 ) -> None:
     """With no gateway secret configured, no caller gets through: it fails closed."""
-    bare = start_service("message_service", env={"MESSAGES_GATEWAY_SECRET": ""}, migrate=False)
     user = await make_user()
     room = await chat.room(user)
-    answer = await chat.http.post(
-        f"{bare.url}/messages/batch",
-        json={"items": [_item(user.access_token, room)]},
-        headers=gateway_headers,
-    )
+    async with in_process("message_service", {"MESSAGES_GATEWAY_SECRET": ""}) as bare:
+        answer = await bare.post(
+            "/messages/batch",
+            json={"items": [_item(user.access_token, room)]},
+            headers=gateway_headers,
+        )
     assert answer.status_code == 403

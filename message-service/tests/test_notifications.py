@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from chatcore.testing.plugin import MakeUser, StartService
+from chatcore.testing.plugin import Listening, MakeUser
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.push import PushService
-from chatcore.testing.servers import free_port
 from message_service import notify_rules, webhooks
 from message_service.notify_rules import Preferences
 
@@ -181,17 +181,13 @@ async def test_bad_webhook_gets_422(
 
 
 @pytest.fixture(scope="session")
-def strict_addresses(
-    start_service: StartService, message_service: ServiceProcess
-) -> ServiceProcess:
-    """An instance with the default address rule (private addresses refused)."""
-    port = free_port()
-    return start_service(
-        "message_service",
-        port=port,
-        env={"MESSAGES_PORT": str(port), "MESSAGES_WEBHOOK_ALLOW_PRIVATE": "false"},
-        migrate=False,
-    )
+async def strict_addresses(
+    listening: Listening, message_service: ServiceProcess
+) -> AsyncIterator[str]:
+    """The URL of an instance (in this process) with the default address rule (private
+    addresses refused)."""
+    async with listening("message_service", {"MESSAGES_WEBHOOK_ALLOW_PRIVATE": "false"}) as url:
+        yield url
 
 
 @pytest.mark.parametrize(
@@ -208,18 +204,18 @@ def strict_addresses(
     ],
 )
 async def test_webhook_to_private_address_is_refused_by_default(
-    http: httpx.AsyncClient, strict_addresses: ServiceProcess, make_user: MakeUser, url: str
+    http: httpx.AsyncClient, strict_addresses: str, make_user: MakeUser, url: str
 ) -> None:
     """Without MESSAGES_WEBHOOK_ALLOW_PRIVATE, loopback, private and link-local addresses are
     refused for webhooks and push endpoints alike."""
     user = await make_user()
     r = await http.post(
-        f"{strict_addresses.url}{HOOKS}", json={"url": url, "secret": "s"}, headers=user.headers
+        f"{strict_addresses}{HOOKS}", json={"url": url, "secret": "s"}, headers=user.headers
     )
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == "url_not_allowed"
     subscription = {"endpoint": url, "keys": {"p256dh": "BA" + "A" * 85, "auth": "A" * 22}}
-    r = await http.post(f"{strict_addresses.url}{PUSH}", json=subscription, headers=user.headers)
+    r = await http.post(f"{strict_addresses}{PUSH}", json=subscription, headers=user.headers)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == "endpoint"
 

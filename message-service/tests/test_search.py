@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import httpx
 
-from chatcore.testing.plugin import MakeUser, StartService
+from chatcore.testing.plugin import Listening, MakeUser
 from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port
 from chatcore.testing.users import TestUser
 from message_service import store_search
 
@@ -184,35 +183,24 @@ async def test_bad_queries(chat: Chat, make_user: MakeUser) -> None:
 
 async def test_search_rate_limit(
     make_user: MakeUser,
-    start_service: StartService,
+    listening: Listening,
     message_service: ServiceProcess,
     chat: Chat,
     redis_prefix: str,
 ) -> None:
     """Past the burst a user's searches get 429 with Retry-After; another user is unaffected."""
-    port = free_port()
-    strict = start_service(
-        "message_service",
-        port=port,
-        migrate=False,
-        env={
-            "MESSAGES_PORT": str(port),
-            "REDIS_PREFIX": f"{redis_prefix}search:",
-            "MESSAGES_SEARCH_BURST": "3",
-            "MESSAGES_SEARCH_RATE": "0.1",
-        },
-    )
-    try:
+    env = {
+        "REDIS_PREFIX": f"{redis_prefix}search:",
+        "MESSAGES_SEARCH_BURST": "3",
+        "MESSAGES_SEARCH_RATE": "0.1",
+    }
+    async with listening("message_service", env) as strict:
         busy, calm = await make_user(), await make_user()
-        answers = [
-            (await _search(chat, busy, "hello", url=strict.url)).status_code for _ in range(5)
-        ]
+        answers = [(await _search(chat, busy, "hello", url=strict)).status_code for _ in range(5)]
         assert answers == [200, 200, 200, 429, 429]
-        r = await _search(chat, busy, "hello", url=strict.url)
+        r = await _search(chat, busy, "hello", url=strict)
         assert int(r.headers["retry-after"]) >= 1
-        assert (await _search(chat, calm, "hello", url=strict.url)).status_code == 200
-    finally:
-        strict.stop()
+        assert (await _search(chat, calm, "hello", url=strict)).status_code == 200
 
 
 async def test_page_around_a_seq(chat: Chat, make_user: MakeUser) -> None:

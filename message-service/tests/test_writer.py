@@ -32,8 +32,6 @@ async def writer(database_url: str, redis_url: str, redis_prefix: str) -> AsyncI
     events = events_redis(redis_url)
     publisher = Publisher(events, Names(f"{redis_prefix}writer:"), max_pending=10_000)
     writer = Writer(pool, publisher, batch_max=64)
-    publisher.start()
-    writer.start()
     yield writer
     await writer.stop()
     await publisher.stop()

@@ -9,13 +9,11 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from chatcore import tracing
 from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
-from chatcore.logs import configure_logging
 from chatcore.redisconn import Names, create_redis
 from chatcore.revocations import follow
-from chatcore.service import build_app, postgres_ready, redis_ready
+from chatcore.service import build_app, create_from_env, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
 from room_service import audit_log, blocks, directory, invites, members, moderation, routes
 from room_service.api import api
@@ -109,7 +107,4 @@ def create_app(settings: RoomSettings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """uvicorn's factory: settings read once from the environment."""
-    settings = RoomSettings.from_env()
-    configure_logging("room-service", settings.log_level, json=settings.log_json)
-    tracing.configure("room-service")
-    return create_app(settings)
+    return create_from_env("room-service", RoomSettings, create_app)

@@ -6,19 +6,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import Forbidden, InvalidInput
+from chatcore.cursors import entry_id
+from chatcore.errors import Forbidden
 from chatcore.web import authenticate, json_response, read_query
 from room_service import store_community as sql
 from room_service.api import api
 from room_service.community_models import AuditPage
 from room_service.models import PageQuery
-
-
-def decode_id_cursor(cursor: str) -> int:
-    """The entry id an audit cursor holds (the log's ids are its order)."""
-    if not cursor.isdigit() or len(cursor) > 19:
-        raise InvalidInput("cursor", "cursor: not a cursor this service gave out.")
-    return int(cursor)
 
 
 @api.route(
@@ -34,7 +28,7 @@ async def audit(request: Request) -> Response:
     if not claims.is_admin:
         raise Forbidden("Only site administrators may read the audit log.", code="not_admin")
     query = read_query(request, PageQuery)
-    before = decode_id_cursor(query.cursor) if query.cursor else None
+    before = entry_id(query.cursor) if query.cursor else None
     rows = await sql.audit_page(request.app.state.pool, before, query.limit + 1)
     page = rows[: query.limit]
     next_cursor = str(page[-1]["id"]) if len(rows) > query.limit else None

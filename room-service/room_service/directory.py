@@ -8,11 +8,17 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chatcore.cursors import Cursor
 from chatcore.web import authenticate, json_response, read_json, read_query
 from room_service import community
 from room_service import store_community as sql
 from room_service.api import api
-from room_service.community_models import DirectoryQuery, JoinByCode, PublicRoomPage
+from room_service.community_models import (
+    DIRECTORY_CURSOR,
+    DirectoryQuery,
+    JoinByCode,
+    PublicRoomPage,
+)
 from room_service.models import Room
 from room_service.routes import outbox, room_change, room_id
 
@@ -23,14 +29,17 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+_CURSOR = Cursor(DIRECTORY_CURSOR)
+
+
 def encode_cursor(count: int, item_id: uuid.UUID) -> str:
     """The cursor after a room, in the syntax of ``DIRECTORY_CURSOR``."""
-    return f"{count}_{item_id}"
+    return _CURSOR.encode(count, str(item_id))
 
 
 def decode_cursor(cursor: str) -> tuple[int, uuid.UUID]:
-    """The (member_count, id) a directory cursor holds (the query model checked its syntax)."""
-    count, item_id = cursor.split("_")
+    """The (member_count, id) a directory cursor holds; 422 ``cursor`` outside its syntax."""
+    count, item_id = _CURSOR.decode(cursor)
     return int(count), uuid.UUID(item_id)
 
 

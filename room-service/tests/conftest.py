@@ -138,28 +138,12 @@ async def feed(redis: aioredis.Redis, redis_prefix: str) -> AsyncIterator[Feed]:
     await pubsub.aclose()
 
 
-def extra_rooms(start_service: StartService, env: dict[str, str] | None = None) -> ServiceProcess:
-    """Another room-service process on its own port, sharing the database and Redis."""
-    # The port must also be in the environment: service_env pins ROOMS_PORT to the default.
-    port = free_port()
-    return start_service(
-        "room_service", port=port, env={**(env or {}), "ROOMS_PORT": str(port)}, migrate=False
-    )
-
-
-StartRooms = Callable[[dict[str, str]], ServiceProcess]
-
-
-@pytest.fixture(scope="session")
-def start_rooms(start_service: StartService, room_service: ServiceProcess) -> StartRooms:
-    """``start_rooms({env})``: another room-service process configured for one test."""
-    return lambda env: extra_rooms(start_service, env)
-
-
 @pytest.fixture(scope="session")
 def second_rooms(start_service: StartService, room_service: ServiceProcess) -> ServiceProcess:
     """A second replica, for races that must be settled by Postgres, not by one process."""
-    return extra_rooms(start_service)
+    # The port must also be in the environment: service_env pins ROOMS_PORT to the default.
+    port = free_port()
+    return start_service("room_service", port=port, env={"ROOMS_PORT": str(port)}, migrate=False)
 
 
 @pytest.fixture

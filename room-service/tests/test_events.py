@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from chatcore.testing.plugin import Listening
 from chatcore.testing.processes import ServiceProcess
 
 if TYPE_CHECKING:
-    from conftest import Feed, MakeUsers, Rooms, StartRooms
+    from conftest import Feed, MakeUsers, Rooms
 
 UUID = {
     "type": "string",
@@ -236,7 +237,7 @@ async def test_changes_stand_while_redis_is_down(
     rooms: Rooms,
     make_users: MakeUsers,
     feed: Feed,
-    start_rooms: StartRooms,
+    listening: Listening,
     redis_url: str,
 ) -> None:
     """With Redis cut, a change still commits and answers (the failed publish is logged and
@@ -249,25 +250,30 @@ async def test_changes_stand_while_redis_is_down(
         "REDIS_URL": f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}",
         "ROOMS_PUBLISH_TIMEOUT": "0.5",
     }
-    # Started from a thread: the proxy runs on this event loop while the service comes up.
-    cut_off: ServiceProcess = await asyncio.to_thread(start_rooms, env)
+    async with listening("room_service", env) as cut_off:
+        await _outage(rooms, make_users, feed, proxy, cut_off)
+
+
+async def _outage(
+    rooms: Rooms, make_users: MakeUsers, feed: Feed, proxy: Proxy, cut_off: str
+) -> None:
     ana, bo, cy = await make_users(3)
     room = await rooms.create(ana, "Outage", [bo])
     await proxy.cut()
     r = await rooms.http.post(
-        f"{cut_off.url}/rooms/{room['id']}/members",
+        f"{cut_off}/rooms/{room['id']}/members",
         headers=ana.headers,
         json={"user_id": str(cy.id)},
     )
     assert r.status_code == 201, r.text
     assert r.elapsed.total_seconds() < 2.0
-    assert (await rooms.http.get(f"{cut_off.url}/readyz")).status_code == 503
+    assert (await rooms.http.get(f"{cut_off}/readyz")).status_code == 503
     assert (await rooms.call("GET", f"/rooms/{room['id']}", cy)).json()["member_count"] == 3
-    metrics = (await rooms.http.get(f"{cut_off.url}/metrics")).text
+    metrics = (await rooms.http.get(f"{cut_off}/metrics")).text
     assert _failures(metrics, "member_added") >= 1.0
     await proxy.start()
     r = await rooms.http.delete(
-        f"{cut_off.url}/rooms/{room['id']}/members/{bo.id}", headers=ana.headers
+        f"{cut_off}/rooms/{room['id']}/members/{bo.id}", headers=ana.headers
     )
     assert r.status_code == 204
     events = await feed.exactly(room["id"], 3)
@@ -277,4 +283,3 @@ async def test_changes_stand_while_redis_is_down(
         ("member_removed", 3),
     ]
     await proxy.cut()
-    cut_off.stop()

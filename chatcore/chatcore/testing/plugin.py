@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import AbstractAsyncContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatcore.internal_secret import HEADER
+from chatcore.testing.inprocess import listen_in_process, serve_in_process
 from chatcore.testing.processes import ServiceProcess
 from chatcore.testing.servers import (
     NoServer,
@@ -228,6 +229,42 @@ def start_service(
     yield start
     for process in reversed(started):
         process.stop()
+
+
+InProcess = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+Listening = Callable[..., AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture(scope="session")
+def listening(service_env: dict[str, str]) -> Listening:
+    """``async with listening("message_service", {env}) as url``: the service's application
+    with this run's settings and ``env`` on top, served by uvicorn in this process on a free
+    port (no migrations: its schema must be there, from its process fixture)."""
+
+    def open_(module: str, env: dict[str, str] | None = None) -> AbstractAsyncContextManager[str]:
+        port = free_port()
+        own_port = {PORT_SETTING[module]: str(port)}
+        return listen_in_process(module, {**service_env, **own_port, **(env or {})}, port)
+
+    return open_
+
+
+# Where in-process requests come from: the address every test's process requests come from.
+LOOPBACK = ("127.0.0.1", 40000)
+
+
+@pytest.fixture(scope="session")
+def in_process(service_env: dict[str, str]) -> InProcess:
+    """``async with in_process("auth_service", {env}) as http``: the service's application
+    with this run's settings and ``env`` on top, served in this process (no port, no
+    migrations: its schema must be there, from its process fixture)."""
+
+    def open_(
+        module: str, env: dict[str, str] | None = None, *, client: tuple[str, int] = LOOPBACK
+    ) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return serve_in_process(module, {**service_env, **(env or {})}, client=client)
+
+    return open_
 
 
 @pytest.fixture(scope="session")

@@ -233,11 +233,7 @@ class Feed(Generic[C]):
         if moved or changes or self.highest > (self.pos or 0):
             return out, False
         for pos in list(self.waiting):
-            for member in self.waiting.pop(pos):
-                state = member.room(self.room_id)
-                if state is not None:
-                    state.joined(self.pos or 0, self.seq)
-                    out.append(Admit(member))
+            self._admit(self.waiting.pop(pos), out)
         return out, True
 
     def fill_to(self, pos: int) -> list[FeedOut[C]]:

@@ -247,6 +247,20 @@ def test_a_failed_fill_read_keeps_waiting_connections_waiting() -> None:
     assert member.state.at(feed.pos, feed.seq) == (6, 5)
 
 
+def test_a_closed_connection_waiting_is_not_admitted_when_the_fill_ends() -> None:
+    """As when the feed reaches a position: only an open connection joins."""
+    feed: Feed[Member] = Feed(ROOM)
+    feed.start(4, 3)
+    closed = Member(RoomState(pos=9, seq=9))
+    feed.attach(closed)
+    closed.open = False
+    outs, over = feed.filled(Page([], after_pos=4))
+    assert over
+    assert outs == []
+    assert not closed.state.in_sync
+    assert not feed.waiting
+
+
 def test_the_silent_room_check_fills_only_a_feed_behind() -> None:
     feed: Feed[Member] = Feed(ROOM)
     feed.start(4, 3)

@@ -234,11 +234,12 @@ class Delivery:
                 token = any_token(feed)
                 if token is None:
                     return
+                page: Page | None
                 try:
                     answer = await self.upstream.changes(token, feed.room_id, feed.pos or 0)
                     page = Page.parse(answer)
                 except (ChatError, KeyError, TypeError, ValueError):
-                    page = Page([], feed.pos or 0)
+                    page = None  # retried with back-off; nothing is decided from it
                 outs, over = feed.filled(page)
                 self.apply(feed, outs)
                 if over:

@@ -207,12 +207,15 @@ class Feed(Generic[C]):
             del self.pending[pos]
         self._admit(self.take_waiting(), out)
 
-    def filled(self, page: Page) -> tuple[list[FeedOut[C]], bool]:
-        """A page of history read after the feed's position: the frames that close the
-        hole (after ``history_expired`` if the hole's start expired meanwhile), and whether
-        the fill is over (it read nothing new and no live frame is ahead: waiting
-        connections claimed a position the room has not reached, and start where it
-        stands)."""
+    def filled(self, page: Page | None) -> tuple[list[FeedOut[C]], bool]:
+        """A page of history read after the feed's position (None: the read failed): the
+        frames that close the hole (after ``history_expired`` if the hole's start expired
+        meanwhile), and whether the fill is over (it read nothing new and no live frame is
+        ahead: waiting connections claimed a position the room has not reached, and start
+        where it stands). A failed read says nothing of where the room stands: the fill goes
+        on (retried with back-off) and waiting connections keep waiting for their position."""
+        if page is None:
+            return [], False
         out: list[FeedOut[C]] = []
         moved = False
         if page.expired and self.pos is not None and page.after_pos > self.pos:
@@ -230,11 +233,7 @@ class Feed(Generic[C]):
         if moved or changes or self.highest > (self.pos or 0):
             return out, False
         for pos in list(self.waiting):
-            for member in self.waiting.pop(pos):
-                state = member.room(self.room_id)
-                if state is not None:
-                    state.joined(self.pos or 0, self.seq)
-                    out.append(Admit(member))
+            self._admit(self.waiting.pop(pos), out)
         return out, True
 
     def fill_to(self, pos: int) -> list[FeedOut[C]]:

@@ -230,6 +230,37 @@ def test_a_claim_the_room_never_reached_starts_where_it_stands() -> None:
     assert member.state.at(feed.pos, feed.seq) == (4, 3)
 
 
+def test_a_failed_fill_read_keeps_waiting_connections_waiting() -> None:
+    """message-service did not answer: that is not "nothing new", so the fill goes on and a
+    connection waiting for its position ahead is not put in at the feed's (it would get what
+    it has again); the next read that succeeds closes the hole and admits it there."""
+    feed: Feed[Member] = Feed(ROOM)
+    feed.start(4, 3)
+    member = Member(RoomState(pos=6, seq=5))
+    assert feed.attach(member) == [FILL]
+    assert feed.filled(None) == ([], False)
+    assert not member.state.in_sync
+    assert feed.has_gap()
+    outs, over = feed.filled(Page([change(5), change(6, 5)], after_pos=4))
+    assert outs == [Broadcast(b"c5", True), Broadcast(b"c6", True), Admit(member)]
+    assert not over
+    assert member.state.at(feed.pos, feed.seq) == (6, 5)
+
+
+def test_a_closed_connection_waiting_is_not_admitted_when_the_fill_ends() -> None:
+    """As when the feed reaches a position: only an open connection joins."""
+    feed: Feed[Member] = Feed(ROOM)
+    feed.start(4, 3)
+    closed = Member(RoomState(pos=9, seq=9))
+    feed.attach(closed)
+    closed.open = False
+    outs, over = feed.filled(Page([], after_pos=4))
+    assert over
+    assert outs == []
+    assert not closed.state.in_sync
+    assert not feed.waiting
+
+
 def test_the_silent_room_check_fills_only_a_feed_behind() -> None:
     feed: Feed[Member] = Feed(ROOM)
     feed.start(4, 3)

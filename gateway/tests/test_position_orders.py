@@ -4,7 +4,8 @@ in position order, whatever was lost, late, duplicated or reordered on the way.
 The world below is the gateway's feed and position rules (gateway.feed, gateway.position)
 driven as the delivery and resume layers drive them, with message-service's history and the
 room channel simulated: a publish may be lost, delivered late, twice or out of order; a read
-of history answers as of when it was made and may come back after live frames; connections
+of history answers as of when it was made and may come back after live frames, and a feed's
+fill read may fail (message-service down or its answer malformed) and be retried; connections
 connect (resuming from what their client holds, or not), resume again and close at any
 point; older history expires under retention.
 """
@@ -147,13 +148,15 @@ class World:
             return
         self.fill = (feed, self.page(feed.pos or 0))
 
-    def fill_answer(self) -> None:
+    def fill_answer(self, failed: bool = False) -> None:
+        """The fill read comes back, or fails (``failed``: as gateway.delivery hands on an
+        upstream error); the fill then stays on and reads again."""
         if self.fill is None:
             return
         (feed, page), self.fill = self.fill, None
         if feed is not self.feed:
             return
-        outs, over = feed.filled(page)
+        outs, over = feed.filled(None if failed else page)
         self.apply(feed, outs)
         if over or not feed.has_gap():
             feed.filling = False
@@ -339,10 +342,10 @@ def settle(world: World) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_each_change_reaches_each_connection_once_in_order(data: st.DataObject) -> None:
-    """Publishes lost, late, twice, reordered; reads answered late; clients connecting,
-    resuming and closing at any point; retention: every client sees each change at most
-    once, in order, and, once everything settles, every open connection stands at the
-    room's last change and message."""
+    """Publishes lost, late, twice, reordered; reads answered late, fill reads failing;
+    clients connecting, resuming and closing at any point; retention: every client sees each
+    change at most once, in order, and, once everything settles, every open connection
+    stands at the room's last change and message."""
     world = World()
     clients = [Client(), Client()]
     for _ in range(data.draw(st.integers(0, 4), label="history before")):
@@ -363,7 +366,10 @@ def test_each_change_reaches_each_connection_once_in_order(data: st.DataObject) 
     connect(clients[0])
     for _ in range(data.draw(st.integers(1, 60), label="steps")):
         conns = world.conns
-        actions = ["commit", "deliver", "fill", "gapcheck", "connect", "expire"]
+        # A failed fill read is drawn twice as often: it matters only when a connection
+        # waits ahead of a feed behind, which takes a few steps to set up.
+        actions = ["commit", "deliver", "fill", "fillerror", "fillerror", "gapcheck"]
+        actions += ["connect", "expire"]
         if conns:
             actions += ["read", "send", "send", "resume", "close"]
         action = data.draw(st.sampled_from(actions))
@@ -379,6 +385,11 @@ def test_each_change_reaches_each_connection_once_in_order(data: st.DataObject) 
                 world.fill_read()
             else:
                 world.fill_answer()
+        elif action == "fillerror":
+            # A fill read (the one in flight, or one made now) fails.
+            if world.fill is None:
+                world.fill_read()
+            world.fill_answer(failed=True)
         elif action == "gapcheck" and world.feed is not None and not world.feed.filling:
             world.apply(world.feed, world.feed.fill_to(len(world.created)))
         elif action == "connect":

@@ -32,6 +32,8 @@ COPY room-service/pyproject.toml room-service/
 COPY message-service/pyproject.toml message-service/
 COPY gateway/pyproject.toml gateway/
 COPY cli/pyproject.toml cli/
+# The test kit is a workspace member too (a development dependency: no image installs it).
+COPY testkit/pyproject.toml testkit/
 # PACKAGES is split into one --package flag per member on purpose.
 # hadolint ignore=SC2046
 RUN uv sync --frozen --no-dev --no-install-workspace $(printf -- '--package %s ' ${PACKAGES})

@@ -110,7 +110,7 @@ test: lint browser monitoring-tools pgbouncer-tools
 	$(BIN)/pytest
 
 # The fast tier: tests that need no Postgres, Redis or process (protocol cores, codecs, rules),
-# in seconds; the plugin picks them by the fixtures they use (chatcore/testing/plugin.py).
+# in seconds; the plugin picks them by the fixtures they use (testkit/chat_testkit/plugin.py).
 unit: install
 	$(BIN)/pytest --unit -q
 

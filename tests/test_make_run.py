@@ -26,8 +26,8 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from chatcore.testing.servers import free_port
-from chatcore.testing.users import TestUser, register_user
+from chat_testkit.servers import free_port
+from chat_testkit.users import TestUser, register_user
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = {"auth": "AUTH", "rooms": "ROOMS", "messages": "MESSAGES", "gateway": "GATEWAY"}

@@ -1,5 +1,5 @@
 """Fixtures of the auth-service tests: instances configured for one concern each, served in
-the test's own process (chatcore.testing.inprocess) on this run's database and Redis.
+the test's own process (chat_testkit.inprocess) on this run's database and Redis.
 
 Each instance gets its own Redis prefix, so its login buckets (keyed by client address, and
 every test logs in from 127.0.0.1) never drain another's.
@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from chatcore.testing.plugin import InProcess
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import InProcess
+from chat_testkit.processes import ServiceProcess
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import secrets
 import asyncpg
 import httpx
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 
 
 def _tag() -> str:

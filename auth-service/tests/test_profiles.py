@@ -9,8 +9,8 @@ import uuid
 
 import httpx
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40

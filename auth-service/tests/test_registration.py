@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from auth_service.hash_slots import HashingBusy, HashSlots, Priority
-from chatcore.testing.plugin import InProcess
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import InProcess
+from chat_testkit.processes import ServiceProcess
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import httpx
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 
 
 async def test_register_login_me(http: httpx.AsyncClient, auth_service: ServiceProcess) -> None:

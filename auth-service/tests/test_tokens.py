@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth_service.keys import SigningKey, generate_pem
-from chatcore.testing.plugin import InProcess, MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.tokens import access_claims, b64url, sign, unsigned
+from chat_testkit.plugin import InProcess, MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.tokens import access_claims, b64url, sign, unsigned
 
 
 async def _refresh(http: httpx.AsyncClient, url: str, token: str) -> httpx.Response:

@@ -22,8 +22,8 @@ from typing import Any
 import aiohttp
 import httpx
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.users import TestUser, register_user
+from chat_testkit.chat import Chat
+from chat_testkit.users import TestUser, register_user
 from harness.config import Config
 from harness.systems import System
 

@@ -11,7 +11,7 @@ replica; read once from the environment (``BENCH_OURS_*``), applied by :func:`st
   shared server: the baseline of the replica variant, same server settings);
   ``replica`` (``private`` plus a streaming replica made with ``pg_basebackup -R``;
   message-service reads history, search and unread there, ``MESSAGES_READ_DATABASE_URL``).
-  The private servers come from :mod:`chatcore.testing.pgcluster` (``fsync = off``, as for
+  The private servers come from :mod:`chat_testkit.pgcluster` (``fsync = off``, as for
   the tests): compare ``replica`` with ``private``, not with the shared server.
 - ``BENCH_OURS_ENV="NAME=value ..."``: more environment for our services, applied last
   (``OTEL_EXPORTER_OTLP_ENDPOINT=sink`` names the harness's sink).
@@ -119,7 +119,7 @@ def start(variant: Variant, admin_url: str, logs: Path) -> Started:
 
 def _start(variant: Variant, started: Started, logs: Path) -> None:
     if "replica" in variant.db or "private" in variant.db:
-        from chatcore.testing.pgcluster import primary_and_replica
+        from chat_testkit.pgcluster import primary_and_replica
 
         primary, replica = started.stack.enter_context(primary_and_replica())
         started.admin_url = primary.url()
@@ -131,7 +131,7 @@ def _start(variant: Variant, started: Started, logs: Path) -> None:
             # The replica streams but serves nothing: stop it, so it costs nothing.
             replica.stop()
     if "pgbouncer" in variant.db:
-        from chatcore.testing.pgbouncer import pgbouncer
+        from chat_testkit.pgbouncer import pgbouncer
 
         workdir = logs / "pgbouncer"
         bouncer = started.stack.enter_context(

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from chat_cli.search import shown
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 
 LINE_WAIT = 5.0
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from chatcore.testing.attachments import PDF, png
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.attachments import PDF, png
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 from cli.tests.test_cli import chat, cli_env
 
 # The environment and the subprocess runner of the CLI tests: one copy, in test_cli.py.

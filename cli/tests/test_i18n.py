@@ -24,9 +24,9 @@ from chat_cli.endpoints import Endpoints
 from chat_cli.i18n import clock, day_label, error_text, from_environment, names, set_language, t
 from chat_cli.session import SessionStore
 from chat_cli.ui import ChatApp
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
 

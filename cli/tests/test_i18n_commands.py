@@ -15,9 +15,9 @@ import pytest
 from chat_cli.files import attachment_text
 from chat_cli.i18n import from_arguments, set_language
 from chat_cli.output import message_line, reaction_line, thread_line
-from chatcore.testing.attachments import PDF
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.attachments import PDF
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 from cli.tests.test_cli import chat, cli_env, logged_in, new_room, tail
 
 # The environment, the subprocess runner and `chat tail` of the CLI tests: one copy each.

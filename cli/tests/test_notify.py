@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 from cli.tests.test_cli import chat, cli_env
 
 # The environment and the subprocess runner of the CLI tests: one copy, in test_cli.py.

@@ -8,8 +8,8 @@ import unicodedata
 
 import httpx
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 from cli.tests.test_cli import chat, cli_env, logged_in
 
 __all__ = ["cli_env"]  # the fixture, used by name

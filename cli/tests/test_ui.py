@@ -15,10 +15,10 @@ from chat_cli.client import Api
 from chat_cli.endpoints import Endpoints
 from chat_cli.session import SessionStore
 from chat_cli.ui import ChatApp
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
 

@@ -1,5 +1,5 @@
 """Fixtures for the gateway's end-to-end tests: HTTP helpers and a token forger (websocket
-clients come from ``open_socket`` in :mod:`chatcore.testing.plugin`)."""
+clients come from ``open_socket`` in :mod:`chat_testkit.plugin`)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.tokens import access_claims, sign
-from chatcore.testing.users import TestUser
+from chat_testkit.chat import Chat
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.tokens import access_claims, sign
+from chat_testkit.users import TestUser
 
 SendMany = Callable[[Chat, list[TestUser], str, int, str], Awaitable[None]]
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from chatcore.testing.attachments import png, upload
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.attachments import png, upload
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 Open = Callable[..., Any]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 Open = Callable[..., Any]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 Open = Callable[..., Any]
 

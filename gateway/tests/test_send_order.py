@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser, StartService
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port
-from chatcore.testing.sockets import connect_gateway
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser, StartService
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import free_port
+from chat_testkit.sockets import connect_gateway
 
 CONNECTIONS = 20
 SENDS = 1000

@@ -32,11 +32,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import Connection, send_all, set_up
 
+from chat_testkit.pgbouncer import pgbouncer
+from chat_testkit.pgcluster import Server, primary_and_replica
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import LOCAL_REDIS, free_port
 from chatcore.migrations import migrate
-from chatcore.testing.pgbouncer import pgbouncer
-from chatcore.testing.pgcluster import Server, primary_and_replica
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import LOCAL_REDIS, free_port
 
 SETUPS = ("direct", "pgbouncer", "replica", "pgbouncer+replica")
 
@@ -133,7 +133,7 @@ async def measure(
 ) -> str:
     senders, rooms = await set_up(urls, args)
     async with httpx.AsyncClient(timeout=60) as http:
-        from chatcore.testing.users import register_user
+        from chat_testkit.users import register_user
 
         readers = [await register_user(http, urls["auth"]) for _ in range(args.users)]
         for room in rooms:

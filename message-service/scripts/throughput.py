@@ -35,14 +35,14 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import (
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import (
     LOCAL_POSTGRES,
     LOCAL_REDIS,
     free_port,
     fresh_database,
 )
-from chatcore.testing.users import TestUser, register_user
+from chat_testkit.users import TestUser, register_user
 
 
 def parse_args() -> argparse.Namespace:

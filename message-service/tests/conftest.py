@@ -20,12 +20,12 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from chat_testkit.plugin import Listening, StartService
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.proxy import TcpProxy
+from chat_testkit.servers import free_port, fresh_database
+from chat_testkit.users import TestUser, register_user
 from chatcore.events import RoomEvent, parse_room_event
-from chatcore.testing.plugin import Listening, StartService
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.proxy import TcpProxy
-from chatcore.testing.servers import free_port, fresh_database
-from chatcore.testing.users import TestUser, register_user
 
 
 class Chat:

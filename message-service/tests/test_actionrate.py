@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chatcore.testing.plugin import Listening, MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import Listening, MakeUser
+from chat_testkit.processes import ServiceProcess
 
 if TYPE_CHECKING:
     from conftest import Chat

@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from chatcore.testing.attachments import PDF, absolute, png, upload
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.attachments import PDF, absolute, png, upload
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 from message_service.signing import UrlSigner
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
-from chatcore.testing.attachments import PDF, absolute, png, upload
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.attachments import PDF, absolute, png, upload
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 from message_service.files import Files, open_files
 from message_service.settings import MessagesSettings
 from message_service.storage import Missing

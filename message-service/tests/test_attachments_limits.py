@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import httpx
 from PIL import Image
 
-from chatcore.testing.attachments import PDF, png, upload
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.attachments import PDF, png, upload
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 if TYPE_CHECKING:
     from conftest import Chat

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
-from chatcore.testing.attachments import PDF, png, upload
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.attachments import PDF, png, upload
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 
 if TYPE_CHECKING:
     from conftest import Chat

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import httpx
 from PIL import Image
 
-from chatcore.testing.attachments import ELF, PDF, absolute, jpeg_with_exif, png, png_bomb, upload
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.attachments import ELF, PDF, absolute, jpeg_with_exif, png, png_bomb, upload
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 if TYPE_CHECKING:
     from conftest import Chat

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from chatcore.testing.plugin import InProcess, MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import InProcess, MakeUser
+from chat_testkit.processes import ServiceProcess
 
 if TYPE_CHECKING:
     from conftest import Chat, OpenFeed

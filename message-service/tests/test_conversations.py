@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from chat_testkit.plugin import MakeUser
+from chat_testkit.users import TestUser
 from chatcore.events import Kind
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.users import TestUser
 
 if TYPE_CHECKING:
     from conftest import Chat, OpenFeed

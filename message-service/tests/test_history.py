@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import MakeUser
+from chat_testkit.users import TestUser
 
 if TYPE_CHECKING:
     from conftest import Chat

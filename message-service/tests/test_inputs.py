@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 if TYPE_CHECKING:
     from conftest import Chat

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import MakeUser
+from chat_testkit.users import TestUser
 
 if TYPE_CHECKING:
     from conftest import Chat

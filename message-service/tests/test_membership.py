@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from chatcore.testing.plugin import MakeUser
+from chat_testkit.plugin import MakeUser
 
 if TYPE_CHECKING:
     from conftest import Chat, Eventually

@@ -8,8 +8,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import MakeUser
+from chat_testkit.users import TestUser
 
 if TYPE_CHECKING:
     from conftest import Chat

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from chat_testkit.plugin import MakeUser
 from chatcore.events import Kind
-from chatcore.testing.plugin import MakeUser
 
 if TYPE_CHECKING:
     from conftest import Chat, Eventually, OpenFeed

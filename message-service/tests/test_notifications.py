@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from chatcore.testing.plugin import Listening, MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.push import PushService
+from chat_testkit.plugin import Listening, MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.push import PushService
 from message_service import notify_rules, webhooks
 from message_service.notify_rules import Preferences
 

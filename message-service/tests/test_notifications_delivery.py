@@ -13,11 +13,11 @@ import asyncpg
 import httpx
 import pytest
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.push import Endpoint, PushService, WebhookReceiver
-from chatcore.testing.sockets import OpenSocket
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.push import Endpoint, PushService, WebhookReceiver
+from chat_testkit.sockets import OpenSocket
+from chat_testkit.users import TestUser
 from message_service.models import SendMessage
 
 if TYPE_CHECKING:

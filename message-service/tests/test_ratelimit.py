@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from chatcore.testing.plugin import MakeUser
+from chat_testkit.plugin import MakeUser
 
 if TYPE_CHECKING:
     from conftest import Chat

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.proxy import TcpProxy
 from chatcore.events import Kind
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.proxy import TcpProxy
 
 if TYPE_CHECKING:
     from conftest import Chat, Eventually, OpenFeed

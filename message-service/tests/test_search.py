@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import httpx
 
-from chatcore.testing.plugin import Listening, MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import Listening, MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 from message_service import store_search
 
 if TYPE_CHECKING:

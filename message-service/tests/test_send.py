@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import asyncpg
 import orjson
 
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 from chatcore.events import Kind
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
 
 if TYPE_CHECKING:
     from conftest import Chat, OpenFeed

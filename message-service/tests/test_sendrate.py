@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from redis.exceptions import RedisError
 
+from chat_testkit.servers import free_port, spawn_redis, wait_port
 from chatcore.redisconn import create_redis
-from chatcore.testing.servers import free_port, spawn_redis, wait_port
 from message_service.sendrate import SendRateLimiter
 
 

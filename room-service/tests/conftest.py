@@ -14,10 +14,10 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from chatcore.testing.plugin import MakeUser, StartService
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import MakeUser, StartService
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import free_port
+from chat_testkit.users import TestUser
 
 
 class Rooms:

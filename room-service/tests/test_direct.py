@@ -10,8 +10,8 @@ import asyncpg
 import httpx
 import pytest
 
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 from room_service import changes
 from room_service.store import Change
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from chatcore.testing.plugin import MakeUser
+from chat_testkit.plugin import MakeUser
 
 if TYPE_CHECKING:
     from conftest import MakeUsers, Rooms

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
-from chatcore.testing.plugin import Listening
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import Listening
+from chat_testkit.processes import ServiceProcess
 
 if TYPE_CHECKING:
     from conftest import Feed, MakeUsers, Rooms

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from chatcore.testing.users import TestUser
+from chat_testkit.users import TestUser
 
 if TYPE_CHECKING:
     from conftest import MakeUsers, Rooms

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 
 if TYPE_CHECKING:
     from conftest import MakeUsers, Rooms

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 
 CALLS = {
     ("post", "/rooms"),

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 from playwright.async_api import Page
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 from tests.browser.ui import Person, create_room, invite, open_room, register
 
 NewPage = Callable[..., Awaitable[Page]]

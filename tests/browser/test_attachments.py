@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from chatcore.testing.attachments import PDF
-from chatcore.testing.attachments import png as make_png
+from chat_testkit.attachments import PDF
+from chat_testkit.attachments import png as make_png
 from tests.browser.ui import create_room, invite, message_in, open_room, register, send
 
 NewPage = Callable[..., Awaitable[Page]]

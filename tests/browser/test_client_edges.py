@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 from tests.browser.edges import NewPage, leave_by_api, pair_in_room
 from tests.browser.ui import (
     create_room,

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 from tests.browser.edges import NewPage, leave_by_api, pair_in_room
 from tests.browser.ui import invite, message_in, open_members, png, register, send
 

@@ -22,10 +22,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.push import PushService
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.push import PushService
+from chat_testkit.users import TestUser
 from tests.browser.ui import Person, register
 
 NewContext = Callable[[], Awaitable[BrowserContext]]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 from tests.browser.ui import create_room, message_in, register
 
 NewPage = Callable[..., Awaitable[Page]]

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatcore.testing.servers import free_port, spawn_redis, wait_port
+from chat_testkit.servers import free_port, spawn_redis, wait_port
 
 PG_BIN = Path(os.environ.get("CHAOS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

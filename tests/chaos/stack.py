@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.proxy import TcpProxy
-from chatcore.testing.servers import free_port
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.proxy import TcpProxy
+from chat_testkit.servers import free_port
 from tests.chaos.servers import PrivatePostgres, PrivateRedis
 
 PORT_SETTING = {

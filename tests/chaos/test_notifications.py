@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from chatcore.testing.push import Endpoint, PushService, WebhookReceiver
+from chat_testkit.push import Endpoint, PushService, WebhookReceiver
 from tests.chaos import report
 from tests.chaos.run import _register
 from tests.chaos.stack import Stack

@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 
 
 @pytest.fixture

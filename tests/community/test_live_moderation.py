@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.sockets import OpenSocket
-from chatcore.testing.users import TestUser
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.sockets import OpenSocket
+from chat_testkit.users import TestUser
 from tests.community.conftest import MakeAdmin
 
 

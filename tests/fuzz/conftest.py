@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from chatcore.testing.plugin import MakeUser, StartService
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.plugin import MakeUser, StartService
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 from tests.chaos import report
 
 

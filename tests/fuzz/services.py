@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.processes import ServiceProcess
 
 _SAMPLE = re.compile(r"^http_requests_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
 _STATUS = re.compile(r'status="(\d+)"')

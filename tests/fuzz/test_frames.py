@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 from tests.chaos import report
 from tests.fuzz.frames import Input, inputs
 from tests.fuzz.services import crashes, rss_mib

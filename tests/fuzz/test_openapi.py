@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 from tests.chaos import report
 from tests.fuzz.services import answered, crashes, rss_mib
 

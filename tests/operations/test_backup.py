@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ("auth", "rooms", "messages")

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port, wait_port
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "monitoring" / "alerts.yml"

@@ -11,10 +11,10 @@ import uuid
 
 import httpx
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.sockets import Socket
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.sockets import Socket
 
 
 async def _sample(http: httpx.AsyncClient, base: str, name: str) -> float:

@@ -21,11 +21,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser, StartService
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port
-from chatcore.testing.sockets import Socket
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser, StartService
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import free_port
+from chat_testkit.sockets import Socket
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatcore.testing.servers import free_port, spawn_redis, wait_port
+from chat_testkit.servers import free_port, spawn_redis, wait_port
 
 
 class ClusterFailed(Exception):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from chatcore.testing.sockets import OpenSocket
+from chat_testkit.sockets import OpenSocket
 from tests.scaleout.stack import migrate_all
 
 

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import free_port
 from chatcore.migrations import migrate
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port
 
 PORT_SETTING = {
     "auth_service": "AUTH_PORT",

@@ -16,9 +16,9 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.sockets import OpenSocket
-from chatcore.testing.users import TestUser, register_user
+from chat_testkit.chat import Chat
+from chat_testkit.sockets import OpenSocket
+from chat_testkit.users import TestUser, register_user
 from tests.scaleout.cluster import ClusterFailed, RedisClusterNodes
 from tests.scaleout.stack import Replicas
 

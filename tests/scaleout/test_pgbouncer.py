@@ -15,11 +15,11 @@ import asyncpg
 import httpx
 import pytest
 
+from chat_testkit.chat import Chat
+from chat_testkit.pgbouncer import PgBouncer, pgbouncer
+from chat_testkit.sockets import OpenSocket
+from chat_testkit.users import register_user
 from chatcore.db import create_pool
-from chatcore.testing.chat import Chat
-from chatcore.testing.pgbouncer import PgBouncer, pgbouncer
-from chatcore.testing.sockets import OpenSocket
-from chatcore.testing.users import register_user
 from tests.scaleout.stack import Replicas, migrate_all
 
 

@@ -15,9 +15,9 @@ import asyncpg
 import httpx
 import pytest
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.pgcluster import Server, primary_and_replica
-from chatcore.testing.users import TestUser, register_user
+from chat_testkit.chat import Chat
+from chat_testkit.pgcluster import Server, primary_and_replica
+from chat_testkit.users import TestUser, register_user
 from tests.scaleout.stack import Replicas, migrate_all
 
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.sockets import OpenSocket, Socket
-from chatcore.testing.users import TestUser, register_user
+from chat_testkit.chat import Chat
+from chat_testkit.sockets import OpenSocket, Socket
+from chat_testkit.users import TestUser, register_user
 from tests.scaleout.stack import Replicas
 
 

@@ -10,10 +10,10 @@ import uuid
 import asyncpg
 import httpx
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser, StartService
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.sockets import OpenSocket
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser, StartService
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.sockets import OpenSocket
 
 
 async def _page(http: httpx.AsyncClient, url: str, headers: dict[str, str], room: str) -> dict:

@@ -10,8 +10,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from auth_service.keys import SigningKey
-from chatcore.testing.chat import Chat
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.chat import Chat
+from chat_testkit.processes import ServiceProcess
 from tests.chaos import report
 from tests.security.forgery import Forger
 

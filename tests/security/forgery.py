@@ -9,8 +9,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from auth_service.keys import SigningKey, generate_pem
-from chatcore.testing.tokens import access_claims, sign, unsigned
-from chatcore.testing.users import TestUser
+from chat_testkit.tokens import access_claims, sign, unsigned
+from chat_testkit.users import TestUser
 
 
 class Forger:

@@ -10,7 +10,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chatcore.testing.sockets import connect_gateway
+from chat_testkit.sockets import connect_gateway
 
 
 class Refused(Exception):

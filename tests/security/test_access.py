@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import orjson
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import TestUser
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import TestUser
 from tests.security.sockets import next_frame, open_ws, send_frame
 
 

@@ -11,8 +11,8 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from chatcore.testing.plugin import MakeUser, StartService
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import MakeUser, StartService
+from chat_testkit.processes import ServiceProcess
 from tests.chaos import report
 from tests.security.sockets import Refused, frames_until_close, next_frame, open_ws
 

@@ -13,10 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
+from chat_testkit.plugin import StartService
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.users import register_user
 from chatcore.db_roles import DbRole, role_url
-from chatcore.testing.plugin import StartService
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.users import register_user
 from tests.chaos import report
 
 SCHEMAS = {"auth_service": "auth", "room_service": "rooms", "message_service": "messages"}

@@ -8,9 +8,9 @@ import uuid
 
 import httpx
 
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 from chatcore.internal_secret import HEADER
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
 from tests.chaos import report
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatcore.testing.plugin import StartService
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import StartService
+from chat_testkit.processes import ServiceProcess
 from tests.chaos import report
 
 SAMPLES = 40

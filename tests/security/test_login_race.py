@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from chatcore.testing.plugin import StartService
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import StartService
+from chat_testkit.processes import ServiceProcess
 from tests.chaos import report
 
 AT_ONCE = 200

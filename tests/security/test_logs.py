@@ -13,11 +13,11 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import free_port
-from chatcore.testing.users import TestUser
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import free_port
+from chat_testkit.users import TestUser
 from tests.security.sockets import next_frame, open_ws, send_frame
 
 

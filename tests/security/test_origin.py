@@ -6,8 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
 from tests.security.sockets import Refused, next_frame, open_ws
 
 FOREIGN = [

@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from chatcore.testing.plugin import MakeUser
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.tokens import access_claims
+from chat_testkit.plugin import MakeUser
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.tokens import access_claims
 from tests.security.forgery import Forger
 from tests.security.sockets import frames_until_close, next_frame, open_ws, send_frame
 

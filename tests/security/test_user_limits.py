@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from chatcore.testing.chat import Chat
-from chatcore.testing.plugin import MakeUser, StartService
-from chatcore.testing.processes import ServiceProcess
+from chat_testkit.chat import Chat
+from chat_testkit.plugin import MakeUser, StartService
+from chat_testkit.processes import ServiceProcess
 from tests.chaos import report
 from tests.security.sockets import next_frame, open_ws, send_frame
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
-from chatcore.testing.servers import free_port
+from chat_testkit.servers import free_port
 
 
 class TcpProxy:

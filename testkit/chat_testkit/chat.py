@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from chatcore.testing.users import TestUser
+from chat_testkit.users import TestUser
 
 
 class Chat:

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from PIL import Image
 
-from chatcore.testing.users import TestUser
+from chat_testkit.users import TestUser
 
 
 def png(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:

@@ -1,7 +1,7 @@
 """pytest fixtures on the real thing: Postgres, Redis and the services as real processes.
 
-Loaded for every test by ``-p chatcore.testing.plugin`` in the root pytest configuration.
-Servers are found as :mod:`chatcore.testing.servers` says; each run gets a fresh database
+Loaded for every test by ``-p chat_testkit.plugin`` in the root pytest configuration.
+Servers are found as :mod:`chat_testkit.servers` says; each run gets a fresh database
 (dropped afterwards) and its own Redis prefix (its keys deleted afterwards). Service fixtures
 are session-scoped: a process starts the first time a test asks for it and serves the rest.
 """
@@ -22,18 +22,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chatcore.internal_secret import HEADER
-from chatcore.testing.inprocess import listen_in_process, serve_in_process
-from chatcore.testing.processes import ServiceProcess
-from chatcore.testing.servers import (
+from chat_testkit.inprocess import listen_in_process, serve_in_process
+from chat_testkit.processes import ServiceProcess
+from chat_testkit.servers import (
     NoServer,
     free_port,
     fresh_database,
     postgres_server,
     redis_server,
 )
-from chatcore.testing.sockets import OpenSocket, Socket
-from chatcore.testing.users import TestUser, register_user
+from chat_testkit.sockets import OpenSocket, Socket
+from chat_testkit.users import TestUser, register_user
+from chatcore.internal_secret import HEADER
 
 SERVICES = {
     "auth": "auth_service",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from chatcore.testing.servers import free_port, wait_port
+from chat_testkit.servers import free_port, wait_port
 
 BINARY = "/usr/sbin/pgbouncer"
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatcore.testing.servers import free_port
+from chat_testkit.servers import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 

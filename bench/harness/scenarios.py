@@ -75,7 +75,9 @@ class Scenarios:
             "drain_s": DRAIN_S,
             "connect_budget_s": CONNECT_BUDGET_S,
             "settle_s": SETTLE_S,
-            "tag": f"{self.run_tag}{tag}",
+            # Unique per system too: ours-1p sends as ours' users in ours' rooms, and a
+            # client_msg_id seen before is answered with the first message, never published.
+            "tag": f"{self.run_tag}{system.name}{tag}",
             "connect_concurrency": 64,
             "connect_timeout_ms": 60000,
             "server_pids": system.pid_groups,

@@ -18,7 +18,6 @@ from websockets.asyncio.server import serve
 from chatcore import tracing
 from chatcore.logs import get_logger
 from chatcore.metrics import DEPENDENCY_UP
-from chatcore.ratelimit import RedisRateLimiter
 from chatcore.redisconn import Names, create_redis
 from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
@@ -26,7 +25,7 @@ from gateway.delivery import Delivery
 from gateway.fanout import Fanout
 from gateway.gapcheck import GapCheck
 from gateway.membership import Membership
-from gateway.presence import Presence
+from gateway.pipelines import BatchedPresence, BatchedRateLimiter
 from gateway.profiles import Profiles
 from gateway.routes import Routes
 from gateway.server import Connections
@@ -34,6 +33,16 @@ from gateway.settings import GatewaySettings
 from gateway.upstream import Upstream
 
 log = get_logger(__name__)
+
+# Seconds a SIGTERM may take: closing every connection (their close handshakes take at most
+# 5 s), giving back their presence leases, closing the resources.
+SHUTDOWN_LIMIT = 15.0
+
+
+def _set(stop: asyncio.Future[None]) -> None:
+    """The first SIGTERM or SIGINT starts the shutdown; more change nothing."""
+    if not stop.done():
+        stop.set_result(None)
 
 
 class Gateway:
@@ -70,7 +79,9 @@ class Gateway:
             send_buffer_limit=settings.send_buffer_limit,
         )
         self.gaps = GapCheck(self.delivery, settings.gap_check_interval)
-        self.presence = Presence(self.redis, names, settings.presence_lease)
+        # Its Redis work, and the rate limiters', shares pipelines with other connections'.
+        self.presence = BatchedPresence(self.redis, names, settings.presence_lease)
+        pipelines = self.presence.pipelines
         self.connections = Connections(
             settings,
             verifier=self.verifier,
@@ -78,13 +89,14 @@ class Gateway:
             delivery=self.delivery,
             presence=self.presence,
             names=names,
-            user_limits=RedisRateLimiter(
-                self.redis,
+            user_limits=BatchedRateLimiter(
+                pipelines,
                 names.key("gateway", "user", ""),
                 rate=settings.user_rate,
                 burst=settings.user_burst,
             ),
         )
+        self.gaps.positions = self.connections.connector.reads.position
         self.membership = Membership(self.connections)
         self.profiles = Profiles(self.connections, self.redis, names)
         self.revocations = Revocations(
@@ -96,8 +108,8 @@ class Gateway:
         )
         self.verifier.revocations = self.revocations
         self.connections.revocations = self.revocations
-        connects = RedisRateLimiter(
-            self.redis,
+        connects = BatchedRateLimiter(
+            pipelines,
             names.key("gateway", "connects", ""),
             rate=settings.connect_rate,
             burst=settings.connect_burst,
@@ -148,9 +160,9 @@ class Gateway:
         ]
         stop = asyncio.get_running_loop().create_future()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
+            asyncio.get_running_loop().add_signal_handler(sig, _set, stop)
         s = self.settings
-        async with serve(
+        server = await serve(
             self.connections.handle,
             s.bind_host,
             s.port,
@@ -163,14 +175,20 @@ class Gateway:
             close_timeout=5,
             server_header=None,
             reuse_port=s.workers > 1,
-        ) as server:
-            log.info("gateway_listening", port=s.port, pid=os.getpid())
-            await stop
-            log.info("gateway_stopping")
-            # Stop accepting, and close every open connection with 1001 (going away).
-            server.close(close_connections=True)
-            await server.wait_closed()
-        await self.close()
+        )
+        log.info("gateway_listening", port=s.port, pid=os.getpid())
+        await stop
+        log.info("gateway_stopping")
+        # Stop accepting, and close every open connection with 1001 (going away).
+        server.close(close_connections=True)
+        try:
+            # A shutdown that cannot finish must not keep the process (and, with
+            # SO_REUSEPORT, a share of the port's new connections' CPU) forever.
+            async with asyncio.timeout(SHUTDOWN_LIMIT):
+                await server.wait_closed()
+                await self.close()
+        except TimeoutError:
+            log.warning("shutdown_unfinished", limit=SHUTDOWN_LIMIT)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -178,6 +196,8 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.presence.release_all()
+        await self.connections.connector.reads.aclose()
+        await self.presence.pipelines.aclose()
         await self.fanout.stop()
         await self.revocations.stop()
         await self.upstream.aclose()

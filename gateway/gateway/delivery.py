@@ -29,6 +29,7 @@ from chatcore.logs import get_logger
 from gateway import frames, metrics
 from gateway.client import ABORT_AFTER, Client, wire_frames
 from gateway.feed import Feed
+from gateway.recent import Recent
 from gateway.session import CLOSE_SLOW_CONSUMER, RoomState
 from gateway.tasks import background
 from gateway.upstream import Upstream
@@ -58,6 +59,8 @@ class Delivery:
         # Feeds with frames queued this loop iteration, and whether their flush is scheduled.
         self._dirty: list[Feed[Client]] = []
         self._flush_soon = False
+        # Each feed's last frames: a catch-up a little behind reads them, not history.
+        self.recent = Recent()
 
     # Subscriptions: one per (client, room); the channel follows the first and the last.
 
@@ -167,6 +170,7 @@ class Delivery:
 
     def _delivered(self, feed: Feed[Client], frame: bytes) -> None:
         """The feed moved to a new seq: send it, then let waiting clients join."""
+        self.recent.delivered(feed, frame)
         self._broadcast(feed, frame)
         for client in feed.take_waiting():
             state = client.session.rooms.get(feed.room_id)
@@ -326,6 +330,7 @@ class Delivery:
             feed = self.feeds.get(room_id)
             if feed is None:
                 return
+            self.recent.serve(client, feed, state)
             if state.pos >= 0:
                 feed.start(state.pos, state.seq)
                 if state.pos == feed.pos:
@@ -338,7 +343,10 @@ class Delivery:
                     self._fill_soon(feed)
                     return
             try:
-                page = await self.upstream.changes(client.token, room_id, state.pos, state.seq)
+                async with self.recent.reading(feed):
+                    if current() and self.recent.serve(client, feed, state):
+                        continue  # the read we waited for brought what we miss
+                    page = await self.upstream.changes(client.token, room_id, state.pos, state.seq)
                 items = list(page["items"])
                 start = int(page["after_pos"])
             except NotFound:
@@ -349,6 +357,8 @@ class Delivery:
                 continue
             if not current():
                 return
+            if not page.get("expired"):
+                self.recent.read(feed, start, items)
             if page.get("expired") and start > state.pos:
                 # The position is older than the room's retained history: say where it now
                 # begins, then deliver from there (docs/protocol.md, history_expired).

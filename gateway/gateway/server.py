@@ -28,6 +28,7 @@ from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway import frames, metrics
 from gateway.client import ABORT_AFTER, Client
+from gateway.connect import Connector, ConnectReads
 from gateway.delivery import Delivery
 from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
 from gateway.presence import Presence
@@ -37,7 +38,6 @@ from gateway.sends import Sends
 from gateway.session import (
     CLOSE_POLICY,
     CLOSE_REVOKED,
-    CLOSE_TOO_MANY,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     REASON_AUTH_TIMEOUT,
@@ -51,7 +51,6 @@ from gateway.session import (
     Verify,
 )
 from gateway.settings import GatewaySettings
-from gateway.tasks import background
 from gateway.upstream import Upstream
 
 log = get_logger(__name__)
@@ -94,6 +93,8 @@ class Connections:
         self.versions: dict[str, int] = {}
         # Set by the process when it follows revocations (chatcore.revocations).
         self.revocations: Revocations | None = None
+        reads = ConnectReads(upstream, settings.internal_secret, settings.internal_secret_file)
+        self.connector = Connector(self, reads)
 
     def revoke(self, user_id: uuid.UUID) -> None:
         """End every open connection of a user whose sessions were revoked (4003)."""
@@ -254,69 +255,9 @@ class Connections:
         ref: str | None,
         positions: dict[str, int] | None = None,
     ) -> None:
-        """Read the user's rooms and where each stands, subscribe them, answer ``ready``.
-
-        One call gives the rooms and their last seqs. A message committed after that read
-        but before a new subscription is confirmed is not lost: the feed finds the gap at
-        the room's next message, or at its silent-room check, and fills it from history.
-        """
-        session = client.session
-        user_id = session.user_id or ""
-        # Registered first, so a membership change from now on is seen (queued until ready).
-        self.users.setdefault(user_id, set()).add(client)
-        try:
-            joined = await self.upstream.rooms_with_positions(client.token)
-            roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
-            seqs = {str(r["room_id"]): int(r["last_seq"]) for r in joined}
-            last_pos = {str(r["room_id"]): int(r.get("last_pos", r["last_seq"])) for r in joined}
-            announced = [str(r["room_id"]) for r in joined if self.announces_presence(r)]
-            client.presence_rooms = announced
-            before = await self.presence.lease(
-                user_id,
-                client.id,
-                announced,
-                self.settings.max_connections_per_user,
-                joined=list(roles),
-            )
-            if before < 0:
-                metrics.REFUSED.inc()
-                session.closed()
-                client.flush()
-                await client.ws.close(CLOSE_TOO_MANY, "too many connections")
-                return
-            if before == 0:
-                # Before `ready`: the connection's first presence_state lists its own user.
-                await self.presence.enter_rooms(user_id, list(roles))
-            for entry in joined:
-                self.note_version(str(entry["room_id"]), entry.get("version"))
-            for room_id in roles:
-                self.hold_room(client, room_id)
-            await asyncio.gather(*(self.delivery.subscribe(r) for r in roles))
-        except (ChatError, RedisError, TimeoutError, KeyError, TypeError, ValueError) as exc:
-            log.warning("connect_failed", error=type(exc).__name__)
-            session.closed()
-            code = CLOSE_UNAUTHORIZED if isinstance(exc, Unauthorized) else CLOSE_TRY_AGAIN
-            client.flush()
-            await client.ws.close(code, "cannot load rooms; retry")
-            return
-        rooms = {rid: (seqs.get(rid, 0), role) for rid, role in roles.items()}
-        for room_id, (seq, _) in rooms.items():
-            self.delivery.start(room_id, last_pos.get(room_id, seq), seq)
-        await self.run(
-            client,
-            session.ready(rooms, client.id, resume, ref, last_pos=last_pos, positions=positions),
-        )
-        if before == 0:
-            # Not the client's task: the announcement stands even if it leaves at once (its
-            # going offline is announced after, from the room set the lease wrote).
-            background(self.presence.announce(user_id, announced, online=True))
-        queued, client.queued = client.queued, None
-        for event in queued or []:
-            client.spawn(event(client))
-        if resume is None and session.phase is Phase.HOLD:
-            grace = self.settings.resume_grace_ms / 1000
-            loop = asyncio.get_running_loop()
-            loop.call_later(grace, self._grace_over, client, loop.time() + grace, grace)
+        """Read the user's rooms and where each stands, subscribe them, answer ``ready``
+        (gateway.connect: batched across connects)."""
+        await self.connector.connect(client, resume, ref, positions)
 
     def _grace_over(self, client: Client, due: float, left: float) -> None:
         """End the resume hold, unless the loop ran late: a frame the client sent in time may

@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+from typing import Any
 
 import uvloop
 from websockets.asyncio.server import serve
@@ -34,9 +35,30 @@ from gateway.upstream import Upstream
 
 log = get_logger(__name__)
 
+# Connections the kernel holds for us before we accept them (it caps this at somaxconn).
+# asyncio's default, 100, overflowed in a reconnect storm: the kernel then drops the
+# clients' SYNs, and each retries only after 1, 3, 7, 15, 31 s (a minute for some).
+LISTEN_BACKLOG = 4096
+
 # Seconds a SIGTERM may take: closing every connection (their close handshakes take at most
 # 5 s), giving back their presence leases, closing the resources.
 SHUTDOWN_LIMIT = 15.0
+
+
+def _waits() -> dict[str, int]:
+    """What the tasks still running wait on (file, function and line of the innermost
+    coroutine of each, counted): where a shutdown that did not finish is stuck."""
+    waits: dict[str, int] = {}
+    for task in asyncio.all_tasks():
+        coro: Any = task.get_coro()
+        where = "?"
+        while coro is not None and getattr(coro, "cr_frame", None) is not None:
+            frame = coro.cr_frame
+            where = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_code.co_name}"
+            where += f":{frame.f_lineno}"
+            coro = getattr(coro, "cr_await", None)
+        waits[where] = waits.get(where, 0) + 1
+    return dict(sorted(waits.items(), key=lambda kv: -kv[1])[:20])
 
 
 def _set(stop: asyncio.Future[None]) -> None:
@@ -175,20 +197,22 @@ class Gateway:
             close_timeout=5,
             server_header=None,
             reuse_port=s.workers > 1,
+            backlog=LISTEN_BACKLOG,
         )
         log.info("gateway_listening", port=s.port, pid=os.getpid())
         await stop
         log.info("gateway_stopping")
         # Stop accepting, and close every open connection with 1001 (going away).
         server.close(close_connections=True)
+        stage = "connections"
         try:
-            # A shutdown that cannot finish must not keep the process (and, with
-            # SO_REUSEPORT, a share of the port's new connections' CPU) forever.
+            # A shutdown that cannot finish must not keep the process forever.
             async with asyncio.timeout(SHUTDOWN_LIMIT):
                 await server.wait_closed()
+                stage = "resources"
                 await self.close()
         except TimeoutError:
-            log.warning("shutdown_unfinished", limit=SHUTDOWN_LIMIT)
+            log.warning("shutdown_unfinished", limit=SHUTDOWN_LIMIT, stage=stage, waiting=_waits())
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -121,8 +121,10 @@ class BatchedPresence(Presence):
     def __init__(self, redis: RedisClient, names: Names, lease: float) -> None:
         super().__init__(redis, names, lease)
         self.pipelines = Pipelines(redis)
-        # When each user was last seen holding a live lease (monotonic seconds).
+        # When each user was last seen holding a live lease (monotonic seconds), and how
+        # many leases each user holds here (those are live: this process renews them).
         self._live: dict[str, float] = {}
+        self._here: dict[str, int] = {}
 
     async def lease(
         self,
@@ -160,10 +162,14 @@ class BatchedPresence(Presence):
             await self.pipelines.run([("SREM", self._process_key(self.process_id), entry)])
             return before
         self.local[conn_id] = user_id
+        self._here[user_id] = self._here.get(user_id, 0) + 1
         return before
 
     async def disconnected(self, user_id: str, conn_id: str) -> None:
-        self.local.pop(conn_id, None)
+        if self.local.pop(conn_id, None) is not None:
+            left = self._here.pop(user_id, 1) - 1
+            if left > 0:
+                self._here[user_id] = left
         now = int(time.time() * 1000)
         answers = await self.pipelines.run(
             [
@@ -213,7 +219,7 @@ class BatchedPresence(Presence):
         online set is read anew each time; this check only weeds out the leases of a crashed
         gateway, which its sweep releases seconds later anyway); the others are asked."""
         now = time.monotonic()
-        here = set(self.local.values())
+        here = self._here
         known = {
             u for u in user_ids if u in here or now - self._live.get(u, -SEEN_LIVE_S) < SEEN_LIVE_S
         }

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 import uvloop
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import ServerConnection, serve
 
 from chatcore import tracing
 from chatcore.logs import get_logger
@@ -138,6 +138,9 @@ class Gateway:
         )
         self.routes = Routes(settings, self.ready, connects)
         self._tasks: list[asyncio.Task[None]] = []
+        # Connection handlers still running, and the event set when the last one returns.
+        self._handlers = 0
+        self._drained = asyncio.Event()
 
     def _on_room(self, room_id: str, payload: bytes) -> None:
         self.delivery.on_payload(room_id, payload)
@@ -185,7 +188,7 @@ class Gateway:
             asyncio.get_running_loop().add_signal_handler(sig, _set, stop)
         s = self.settings
         server = await serve(
-            self.connections.handle,
+            self._handle,
             s.bind_host,
             s.port,
             process_request=self.routes,
@@ -206,13 +209,27 @@ class Gateway:
         server.close(close_connections=True)
         stage = "connections"
         try:
-            # A shutdown that cannot finish must not keep the process forever.
+            # A shutdown that cannot finish must not keep the process forever. What it waits
+            # for is our handlers (each gives its connection's lease back as it returns), not
+            # the server's count of open sockets, which has been seen never to reach zero.
             async with asyncio.timeout(SHUTDOWN_LIMIT):
-                await server.wait_closed()
+                if self._handlers:
+                    await self._drained.wait()
                 stage = "resources"
                 await self.close()
         except TimeoutError:
             log.warning("shutdown_unfinished", limit=SHUTDOWN_LIMIT, stage=stage, waiting=_waits())
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        if self._handlers == 0:
+            self._drained.clear()
+        self._handlers += 1
+        try:
+            await self.connections.handle(ws)
+        finally:
+            self._handlers -= 1
+            if self._handlers == 0:
+                self._drained.set()
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -39,6 +40,9 @@ log = get_logger(__name__)
 # asyncio's default, 100, overflowed in a reconnect storm: the kernel then drops the
 # clients' SYNs, and each retries only after 1, 3, 7, 15, 31 s (a minute for some).
 LISTEN_BACKLOG = 4096
+
+# Allocations between two collections of the youngest generation (Python's default: 700).
+GC_YOUNG = 10_000
 
 # Seconds a SIGTERM may take: closing every connection (their close handshakes take at most
 # 5 s), giving back their presence leases, closing the resources.
@@ -245,10 +249,21 @@ class Gateway:
         await self.redis.aclose()
 
 
+def _tune_gc() -> None:
+    """Fewer, larger young-generation collections, and the modules loaded so far out of the
+    collector's sight. A storm of connects allocates mostly objects that live as long as
+    their connection: with the default thresholds the collector scanned them over and over,
+    about half the CPU of building them (measured with 300,000 small objects: 0.9 s of 1.7 s,
+    0.4 s with these)."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 10, 10)
+
+
 def serve_process(settings: GatewaySettings) -> int:
     """Run the gateway: one process, or ``workers`` forked ones sharing the port."""
     if settings.workers == 1:
         tracing.configure("gateway")
+        _tune_gc()
         uvloop.run(Gateway(settings).run())
         tracing.shutdown()
         return 0
@@ -260,6 +275,7 @@ def serve_process(settings: GatewaySettings) -> int:
             try:
                 # Each worker its own exporter thread, flushed before os._exit.
                 tracing.configure("gateway")
+                _tune_gc()
                 uvloop.run(Gateway(settings).run())
                 tracing.shutdown()
             except BaseException:

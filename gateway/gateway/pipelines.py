@@ -246,6 +246,25 @@ class BatchedPresence(Presence):
         seen = {_text(u): _iso(int(_text(v))) for u, v in raw.items() if _text(u) not in here}
         return {"online": online, "last_seen": seen}
 
+    async def rooms_state(self, room_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`room_state` of each room, in two round trips for all of them."""
+        commands: list[Command] = []
+        for room_id in room_ids:
+            commands += [
+                ("SMEMBERS", self._online_key(room_id)),
+                ("HGETALL", self._seen_key(room_id)),
+            ]
+        answers = await self.pipelines.run(commands)
+        members = {r: [_text(u) for u in answers[2 * i]] for i, r in enumerate(room_ids)}
+        online = set(await self.online(list({u for m in members.values() for u in m})))
+        states: dict[str, dict[str, Any]] = {}
+        for i, room_id in enumerate(room_ids):
+            here = sorted(u for u in members[room_id] if u in online)
+            raw = answers[2 * i + 1]
+            seen = {_text(u): _iso(int(_text(v))) for u, v in raw.items() if _text(u) not in here}
+            states[room_id] = {"online": here, "last_seen": seen}
+        return states
+
     async def release_all(self) -> None:
         """On shutdown: every lease of this process given back at once (a few pipelines)."""
         local = list(self.local.items())

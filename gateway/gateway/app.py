@@ -101,7 +101,7 @@ class Gateway:
         self.delivery = Delivery(
             self.upstream,
             subscribe=self.fanout.subscribe,
-            unsubscribe=self.fanout.unsubscribe,
+            unsubscribe=self._unsubscribe,
             send_buffer_limit=settings.send_buffer_limit,
         )
         self.gaps = GapCheck(self.delivery, settings.gap_check_interval)
@@ -142,6 +142,7 @@ class Gateway:
         )
         self.routes = Routes(settings, self.ready, connects)
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         # Connection handlers still running, and the event set when the last one returns.
         self._handlers = 0
         self._drained = asyncio.Event()
@@ -209,6 +210,10 @@ class Gateway:
         log.info("gateway_listening", port=s.port, pid=os.getpid())
         await stop
         log.info("gateway_stopping")
+        # Nothing is given back one connection at a time: the channels go with the process,
+        # the presence leases all together once the connections are closed.
+        self._stopping = True
+        self.presence.stopping = True
         # Stop accepting, and close every open connection with 1001 (going away).
         server.close(close_connections=True)
         stage = "connections"
@@ -223,6 +228,10 @@ class Gateway:
                 await self.close()
         except TimeoutError:
             log.warning("shutdown_unfinished", limit=SHUTDOWN_LIMIT, stage=stage, waiting=_waits())
+
+    def _unsubscribe(self, room_id: str) -> None:
+        if not self._stopping:
+            self.fanout.unsubscribe(room_id)
 
     async def _handle(self, ws: ServerConnection) -> None:
         if self._handlers == 0:

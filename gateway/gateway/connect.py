@@ -173,6 +173,8 @@ class Connector:
         conns.users.setdefault(user_id, set()).add(client)
         try:
             joined = await self.reads.rooms(client.token)
+            if _gone(client):
+                return  # the client gave up waiting: nothing more is done for it
             roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
             announced = [str(r["room_id"]) for r in joined if conns.announces_presence(r)]
             client.presence_rooms = announced
@@ -197,6 +199,8 @@ class Connector:
             for room_id in roles:
                 conns.hold_room(client, room_id)
             await asyncio.gather(*(delivery.subscribe(r) for r in roles))
+            if _gone(client):
+                return
             await self._start_feeds(client, joined)
         except (ChatError, RedisError, TimeoutError, KeyError, TypeError, ValueError) as exc:
             log.warning("connect_failed", error=type(exc).__name__)
@@ -246,3 +250,9 @@ class Connector:
             at = await self.reads.positions(client.token, [str(e["room_id"]) for e in new])
         for entry, (seq, pos) in zip(new, at, strict=True):
             delivery.start(str(entry["room_id"]), pos, seq)
+
+
+def _gone(client: Client) -> bool:
+    """The client closed while its connect waited (a reconnect storm's client gives up after
+    a while and tries again: the work for the socket it left would be wasted)."""
+    return not client.open

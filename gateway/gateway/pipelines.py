@@ -23,10 +23,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatcore import presence_keys
 from chatcore.events import Kind, room_event
+from chatcore.logs import get_logger
 from chatcore.ratelimit import _BUCKET_LUA, RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, publish_command
 from gateway.batcher import Batcher
 from gateway.presence import _CONNECT, _DROP, SEEN_TTL_S, Presence, _iso, _text
+
+log = get_logger(__name__)
 
 Command = tuple[Any, ...]
 
@@ -37,6 +40,9 @@ LIVE_MAX = 100_000
 
 # The most one pipeline may take, replies included.
 PIPELINE_TIMEOUT = 5.0
+
+# Leases given back per round trip on shutdown.
+RELEASE_CHUNK = 500
 
 # Reads whose answer one pipeline may share between its callers.
 SHARED_READS = frozenset({"SMEMBERS", "HGETALL"})
@@ -125,6 +131,8 @@ class BatchedPresence(Presence):
         # many leases each user holds here (those are live: this process renews them).
         self._live: dict[str, float] = {}
         self._here: dict[str, int] = {}
+        # Set on shutdown: leases are then given back all together by release_all.
+        self.stopping = False
 
     async def lease(
         self,
@@ -166,6 +174,8 @@ class BatchedPresence(Presence):
         return before
 
     async def disconnected(self, user_id: str, conn_id: str) -> None:
+        if self.stopping:
+            return  # released with all the others by release_all
         if self.local.pop(conn_id, None) is not None:
             left = self._here.pop(user_id, 1) - 1
             if left > 0:
@@ -182,16 +192,20 @@ class BatchedPresence(Presence):
     async def _went_offline(self, user_id: str, dropped: list[list[bytes | str]] | None) -> None:
         if not dropped:
             return
-        announced, joined = dropped
         now = int(time.time() * 1000)
+        await self.pipelines.run(self._offline(user_id, dropped, now))
+
+    def _offline(self, user_id: str, dropped: list[list[bytes | str]], now: int) -> list[Command]:
+        """The writes of a user's last lease given back (from _DROP: the rooms to announce
+        it in, and all of theirs): last seen, out of each room's online set, the news."""
+        announced, joined = dropped
         seen = presence_keys.seen_key(self.names, user_id)
         commands: list[Command] = [("SET", seen, now, "EX", SEEN_TTL_S)]
         for room in joined:
             commands.append(("SREM", self._online_key(_text(room)), user_id))
             commands.append(("HSET", self._seen_key(_text(room)), user_id, now))
-        await self.pipelines.run(commands)
-        if announced:
-            await self.announce(user_id, [_text(r) for r in announced], online=False, seen=now)
+        rooms = [_text(r) for r in announced]
+        return commands + self._announcements(user_id, rooms, online=False, seen=now)
 
     async def enter_rooms(self, user_id: str, joined: list[str]) -> None:
         await self.pipelines.run([("SADD", self._online_key(r), user_id) for r in joined])
@@ -199,6 +213,11 @@ class BatchedPresence(Presence):
     async def announce(
         self, user_id: str, rooms: list[str], *, online: bool, seen: int | None = None
     ) -> None:
+        await self.pipelines.run(self._announcements(user_id, rooms, online=online, seen=seen))
+
+    def _announcements(
+        self, user_id: str, rooms: list[str], *, online: bool, seen: int | None = None
+    ) -> list[Command]:
         commands: list[Command] = []
         for room_id in rooms:
             frame: dict[str, object] = {
@@ -211,7 +230,7 @@ class BatchedPresence(Presence):
                 frame["last_seen"] = _iso(seen)
             payload = room_event(Kind.PRESENCE, 0, frame)
             commands.append((self.pipelines.publish, self.names.room_channel(room_id), payload))
-        await self.pipelines.run(commands)
+        return commands
 
     async def online(self, user_ids: list[str]) -> list[str]:
         """The users among ``user_ids`` holding a live lease: those with a connection here
@@ -266,13 +285,35 @@ class BatchedPresence(Presence):
         return states
 
     async def release_all(self) -> None:
-        """On shutdown: every lease of this process given back at once (a few pipelines)."""
+        """On shutdown (after ``stopping`` was set and the connections closed): every lease
+        of this process given back, ``RELEASE_CHUNK`` per round trip, and the users left with
+        none announced offline."""
         local = list(self.local.items())
-        results = await asyncio.gather(
-            *(self.disconnected(user_id, conn_id) for conn_id, user_id in local),
-            return_exceptions=True,
-        )
-        failed = sum(1 for r in results if isinstance(r, RedisError | OSError))
+        failed = False
+        for start in range(0, len(local), RELEASE_CHUNK):
+            chunk = local[start : start + RELEASE_CHUNK]
+            now = int(time.time() * 1000)
+            drops: list[Command] = [
+                ("EVAL", _DROP, 3, *self._user_keys(user_id), conn_id, now)
+                for conn_id, user_id in chunk
+            ]
+            entries = [f"{user_id}|{conn_id}" for conn_id, user_id in chunk]
+            try:
+                dropped = await self.pipelines.run(
+                    [*drops, ("SREM", self._process_key(self.process_id), *entries)]
+                )
+                offline: list[Command] = []
+                for (_, user_id), last in zip(chunk, dropped, strict=False):
+                    if last:
+                        offline += self._offline(user_id, last, now)
+                await self.pipelines.run(offline)
+            except (RedisError, OSError) as exc:
+                log.warning("presence_release_failed", leases=len(chunk), error=type(exc).__name__)
+                failed = True
+                continue
+            for conn_id, _ in chunk:
+                self.local.pop(conn_id, None)
+        self._here.clear()
         if not failed:
             await self.redis.zrem(self.processes_key, self.process_id)
         # Else the process stays listed: its heartbeat expires and another process's sweep

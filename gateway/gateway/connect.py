@@ -44,6 +44,12 @@ USERS_PER_CALL = 200
 ROOMS_PER_CALL = 500
 CALLS_IN_FLIGHT = 2
 
+# Connects past their token check at once, per process. The others wait their turn without
+# costing anything: ten thousand connects in progress together all finish late (a client
+# gives up on a socket with no `ready` after 10 s and tries again, wasting the work done for
+# it), where in turns most finish early and a client that gave up while waiting costs nothing.
+CONNECTS_AT_ONCE = 200
+
 
 class CallMissing(Exception):
     """The other service does not answer a batch call (an older version during a rolling
@@ -155,6 +161,7 @@ class Connector:
     def __init__(self, connections: Connections, reads: ConnectReads) -> None:
         self.connections = connections
         self.reads = reads
+        self._turns = asyncio.Semaphore(CONNECTS_AT_ONCE)
 
     async def connect(
         self,
@@ -164,7 +171,18 @@ class Connector:
         positions: dict[str, int] | None = None,
     ) -> None:
         """Read the user's rooms, take the lease, subscribe the rooms, find where each stands,
-        answer ``ready``."""
+        answer ``ready``: ``CONNECTS_AT_ONCE`` at a time, in the order they came."""
+        async with self._turns:
+            if not _gone(client):
+                await self._connect(client, resume, ref, positions)
+
+    async def _connect(
+        self,
+        client: Client,
+        resume: dict[str, int] | None,
+        ref: str | None,
+        positions: dict[str, int] | None,
+    ) -> None:
         conns = self.connections
         delivery = conns.delivery
         session = client.session

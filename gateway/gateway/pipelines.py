@@ -14,11 +14,12 @@ same read of the same key (a room's online set) made once per pipeline.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatcore import presence_keys
@@ -55,6 +56,9 @@ class Pipelines:
         self.redis = redis
         self.publish = publish_command(redis)
         self._client = _untimed(redis, concurrency)
+        # Scripts Redis has cached (source -> SHA1): sent by hash (EVALSHA) once one EVAL of
+        # them went through; a cluster pipeline takes only EVAL.
+        self._cached: dict[str, str] | None = None if self._client is redis else {}
         self._batcher: Batcher[list[Command], list[Any]] = Batcher(
             self._execute, max_size=max_jobs, concurrency=concurrency
         )
@@ -64,6 +68,12 @@ class Pipelines:
         if not commands:
             return []
         answers = await self._batcher.get(commands)
+        if self._cached and any(_noscript(a) for a in answers):
+            # Redis lost its script cache (a restart, SCRIPT FLUSH): the job's scripts did not
+            # run, so it is sent again, its scripts whole. (Every job with a script is safe
+            # to repeat: its other commands are idempotent writes.)
+            self._cached.clear()
+            answers = await self._batcher.get(commands)
         for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
@@ -81,6 +91,8 @@ class Pipelines:
                 for job in jobs:
                     places = []
                     for command in job:
+                        if command[0] == "EVAL" and self._cached is not None:
+                            command = self._by_hash(command)
                         shared = command[0] in SHARED_READS
                         if shared and command in slots:
                             places.append(slots[command])
@@ -97,10 +109,25 @@ class Pipelines:
             raise RedisTimeoutError(f"no answer within {PIPELINE_TIMEOUT} s") from exc
         return [[answers[i] for i in places] for places in where]
 
+    def _by_hash(self, command: Command) -> Command:
+        """``EVALSHA`` for a script Redis has, else the ``EVAL`` (which caches it there)."""
+        if self._cached is None:
+            return command
+        source = command[1]
+        sha = self._cached.get(source)
+        if sha is None:
+            self._cached[source] = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324
+            return command
+        return ("EVALSHA", sha, *command[2:])
+
     async def aclose(self) -> None:
         await self._batcher.aclose()
         if self._client is not self.redis:
             await self._client.aclose()
+
+
+def _noscript(answer: object) -> bool:
+    return isinstance(answer, NoScriptError)
 
 
 def _untimed(redis: RedisClient, size: int) -> RedisClient:

@@ -114,7 +114,8 @@ class Subscriber:
             # Subscribed on the connection already: nothing to send (and no turn to wait for
             # on the link's lock, which thousands of connects of the same rooms queued on).
             await link.sync(channel)
-        await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_TIMEOUT)
+        if not waiter.done():
+            await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_TIMEOUT)
 
     def unsubscribe(self, channel: str) -> None:
         """Stop wanting ``channel`` now; the command follows in order with the others."""

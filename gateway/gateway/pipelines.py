@@ -14,6 +14,7 @@ same read of the same key (a room's online set) made once per pipeline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import time
 from typing import Any
@@ -28,7 +29,8 @@ from chatcore.logs import get_logger
 from chatcore.ratelimit import _BUCKET_LUA, RedisRateLimiter
 from chatcore.redisconn import Names, RedisClient, publish_command
 from gateway.batcher import Batcher
-from gateway.presence import _CONNECT, _DROP, SEEN_TTL_S, Presence, _iso, _text
+from gateway.presence import _CONNECT, _DROP, SEEN_TTL_S, Presence, _text
+from gateway.presence import _iso as _iso_of
 
 log = get_logger(__name__)
 
@@ -124,6 +126,13 @@ class Pipelines:
         await self._batcher.aclose()
         if self._client is not self.redis:
             await self._client.aclose()
+
+
+@functools.lru_cache(maxsize=65536)
+def _iso(ms: int) -> str:
+    """A last-seen time as the API writes it: a room's members went offline at few distinct
+    moments, and each connection's presence_state repeats them."""
+    return _iso_of(ms)
 
 
 def _noscript(answer: object) -> bool:

@@ -7,11 +7,12 @@ summaries; docs/protocol.md), and holds frames that arrived ahead of it. It also
 
 Each event (a live frame, a page of history filling a hole, a connection attaching) returns
 what the delivery layer must do, in order: :class:`Broadcast` a frame to the in-sync members,
-:class:`Admit` a connection into them (its position already moved to the feed's), or
-:data:`FILL` the hole from message-service. A hole whose changes expired (retention) before
-they were read is skipped after a ``history_expired`` to those standing before it. Connections
-reach a feed through their :class:`gateway.position.RoomState`, which only this module and
-gateway.position change.
+:class:`Replay` to one connection the frames it misses that the process keeps in memory
+(gateway.recent), :class:`Admit` a connection into them (its position already moved to the
+feed's), or :data:`FILL` the hole from message-service. A hole whose changes expired
+(retention) before they were read is skipped after a ``history_expired`` to those standing
+before it. Connections reach a feed through their :class:`gateway.position.RoomState`, which
+only this module and gateway.position change.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ const { nowUs } = require('./stats');
 const { Connection, parseSeq, parseStamp, oursKind, RESUMED } = require('./protocols');
 
 const MAX_BACKOFF_MS = 15000;
+// As the web client (gateway/gateway/static/socket.js, READY_WAIT_MS): a reconnect with no
+// `ready` (Socket.IO: not every room joined) after this long is given up and retried with
+// backoff.
+const READY_WAIT_MS = 10000;
 const HTTP_SENDER = 999999; // the stamp's sender id of messages posted over HTTP
 
 class StormClient {
@@ -61,7 +65,7 @@ class StormClient {
   }
 
   /** Connects once; resolves true when in (ready, rooms joined), false when refused. */
-  async open() {
+  async open(timeoutMs) {
     this.conn = new Connection(this.spec.protocol, this.spec.url, {
       token: this.client.token,
       rooms: this.client.rooms,
@@ -69,7 +73,7 @@ class StormClient {
       handlers: this.handlers(),
     });
     try {
-      const ready = await this.conn.connect(this.spec.connect_timeout_ms || 30000);
+      const ready = await this.conn.connect(timeoutMs);
       if (this.spec.protocol === 'ours' && this.closedAt === null) {
         for (const r of ready.rooms || []) this.positions[r.room_id] = r.last_seq;
       }
@@ -92,7 +96,7 @@ class StormClient {
   async reconnect() {
     if (this.stopped) return;
     this.stats.attempts += 1;
-    if (!(await this.open())) {
+    if (!(await this.open(READY_WAIT_MS))) {
       this.later();
       return;
     }
@@ -125,7 +129,7 @@ async function connectStorm(spec, stats) {
   async function lane() {
     while (next < clients.length && nowUs() < deadline) {
       const c = clients[next++];
-      if (await c.open()) ok.push(c);
+      if (await c.open(spec.connect_timeout_ms || 30000)) ok.push(c);
     }
   }
   await Promise.all(Array.from({ length: Math.min(spec.connect_concurrency || 64, clients.length) }, lane));

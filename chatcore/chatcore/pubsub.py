@@ -110,9 +110,12 @@ class Subscriber:
             # Confirmed for a subscription that has ended since (a reconnect came between the
             # unsubscribe and now): this one must be confirmed anew.
             waiter = self._confirmed[channel] = asyncio.get_running_loop().create_future()
-        if link is not None:
+        if link is not None and channel not in link.sent:
+            # Subscribed on the connection already: nothing to send (and no turn to wait for
+            # on the link's lock, which thousands of connects of the same rooms queued on).
             await link.sync(channel)
-        await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_TIMEOUT)
+        if not waiter.done():
+            await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_TIMEOUT)
 
     def unsubscribe(self, channel: str) -> None:
         """Stop wanting ``channel`` now; the command follows in order with the others."""

@@ -1,6 +1,9 @@
-"""A connection's catch-up in a room: what it misses is read from message-service
-(``GET /messages/changes``) and sent, then the connection joins the room's feed, at the
-seam the feed keeps (gateway.feed, gateway.position), so nothing is missed or sent twice.
+"""A connection's catch-up in a room: what it misses is replayed from the frames the room's
+feed keeps in memory (gateway.recent) when they reach back far enough, else read from
+message-service (``GET /messages/changes``, one read per room at a time, so the next
+connection at the same place finds it in memory) and sent; then the connection joins the
+room's feed, at the seam the feed keeps (gateway.feed, gateway.position), so nothing is
+missed or sent twice.
 
 Catch-up frames are sent one at a time, each awaited: a client that reads slowly slows its
 own catch-up, not the room's live delivery.
@@ -46,13 +49,22 @@ async def _catch_up(
         feed = delivery.feeds.get(room_id)
         if feed is None:
             return
-        step = feed.attach(client)
+        step = feed.attach(client, delivery.recent.kept(feed))
         if not isinstance(step, Read):
             delivery.apply(feed, step)
             return
         try:
-            answer = await delivery.upstream.changes(client.token, room_id, step.pos, step.seq)
-            page = Page.parse(answer)
+            async with delivery.recent.reading(feed):
+                if not current():
+                    return
+                step = feed.attach(client, delivery.recent.kept(feed))
+                if not isinstance(step, Read):
+                    # The read we waited for brought what the connection misses.
+                    delivery.apply(feed, step)
+                    return
+                answer = await delivery.upstream.changes(client.token, room_id, step.pos, step.seq)
+                page = Page.parse(answer)
+                delivery.recent.read(feed, page)
         except NotFound:
             return  # removed meanwhile; the membership event says so to the client
         except (ChatError, KeyError, TypeError, ValueError):

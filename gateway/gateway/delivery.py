@@ -27,8 +27,9 @@ from chatcore.events import BadPayload, Kind, RoomEvent, parse_room_event
 from chatcore.logs import get_logger
 from gateway import metrics
 from gateway.client import ABORT_AFTER, Client, wire_frames
-from gateway.feed import Admit, Broadcast, Feed, FeedOut
+from gateway.feed import Admit, Broadcast, Feed, FeedOut, Replay
 from gateway.position import Page
+from gateway.recent import Recent
 from gateway.session import CLOSE_SLOW_CONSUMER
 from gateway.subscriptions import Subscriptions
 from gateway.tasks import background
@@ -50,6 +51,8 @@ class Delivery:
         # Feeds with frames queued this loop iteration, and whether their flush is scheduled.
         self._dirty: list[Feed[Client]] = []
         self._flush_soon = False
+        # Each feed's last frames: a catch-up a little behind reads them, not history.
+        self.recent = Recent()
 
     # Subscriptions: one per (client, room); the channel follows the first and the last.
 
@@ -150,9 +153,15 @@ class Delivery:
             if isinstance(out, Broadcast):
                 if out.filled:
                     metrics.GAP_FILLS.inc()
+                if out.pos:
+                    self.recent.delivered(feed, out.pos, out.frame)
                 self._broadcast(feed, out.frame)
             elif isinstance(out, Admit):
                 self.join(feed, out.member)
+            elif isinstance(out, Replay):
+                for frame in out.frames:
+                    out.member.push(frame)
+                    metrics.CATCHUP.inc()
             else:
                 self._fill_soon(feed)
 

@@ -7,16 +7,18 @@ summaries; docs/protocol.md), and holds frames that arrived ahead of it. It also
 
 Each event (a live frame, a page of history filling a hole, a connection attaching) returns
 what the delivery layer must do, in order: :class:`Broadcast` a frame to the in-sync members,
-:class:`Admit` a connection into them (its position already moved to the feed's), or
-:data:`FILL` the hole from message-service. A hole whose changes expired (retention) before
-they were read is skipped after a ``history_expired`` to those standing before it. Connections
-reach a feed through their :class:`gateway.position.RoomState`, which only this module and
-gateway.position change.
+:class:`Replay` to one connection the frames it misses that the process keeps in memory
+(gateway.recent), :class:`Admit` a connection into them (its position already moved to the
+feed's), or :data:`FILL` the hole from message-service. A hole whose changes expired
+(retention) before they were read is skipped after a ``history_expired`` to those standing
+before it. Connections reach a feed through their :class:`gateway.position.RoomState`, which
+only this module and gateway.position change.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
@@ -32,6 +34,7 @@ class Broadcast:
 
     frame: bytes
     filled: bool = False
+    pos: int = 0  # the change position the feed moved to with it (0: a notice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,15 @@ class Admit(Generic[C]):
     """Put this connection in the in-sync set now (what is queued goes out first)."""
 
     member: C
+
+
+@dataclass(frozen=True, slots=True)
+class Replay(Generic[C]):
+    """Queue these frames (kept in memory, gateway.recent) for this one connection: what it
+    misses up to the feed's position, before it is admitted."""
+
+    member: C
+    frames: list[bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +69,7 @@ class Read:
 
 
 FILL: Final = Fill()
-FeedOut = Broadcast | Admit[C] | Fill
+FeedOut = Broadcast | Admit[C] | Replay[C] | Fill
 
 # Frames held ahead of a hole, at most; beyond it they are read from history when the hole
 # is filled (they are committed), so a long outage of message-service cannot grow memory.
@@ -181,7 +193,7 @@ class Feed(Generic[C]):
 
     def _delivered(self, frame: bytes, out: list[FeedOut[C]], filled: bool = False) -> None:
         """The feed moved to a new position: send it, then let waiting connections join."""
-        out.append(Broadcast(frame, filled))
+        out.append(Broadcast(frame, filled, self.pos or 0))
         self._admit(self.take_waiting(), out)
 
     def _admit(self, members: set[C], out: list[FeedOut[C]]) -> None:
@@ -243,13 +255,24 @@ class Feed(Generic[C]):
             return [FILL]
         return []
 
-    def attach(self, member: C) -> list[FeedOut[C]] | Read:
+    def attach(self, member: C, kept: Sequence[tuple[int, bytes]] = ()) -> list[FeedOut[C]] | Read:
         """A connection out of sync asks to catch up: it joins now (at the feed's position),
-        waits in the feed for its position ahead (and the hole is filled), or reads history
-        first (:class:`Read`)."""
+        is replayed what it misses from the frames ``kept`` in memory (contiguous ``(pos,
+        frame)`` pairs; used only if they end at the feed's position and reach back to the
+        connection's) and joins, waits in the feed for its position ahead (and the hole is
+        filled), or reads history first (:class:`Read`)."""
         state = member.room(self.room_id)
         if state is None:
             return []
+        if (
+            kept
+            and self.pos is not None
+            and kept[-1][0] == self.pos
+            and 0 <= kept[0][0] - 1 <= state.pos < self.pos
+        ):
+            replay = [frame for pos, frame in kept if pos > state.pos]
+            state.joined(self.pos, self.seq)
+            return [Replay(member, replay), Admit(member), *self.drain()]
         if state.pos >= 0:
             self.start(state.pos, state.seq)
             if state.pos == self.pos:

@@ -9,11 +9,11 @@ layers (gateway.delivery, gateway.resume) only carry the answers out. The room-w
 (live frames, holes, waiting connections) is :class:`gateway.feed.Feed`'s.
 
 A connection catches a room up in steps: :meth:`Feed.attach` says whether it joins the
-feed's in-sync set now, waits in the feed for a position ahead, or reads history first;
-:func:`catch_up` turns a page read into the frames to send, in order; :meth:`RoomState.sent`
-records each one once it went out. A resume claims positions: :meth:`RoomState.claim`
-decides whether the room's newest seq must be read to clamp the claim, and
-:meth:`RoomState.resume` sets the position from it.
+feed's in-sync set now (after a replay of the frames kept in memory it misses), waits in the
+feed for a position ahead, or reads history first; :func:`catch_up` turns a page read into
+the frames to send, in order; :meth:`RoomState.sent` records each one once it went out. A
+resume claims positions: :meth:`RoomState.claim` decides whether the room's newest seq must
+be read to clamp the claim, and :meth:`RoomState.resume` sets the position from it.
 """
 
 from __future__ import annotations

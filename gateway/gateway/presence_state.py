@@ -11,7 +11,6 @@ member of a big room at every connect is what the room limit exists to avoid.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -23,29 +22,21 @@ from gateway.presence import Presence
 
 log = get_logger(__name__)
 
-# Rooms asked about at once for one connection: a user in many small rooms costs Redis a few
-# round trips at a time, not a burst.
-CONCURRENCY = 4
-
 
 async def send_initial(client: Client, rooms: list[str], presence: Presence) -> None:
-    """Push ``presence_state`` for each of ``rooms`` the client is still in, as they come."""
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(room_id: str) -> None:
-        async with limit:
-            if not client.open or room_id not in client.session.rooms:
-                return
-            try:
-                fields = await presence.room_state(room_id)
-            except (RedisError, OSError, TimeoutError) as exc:
-                # The room's presence then comes from its next frames, or a `who`.
-                log.warning("initial_presence_failed", room_id=room_id, error=type(exc).__name__)
-                return
-            if room_id in client.session.rooms:
-                client.push(frames.build("presence_state", room_id=room_id, **fields))
-
-    await asyncio.gather(*(one(room_id) for room_id in rooms))
+    """Push ``presence_state`` for each of ``rooms`` the client is still in (read together)."""
+    wanted = [r for r in rooms if r in client.session.rooms]
+    if not wanted or not client.open:
+        return
+    try:
+        states = await presence.rooms_state(wanted)
+    except (RedisError, OSError, TimeoutError) as exc:
+        # The rooms' presence then comes from their next frames, or a `who`.
+        log.warning("initial_presence_failed", rooms=len(wanted), error=type(exc).__name__)
+        return
+    for room_id, fields in states.items():
+        if room_id in client.session.rooms:
+            client.push(frames.build("presence_state", room_id=room_id, **fields))
 
 
 def announces(room: dict[str, Any], room_max: int) -> bool:

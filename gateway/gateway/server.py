@@ -23,7 +23,7 @@ from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway import metrics
 from gateway.client import ABORT_AFTER, Client
-from gateway.connect import TooManyConnections, load_rooms
+from gateway.connect import CONNECTS_AT_ONCE, ConnectReads, TooManyConnections, gone, load_rooms
 from gateway.delivery import Delivery
 from gateway.presence import Presence
 from gateway.presence_state import send_initial
@@ -76,6 +76,10 @@ class Connections:
         self.requests = requests
         # Set by the process when it follows revocations (chatcore.revocations).
         self.revocations: Revocations | None = None
+        # The connects' reads of room-service and message-service, batched (gateway.connect).
+        self.reads = ConnectReads(upstream, settings.internal_secret, settings.internal_secret_file)
+        # Connects go through their reads CONNECTS_AT_ONCE at a time, in the order they came.
+        self._turns = asyncio.Semaphore(CONNECTS_AT_ONCE)
 
     def revoke(self, user_id: uuid.UUID) -> None:
         """End every open connection of a user whose sessions were revoked (4003)."""
@@ -232,22 +236,26 @@ class Connections:
         ref: str | None,
         positions: dict[str, int] | None = None,
     ) -> None:
-        """Load the user's rooms (gateway.connect), answer ``ready``, then hold for the
-        resume grace (or start at once with the ``auth`` frame's resume)."""
+        """Load the user's rooms (gateway.connect: reads batched across connects, which go
+        ``CONNECTS_AT_ONCE`` at a time), answer ``ready``, then hold for the resume grace (or
+        start at once with the ``auth`` frame's resume)."""
         session = client.session
         user_id = session.user_id or ""
         # Registered first, so a membership change from now on is seen (queued until ready).
         self.registry.add(client, user_id)
         try:
-            loaded = await load_rooms(
-                client,
-                upstream=self.upstream,
-                presence=self.presence,
-                registry=self.registry,
-                delivery=self.delivery,
-                presence_room_max=self.settings.presence_room_max,
-                max_connections=self.settings.max_connections_per_user,
-            )
+            async with self._turns:
+                if gone(client):
+                    return  # it left while waiting its turn: nothing is done for it
+                loaded = await load_rooms(
+                    client,
+                    reads=self.reads,
+                    presence=self.presence,
+                    registry=self.registry,
+                    delivery=self.delivery,
+                    presence_room_max=self.settings.presence_room_max,
+                    max_connections=self.settings.max_connections_per_user,
+                )
         except TooManyConnections:
             metrics.REFUSED.inc()
             session.closed()
@@ -261,6 +269,8 @@ class Connections:
             client.flush()
             await client.ws.close(code, "cannot load rooms; retry")
             return
+        if loaded is None:
+            return  # the client left while its rooms were read
         ready = session.ready(
             loaded.rooms, client.id, resume, ref, last_pos=loaded.last_pos, positions=positions
         )

@@ -52,6 +52,8 @@ class Subscriptions:
         self.on_room_gap: RoomGapHandler | None = None
         self.on_membership_gap: GapHandler | None = None
         self.on_profile: Handler | None = None
+        # Set on shutdown: the channels go with the process, none is dropped one at a time.
+        self.stopping = False
         self.subscriber = Subscriber(
             redis_url,
             cluster=cluster,
@@ -106,7 +108,10 @@ class Subscriptions:
         metrics.ROOMS.set(max(0, self.subscriber.channel_count - self._global_channels))
 
     def unsubscribe(self, room_id: str) -> None:
-        """Drop the room's channel now; the UNSUBSCRIBE follows in order with other commands."""
+        """Drop the room's channel now; the UNSUBSCRIBE follows in order with other commands
+        (nothing once the process is stopping)."""
+        if self.stopping:
+            return
         self.subscriber.unsubscribe(self.names.room_channel(room_id))
         metrics.ROOMS.set(max(0, self.subscriber.channel_count - self._global_channels))
 

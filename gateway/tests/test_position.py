@@ -150,8 +150,8 @@ def test_a_connection_ahead_waits_and_the_hole_is_filled() -> None:
     feed.start(4, 3)
     member = Member(RoomState(pos=6, seq=5))
     assert feed.attach(member) == [FILL]
-    assert feed.receive(5, b"c5") == [Broadcast(b"c5"), FILL]
-    assert feed.receive(6, b"c6", 5) == [Broadcast(b"c6"), Admit(member)]
+    assert feed.receive(5, b"c5") == [Broadcast(b"c5", pos=5), FILL]
+    assert feed.receive(6, b"c6", 5) == [Broadcast(b"c6", pos=6), Admit(member)]
     assert member.state.in_sync
     assert member.state.at(feed.pos, feed.seq) == (6, 5)
 
@@ -166,7 +166,7 @@ def test_a_connection_behind_reads_history() -> None:
 def test_a_live_frame_twice_or_behind_is_dropped_and_a_hole_asks_for_a_fill() -> None:
     feed: Feed[Member] = Feed(ROOM)
     feed.start(4, 3)
-    assert feed.receive(5, b"c5") == [Broadcast(b"c5")]
+    assert feed.receive(5, b"c5") == [Broadcast(b"c5", pos=5)]
     assert feed.receive(5, b"c5") == []
     assert feed.receive(3, b"c3") == []
     assert feed.receive(7, b"c7") == [FILL]
@@ -178,7 +178,7 @@ def test_a_fill_closes_the_hole_and_delivers_what_was_held() -> None:
     feed.start(4, 3)
     feed.receive(7, b"c7", 5)
     outs, over = feed.filled(Page([change(5), change(6, 4), change(7, 5)], after_pos=4))
-    assert outs == [Broadcast(b"c5", True), Broadcast(b"c6", True), Broadcast(b"c7")]
+    assert outs == [Broadcast(b"c5", True, 5), Broadcast(b"c6", True, 6), Broadcast(b"c7", pos=7)]
     assert not over
     assert (feed.pos, feed.seq) == (7, 5)
 
@@ -206,8 +206,8 @@ def test_a_hole_that_expired_before_it_was_filled_is_skipped_after_history_expir
         Admit(inside),
         Broadcast(notice),
         Admit(at_oldest),
-        Broadcast(b"c10", True),
-        Broadcast(b"c11"),
+        Broadcast(b"c10", True, 10),
+        Broadcast(b"c11", pos=11),
     ]
     assert not over
     assert (feed.pos, feed.seq) == (11, 9)
@@ -242,7 +242,7 @@ def test_a_failed_fill_read_keeps_waiting_connections_waiting() -> None:
     assert not member.state.in_sync
     assert feed.has_gap()
     outs, over = feed.filled(Page([change(5), change(6, 5)], after_pos=4))
-    assert outs == [Broadcast(b"c5", True), Broadcast(b"c6", True), Admit(member)]
+    assert outs == [Broadcast(b"c5", True, 5), Broadcast(b"c6", True, 6), Admit(member)]
     assert not over
     assert member.state.at(feed.pos, feed.seq) == (6, 5)
 

@@ -7,7 +7,9 @@ room channel simulated: a publish may be lost, delivered late, twice or out of o
 of history answers as of when it was made and may come back after live frames, and a feed's
 fill read may fail (message-service down or its answer malformed) and be retried; connections
 connect (resuming from what their client holds, or not), resume again and close at any
-point; older history expires under retention.
+point; older history expires under retention. A catch-up may be replayed the frames the
+feed keeps in memory (gateway.recent: those it delivered, and those catch-ups read up to it)
+instead of reading history.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.feed import Admit, Broadcast, Feed, FeedOut, Read
+from gateway.feed import Admit, Broadcast, Feed, FeedOut, Read, Replay
 from gateway.position import Change, Page, RoomState, catch_up
+from gateway.recent import Recent
 
 ROOM = "r"
 PAGE = 3  # a small page, so catch-ups and fills take several reads
@@ -87,6 +90,7 @@ class World:
         self.channel: list[tuple[Feed[Conn], int]] = []  # publishes in flight
         self.fill: tuple[Feed[Conn], Page] | None = None  # a fill read in flight
         self.conns: list[Conn] = []
+        self.recent = Recent()
 
     # message-service
 
@@ -126,10 +130,15 @@ class World:
     def apply(self, feed: Feed[Conn], outs: list[FeedOut[Conn]]) -> None:
         for out in outs:
             if isinstance(out, Broadcast):
+                if out.pos:
+                    self.recent.delivered(feed, out.pos, out.frame)
                 for member in list(feed.members):
                     member.receive(out.frame, self)
             elif isinstance(out, Admit):
                 feed.members.add(out.member)
+            elif isinstance(out, Replay):
+                for frame in out.frames:
+                    out.member.receive(frame, self)
             elif not feed.filling:
                 feed.filling = True
 
@@ -184,7 +193,7 @@ class World:
         if not self.current(conn) or self.feed is None:
             self.stop(conn)
             return
-        outs = self.feed.attach(conn)
+        outs = self.feed.attach(conn, self.recent.kept(self.feed))
         if isinstance(outs, Read):
             conn.read = self.page(outs.pos, outs.seq)
             return
@@ -199,6 +208,8 @@ class World:
         if not self.current(conn):
             self.stop(conn)
             return
+        if self.feed is not None:
+            self.recent.read(self.feed, page)
         plan = catch_up(conn.rooms[ROOM], ROOM, page)
         for notice in plan.notices:
             conn.receive(notice, self)
@@ -243,7 +254,8 @@ class World:
 
     def resume_later(self, conn: Conn, claim: tuple[int, int] | None = None) -> bool:
         """A ``resume`` on a live connection (gateway.resume ``later``), by position: the
-        client's own, or ``claim`` (pos, seq); True if the room moved."""
+        client's own, or ``claim`` (pos, seq), which the client then stands at (before the
+        catch-up, which may replay kept frames at once); True if the room moved."""
         state = conn.rooms[ROOM]
         feed = self.feed
         assert feed is not None
@@ -256,6 +268,9 @@ class World:
         state.restart(at)
         claimed = state.claim(seq, pos, feed.seq)
         state.resume(claimed, self.last_seq if claimed.needs_newest else None)
+        if claim is not None:
+            conn.client.seen.append(("r", pos))
+            conn.client.last_pos, conn.client.last_seq = pos, seq
         self.stop(conn)
         self.attach(conn)
         return True
@@ -415,9 +430,7 @@ def test_each_change_reaches_each_connection_once_in_order(data: st.DataObject) 
                     # A client naming less than it holds: the room stays where it is once
                     # it delivered, else replays from there, as asked.
                     pos = data.draw(st.integers(0, client.last_pos - 1))
-                    if world.resume_later(conn, (pos, world.seq_at(pos))):
-                        client.seen.append(("r", pos))
-                        client.last_pos, client.last_seq = pos, world.seq_at(pos)
+                    world.resume_later(conn, (pos, world.seq_at(pos)))
                 else:
                     world.resume_later(conn)
             else:

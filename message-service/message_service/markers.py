@@ -13,13 +13,22 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.errors import Unavailable
+from chatcore.errors import Forbidden, Unavailable
 from chatcore.httpclient import ServiceClient
+from chatcore.internal_secret import HEADER, secret_matches
 from chatcore.web import authenticate, bearer_token, json_response, read_json
 from message_service import store
 from message_service.access import check_action_rate, require_member
 from message_service.api import api
-from message_service.models import JoinedRoomStates, MarkRead, RoomReadState, UnreadList
+from message_service.models import (
+    POSITIONS_MAX,
+    JoinedRoomStates,
+    MarkRead,
+    PositionsQuery,
+    RoomPositions,
+    RoomReadState,
+    UnreadList,
+)
 from message_service.receipts import publish_receipt
 from message_service.replica import Reads
 
@@ -105,6 +114,28 @@ async def rooms_with_positions(request: Request) -> Response:
         for r in rows
     ]
     return json_response({"items": items})
+
+
+@api.route(
+    "POST",
+    "/positions",
+    summary=(
+        "The last seq and change position of each room (the gateway's path: where the rooms "
+        f"it starts following stand); at most {POSITIONS_MAX}"
+    ),
+    body=PositionsQuery,
+    responses={200: RoomPositions},
+    errors=(400, 403, 413),
+    auth=False,
+)
+async def positions(request: Request) -> Response:
+    # Checked before the body is read: a caller without the gateway's secret costs nothing.
+    if not secret_matches(request.headers.get(HEADER), request.app.state.gateway_secrets):
+        raise Forbidden("Only the gateway may call this.")
+    query = await read_json(request, PositionsQuery, max_bytes=POSITIONS_MAX * 64)
+    # From the primary: a replica's position may be behind what was already published.
+    rows = await store.positions(request.app.state.pool, query.room_ids)
+    return json_response({"items": [dict(r) for r in rows]})
 
 
 def _items(answer: Any) -> list[dict[str, Any]]:

@@ -191,3 +191,21 @@ class JoinedRoomState(UnreadState):
 
 class JoinedRoomStates(BaseModel):
     items: list[JoinedRoomState]
+
+
+# Rooms per POST /messages/positions: the rooms a gateway starts following at one moment.
+POSITIONS_MAX = 1000
+
+
+class PositionsQuery(BaseModel):
+    room_ids: list[uuid.UUID] = Field(min_length=1, max_length=POSITIONS_MAX)
+
+
+class RoomPosition(BaseModel):
+    room_id: uuid.UUID
+    last_seq: int
+    last_pos: int
+
+
+class RoomPositions(BaseModel):
+    items: list[RoomPosition]

@@ -367,6 +367,19 @@ async def read_states(
     )
 
 
+async def positions(pool: asyncpg.Pool, room_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+    """``room_id, last_seq, last_pos`` of each room, in the order given (0 for a room with no
+    change yet): one query, one index look-up per room."""
+    return await pool.fetch(
+        """SELECT r.room_id, coalesce(c.last_seq, 0) AS last_seq,
+                  coalesce(c.last_pos, 0) AS last_pos
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS r(room_id, ord)
+           LEFT JOIN messages.rooms c ON c.room_id = r.room_id
+           ORDER BY r.ord""",
+        list(room_ids),
+    )
+
+
 def message_json(row: Any, reactions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The contract's ``message`` object (``reactions`` as :func:`store_changes.reactions_of`
     gives them; a new message has none)."""

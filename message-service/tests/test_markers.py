@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +108,31 @@ async def test_rooms_with_positions(
     assert (item["room_id"], item["role"], item["member_count"]) == (room_id, "member", 2)
     assert (item["last_seq"], item["read_seq"], item["unread"]) == (3, 1, 2)
     assert (await chat.call("GET", "/messages/rooms", None)).status_code == 401
+
+
+async def test_positions_of_rooms_for_the_gateway(
+    chat: Chat, make_user: MakeUser, gateway_headers: dict[str, str]
+) -> None:
+    """/messages/positions gives each room's last seq and position, in the order asked (0 for a
+    room with nothing yet), to the gateway only."""
+    owner = await make_user()
+    busy, quiet = await chat.room(owner), await chat.room(owner)
+    for n in range(3):
+        await chat.send(owner, busy, f"m{n}")
+    unknown = str(uuid.uuid4())
+    body = {"room_ids": [quiet, busy, unknown]}
+    positions = f"{chat.url}/messages/positions"
+    answer = await chat.http.post(positions, json=body, headers=gateway_headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"] == [
+        {"room_id": quiet, "last_seq": 0, "last_pos": 0},
+        {"room_id": busy, "last_seq": 3, "last_pos": 3},
+        {"room_id": unknown, "last_seq": 0, "last_pos": 0},
+    ]
+    refused = await chat.call("POST", "/messages/positions", owner, json=body)
+    assert refused.status_code == 403
+    empty = await chat.http.post(positions, json={"room_ids": []}, headers=gateway_headers)
+    assert empty.status_code == 422
 
 
 async def test_bad_read_markers(chat: Chat, make_user: MakeUser) -> None:

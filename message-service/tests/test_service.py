@@ -15,6 +15,7 @@ CALLS = {
     ("get", "/messages/unread"),
     ("post", "/messages/batch"),
     ("get", "/messages/rooms"),
+    ("post", "/messages/positions"),
     ("post", "/messages/{message_id}/report"),
     ("get", "/messages/reports"),
     ("post", "/messages/reports/{report_id}/resolve"),

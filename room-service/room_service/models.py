@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictStr,
     field_validator,
     model_validator,
 )
@@ -173,3 +174,23 @@ class JoinedRoom(BaseModel):
 
 class JoinedRooms(BaseModel):
     items: list[JoinedRoom]
+
+
+# Tokens per POST /rooms/joined/batch: a gateway's connects of one moment.
+JOINED_BATCH_MAX = 500
+
+
+class JoinedBatch(BaseModel):
+    tokens: list[Annotated[StrictStr, Field(min_length=1, max_length=8192)]] = Field(
+        min_length=1, max_length=JOINED_BATCH_MAX
+    )
+
+
+class JoinedBatchAnswer(BaseModel):
+    status: int = Field(description="200, or the status GET /rooms/joined answers that token")
+    items: list[JoinedRoom] | None = None
+    error: dict[str, Any] | None = None
+
+
+class JoinedBatchAnswers(BaseModel):
+    items: list[JoinedBatchAnswer]

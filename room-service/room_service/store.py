@@ -88,6 +88,32 @@ async def rooms_of(
     )
 
 
+# A user's rooms as GET /rooms/joined lists them (one JSON array): the caller adds the
+# WHERE that picks the user (``m.user_id``).
+_JOINED_JSON = """coalesce(json_agg(json_build_object(
+                      'room_id', m.room_id,
+                      'role', m.role,
+                      'joined_at', to_char(m.joined_at AT TIME ZONE 'UTC',
+                                           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                      'version', r.version,
+                      'member_count', r.member_count)),
+                  '[]')::text
+           FROM rooms.members m,
+                LATERAL (SELECT version, member_count FROM rooms.rooms WHERE id = m.room_id) r"""
+
+
+async def joined_json_many(pool: asyncpg.Pool, users: list[uuid.UUID]) -> list[str]:
+    """:func:`joined_json` of each of ``users``, in order, in one query (the gateway asks for
+    many connecting users at once)."""
+    rows = await pool.fetch(
+        f"""SELECT (SELECT {_JOINED_JSON} WHERE m.user_id = u.user_id) AS rooms
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS u(user_id, ord)
+           ORDER BY u.ord""",
+        users,
+    )
+    return [str(row["rooms"]) for row in rows]
+
+
 async def joined_json(pool: asyncpg.Pool, user: uuid.UUID) -> str:
     """Every room of the user with its role, joining time, membership version and member
     count, as the JSON array of GET /rooms/joined, in one indexed query.
@@ -97,20 +123,7 @@ async def joined_json(pool: asyncpg.Pool, user: uuid.UUID) -> str:
     row on purpose: as a join the planner may hash the whole rooms table, which grows with
     every room of every user (the LATERAL subquery keeps it a lookup per row).
     """
-    text: str = await pool.fetchval(
-        """SELECT coalesce(json_agg(json_build_object(
-                      'room_id', m.room_id,
-                      'role', m.role,
-                      'joined_at', to_char(m.joined_at AT TIME ZONE 'UTC',
-                                           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                      'version', r.version,
-                      'member_count', r.member_count)),
-                  '[]')::text
-           FROM rooms.members m,
-                LATERAL (SELECT version, member_count FROM rooms.rooms WHERE id = m.room_id) r
-           WHERE m.user_id = $1""",
-        user,
-    )
+    text: str = await pool.fetchval(f"SELECT {_JOINED_JSON} WHERE m.user_id = $1", user)
     return text
 
 

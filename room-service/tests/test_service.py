@@ -11,6 +11,7 @@ CALLS = {
     ("get", "/rooms"),
     ("post", "/rooms/direct"),
     ("get", "/rooms/joined"),
+    ("post", "/rooms/joined/batch"),
     ("get", "/rooms/{room_id}"),
     ("patch", "/rooms/{room_id}"),
     ("get", "/rooms/{room_id}/members"),

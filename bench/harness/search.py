@@ -120,15 +120,29 @@ async def _load(conn: asyncpg.Connection, rooms: list[uuid.UUID], rng: random.Ra
             room = rooms[rng.randrange(ROOMS)]
             seqs[room] += 1
             created = epoch + timedelta(seconds=n * 30)
-            rows.append((uuid.uuid4(), room, seqs[room], sender, f"b{n}", body, created))
+            # Only new messages here: each one's change position is its seq.
+            seq = seqs[room]
+            rows.append((uuid.uuid4(), room, seq, seq, sender, f"b{n}", body, created))
         await conn.copy_records_to_table(
             "messages",
             schema_name="messages",
             records=rows,
-            columns=["id", "room_id", "seq", "sender_id", "client_msg_id", "body", "created_at"],
+            columns=[
+                "id",
+                "room_id",
+                "seq",
+                "pos",
+                "sender_id",
+                "client_msg_id",
+                "body",
+                "created_at",
+            ],
         )
     await conn.copy_records_to_table(
-        "rooms", schema_name="messages", records=list(seqs.items()), columns=["room_id", "last_seq"]
+        "rooms",
+        schema_name="messages",
+        records=[(room, seq, seq) for room, seq in seqs.items()],
+        columns=["room_id", "last_seq", "last_pos"],
     )
     await conn.execute(index)
     await conn.execute("VACUUM ANALYZE messages.messages")

@@ -186,7 +186,7 @@ async def load_rooms(
     RedisError, TimeoutError; KeyError, TypeError or ValueError for a malformed answer).
     """
     user_id = client.session.user_id or ""
-    joined = await reads.rooms(client.token)
+    joined = [r for r in await reads.rooms(client.token) if not removed_since(client, r)]
     if gone(client):
         return None  # the client gave up waiting
     roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
@@ -202,9 +202,12 @@ async def load_rooms(
         await presence.enter_rooms(user_id, list(roles))
     for entry in joined:
         registry.note_version(str(entry["room_id"]), entry.get("version"))
-    for room_id in roles:
+    # A removal that arrived during the lease is seen here; from now on the room is held, and
+    # a removal drops it from the connection (checked below).
+    held = [str(e["room_id"]) for e in joined if not removed_since(client, e)]
+    for room_id in held:
         registry.hold_room(client, room_id)
-    await asyncio.gather(*(delivery.subscribe(r) for r in roles))
+    await asyncio.gather(*(delivery.subscribe(r) for r in held))
     if gone(client):
         return None
     await _start_feeds(client, joined, reads, delivery)
@@ -237,6 +240,18 @@ async def _start_feeds(
         at = await reads.positions(client.token, [str(e["room_id"]) for e in new])
     for entry, (seq, pos) in zip(new, at, strict=True):
         delivery.start(str(entry["room_id"]), pos, seq)
+
+
+def removed_since(client: Client, entry: dict[str, Any]) -> bool:
+    """The user's removal from the room arrived while the connect was under way, after the
+    room-service read that listed the room: the read is stale (membership versions tell,
+    docs/events.md; a removal without one is taken as newer). A later re-adding is queued
+    and runs after ``ready``."""
+    room_id = str(entry["room_id"])
+    if room_id not in client.removed_early:
+        return False
+    removed, read = client.removed_early[room_id], entry.get("version")
+    return removed is None or not isinstance(read, int) or read < removed
 
 
 def gone(client: Client) -> bool:

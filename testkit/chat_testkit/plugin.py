@@ -193,19 +193,18 @@ def service_env(
 StartService = Callable[..., ServiceProcess]
 
 
-@pytest.fixture(scope="session")
-def start_service(
-    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[StartService]:
-    """Start ``python -m <module> serve`` (after its migrations); stopped at session end.
+class Starter:
+    """``start("room_service", port=..., env={...})`` starts ``python -m <module> serve``
+    (after its migrations; ``migrate=False`` skips them): an extra replica or a differently
+    configured instance. Every one lives until the session ends."""
 
-    ``start_service("room_service", port=..., env={...})`` starts an extra replica or a
-    differently configured instance for one test; pass ``migrate=False`` to skip migrations.
-    """
-    started: list[ServiceProcess] = []
-    logs = tmp_path_factory.mktemp("service-logs")
+    def __init__(self, service_env: dict[str, str], logs: Path) -> None:
+        self.service_env = service_env
+        self.logs = logs
+        self.started: list[ServiceProcess] = []
 
-    def start(
+    def __call__(
+        self,
         module: str,
         *,
         port: int | None = None,
@@ -218,16 +217,33 @@ def start_service(
         process = ServiceProcess(
             module=module,
             port=port,
-            env={**service_env, **own_port, **(env or {})},
-            log_path=logs / f"{module}-{port}.log",
+            env={**self.service_env, **own_port, **(env or {})},
+            log_path=self.logs / f"{module}-{port}.log",
         )
         if migrate:
             process.migrate()
-        started.append(process)
+        self.started.append(process)
         return process.start()
 
-    yield start
-    for process in reversed(started):
+    def running(self, module: str) -> list[ServiceProcess]:
+        """The instances of ``module`` running now. They share the run's database, so the
+        background work (outbox relays, notification workers, sweeps) goes to whichever
+        instance takes it first: a figure of that work is the sum over these."""
+        return [
+            p
+            for p in self.started
+            if p.module == module and p.process is not None and p.process.poll() is None
+        ]
+
+
+@pytest.fixture(scope="session")
+def start_service(
+    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Starter]:
+    """A :class:`Starter` of service processes; every one is stopped at session end."""
+    starter = Starter(service_env, tmp_path_factory.mktemp("service-logs"))
+    yield starter
+    for process in reversed(starter.started):
         process.stop()
 
 

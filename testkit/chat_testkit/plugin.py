@@ -185,12 +185,29 @@ def service_env(
         "AUTH_REGISTER_IP_BURST": "1000000",
         "AUTH_HASH_QUEUE": "100000",
         "AUTH_HASH_MAX_WAIT": "600",
+        # Thousands of users are registered and logged in per run: they hash at the cheapest
+        # argon2id setting (at the production one, two hashes of 50 ms of CPU each per user).
+        # The tests of the hashing itself start their instances with production_hashing().
+        "AUTH_ARGON2_MEMORY_KIB": "64",
+        "AUTH_ARGON2_TIME_COST": "1",
         # The web client is served by this run's gateway and calls the services cross-origin.
         "CORS_ORIGINS": f"http://127.0.0.1:{ports['gateway']},http://localhost:{ports['gateway']}",
     }
 
 
 StartService = Callable[..., ServiceProcess]
+
+
+def production_hashing() -> dict[str, str]:
+    """The environment of an auth-service that hashes passwords at auth-service's default
+    argon2id parameters (for tests of the hashing's cost: timing, queues, floods)."""
+    from auth_service.settings import AuthSettings
+
+    fields = AuthSettings.model_fields
+    return {
+        "AUTH_ARGON2_MEMORY_KIB": str(fields["argon2_memory_kib"].default),
+        "AUTH_ARGON2_TIME_COST": str(fields["argon2_time_cost"].default),
+    }
 
 
 class Starter:

@@ -80,7 +80,10 @@ class NewMessage:
 #      (each touched thread's new summary takes a position after the room's messages);
 #   4. insert the messages, their mentions, the thread summaries and their changes, and move
 #      each sender's read marker to their newest one;
-#   5. write the outbox row of each message that may notify (docs/operations.md);
+#   5. write the outbox row of each message that may notify (docs/operations.md): one that
+#      names a recipient with a push subscription or a webhook. The check reads the
+#      subscriptions committed before this statement began, so a subscription made before
+#      the send is seen; one made during it races the message either way;
 #   6. attach the uploads each fresh message names ($10/$11: message id, attachment id pairs;
 #      empty for the common message without files), each only if still unattached.
 # Duplicates take no seq, so a room's seqs stay 1, 2, 3, ... whatever the races. A batch of
@@ -163,7 +166,13 @@ marked AS (
 ),
 outbox AS (
     INSERT INTO messages.notify_outbox (message_id, room_id, job)
-    SELECT id, room_id, notify::jsonb FROM numbered WHERE notify <> ''
+    SELECT id, room_id, notify::jsonb FROM numbered
+    WHERE notify <> '' AND EXISTS (
+        SELECT FROM jsonb_array_elements_text(notify::jsonb -> 'recipients') AS r(user_id)
+        WHERE EXISTS (SELECT FROM messages.push_subscriptions p
+                      WHERE p.user_id = r.user_id::uuid)
+           OR EXISTS (SELECT FROM messages.webhooks w WHERE w.user_id = r.user_id::uuid))
+    RETURNING message_id
 ),
 attached AS (
     UPDATE messages.attachments a SET message_id = p.message_id
@@ -175,7 +184,8 @@ attached AS (
 -- attached_ids: what each message really got; a send racing another for one upload loses it.
 SELECT i.*, s.reply_count AS root_reply_count, s.last_reply_at AS root_last_reply_at,
        s.last_reply_seq AS root_last_reply_seq, r.pos AS root_pos,
-       (SELECT array_agg(t.id) FROM attached t WHERE t.message_id = i.id) AS attached_ids
+       (SELECT array_agg(t.id) FROM attached t WHERE t.message_id = i.id) AS attached_ids,
+       EXISTS (SELECT FROM outbox o WHERE o.message_id = i.id) AS notifies
 FROM inserted i
 LEFT JOIN summed s ON s.root_id = i.thread_root_id
 LEFT JOIN replies r ON r.root_id = i.thread_root_id

@@ -19,7 +19,6 @@ The common case (cached seat, no attachments, no mentions) costs no task and no 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -35,7 +34,7 @@ from message_service.membership import Membership, Seat, Unknown
 from message_service.models import SendMessage, message_text
 from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.sendrate import SendRateLimiter
-from message_service.store import NewMessage
+from message_service.store import NewMessage, new_message_id
 
 log = get_logger(__name__)
 
@@ -98,7 +97,7 @@ class Admission:
                 answers[index] = exc
                 continue
             answers[index] = NewMessage(
-                uuid.uuid4(),
+                new_message_id(),
                 payload.room_id,
                 claims.user_id,
                 payload.client_msg_id,

@@ -19,12 +19,15 @@ from message_service import store_changes
 from message_service.models import SEQ_MAX
 
 
-def _columns(alias: str) -> str:
+def _columns(alias: str, *, new: bool = False) -> str:
+    """The message columns; ``new``: of a message this statement inserts, which no reply
+    can have yet, so its ``thread`` is NULL without a look-up."""
     a = f"{alias}." if alias else ""
+    thread = "NULL::jsonb AS thread" if new else thread_column(f"{a}id")
     return (
         f"{a}id, {a}room_id, {a}seq, {a}sender_id, {a}body, {a}client_msg_id, {a}created_at, "
         f"{a}edited_at, {a}deleted_at IS NOT NULL AS deleted, {a}pos, {a}reply_to, "
-        f"{a}thread_root_id, {a}mentions, {thread_column(f'{a}id')}"
+        f"{a}thread_root_id, {a}mentions, {thread}"
     )
 
 
@@ -144,7 +147,7 @@ inserted AS (
     SELECT id, room_id, seq, sender_id, client_msg_id, body, pos, reply_to, thread_root_id,
            string_to_array(nullif(mention_list, ''), ',')::uuid[]
     FROM numbered
-    RETURNING {MESSAGE_COLUMNS}
+    RETURNING {_columns("", new=True)}
 ),
 mentioned AS (
     INSERT INTO messages.mentions (user_id, room_id, seq)

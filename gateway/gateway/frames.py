@@ -6,6 +6,7 @@ code; the connection stays open. Server frames are built once as UTF-8 JSON byte
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,7 +138,14 @@ def _room_id(obj: dict[str, Any], ref: str | None, name: str = "room_id") -> str
     return _uuid(_field(obj, name, str, ref), name, ref)
 
 
+# A UUID as clients normally send it, already in the form it is passed on in.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid(value: str, name: str, ref: str | None) -> str:
+    """``value`` as a canonical UUID (lowercase, hyphenated): any form ``uuid.UUID`` reads."""
+    if _CANONICAL_UUID.fullmatch(value):  # a fifth of the cost of parsing and printing it
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:

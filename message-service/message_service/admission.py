@@ -19,7 +19,6 @@ The common case (cached seat, no attachments, no mentions) costs no task and no 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -35,7 +34,7 @@ from message_service.membership import Membership, Seat, Unknown
 from message_service.models import SendMessage, message_text
 from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.sendrate import SendRateLimiter
-from message_service.store import NewMessage
+from message_service.store import NewMessage, new_message_id
 
 log = get_logger(__name__)
 
@@ -86,6 +85,8 @@ class Admission:
                     continue
                 alive[index] = (send, body)
         await self._check_rates(alive, answers)
+        # Sends whose notification job is not known from memory: asked for below.
+        unknown: list[tuple[int, Send]] = []
         for index, seat in (await self._seats(alive, answers)).items():
             send, body = alive.pop(index)
             payload, claims = send.payload, send.claims
@@ -97,19 +98,25 @@ class Admission:
             except ChatError as exc:  # not a member, muted, or an attachment refused
                 answers[index] = exc
                 continue
+            job = self.targets.cached(
+                payload.room_id, claims.user_id, claims.name, mentions_of(payload)
+            )
+            if job is None:
+                unknown.append((index, send))
             answers[index] = NewMessage(
-                uuid.uuid4(),
+                new_message_id(),
                 payload.room_id,
                 claims.user_id,
                 payload.client_msg_id,
                 body,
+                notify=job or "",
                 attachments=carried,
                 reply_to=payload.reply_to,
                 thread_root_id=payload.thread_root_id,
                 mentions=tuple(payload.mentions),
             )
         done = [a if a is not None else Unavailable() for a in answers]
-        await self._notify_jobs(sends, done)
+        await self._notify_jobs(unknown, done)
         if not any(isinstance(a, NewMessage) and references.points_anywhere(a) for a in done):
             return done
         tokens = [send.token if isinstance(send, Send) else "" for send in sends]
@@ -160,21 +167,12 @@ class Admission:
                 found[index] = answer
         return found
 
-    async def _notify_jobs(self, sends: Sequence[Send | ChatError], done: list[Admitted]) -> None:
-        """Give each admitted send its notification job: from memory (a group message without
-        mentions always), else asked concurrently; a send whose look-up fails gets its error."""
-        misses: list[tuple[int, Send]] = []
-        for index, entry in enumerate(done):
-            send = sends[index]
-            if not isinstance(entry, NewMessage) or not isinstance(send, Send):
-                continue
-            job = self.targets.cached(
-                entry.room_id, entry.sender_id, send.claims.name, mentions_of(send.payload)
-            )
-            if job is None:
-                misses.append((index, send))
-            elif job:
-                done[index] = replace(entry, notify=job)
+    async def _notify_jobs(self, misses: list[tuple[int, Send]], done: list[Admitted]) -> None:
+        """Give each admitted send whose notification job is not known from memory (a group
+        message without mentions always is) its job, asked concurrently; a send whose look-up
+        fails gets its error."""
+        if not misses:
+            return
         found = await asyncio.gather(
             *(
                 self.targets.job(

@@ -6,23 +6,28 @@ sends, to any number of rooms, in one statement.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from asyncpg.pgproto.pgproto import UUID as PgUUID
 
 from message_service import store_changes
 from message_service.models import SEQ_MAX
 
 
-def _columns(alias: str) -> str:
+def _columns(alias: str, *, new: bool = False) -> str:
+    """The message columns; ``new``: of a message this statement inserts, which no reply
+    can have yet, so its ``thread`` is NULL without a look-up."""
     a = f"{alias}." if alias else ""
+    thread = "NULL::jsonb AS thread" if new else thread_column(f"{a}id")
     return (
         f"{a}id, {a}room_id, {a}seq, {a}sender_id, {a}body, {a}client_msg_id, {a}created_at, "
         f"{a}edited_at, {a}deleted_at IS NOT NULL AS deleted, {a}pos, {a}reply_to, "
-        f"{a}thread_root_id, {a}mentions, {thread_column(f'{a}id')}"
+        f"{a}thread_root_id, {a}mentions, {thread}"
     )
 
 
@@ -40,6 +45,18 @@ def thread_column(root: str) -> str:
 MESSAGE_COLUMNS = _columns("")
 
 SendKey = tuple[uuid.UUID, str]
+
+# A version-4 UUID's fixed bits: the version (0100) and the RFC 4122 variant (10).
+_V4_KEEP = ((1 << 128) - 1) ^ (0xF000 << 64) ^ (0xC000 << 48)
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_message_id() -> uuid.UUID:
+    """A random (version 4) UUID, as :func:`uuid.uuid4` makes, at a third of its cost:
+    asyncpg's UUID (a :class:`uuid.UUID`) is built from bytes in C, without the checks of
+    ``uuid.UUID.__init__``."""
+    bits = (int.from_bytes(os.urandom(16), "big") & _V4_KEEP) | _V4_SET
+    return PgUUID(bits.to_bytes(16, "big"))
 
 
 class _Nothing(Exception):
@@ -80,7 +97,10 @@ class NewMessage:
 #      (each touched thread's new summary takes a position after the room's messages);
 #   4. insert the messages, their mentions, the thread summaries and their changes, and move
 #      each sender's read marker to their newest one;
-#   5. write the outbox row of each message that may notify (docs/operations.md);
+#   5. write the outbox row of each message that may notify (docs/operations.md): one that
+#      names a recipient with a push subscription or a webhook. The check reads the
+#      subscriptions committed before this statement began, so a subscription made before
+#      the send is seen; one made during it races the message either way;
 #   6. attach the uploads each fresh message names ($10/$11: message id, attachment id pairs;
 #      empty for the common message without files), each only if still unattached.
 # Duplicates take no seq, so a room's seqs stay 1, 2, 3, ... whatever the races. A batch of
@@ -127,7 +147,7 @@ inserted AS (
     SELECT id, room_id, seq, sender_id, client_msg_id, body, pos, reply_to, thread_root_id,
            string_to_array(nullif(mention_list, ''), ',')::uuid[]
     FROM numbered
-    RETURNING {MESSAGE_COLUMNS}
+    RETURNING {_columns("", new=True)}
 ),
 mentioned AS (
     INSERT INTO messages.mentions (user_id, room_id, seq)
@@ -163,7 +183,13 @@ marked AS (
 ),
 outbox AS (
     INSERT INTO messages.notify_outbox (message_id, room_id, job)
-    SELECT id, room_id, notify::jsonb FROM numbered WHERE notify <> ''
+    SELECT id, room_id, notify::jsonb FROM numbered
+    WHERE notify <> '' AND EXISTS (
+        SELECT FROM jsonb_array_elements_text(notify::jsonb -> 'recipients') AS r(user_id)
+        WHERE EXISTS (SELECT FROM messages.push_subscriptions p
+                      WHERE p.user_id = r.user_id::uuid)
+           OR EXISTS (SELECT FROM messages.webhooks w WHERE w.user_id = r.user_id::uuid))
+    RETURNING message_id
 ),
 attached AS (
     UPDATE messages.attachments a SET message_id = p.message_id
@@ -175,7 +201,8 @@ attached AS (
 -- attached_ids: what each message really got; a send racing another for one upload loses it.
 SELECT i.*, s.reply_count AS root_reply_count, s.last_reply_at AS root_last_reply_at,
        s.last_reply_seq AS root_last_reply_seq, r.pos AS root_pos,
-       (SELECT array_agg(t.id) FROM attached t WHERE t.message_id = i.id) AS attached_ids
+       (SELECT array_agg(t.id) FROM attached t WHERE t.message_id = i.id) AS attached_ids,
+       EXISTS (SELECT FROM outbox o WHERE o.message_id = i.id) AS notifies
 FROM inserted i
 LEFT JOIN summed s ON s.root_id = i.thread_root_id
 LEFT JOIN replies r ON r.root_id = i.thread_root_id

@@ -182,7 +182,7 @@ class Writer:
                 stored["attachments"] = [a for a in carried[message_id] if a["id"] in got]
             messages[message_id] = stored
         self._publish(created.values(), messages)
-        if self.on_notify is not None and any(m.notify for m in unique if m.id in created):
+        if self.on_notify is not None and any(row["notifies"] for row in created.values()):
             self.on_notify()
         outcomes = {m.key: Appended(messages[m.id], True) for m in unique if m.id in created}
         taken = [m.key for m in unique if m.id not in created]

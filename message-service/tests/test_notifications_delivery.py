@@ -352,6 +352,53 @@ async def test_outbox_is_empty_for_group_messages_without_mentions(
     assert (outbox, deliveries) == (0, 0)
 
 
+async def test_outbox_only_for_recipients_with_somewhere_to_be_notified(
+    http: httpx.AsyncClient,
+    chat: Chat,
+    start_notifying: StartNotifying,
+    own_database: str,
+    make_user: MakeUser,
+) -> None:
+    """A direct message to a user with no push subscription and no webhook writes no outbox
+    row; once they have a webhook, or the message mentions someone who has one, it does.
+    (No worker runs here, so every row written stays to be counted.)"""
+    service = start_notifying(own_database, {"MESSAGES_NOTIFY_WORKER": "false"})
+    alice, bob, carol = await make_user(), await make_user(), await make_user()
+    room = await direct_room(http, chat.rooms_url, alice, bob)
+    group = await chat.room(alice, bob, carol)
+    sent = [await send(chat, service.url, alice, room, "bob has nowhere yet")]
+    r = await http.post(
+        f"{service.url}/messages/notifications/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "secret": "s"},
+        headers=bob.headers,
+    )
+    assert r.status_code == 201, r.text
+    sent.append(await send(chat, service.url, alice, room, "bob has a webhook"))
+    for mentioned in (carol, bob):
+        r = await http.post(
+            f"{service.url}/messages",
+            json={
+                "room_id": group,
+                "body": "hey",
+                "client_msg_id": uuid.uuid4().hex,
+                "mentions": [str(mentioned.id)],
+            },
+            headers=alice.headers,
+        )
+        assert r.status_code == 201, r.text
+        sent.append(r.json())
+    conn = await asyncpg.connect(own_database)
+    try:
+        written = await conn.fetch("SELECT message_id FROM messages.notify_outbox")
+    finally:
+        await conn.close()
+    assert {row["message_id"] for row in written} == {
+        uuid.UUID(sent[1]["id"]),
+        uuid.UUID(sent[3]["id"]),
+    }
+    service.stop()
+
+
 async def test_no_notification_for_a_room_one_has_left(
     http: httpx.AsyncClient,
     chat: Chat,

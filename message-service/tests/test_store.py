@@ -110,8 +110,10 @@ async def test_outbox_claim_reads_each_message_from_its_room_partition(
 
     pool = pools[0]
     rooms = [uuid.uuid4() for _ in range(20)]
+    # An outbox row is written for a recipient with somewhere to be notified: a webhook.
+    hooked = uuid.uuid4()
     sent = [
-        replace(_new(room, uuid.uuid4(), f"k{i}"), notify='{"recipients": []}')
+        replace(_new(room, uuid.uuid4(), f"k{i}"), notify=f'{{"recipients": ["{hooked}"]}}')
         for i, room in enumerate(rooms)
     ]
     # One transaction, rolled back: the notification worker of the suite's running
@@ -120,6 +122,12 @@ async def test_outbox_claim_reads_each_message_from_its_room_partition(
         transaction = conn.transaction()
         await transaction.start()
         try:
+            await conn.execute(
+                "INSERT INTO messages.webhooks (id, user_id, url, secret)"
+                " VALUES ($1, $2, 'http://127.0.0.1:9/hook', 's')",
+                uuid.uuid4(),
+                hooked,
+            )
             await store.append_messages(conn, sent)  # type: ignore[arg-type]
             await conn.execute("DELETE FROM messages.messages WHERE id = $1", sent[0].id)
             await conn.execute("ANALYZE messages.messages")

@@ -1,6 +1,6 @@
 """The per-stage histograms answer for real traffic: a websocket send moves the send-to-ack and
-commit-to-delivery histograms, a mention of an offline user the outbox lag, and every query
-the Postgres pool-wait histogram."""
+commit-to-delivery histograms, a mention of an offline user with a webhook the outbox lag, and
+every query the Postgres pool-wait histogram."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import httpx
 from chat_testkit.chat import Chat
 from chat_testkit.plugin import MakeUser, Starter
 from chat_testkit.processes import ServiceProcess
+from chat_testkit.push import WebhookReceiver
 from chat_testkit.sockets import Socket
 
 
@@ -49,6 +50,14 @@ async def test_stage_histograms_count_a_message_from_frame_to_delivery(
     sender, offline = await make_user(), await make_user()
     room_id = await Chat(http, room_service.url, message_service.url).room(sender, offline)
     gw, ms = gateway_service.url, message_service.url
+    # A message writes an outbox row only for a recipient with somewhere to be notified.
+    hooks = await WebhookReceiver.start("stage-secret")
+    r = await http.post(
+        f"{ms}/messages/notifications/webhooks",
+        json={"url": hooks.url, "secret": hooks.secret},
+        headers=offline.headers,
+    )
+    assert r.status_code == 201, r.text
     before = {
         "ack": await _sample(http, gw, "gateway_send_ack_seconds_count"),
         "lag": await _sample(http, gw, "gateway_delivery_lag_seconds_count"),
@@ -74,6 +83,7 @@ async def test_stage_histograms_count_a_message_from_frame_to_delivery(
         await socket.until(lambda f: f["type"] == "message" and f["message"]["seq"] == seq, 10)
     finally:
         await socket.close()
+        await hooks.close()
     assert await _sample(http, gw, "gateway_send_ack_seconds_count") == before["ack"] + 1
     lag = await _sample(http, gw, "gateway_delivery_lag_seconds_count")
     assert lag == before["lag"] + 1

@@ -220,6 +220,33 @@ async def test_lost_removal_event_is_found_by_the_next_version(
     assert not [f for f in await client.quiet(1.0) if f["type"] == "message"]
 
 
+async def test_a_lost_event_leaves_no_kept_rooms_behind(
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    http: httpx.AsyncClient,
+    muted_rooms: ServiceProcess,
+) -> None:
+    """Once an event is found lost, a user's next connection reads their rooms anew: one the
+    lost event added them to is listed, though no event of theirs was seen."""
+    owner, user, watcher, later = [await make_user() for _ in range(4)]
+    mine, theirs = await api.room(owner, user), await api.room(owner, watcher)
+    first = await open_socket(gateway_service.url, user.access_token, live=True)
+    assert {r["room_id"] for r in first.frames[0]["rooms"]} == {mine}
+    seen = await open_socket(gateway_service.url, watcher.access_token, live=True)
+    added = await http.post(
+        f"{muted_rooms.url}/rooms/{theirs}/members",
+        json={"user_id": str(user.id)},
+        headers=owner.headers,
+    )
+    assert added.status_code in (200, 201), added.text
+    await api.add(owner, theirs, later)  # published: its version is two past the last seen
+    await seen.until(lambda f: f["type"] == "member_joined" and f["user_id"] == str(later.id))
+    again = await open_socket(gateway_service.url, user.access_token, live=True)
+    assert {r["room_id"] for r in again.frames[0]["rooms"]} == {mine, theirs}
+
+
 @pytest.fixture(scope="module")
 def quiet_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
     """A gateway that publishes presence only to rooms of at most 2 members."""

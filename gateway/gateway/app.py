@@ -141,6 +141,7 @@ class Gateway:
             on_room_gap=self.gaps.check,
             on_membership_gap=self.membership.reconcile,
             on_profile=self.profiles.on_event,
+            on_membership_lost=user_rooms.clear,
         )
         self.revocations = Revocations(
             self.redis,

@@ -1,10 +1,12 @@
 """Each user's rooms as read at connect, kept for the user's next connects to this process.
 
 A user opens several connections (tabs, devices), and after a gateway restart they all come
-back within a second or two: in a 10,000-client reconnect storm (2,000 users with five
-connections each) reading every connect's rooms from room-service was about a third of the
-CPU of a connect across the processes. The rooms read for one connect serve the user's next
-ones here, and connects of the same user that overlap share one read.
+back within a second or two. The rooms read for one connect serve the user's next ones here,
+and connects of the same user that overlap share one read. Measured in ``make bench``'s
+reconnect storm at 2,000 clients (400 users with five connections each, a busy machine):
+room-service answered 1,141 ``POST /rooms/joined/batch`` calls instead of 2,305, and the CPU
+per reconnect fell from 16.0 to 9.3 ms in all (room-service 2.1 to 1.3, Postgres 1.4 to 0.8;
+the gateway 9.9 to 5.0, most of it no longer spent on connects that timed out waiting).
 
 The membership events this process follows anyway keep the copy true: an event drops the
 copy of the user it names (every member, for a new room) and of every user holding the room

@@ -59,7 +59,8 @@ class UserRooms:
         # Reads in flight, by user: when each started, and its rooms (None if it failed).
         self._reads: dict[str, tuple[int, asyncio.Future[RoomList | None]]] = {}
         # A counter moved by every change, and the count at which each user and room last
-        # changed; a read started at ``floor`` or before was overtaken by a change forgotten.
+        # changed; a read started before ``floor`` was overtaken by a change since forgotten
+        # (or by a clear).
         self._clock = 0
         self._floor = 0
         self._user_changed: dict[str, int] = {}

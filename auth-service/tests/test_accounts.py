@@ -193,7 +193,7 @@ async def test_login_rehashes_when_parameters_change(
     query = "SELECT password_hash FROM auth.users WHERE email = $1"
     before = await db.fetchval(query, email)
     assert "$argon2id$" in before
-    assert ",t=2," in before
+    assert ",t=1," in before  # the run's instances hash at the cheapest setting (chat_testkit)
     r = await lenient_auth.post("/auth/login", json={"email": email, "password": "long-enough"})
     assert r.status_code == 200
     after = await db.fetchval(query, email)

@@ -76,6 +76,9 @@ class Client:
         self.presence_rooms: list[str] = []
         # Membership work that arrived before `ready`; run right after it (None once ready).
         self.queued: list[Callable[[Client], Awaitable[None]]] | None = []
+        # Removals of the user that arrived before `ready` (room id -> membership version, None
+        # if the event carried none): the rooms read at connect may predate them.
+        self.removed_early: dict[str, int | None] = {}
         self._expiry: asyncio.TimerHandle | None = None
         self.membership_lock = asyncio.Lock()
         # Frames pushed this loop iteration, written together at its end (:class:`Outboxes`).

@@ -20,6 +20,7 @@ the position.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,7 +174,7 @@ def _joined(entry: dict[str, Any], at: tuple[int, int] | None = None) -> JoinedR
     return JoinedRoom(
         room_id=str(entry["room_id"]),
         role=str(entry.get("role", "member")),
-        version=version if isinstance(version, int) else None,
+        version=version if isinstance(version, int) and not isinstance(version, bool) else None,
         member_count=count if isinstance(count, int) else None,
         at=at,
     )
@@ -211,7 +212,7 @@ async def load_rooms(
     RedisError, TimeoutError; KeyError, TypeError or ValueError for a malformed answer).
     """
     user_id = client.session.user_id or ""
-    joined = await reads.rooms(user_id, client.token)
+    joined = [r for r in await reads.rooms(user_id, client.token) if not removed_since(client, r)]
     if gone(client):
         return None  # the client gave up waiting
     roles = {r.room_id: r.role for r in joined}
@@ -227,9 +228,12 @@ async def load_rooms(
         await presence.enter_rooms(user_id, list(roles))
     for entry in joined:
         registry.note_version(entry.room_id, entry.version)
-    for room_id in roles:
+    # A removal that arrived during the lease is seen here; from now on the room is held, and
+    # a removal drops it from the connection (checked below).
+    held = [e.room_id for e in joined if not removed_since(client, e)]
+    for room_id in held:
         registry.hold_room(client, room_id)
-    await asyncio.gather(*(delivery.subscribe(r) for r in roles))
+    await asyncio.gather(*(delivery.subscribe(r) for r in held))
     if gone(client):
         return None
     await _start_feeds(client, joined, reads, delivery)
@@ -245,7 +249,7 @@ async def load_rooms(
 
 
 async def _start_feeds(
-    client: Client, joined: RoomList, reads: ConnectReads, delivery: Delivery
+    client: Client, joined: Sequence[JoinedRoom], reads: ConnectReads, delivery: Delivery
 ) -> None:
     """Tell each new feed where its room stands, read after its channel was subscribed (or,
     from the per-connect call, with the rooms)."""
@@ -262,6 +266,17 @@ async def _start_feeds(
         at = await reads.positions(client.token, [e.room_id for e in new])
     for entry, (seq, pos) in zip(new, at, strict=True):
         delivery.start(entry.room_id, pos, seq)
+
+
+def removed_since(client: Client, entry: JoinedRoom) -> bool:
+    """The user's removal from the room arrived while the connect was under way, after the
+    room-service read that listed the room: the read is stale (membership versions tell,
+    docs/events.md; a removal without one is taken as newer). A later re-adding is queued
+    and runs after ``ready``."""
+    if entry.room_id not in client.removed_early:
+        return False
+    removed, read = client.removed_early[entry.room_id], entry.version
+    return removed is None or read is None or read < removed
 
 
 def gone(client: Client) -> bool:

@@ -249,6 +249,7 @@ class Delivery:
                     page = Page.parse(answer)
                 except (ChatError, KeyError, TypeError, ValueError):
                     page = None  # retried with back-off; nothing is decided from it
+                    metrics.GAP_FILL_FAILURES.inc()
                 outs, over = feed.filled(page)
                 self.apply(feed, outs)
                 if over:

@@ -84,6 +84,8 @@ class MembershipEvents:
             self._added(user_id, room, event, version, actor)
         elif kind is T.MEMBER_REMOVED:
             for client in list(self.registry.of_user(user_id)):
+                if client.queued is not None:
+                    client.removed_early[room_id] = _version(version)
                 self.remove(client, room_id, room, actor)
             self._notify(room_id, "member_left", user_id, actor)
         elif kind is T.ROLE_CHANGED:
@@ -265,6 +267,10 @@ class MembershipEvents:
             str(entry.get("joined_at", "")),
             entry.get("version"),
         )
+
+
+def _version(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _time(value: Any) -> datetime | None:

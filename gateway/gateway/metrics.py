@@ -20,6 +20,10 @@ REFUSED = Counter(
 )
 RESUMES = Counter("gateway_resumes_total", "resume requests served.")
 GAP_FILLS = Counter("gateway_gap_fills_total", "Messages delivered from history to fill a gap.")
+GAP_FILL_FAILURES = Counter(
+    "gateway_gap_fill_failures_total",
+    "History reads to fill a gap that failed (retried with back-off; the gap stays pending).",
+)
 CATCHUP = Counter("gateway_catchup_frames_total", "Messages sent to one client from history.")
 BAD_PAYLOADS = Counter("gateway_bad_payloads_total", "Room-channel payloads that did not parse.")
 REDIS_RECONNECTS = Counter("gateway_redis_reconnects_total", "Pub/sub reconnections.")

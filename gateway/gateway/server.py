@@ -284,6 +284,7 @@ class Connections:
             # going offline is announced after, from the room set the lease wrote).
             background(self.presence.announce(user_id, loaded.announced, online=True))
         queued, client.queued = client.queued, None
+        client.removed_early.clear()
         for event in queued or []:
             client.spawn(event(client))
         if resume is None and session.phase is Phase.HOLD:

@@ -16,7 +16,7 @@ from chat_testkit.servers import free_port
 from chat_testkit.sockets import connect_gateway
 
 CONNECTIONS = 20
-SENDS = 1000
+SENDS = 400
 ROOMS_PER_CONNECTION = 2
 
 

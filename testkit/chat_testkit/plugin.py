@@ -185,6 +185,11 @@ def service_env(
         "AUTH_REGISTER_IP_BURST": "1000000",
         "AUTH_HASH_QUEUE": "100000",
         "AUTH_HASH_MAX_WAIT": "600",
+        # Thousands of users are registered and logged in per run: they hash at the cheapest
+        # argon2id setting (at the production one, two hashes of 50 ms of CPU each per user).
+        # The tests of the hashing itself start their instances with production_hashing().
+        "AUTH_ARGON2_MEMORY_KIB": "64",
+        "AUTH_ARGON2_TIME_COST": "1",
         # The web client is served by this run's gateway and calls the services cross-origin.
         "CORS_ORIGINS": f"http://127.0.0.1:{ports['gateway']},http://localhost:{ports['gateway']}",
     }
@@ -193,19 +198,30 @@ def service_env(
 StartService = Callable[..., ServiceProcess]
 
 
-@pytest.fixture(scope="session")
-def start_service(
-    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[StartService]:
-    """Start ``python -m <module> serve`` (after its migrations); stopped at session end.
+def production_hashing() -> dict[str, str]:
+    """The environment of an auth-service that hashes passwords at auth-service's default
+    argon2id parameters (for tests of the hashing's cost: timing, queues, floods)."""
+    from auth_service.settings import AuthSettings
 
-    ``start_service("room_service", port=..., env={...})`` starts an extra replica or a
-    differently configured instance for one test; pass ``migrate=False`` to skip migrations.
-    """
-    started: list[ServiceProcess] = []
-    logs = tmp_path_factory.mktemp("service-logs")
+    fields = AuthSettings.model_fields
+    return {
+        "AUTH_ARGON2_MEMORY_KIB": str(fields["argon2_memory_kib"].default),
+        "AUTH_ARGON2_TIME_COST": str(fields["argon2_time_cost"].default),
+    }
 
-    def start(
+
+class Starter:
+    """``start("room_service", port=..., env={...})`` starts ``python -m <module> serve``
+    (after its migrations; ``migrate=False`` skips them): an extra replica or a differently
+    configured instance. Every one lives until the session ends."""
+
+    def __init__(self, service_env: dict[str, str], logs: Path) -> None:
+        self.service_env = service_env
+        self.logs = logs
+        self.started: list[ServiceProcess] = []
+
+    def __call__(
+        self,
         module: str,
         *,
         port: int | None = None,
@@ -218,16 +234,33 @@ def start_service(
         process = ServiceProcess(
             module=module,
             port=port,
-            env={**service_env, **own_port, **(env or {})},
-            log_path=logs / f"{module}-{port}.log",
+            env={**self.service_env, **own_port, **(env or {})},
+            log_path=self.logs / f"{module}-{port}.log",
         )
         if migrate:
             process.migrate()
-        started.append(process)
+        self.started.append(process)
         return process.start()
 
-    yield start
-    for process in reversed(started):
+    def running(self, module: str) -> list[ServiceProcess]:
+        """The instances of ``module`` running now. They share the run's database, so the
+        background work (outbox relays, notification workers, sweeps) goes to whichever
+        instance takes it first: a figure of that work is the sum over these."""
+        return [
+            p
+            for p in self.started
+            if p.module == module and p.process is not None and p.process.poll() is None
+        ]
+
+
+@pytest.fixture(scope="session")
+def start_service(
+    service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Starter]:
+    """A :class:`Starter` of service processes; every one is stopped at session end."""
+    starter = Starter(service_env, tmp_path_factory.mktemp("service-logs"))
+    yield starter
+    for process in reversed(starter.started):
         process.stop()
 
 

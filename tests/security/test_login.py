@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chat_testkit.plugin import StartService
+from chat_testkit.plugin import StartService, production_hashing
 from chat_testkit.processes import ServiceProcess
 from tests.chaos import report
 
@@ -27,6 +27,7 @@ def unthrottled_auth(
     return start_service(
         "auth_service",
         env={
+            **production_hashing(),
             "REDIS_PREFIX": f"{redis_prefix}sec-timing:",
             "AUTH_LOGIN_ACCOUNT_BURST": "100000",
             "AUTH_LOGIN_IP_BURST": "100000",
@@ -39,7 +40,9 @@ def default_auth(
     start_service: StartService, redis_prefix: str, auth_service: ServiceProcess
 ) -> ServiceProcess:
     """An auth-service with the default throttling and counters of its own."""
-    return start_service("auth_service", env={"REDIS_PREFIX": f"{redis_prefix}sec-brute:"})
+    return start_service(
+        "auth_service", env={**production_hashing(), "REDIS_PREFIX": f"{redis_prefix}sec-brute:"}
+    )
 
 
 async def _register(http: httpx.AsyncClient, url: str) -> tuple[str, str]:

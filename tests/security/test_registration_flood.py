@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from chat_testkit.plugin import StartService
+from chat_testkit.plugin import StartService, production_hashing
 from chat_testkit.processes import ServiceProcess
 from tests.chaos import report
 
@@ -27,6 +27,7 @@ def narrow_auth(
     return start_service(
         "auth_service",
         env={
+            **production_hashing(),
             "REDIS_PREFIX": f"{redis_prefix}sec-regflood:",
             "AUTH_HASH_CONCURRENCY": "1",
             "AUTH_HASH_QUEUE": "8",

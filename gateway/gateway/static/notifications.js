@@ -4,7 +4,7 @@
 //
 // Permission is asked only when the user turns notifications on here, never at page load.
 
-import { ApiError, api } from "./api.js";
+import { api } from "./api.js";
 import { $, el, toast } from "./dom.js";
 import { errorText, sortByText, t } from "./i18n.js";
 import { emit, roomTitle, state, userName } from "./state.js";
@@ -166,7 +166,7 @@ function addPanel() {
       toast(await setDevice(device.checked));
     } catch (err) {
       device.checked = false;
-      error.textContent = err.message;
+      error.textContent = errorText(err);
       error.hidden = false;
     }
   });
@@ -179,7 +179,7 @@ function addPanel() {
       dialog.close();
       toast(t("notify.saved"));
     } catch (err) {
-      error.textContent = err instanceof ApiError ? errorText(err) : String(err);
+      error.textContent = errorText(err);
       error.hidden = false;
     }
   });

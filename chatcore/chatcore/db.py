@@ -30,6 +30,34 @@ class TimedPool(asyncpg.Pool):
             DB_POOL_ACQUIRE_SECONDS.observe(time.perf_counter() - started)
 
 
+class Connection(asyncpg.Connection):
+    """asyncpg's connection, reset on its way back to the pool only if it may hold session
+    state (:meth:`holds_session_state`).
+
+    asyncpg's pool otherwise sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL;`` after every use of a connection: a round trip and four statements for one
+    query. Measured here (a ``SELECT $1`` through a pool of one): 0.8-1.1 ms of client CPU and
+    0.34-0.38 ms of Postgres CPU per query with it, 0.45-0.55 and 0.11-0.12 without. Our
+    statements leave no session state (no ``SET``, ``LISTEN`` or cursor outside a
+    transaction), but for a session advisory lock; an open transaction is still rolled back
+    on release, as always."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session_state = False
+
+    def holds_session_state(self) -> None:
+        """This connection may hold session state (a session advisory lock): asyncpg's full
+        reset runs when it goes back to the pool, whatever happened meanwhile."""
+        self._session_state = True
+
+    def get_reset_query(self) -> str:
+        if not self._session_state:
+            return ""
+        self._session_state = False
+        return str(super().get_reset_query())
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
@@ -62,7 +90,7 @@ async def create_pool(
         max_inactive_connection_lifetime=300.0,
         init=_init_connection,
         loop=None,
-        connection_class=asyncpg.Connection,
+        connection_class=Connection,
         record_class=asyncpg.Record,
         command_timeout=30,
         server_settings={"application_name": application_name},

@@ -36,6 +36,7 @@ from gateway.server import Connections
 from gateway.settings import GatewaySettings
 from gateway.subscriptions import Subscriptions
 from gateway.upstream import Upstream
+from gateway.user_rooms import UserRooms
 
 log = get_logger(__name__)
 
@@ -111,6 +112,9 @@ class Gateway:
             rate=settings.user_rate,
             burst=settings.user_burst,
         )
+        # Each user's rooms kept between their connects while membership events say nothing
+        # changed; not used while those events may be missed (the pub/sub link is down).
+        user_rooms = UserRooms(lambda: self.subscriptions.connected)
         self.connections = Connections(
             settings,
             verifier=self.verifier,
@@ -119,6 +123,7 @@ class Gateway:
             presence=self.presence,
             registry=self.registry,
             requests=Requests(self.upstream, self.presence, resumes, user_limits=user_limits),
+            user_rooms=user_rooms,
         )
         self.gaps.positions = self.connections.reads.position
         self.membership = MembershipEvents(
@@ -126,6 +131,7 @@ class Gateway:
             self.delivery,
             self.upstream,
             self.presence,
+            user_rooms,
             presence_room_max=settings.presence_room_max,
         )
         self.profiles = Profiles(self.registry, self.redis, names)
@@ -135,6 +141,7 @@ class Gateway:
             on_room_gap=self.gaps.check,
             on_membership_gap=self.membership.reconcile,
             on_profile=self.profiles.on_event,
+            on_membership_lost=user_rooms.clear,
         )
         self.revocations = Revocations(
             self.redis,

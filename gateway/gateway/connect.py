@@ -20,6 +20,7 @@ the position.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from gateway.presence import Presence
 from gateway.presence_state import announces
 from gateway.registry import Registry
 from gateway.upstream import Upstream
+from gateway.user_rooms import JoinedRoom, RoomList, UserRooms
 
 log = get_logger(__name__)
 
@@ -64,30 +66,42 @@ class ConnectReads:
     """The upstream reads of connects, batched."""
 
     def __init__(
-        self, upstream: Upstream, internal_secret: str | None, secret_file: str | None
+        self,
+        upstream: Upstream,
+        internal_secret: str | None,
+        secret_file: str | None,
+        user_rooms: UserRooms,
     ) -> None:
         self.upstream = upstream
+        self.user_rooms = user_rooms
         secrets = load_secrets(internal_secret, secret_file)
         self._headers = {HEADER: secrets[0]} if secrets else {}
         # False once a batch call was missing: every connect then makes the one call that
         # gives its rooms with their positions (GET /messages/rooms).
         self.batched = True
-        self._rooms: Batcher[str, list[dict[str, Any]]] = Batcher(
+        self._rooms: Batcher[str, RoomList] = Batcher(
             self._rooms_of, max_size=USERS_PER_CALL, concurrency=CALLS_IN_FLIGHT
         )
         self._positions: Batcher[str, tuple[int, int]] = Batcher(
             self._positions_of, max_size=ROOMS_PER_CALL, concurrency=CALLS_IN_FLIGHT
         )
 
-    async def rooms(self, token: str) -> list[dict[str, Any]]:
-        """The caller's rooms: ``[{room_id, role, joined_at, version, member_count}]``, with
-        ``last_seq`` and ``last_pos`` too when they came from the per-connect call."""
+    async def rooms(self, user_id: str, token: str) -> RoomList:
+        """The rooms of the caller (``user_id``, whose ``token`` was verified), kept from
+        their last connect here while membership events say nothing changed (user_rooms.py),
+        else read; with where each stands too when read with the per-connect call."""
+        return await self.user_rooms.get(user_id, lambda: self._read_rooms(token))
+
+    async def _read_rooms(self, token: str) -> RoomList:
         if self.batched:
             try:
                 return await self._rooms.get(token)
             except CallMissing:
                 self._fall_back("rooms")
-        return await self.upstream.rooms_with_positions(token)
+        rooms = await self.upstream.rooms_with_positions(token)
+        return tuple(
+            _joined(r, (int(r["last_seq"]), int(r.get("last_pos", r["last_seq"])))) for r in rooms
+        )
 
     async def positions(self, token: str, room_ids: list[str]) -> list[tuple[int, int]]:
         """``(last_seq, last_pos)`` of each room, read now (the caller a member of each)."""
@@ -118,7 +132,7 @@ class ConnectReads:
             log.warning("connect_batch_missing", call=call)
         self.batched = False
 
-    async def _rooms_of(self, tokens: list[str]) -> list[list[dict[str, Any]] | BaseException]:
+    async def _rooms_of(self, tokens: list[str]) -> list[RoomList | BaseException]:
         try:
             answer = await self.upstream.rooms.request(
                 "POST", "/rooms/joined/batch", json={"tokens": tokens}
@@ -127,11 +141,11 @@ class ConnectReads:
             if _missing(exc):
                 raise CallMissing from exc
             raise
-        out: list[list[dict[str, Any]] | BaseException] = []
+        out: list[RoomList | BaseException] = []
         for item in answer["items"]:
             status = int(item.get("status", 500))
             if status == 200:
-                out.append(list(item["items"]))
+                out.append(tuple(_joined(r) for r in item["items"]))
             else:
                 out.append(error_from(status, item.get("error")))
         return out
@@ -152,6 +166,18 @@ class ConnectReads:
     async def aclose(self) -> None:
         await self._rooms.aclose()
         await self._positions.aclose()
+
+
+def _joined(entry: dict[str, Any], at: tuple[int, int] | None = None) -> JoinedRoom:
+    """One room of an answer (``{room_id, role, version, member_count, ...}``)."""
+    version, count = entry.get("version"), entry.get("member_count")
+    return JoinedRoom(
+        room_id=str(entry["room_id"]),
+        role=str(entry.get("role", "member")),
+        version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+        member_count=count if isinstance(count, int) else None,
+        at=at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,11 +212,11 @@ async def load_rooms(
     RedisError, TimeoutError; KeyError, TypeError or ValueError for a malformed answer).
     """
     user_id = client.session.user_id or ""
-    joined = [r for r in await reads.rooms(client.token) if not removed_since(client, r)]
+    joined = [r for r in await reads.rooms(user_id, client.token) if not removed_since(client, r)]
     if gone(client):
         return None  # the client gave up waiting
-    roles = {str(r["room_id"]): str(r.get("role", "member")) for r in joined}
-    announced = [str(r["room_id"]) for r in joined if announces(r, presence_room_max)]
+    roles = {r.room_id: r.role for r in joined}
+    announced = [r.room_id for r in joined if announces(r.member_count, presence_room_max)]
     client.presence_rooms = announced
     before = await presence.lease(
         user_id, client.id, announced, max_connections, joined=list(roles)
@@ -201,10 +227,10 @@ async def load_rooms(
         # Before `ready`: the connection's first presence_state lists its own user.
         await presence.enter_rooms(user_id, list(roles))
     for entry in joined:
-        registry.note_version(str(entry["room_id"]), entry.get("version"))
+        registry.note_version(entry.room_id, entry.version)
     # A removal that arrived during the lease is seen here; from now on the room is held, and
     # a removal drops it from the connection (checked below).
-    held = [str(e["room_id"]) for e in joined if not removed_since(client, e)]
+    held = [e.room_id for e in joined if not removed_since(client, e)]
     for room_id in held:
         registry.hold_room(client, room_id)
     await asyncio.gather(*(delivery.subscribe(r) for r in held))
@@ -223,35 +249,34 @@ async def load_rooms(
 
 
 async def _start_feeds(
-    client: Client, joined: list[dict[str, Any]], reads: ConnectReads, delivery: Delivery
+    client: Client, joined: Sequence[JoinedRoom], reads: ConnectReads, delivery: Delivery
 ) -> None:
     """Tell each new feed where its room stands, read after its channel was subscribed (or,
     from the per-connect call, with the rooms)."""
     new = [
         entry
         for entry in joined
-        if (feed := delivery.feeds.get(str(entry["room_id"]))) is not None and feed.pos is None
+        if (feed := delivery.feeds.get(entry.room_id)) is not None and feed.pos is None
     ]
     if not new:
         return
-    if "last_seq" in new[0]:
-        at = [(int(e["last_seq"]), int(e.get("last_pos", e["last_seq"]))) for e in new]
+    if new[0].at is not None:
+        at = [e.at or (0, 0) for e in new]
     else:
-        at = await reads.positions(client.token, [str(e["room_id"]) for e in new])
+        at = await reads.positions(client.token, [e.room_id for e in new])
     for entry, (seq, pos) in zip(new, at, strict=True):
-        delivery.start(str(entry["room_id"]), pos, seq)
+        delivery.start(entry.room_id, pos, seq)
 
 
-def removed_since(client: Client, entry: dict[str, Any]) -> bool:
+def removed_since(client: Client, entry: JoinedRoom) -> bool:
     """The user's removal from the room arrived while the connect was under way, after the
     room-service read that listed the room: the read is stale (membership versions tell,
     docs/events.md; a removal without one is taken as newer). A later re-adding is queued
     and runs after ``ready``."""
-    room_id = str(entry["room_id"])
-    if room_id not in client.removed_early:
+    if entry.room_id not in client.removed_early:
         return False
-    removed, read = client.removed_early[room_id], entry.get("version")
-    return removed is None or not isinstance(read, int) or read < removed
+    removed, read = client.removed_early[entry.room_id], entry.version
+    return removed is None or read is None or read < removed
 
 
 def gone(client: Client) -> bool:

@@ -26,6 +26,7 @@ from gateway.registry import Registry
 from gateway.session import Phase
 from gateway.tasks import background
 from gateway.upstream import Upstream
+from gateway.user_rooms import UserRooms
 
 log = get_logger(__name__)
 
@@ -43,10 +44,12 @@ class MembershipEvents:
         delivery: Delivery,
         upstream: Upstream,
         presence: Presence,
+        user_rooms: UserRooms,
         *,
         presence_room_max: int,
     ) -> None:
         self.registry = registry
+        self.user_rooms = user_rooms
         self.delivery = delivery
         self.upstream = upstream
         self.presence = presence
@@ -70,9 +73,13 @@ class MembershipEvents:
         if kind is T.MEMBER_MUTED:
             return  # message-service refuses a muted member's sends; nothing to push
         if kind is T.ROOM_CREATED:
-            for member in event.get("members") or []:
+            members = event.get("members") or []
+            self.user_rooms.changed(room_id, [str(m["user_id"]) for m in members])
+            for member in members:
                 self._added(str(member["user_id"]), room, member, version, actor)
-        elif kind is T.MEMBER_ADDED:
+            return
+        self.user_rooms.changed(room_id, [user_id] if user_id else [])
+        if kind is T.MEMBER_ADDED:
             self._notify(room_id, "member_joined", user_id, actor)
             self._added(user_id, room, event, version, actor)
         elif kind is T.MEMBER_REMOVED:
@@ -107,6 +114,9 @@ class MembershipEvents:
     def _check_version(self, room_id: str, version: object) -> None:
         """Re-read the room's local members if an event of it was lost (a version skipped)."""
         known = self.registry.see_version(room_id, version)
+        if known is not None:
+            # Whose rooms the lost event changed is unknown: none kept is trusted.
+            self.user_rooms.clear()
         if known is not None and room_id not in self._resyncing:
             log.warning("membership_event_lost", room_id=room_id, known=known, got=version)
             self._resyncing.add(room_id)
@@ -198,7 +208,7 @@ class MembershipEvents:
         await self.presence.room_joined(
             client.session.user_id or "",
             room_id,
-            announce=announces(room, self.presence_room_max),
+            announce=announces(room.get("member_count"), self.presence_room_max),
         )
 
     async def _newest(self, client: Client, room_id: str) -> list[dict[str, Any]]:
@@ -227,6 +237,7 @@ class MembershipEvents:
 
     async def reconcile(self) -> None:
         """After a pub/sub reconnect: re-read every connected user's rooms and converge."""
+        self.user_rooms.clear()
         for clients in list(self.registry.users.values()):
             ready = [c for c in clients if c.queued is None and c.open]
             if not ready:

@@ -11,8 +11,6 @@ member of a big room at every connect is what the room limit exists to avoid.
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.exceptions import RedisError
 
 from chatcore.logs import get_logger
@@ -39,8 +37,7 @@ async def send_initial(client: Client, rooms: list[str], presence: Presence) -> 
             client.push(frames.build("presence_state", room_id=room_id, **fields))
 
 
-def announces(room: dict[str, Any], room_max: int) -> bool:
-    """Whether presence changes are published to the room (at most ``room_max`` members;
-    a room of unknown size counts as small)."""
-    count = room.get("member_count")
-    return not isinstance(count, int) or count <= room_max
+def announces(member_count: object, room_max: int) -> bool:
+    """Whether presence changes are published to a room of ``member_count`` members (at most
+    ``room_max``; a room of unknown size counts as small)."""
+    return not isinstance(member_count, int) or member_count <= room_max

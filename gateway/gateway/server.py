@@ -49,6 +49,7 @@ from gateway.session import (
 from gateway.settings import GatewaySettings
 from gateway.tasks import background
 from gateway.upstream import Upstream
+from gateway.user_rooms import UserRooms
 
 log = get_logger(__name__)
 
@@ -66,6 +67,7 @@ class Connections:
         presence: Presence,
         registry: Registry,
         requests: Requests,
+        user_rooms: UserRooms,
     ) -> None:
         self.settings = settings
         self.verifier = verifier
@@ -77,7 +79,9 @@ class Connections:
         # Set by the process when it follows revocations (chatcore.revocations).
         self.revocations: Revocations | None = None
         # The connects' reads of room-service and message-service, batched (gateway.connect).
-        self.reads = ConnectReads(upstream, settings.internal_secret, settings.internal_secret_file)
+        self.reads = ConnectReads(
+            upstream, settings.internal_secret, settings.internal_secret_file, user_rooms
+        )
         # Connects go through their reads CONNECTS_AT_ONCE at a time, in the order they came.
         self._turns = asyncio.Semaphore(CONNECTS_AT_ONCE)
 

@@ -51,6 +51,7 @@ class Subscriptions:
         self.on_membership: Handler | None = None
         self.on_room_gap: RoomGapHandler | None = None
         self.on_membership_gap: GapHandler | None = None
+        self.on_membership_lost: Callable[[], None] | None = None
         self.on_profile: Handler | None = None
         # Set on shutdown: the channels go with the process, none is dropped one at a time.
         self.stopping = False
@@ -71,15 +72,18 @@ class Subscriptions:
         on_room_gap: RoomGapHandler,
         on_membership_gap: GapHandler,
         on_profile: Handler | None = None,
+        on_membership_lost: Callable[[], None] | None = None,
     ) -> None:
         """Say who takes each kind of payload (before :meth:`start`): a room's payloads, a
-        membership event, a profile change (followed only with a handler), and what to do
-        after a reconnect for a room channel and for the membership channel."""
+        membership event, a profile change (followed only with a handler), what to do after a
+        reconnect for a room channel and for the membership channel, and when the membership
+        channel's connection dropped (events may be missed from then on)."""
         self.on_room = on_room
         self.on_membership = on_membership
         self.on_room_gap = on_room_gap
         self.on_membership_gap = on_membership_gap
         self.on_profile = on_profile
+        self.on_membership_lost = on_membership_lost
 
     @property
     def _global_channels(self) -> int:
@@ -128,6 +132,8 @@ class Subscriptions:
     def _lost(self, channels: set[str]) -> None:
         metrics.REDIS_RECONNECTS.inc()
         log.warning("pubsub_channels_lost", channels=len(channels))
+        if self._membership in channels and self.on_membership_lost is not None:
+            self.on_membership_lost()
 
     def _ready(self, channel: str, again: bool) -> None:
         if not again:

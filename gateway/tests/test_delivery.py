@@ -239,3 +239,31 @@ async def test_created_room_reaches_every_initial_member_live(
     sent = await api.send(member, room, "first")
     for client in (so, sm):
         assert await client.messages(room, 1) == [sent["seq"]]
+
+
+async def test_each_connection_starts_with_the_rooms_the_user_is_in_at_that_time(
+    gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
+) -> None:
+    """A user's next connection lists a room they were added to, and not one they were
+    removed from, since their last connection (whose rooms the gateway keeps)."""
+    owner, user = await make_user(), await make_user()
+    first, second = await api.room(owner, user), await api.room(owner)
+
+    async def rooms_at_connect() -> set[str]:
+        socket = await open_socket(gateway_service.url, user.access_token, live=True)
+        return {r["room_id"] for r in socket.frames[0]["rooms"]}
+
+    watcher = await open_socket(gateway_service.url, user.access_token, live=True)
+    assert await rooms_at_connect() == {first}
+    await api.add(owner, second, user)
+    await watcher.until(lambda f: f["type"] == "room_added")
+    assert await rooms_at_connect() == {first, second}
+    await api.remove(owner, first, user)
+    await watcher.until(lambda f: f["type"] == "room_removed")
+    assert await rooms_at_connect() == {second}
+    await watcher.close()
+    # With no connection of the user open, the gateway still hears of their rooms.
+    other = await open_socket(gateway_service.url, owner.access_token, live=True)
+    await api.add(owner, first, user)
+    await other.until(lambda f: f["type"] == "member_joined" and f["user_id"] == str(user.id))
+    assert await rooms_at_connect() == {first, second}

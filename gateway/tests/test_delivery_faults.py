@@ -220,6 +220,65 @@ async def test_lost_removal_event_is_found_by_the_next_version(
     assert not [f for f in await client.quiet(1.0) if f["type"] == "message"]
 
 
+async def test_a_lost_event_leaves_no_kept_rooms_behind(
+    gateway_service: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    http: httpx.AsyncClient,
+    muted_rooms: ServiceProcess,
+) -> None:
+    """Once an event is found lost, a user's next connection reads their rooms anew: one the
+    lost event added them to is listed, though no event of theirs was seen."""
+    owner, user, watcher, later = [await make_user() for _ in range(4)]
+    mine, theirs = await api.room(owner, user), await api.room(owner, watcher)
+    first = await open_socket(gateway_service.url, user.access_token, live=True)
+    assert {r["room_id"] for r in first.frames[0]["rooms"]} == {mine}
+    seen = await open_socket(gateway_service.url, watcher.access_token, live=True)
+    added = await http.post(
+        f"{muted_rooms.url}/rooms/{theirs}/members",
+        json={"user_id": str(user.id)},
+        headers=owner.headers,
+    )
+    assert added.status_code in (200, 201), added.text
+    await api.add(owner, theirs, later)  # published: its version is two past the last seen
+    await seen.until(lambda f: f["type"] == "member_joined" and f["user_id"] == str(later.id))
+    again = await open_socket(gateway_service.url, user.access_token, live=True)
+    assert {r["room_id"] for r in again.frames[0]["rooms"]} == {mine, theirs}
+
+
+async def test_after_a_pubsub_drop_the_next_connection_reads_its_rooms(
+    tight_gateway: ServiceProcess,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+    http: httpx.AsyncClient,
+    muted_rooms: ServiceProcess,
+    redis: Any,
+    redis_prefix: str,
+) -> None:
+    """Membership events may be missed while the pub/sub connection is down: the rooms kept
+    from a user's last connect are not used after it, and a change no event told of shows."""
+    owner, user = await make_user(), await make_user()
+    mine, unseen = await api.room(owner, user), await api.room(owner)
+    first = await open_socket(tight_gateway.url, user.access_token, live=True)
+    assert {r["room_id"] for r in first.frames[0]["rooms"]} == {mine}
+    added = await http.post(
+        f"{muted_rooms.url}/rooms/{unseen}/members",
+        json={"user_id": str(user.id)},
+        headers=owner.headers,
+    )
+    assert added.status_code in (200, 201), added.text
+    name = f"{redis_prefix}gateway-pubsub-{tight_gateway.port}"
+    for client in await redis.client_list():
+        if client.get("name") == name:
+            await redis.client_kill_filter(_id=client["id"])
+    # Once resubscribed, the gateway re-reads the rooms of every connected user.
+    await first.until(lambda f: f["type"] == "room_added", timeout=10)
+    again = await open_socket(tight_gateway.url, user.access_token, live=True)
+    assert {r["room_id"] for r in again.frames[0]["rooms"]} == {mine, unseen}
+
+
 @pytest.fixture(scope="module")
 def quiet_gateway(start_service: StartService, gateway_service: ServiceProcess) -> ServiceProcess:
     """A gateway that publishes presence only to rooms of at most 2 members."""

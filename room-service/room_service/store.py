@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
 
+from chatcore import db
 from chatcore.errors import NotFound
 from room_service import events
 
@@ -242,11 +243,13 @@ async def room_turn(
                 yield conn
         return
     async with pool.acquire() as conn:
+        # The pool then unlocks everything when it takes the connection back, should the
+        # unlock below not run (a cancelled request). (The pool's proxy forwards the call.)
+        cast(db.Connection, conn).holds_session_state()
         await conn.execute("SELECT pg_advisory_lock($1)", key)
         try:
             yield conn
         finally:
-            # asyncpg's pool also unlocks everything when it takes a connection back.
             await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
 

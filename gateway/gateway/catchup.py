@@ -1,9 +1,12 @@
 """A connection's catch-up in a room: what it misses is replayed from the frames the room's
 feed keeps in memory (gateway.recent) when they reach back far enough, else read from
-message-service (``GET /messages/changes``, one read per room at a time, so the next
-connection at the same place finds it in memory) and sent; then the connection joins the
-room's feed, at the seam the feed keeps (gateway.feed, gateway.position), so nothing is
-missed or sent twice.
+message-service (gateway.changes: one read per room at a time, so the next connection at the
+same place finds it in memory) and sent; then the connection joins the room's feed, at the
+seam the feed keeps (gateway.feed, gateway.position), so nothing is missed or sent twice.
+
+A connection catching up many rooms at once (a resume) catches up the rooms that must read
+history side by side, so their reads share calls (gateway.changes); each room's frames are
+still sent in order by one task. Rooms served from memory join at once, with no task.
 
 Catch-up frames are sent one at a time, each awaited: a client that reads slowly slows its
 own catch-up, not the room's live delivery.
@@ -15,10 +18,44 @@ import asyncio
 
 from chatcore.errors import ChatError, NotFound
 from gateway import metrics
+from gateway.changes import ROOMS_PER_CALL
 from gateway.client import Client
 from gateway.delivery import Delivery
 from gateway.feed import Read
 from gateway.position import Page, RoomState, catch_up
+
+# Rooms of one connection catching up from history at once: a call's worth of reads.
+ROOMS_AT_ONCE = ROOMS_PER_CALL
+
+
+async def attach_all(delivery: Delivery, client: Client, room_ids: list[str]) -> None:
+    """Deliver what the client misses in each room, then put it in the rooms' live sets."""
+    behind = [room_id for room_id in room_ids if not attach_now(delivery, client, room_id)]
+    rooms = iter(behind)
+
+    async def catch_up_rooms() -> None:
+        for room_id in rooms:
+            await attach(delivery, client, room_id)
+
+    if len(behind) <= 1:
+        await catch_up_rooms()
+        return
+    await asyncio.gather(*(catch_up_rooms() for _ in range(min(ROOMS_AT_ONCE, len(behind)))))
+
+
+def attach_now(delivery: Delivery, client: Client, room_id: str) -> bool:
+    """Put the client in the room's live set now, after the frames kept in memory it misses
+    (or in the feed's wait for a position ahead); False if it must read history first
+    (:func:`attach`). True when there is nothing to do, or a catch-up of the room runs."""
+    state = client.session.rooms.get(room_id)
+    feed = delivery.feeds.get(room_id)
+    if state is None or feed is None or state.in_sync or state.attaching == state.generation:
+        return True
+    step = feed.attach(client, delivery.recent.kept(feed))
+    if isinstance(step, Read):
+        return False
+    delivery.apply(feed, step)
+    return True
 
 
 async def attach(delivery: Delivery, client: Client, room_id: str) -> None:
@@ -62,7 +99,7 @@ async def _catch_up(
                     # The read we waited for brought what the connection misses.
                     delivery.apply(feed, step)
                     return
-                answer = await delivery.upstream.changes(client.token, room_id, step.pos, step.seq)
+                answer = await delivery.change_reads.page(client.token, room_id, step.pos, step.seq)
                 page = Page.parse(answer)
                 delivery.recent.read(feed, page)
         except NotFound:

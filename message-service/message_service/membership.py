@@ -126,6 +126,22 @@ class Membership:
         # Shielded: one caller going away must not cancel the look-up the others wait for.
         return await asyncio.shield(in_flight[1])
 
+    async def seats(
+        self, token: str, room_ids: list[uuid.UUID], user_id: uuid.UUID
+    ) -> list[Seat | None]:
+        """``user_id``'s seat in each room, in order (None: not a member): cached answers
+        from memory, the others looked up together (see :meth:`seat`)."""
+        seats = [self.cached(room_id, user_id) for room_id in room_ids]
+        misses = [index for index, seat in enumerate(seats) if isinstance(seat, Unknown)]
+        looked_up = await asyncio.gather(
+            *(self.seat(token, room_ids[index], user_id) for index in misses)
+        )
+        answered = dict(zip(misses, looked_up, strict=True))
+        return [
+            answered[index] if isinstance(seat, Unknown) else seat
+            for index, seat in enumerate(seats)
+        ]
+
     async def _look_up(self, token: str, key: Key, flight: _Flight) -> Seat | None:
         room_id, user_id = key
         attempts = 3

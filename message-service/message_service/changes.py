@@ -172,8 +172,8 @@ async def changes_of_rooms(request: Request) -> Response:
     body = await read_json(request, ChangesOfRooms, max_bytes=ROOMS_MAX * 256)
     membership: Membership = request.app.state.membership
     room_ids = [room.room_id for room in body.rooms]
-    seats = await membership.seats(bearer_token(request), room_ids, claims.user_id)
-    asked = [room for room, seat in zip(body.rooms, seats, strict=True) if seat is not None]
+    member = await membership.member_of(bearer_token(request), room_ids, claims.user_id)
+    asked = [room for room, yes in zip(body.rooms, member, strict=True) if yes]
     pool = request.app.state.pool
     found = await starts(pool, [(r.room_id, r.after_pos, r.after_seq) for r in asked])
     limits = shares([min(body.limit, max(0, s.last_pos - s.pos)) for s in found], TOTAL_MAX)

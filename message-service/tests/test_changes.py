@@ -10,6 +10,7 @@ import pytest
 from chat_testkit.plugin import MakeUser
 from chat_testkit.users import TestUser
 from message_service.changes import ROOMS_MAX, shares
+from message_service.membership import LIST_PAST
 
 if TYPE_CHECKING:
     from conftest import Chat
@@ -80,6 +81,21 @@ async def test_rooms_the_caller_is_not_in_are_answered_404_alike(
     assert refused[0] == refused[1]
     assert refused[0]["error"]["code"] == "room_not_found"
     assert "page" not in refused[0]
+
+
+async def test_many_rooms_not_yet_checked_are_checked_in_one_list(
+    chat: Chat, make_user: MakeUser
+) -> None:
+    """Past a few rooms whose membership is not known yet, one list of the caller's rooms
+    answers them: still 404 for each room the caller is not in, 200 for each it is."""
+    owner, member = await make_user(), await make_user()
+    mine = [await chat.room(owner, member) for _ in range(LIST_PAST)]
+    theirs = [await chat.room(owner) for _ in range(3)]
+    await chat.send(owner, mine[0], "one")
+    asked = [*mine, *theirs, str(uuid.uuid4())]
+    rooms = await _changes_of(chat, member, [{"room_id": room} for room in asked])
+    assert [room["status"] for room in rooms] == [200] * len(mine) + [404] * 4
+    assert [i["pos"] for i in rooms[0]["page"]["items"]] == [1]
 
 
 async def test_pages_are_bounded_per_room(chat: Chat, make_user: MakeUser) -> None:

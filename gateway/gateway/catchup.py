@@ -142,6 +142,8 @@ async def _send(
     """Send what a page gives, in order: the notices, then the changes, a chunk at a time
     with the socket let drain in between, each change recorded once it went out; whether
     any change went."""
+    if not current():
+        return False  # gone or restarted while waiting to write
     for notice in plan.notices:
         client.flush()
         await client.ws.send(notice, text=True)

@@ -313,7 +313,11 @@ def summary(key: str, r: dict[str, Any]) -> str:
             f"{r.get('cpu_ms_per_connect_total')} ms CPU/connect; messages {r.get('messages')}"
         )
     if key == "resume":
-        return f"{r.get('received', 0):,}/{r.get('expected', 0):,} in {r.get('resume_to_all_s')} s"
+        cpu = ", ".join(f"{name} {s:.3f}" for name, s in (r.get("cpu_s") or {}).items())
+        return (
+            f"{r.get('received', 0):,}/{r.get('expected', 0):,} in {r.get('resume_to_all_s')} s;"
+            f" CPU s: {cpu}; other CPU cores {dig(r, 'machine', 'other_cores')}"
+        )
     m = r.get("measured", {})
     lat = m.get("latency", {})
     return (

@@ -42,6 +42,13 @@ def server_cores(r: dict[str, Any]) -> float | None:
     return sum(known) if known else None
 
 
+def resume_cpu(r: dict[str, Any]) -> float | None:
+    """CPU seconds ours' own processes spent on the resume (Postgres and Redis are shared)."""
+    groups = dig(r, "cpu_s") or {}
+    known = [_num(v) for n, v in groups.items() if n not in SHARED_GROUPS]
+    return sum(v for v in known if v is not None) if known else None
+
+
 def memory_per_connection_kib(r: dict[str, Any]) -> float | None:
     memory = dig(r, "memory") or {}
     group = memory.get("gateway") or memory.get("server") or {}
@@ -82,6 +89,7 @@ ROWS = [
     Row("latency", "max ms", measured("latency", "max_ms"), 1, False),
     Row("resume", "resume -> all, s", lambda r: _num(r.get("resume_to_all_s")), 3, False),
     Row("resume", "connect -> all, s", lambda r: _num(r.get("connect_to_all_s")), 3, False),
+    Row("resume", "server CPU s", lambda r: resume_cpu(r), 3, False),
     Row("idle", "connections held", lambda r: _num(r.get("open_at_end"))),
     Row("idle", "server KiB/connection", memory_per_connection_kib, 1, False),
     Row("idle", "connects/s", lambda r: _num(r.get("connect_per_s")), ratio=False),
@@ -137,7 +145,7 @@ def table(results: Results, titles: dict[str, str], systems: list[str]) -> str:
                 continue
             if scenario in ("resume", "idle") and row in LOAD_ROWS[:1]:
                 continue
-            if scenario in ("resume", "storm", "search", "history") and row in LOAD_ROWS[1:]:
+            if scenario in ("storm", "search", "history") and row in LOAD_ROWS[1:]:
                 continue
             by_system = results.get(scenario, {})
             cells = [_cell(by_system.get(s), row) for s in systems]

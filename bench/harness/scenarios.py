@@ -283,6 +283,7 @@ class Scenarios:
             "tag": f"{self.run_tag}res",
             "send_budget_s": RESUME_SEND_BUDGET_S,
             "timeout_ms": 30000,
+            "server_pids": system.pid_groups,
         }
         # Sending, then the acks still in flight (30 s at most), the resume, and slack.
         timeout = RESUME_SEND_BUDGET_S + 30 + 30 + 10

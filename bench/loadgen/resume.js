@@ -4,6 +4,8 @@
 // the seq it had. We time how long until it holds all of them, and check each room's came in
 // seq order, each once.
 
+const os = require('node:os');
+const procstat = require('./procstat');
 const { nowUs } = require('./stats');
 const { Connection, makeBody, parseSeq } = require('./protocols');
 
@@ -163,8 +165,30 @@ async function runResume(spec) {
     fromSeqs[room] = entry.last_seq;
   }
   const sent = await sendAll(spec.url, spec);
+  // CPU from the away member's connect until it holds every message: what the resume cost
+  // each process group, robust to a busy machine as the times are not.
+  const server0 = procstat.sample(spec.server_pids);
+  const machine0 = procstat.machineTicks();
+  const t0 = nowUs();
   const resumed = await resumeFrom(spec.url, spec, fromSeqs, sent.acked);
-  return { count: spec.count, rooms: spec.rooms.length, send: sent, ...resumed };
+  const seconds = (nowUs() - t0) / 1e6;
+  const server1 = procstat.sample(spec.server_pids);
+  const busy = procstat.busyCores(machine0, procstat.machineTicks(), os.availableParallelism());
+  const cpu = {};
+  for (const [name, before] of Object.entries(server0)) {
+    cpu[name] = (server1[name] || before).cpu_s - before.cpu_s;
+  }
+  const serverCpu = Object.values(cpu).reduce((a, b) => a + b, 0);
+  return {
+    count: spec.count,
+    rooms: spec.rooms.length,
+    send: sent,
+    ...resumed,
+    cpu_s: cpu,
+    cpu_s_total: serverCpu,
+    // Busy cores not explained by the servers (the load generator's own share included).
+    machine: { busy_cores: busy, other_cores: busy === null ? null : Math.max(0, busy - serverCpu / seconds) },
+  };
 }
 
 module.exports = { runResume };

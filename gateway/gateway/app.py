@@ -249,6 +249,7 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self.presence.release_all()
         await self.connections.reads.aclose()
+        await self.delivery.change_reads.aclose()
         await self.presence.pipelines.aclose()
         await self.subscriptions.stop()
         await self.revocations.stop()

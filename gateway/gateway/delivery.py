@@ -26,6 +26,7 @@ from chatcore.errors import ChatError
 from chatcore.events import BadPayload, Kind, RoomEvent, parse_room_event
 from chatcore.logs import get_logger
 from gateway import metrics
+from gateway.changes import ChangeReads
 from gateway.client import ABORT_AFTER, Client, wire_frames
 from gateway.feed import Admit, Broadcast, Feed, FeedOut, Replay
 from gateway.position import Page
@@ -53,6 +54,8 @@ class Delivery:
         self._flush_soon = False
         # Each feed's last frames: a catch-up a little behind reads them, not history.
         self.recent = Recent()
+        # What a catch-up further behind reads, many rooms per call (gateway.catchup).
+        self.change_reads = ChangeReads(upstream)
 
     # Subscriptions: one per (client, room); the channel follows the first and the last.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from chatcore.errors import ChatError
 from gateway import frames, metrics
-from gateway.catchup import attach
+from gateway.catchup import attach_all
 from gateway.client import Client
 from gateway.delivery import Delivery
 from gateway.frames import Resume
@@ -41,8 +41,7 @@ class Resumes:
         known: dict[str, int] = {}
         if resume is not None:
             known = await self._claim(client, resume, positions or {}, ref)
-        for room_id in list(client.session.rooms):
-            await attach(self.delivery, client, room_id)
+        await attach_all(self.delivery, client, list(client.session.rooms))
         if resume is not None:
             self._resumed(client, known, ref)
 
@@ -91,6 +90,7 @@ class Resumes:
                 frames.error("not_a_member", "Not a member of some rooms; ignored.", frame.ref)
             )
         positions = frame.positions or {}
+        moved = []
         for room_id, seq in known.items():
             state = client.session.rooms.get(room_id)
             if state is None:
@@ -101,5 +101,6 @@ class Resumes:
             self.delivery.detach(client, room_id)
             state.restart(at)
             await self._set(client, room_id, state, seq, positions.get(room_id))
-            await attach(self.delivery, client, room_id)
+            moved.append(room_id)
+        await attach_all(self.delivery, client, moved)
         self._resumed(client, known, frame.ref)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatcore.httpclient import HttpClient, ServiceClient, create_http_client
+from chatcore.errors import ChatError
+from chatcore.httpclient import HttpClient, ServiceClient, create_http_client, error_from
 from chatcore.internal_secret import HEADER, load_secrets
 from chatcore.logs import get_logger
 from gateway.settings import GatewaySettings
@@ -60,6 +61,28 @@ class Upstream:
             params["after_seq"] = seq
         answer = await self.messages.request("GET", "/messages/changes", token=token, params=params)
         return dict(answer)
+
+    async def changes_of_rooms(
+        self, token: str, reads: list[tuple[str, int, int]], limit: int = PAGE
+    ) -> list[dict[str, Any] | ChatError]:
+        """Each room's page as :meth:`changes` answers it, for ``(room_id, pos, seq)`` each
+        (in one call; every room at most once), or the room's own error (404 for a room the
+        caller is not in)."""
+        rooms = [
+            {"room_id": room_id, "after_pos": pos}
+            if pos >= 0
+            else {"room_id": room_id, "after_seq": seq}
+            for room_id, pos, seq in reads
+        ]
+        answer = await self.messages.request(
+            "POST", "/messages/changes", token=token, json={"rooms": rooms, "limit": limit}
+        )
+        return [
+            dict(entry["page"])
+            if entry["status"] == 200
+            else error_from(int(entry["status"]), entry.get("error"))
+            for entry in answer["rooms"]
+        ]
 
     async def newest(self, token: str, room_id: str, limit: int = 1) -> list[dict[str, Any]]:
         """The room's newest messages, newest first."""

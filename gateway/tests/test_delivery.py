@@ -107,6 +107,60 @@ async def test_resume_after_disconnect_gets_exactly_the_missed_messages(
     assert not [f for f in await again.quiet(0.5) if f["type"] == "message"]
 
 
+async def test_resume_of_many_rooms_replays_each_room_in_order_once(
+    send_many: Any,
+    gateway_service: ServiceProcess,
+    message_service: ServiceProcess,
+    http: httpx.AsyncClient,
+    make_user: MakeUser,
+    open_socket: Open,
+    api: Any,
+) -> None:
+    """A resume of 30 rooms (one missed more than a page, one had a held message edited and
+    reacted to) gets every change of each room after its position, in position order, once,
+    then ``resumed`` with each room's seq, then live frames."""
+    reader, *senders = [await make_user() for _ in range(5)]
+    rooms = [await api.room(senders[0], reader, *senders[1:]) for _ in range(30)]
+    held = [await api.send(senders[0], room, "seen") for room in rooms]
+    await send_many(api, senders, rooms[0], 250, "while away")
+    for room in rooms[1:]:
+        await send_many(api, senders, room, 3, "while away")
+    target = f"{message_service.url}/messages/{held[1]['id']}"
+    r = await http.patch(target, json={"body": "edited"}, headers=senders[0].headers)
+    assert r.status_code == 200, r.text
+    r = await http.put(f"{target}/reactions/%F0%9F%91%8D", headers=senders[1].headers)
+    assert r.status_code == 200, r.text
+    missed = dict.fromkeys(rooms, 3) | {rooms[0]: 250, rooms[1]: 5}
+
+    again = await open_socket(gateway_service.url, reader.access_token, header=False, ready=False)
+    await again.until(lambda f: f["type"] == "ready")
+    await again.send(
+        {
+            "type": "resume",
+            "ref": "many",
+            "rooms": dict.fromkeys(rooms, 1),
+            "positions": dict.fromkeys(rooms[2:], 1),
+        }
+    )
+    positions: dict[str, list[int]] = {room: [] for room in rooms}
+    resumed: dict[str, Any] | None = None
+    while sum(map(len, positions.values())) < sum(missed.values()) or resumed is None:
+        frame = await again.next(timeout=20)
+        room_id = frame.get("room_id") or frame.get("message", {}).get("room_id")
+        if frame["type"] == "resumed":
+            resumed = frame
+        elif room_id in positions and "pos" in frame:
+            positions[room_id].append(frame["pos"])
+    assert positions == {room: list(range(2, 2 + count)) for room, count in missed.items()}
+    assert resumed["ref"] == "many"
+    assert resumed["rooms"] == {room: 251 if room == rooms[0] else 4 for room in rooms}
+    sent = await api.send(senders[2], rooms[5], "live")
+    frame = await again.until(lambda f: f["type"] == "message")
+    assert frame["message"]["id"] == sent["id"]
+    assert frame["pos"] == 5
+    assert not [f for f in await again.quiet(0.5) if f.get("pos")]
+
+
 async def test_late_resume_rewinds_a_quiet_room_and_reports_a_busy_one(
     gateway_service: ServiceProcess, make_user: MakeUser, open_socket: Open, api: Any
 ) -> None:

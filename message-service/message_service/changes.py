@@ -1,29 +1,46 @@
-"""``GET /messages/changes``: a room's change stream from a position, in order.
+"""``GET /messages/changes``: a room's change stream from a position, in order; and
+``POST /messages/changes``: the same page for many rooms in one call.
 
 What the gateway fills a lost publish from, and what it replays on ``resume``: new messages
 (from the messages themselves, by seq) merged with the other changes (rows of ``changes``) by
 position. Each item is the frame that was published live, with the message's current state
 (an edited message's newest body, a deleted one's tombstone).
+
+A resume names every room of a client at once: read one room at a time, a hundred rooms cost
+a hundred calls of six queries each (measured: 0.9 s to replay 10,000 messages over 100
+rooms, against 0.3 s for the same in one room). The many-room call asks the same few queries
+whatever the number of rooms (each an index probe or range scan per room), checks the caller
+is a member of each room (a room it is not in is answered 404 in its place, the answer a
+room that does not exist gets), and bounds the answer: at most ``limit`` changes per room and
+:data:`TOTAL_MAX` in all, shared out evenly among the rooms that have more.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chatcore.web import authenticate, json_response, read_query
-from message_service import store, store_changes, store_notices, store_retention
+from chatcore.web import authenticate, bearer_token, json_response, read_json, read_query
+from message_service import store, store_changes, store_notices
 from message_service.access import require_member
 from message_service.api import api
+from message_service.files import Files
 from message_service.frames import message_frame, reaction_frame, thread_frame
-from message_service.models import PAGE_MAX, SEQ_MAX, Strict
+from message_service.membership import Membership
+from message_service.models import PAGE_MAX, SEQ_MAX, Integer, Strict
 from message_service.notices import notice_frame
 
 _FRAME_TYPES = {"edited": "message_edited", "deleted": "message_deleted"}
+
+# Rooms per POST /messages/changes, and changes in one answer (about 2 MB of frames).
+ROOMS_MAX = 100
+TOTAL_MAX = 5000
 
 
 class ChangesQuery(Strict):
@@ -43,6 +60,31 @@ class ChangesQuery(Strict):
     )
 
 
+class RoomAfter(Strict):
+    room_id: uuid.UUID
+    after_pos: Integer | None = Field(
+        default=None, ge=0, le=SEQ_MAX, description="the last change position the client has"
+    )
+    after_seq: Integer | None = Field(
+        default=None,
+        ge=0,
+        le=SEQ_MAX,
+        description="without after_pos: start after the change that created this message",
+    )
+
+
+class ChangesOfRooms(Strict):
+    rooms: list[RoomAfter] = Field(min_length=1, max_length=ROOMS_MAX)
+    limit: Integer = Field(default=PAGE_MAX, ge=1, le=PAGE_MAX, description="changes per room")
+
+    @field_validator("rooms")
+    @classmethod
+    def _distinct(cls, rooms: list[RoomAfter]) -> list[RoomAfter]:
+        if len({room.room_id for room in rooms}) != len(rooms):
+            raise ValueError("each room at most once")
+        return rooms
+
+
 class ChangePage(BaseModel):
     items: list[dict[str, Any]] = Field(
         description="frames in position order: message, message_edited, message_deleted, "
@@ -59,6 +101,31 @@ class ChangePage(BaseModel):
     expired: bool = Field(description="true when the position asked for is before oldest_seq")
 
 
+class RoomChanges(BaseModel):
+    room_id: uuid.UUID
+    status: int = Field(description="200, or 404 for a room the caller is not in (or none)")
+    page: ChangePage | None = Field(default=None, description="with 200: as GET answers")
+    error: dict[str, Any] | None = Field(default=None, description="with 404: room_not_found")
+
+
+class ChangesOfRoomsAnswer(BaseModel):
+    rooms: list[RoomChanges] = Field(description="one per room asked, in order")
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Where a room's page starts (after position ``pos``, whose last seq is ``seq``), and
+    where the room stands."""
+
+    room_id: uuid.UUID
+    pos: int
+    seq: int
+    last_pos: int
+    last_seq: int
+    oldest_seq: int
+    expired: bool
+
+
 @api.route(
     "GET",
     "/changes",
@@ -73,63 +140,173 @@ async def changes(request: Request) -> Response:
     await require_member(request, query.room_id, claims.user_id)
     pool = request.app.state.pool
     room_id = query.room_id
-    last_pos, last_seq = await store_changes.room_position(pool, room_id)
-    if query.after_pos is not None:
-        pos = min(query.after_pos, last_pos)
-        seq = await store_changes.seq_at_pos(pool, room_id, pos) if pos else 0
-    else:
-        seq = min(query.after_seq or 0, last_seq)
-        pos = (await store_changes.pos_of_seq(pool, room_id, seq) or 0) if seq else 0
-    # Older messages expired (message_service.retention): start where retained history does.
-    oldest_seq, oldest_pos = await store_retention.oldest_position(pool, room_id)
-    expired = pos < oldest_pos - 1
-    if expired:
-        pos, seq = oldest_pos - 1, oldest_seq - 1
+    (start,) = await starts(pool, [(room_id, query.after_pos, query.after_seq)])
     # Nothing after it (the gateway's silent-room check, most of the time): no more queries.
-    if pos >= last_pos:
+    if start.pos >= start.last_pos:
         items: list[dict[str, Any]] = []
     elif query.kind == "membership":
-        rows = await store_notices.after(pool, room_id, pos, query.limit)
+        rows = await store_notices.after(pool, room_id, start.pos, query.limit)
         items = [notice_frame(room_id, r["pos"], r["seq_at"], r["data"]) for r in rows]
     else:
-        items = await read_changes(pool, room_id, pos, seq, query.limit)
-        await request.app.state.files.fill([i["message"] for i in items if "message" in i])
-    more = bool(items) and items[-1]["pos"] < last_pos and len(items) == query.limit
-    if query.kind is None:
-        more = bool(items) and items[-1]["pos"] < last_pos
+        (items,) = await frames_after(pool, request.app.state.files, [(start, query.limit)])
+    more = bool(items) and items[-1]["pos"] < start.last_pos
+    if query.kind is not None:
+        more = more and len(items) == query.limit
+    return json_response(_page(start, items, more))
+
+
+@api.route(
+    "POST",
+    "/changes",
+    summary=(
+        "Many rooms' changes after a position (or a message seq) each, in order: the page "
+        f"GET /messages/changes gives, for up to {ROOMS_MAX} rooms (the gateway's resume), "
+        f"at most {TOTAL_MAX} changes in all"
+    ),
+    body=ChangesOfRooms,
+    responses={200: ChangesOfRoomsAnswer},
+    errors=(400, 413),
+)
+async def changes_of_rooms(request: Request) -> Response:
+    claims = await authenticate(request)
+    body = await read_json(request, ChangesOfRooms, max_bytes=ROOMS_MAX * 256)
+    membership: Membership = request.app.state.membership
+    room_ids = [room.room_id for room in body.rooms]
+    member = await membership.member_of(bearer_token(request), room_ids, claims.user_id)
+    asked = [room for room, yes in zip(body.rooms, member, strict=True) if yes]
+    pool = request.app.state.pool
+    found = await starts(pool, [(r.room_id, r.after_pos, r.after_seq) for r in asked])
+    limits = shares([min(body.limit, max(0, s.last_pos - s.pos)) for s in found], TOTAL_MAX)
+    frames = await frames_after(
+        pool, request.app.state.files, list(zip(found, limits, strict=True))
+    )
+    pages = {
+        start.room_id: _page(start, items, bool(items) and items[-1]["pos"] < start.last_pos)
+        for start, items in zip(found, frames, strict=True)
+    }
+    missing = {"code": "room_not_found", "message": "No such room."}
     return json_response(
         {
-            "items": items,
-            "after_pos": pos,
-            "last_pos": last_pos,
-            "last_seq": last_seq,
-            "next_cursor": str(items[-1]["pos"]) if more else None,
-            "oldest_seq": oldest_seq,
-            "expired": expired,
+            "rooms": [
+                {"room_id": room_id, "status": 200, "page": pages[room_id]}
+                if room_id in pages
+                else {"room_id": room_id, "status": 404, "error": missing}
+                for room_id in room_ids
+            ]
         }
     )
 
 
-async def read_changes(
-    pool: Any, room_id: uuid.UUID, pos: int, seq: int, limit: int
-) -> list[dict[str, Any]]:
-    """Up to ``limit`` change frames after position ``pos`` (where the last seq is ``seq``)."""
+def shares(wanted: Sequence[int], total: int) -> list[int]:
+    """How many changes each room's page holds: what it wants, the ``total`` shared out so
+    that no room gets less than an even share of what the rooms wanting less leave."""
+    given = [0] * len(wanted)
+    left = total
+    order = sorted(range(len(wanted)), key=wanted.__getitem__)
+    for done, index in enumerate(order):
+        given[index] = min(wanted[index], left // (len(order) - done))
+        left -= given[index]
+    return given
+
+
+def _page(start: Start, items: list[dict[str, Any]], more: bool) -> dict[str, Any]:
+    return {
+        "items": items,
+        "after_pos": start.pos,
+        "last_pos": start.last_pos,
+        "last_seq": start.last_seq,
+        "next_cursor": str(items[-1]["pos"]) if more else None,
+        "oldest_seq": start.oldest_seq,
+        "expired": start.expired,
+    }
+
+
+async def starts(
+    pool: Any, asks: Sequence[tuple[uuid.UUID, int | None, int | None]]
+) -> list[Start]:
+    """Where each room's page starts, for ``(room_id, after_pos, after_seq)`` (after_pos
+    first; neither: the room's beginning): clamped to the room's newest, and to where its
+    retained history begins (message_service.retention) when the position is older."""
+    states = await store_changes.room_states(pool, [room_id for room_id, _, _ in asks])
+    clamped: list[tuple[uuid.UUID, int | None, int]] = []
+    for (room_id, after_pos, after_seq), state in zip(asks, states, strict=True):
+        if after_pos is not None:
+            clamped.append((room_id, min(after_pos, state["last_pos"]), 0))
+        else:
+            clamped.append((room_id, None, min(after_seq or 0, state["last_seq"])))
+    seqs = await store_changes.seqs_at_pos(pool, [(r, p) for r, p, _ in clamped if p])
+    positions = await store_changes.pos_of_seqs(pool, [(r, s) for r, p, s in clamped if s])
+    found = []
+    for (room_id, pos, seq), state in zip(clamped, states, strict=True):
+        if pos is not None:
+            seq = seqs.get((room_id, pos), 0)
+        else:
+            pos = positions.get((room_id, seq), 0)
+        expired = pos < state["oldest_pos"] - 1
+        if expired:
+            pos, seq = state["oldest_pos"] - 1, state["oldest_seq"] - 1
+        found.append(
+            Start(
+                room_id,
+                pos,
+                seq,
+                state["last_pos"],
+                state["last_seq"],
+                state["oldest_seq"],
+                expired,
+            )
+        )
+    return found
+
+
+async def frames_after(
+    pool: Any, files: Files, pages: Sequence[tuple[Start, int]]
+) -> list[list[dict[str, Any]]]:
+    """Each room's change frames after its start, at most its limit, in position order."""
+    wanted = [(start, limit) for start, limit in pages if limit > 0 and start.pos < start.last_pos]
     columns = store.MESSAGE_COLUMNS
-    messages = await store_changes.messages_after(pool, room_id, seq, limit, columns)
-    others = await store_changes.changes_after(pool, room_id, pos, limit)
-    # Both lists are in position order; the first ``limit`` of their merge is the page.
-    merged: list[tuple[int, Any, bool]] = sorted(
+    messages = await store_changes.messages_after(
+        pool, [(s.room_id, s.seq, limit) for s, limit in wanted], columns
+    )
+    others = await store_changes.changes_after(
+        pool, [(s.room_id, s.pos, limit) for s, limit in wanted]
+    )
+    merged = {
+        s.room_id: _merge(messages.get(s.room_id, []), others.get(s.room_id, []), limit)
+        for s, limit in wanted
+    }
+    touched = {
+        row["message_id"]
+        for entries in merged.values()
+        for _, row, new in entries
+        if not new and row["kind"] not in ("reaction", "membership")
+    }
+    current = await store_changes.messages_by_ids(pool, list(touched), columns)
+    ids = [row["id"] for entries in merged.values() for _, row, new in entries if new]
+    reactions = await store_changes.reactions_of(pool, ids + list(current))
+    found = [
+        _frames(start.room_id, merged.get(start.room_id, []), current, reactions)
+        for start, _ in pages
+    ]
+    await files.fill([item["message"] for items in found for item in items if "message" in item])
+    return found
+
+
+def _merge(messages: list[Any], others: list[Any], limit: int) -> list[tuple[int, Any, bool]]:
+    """The first ``limit`` of a room's new messages and other changes, by position (both
+    lists are in position order): ``(pos, row, new)``."""
+    return sorted(
         [(int(m["pos"]), m, True) for m in messages] + [(int(c["pos"]), c, False) for c in others],
         key=lambda entry: entry[0],
     )[:limit]
-    touched = {
-        c["message_id"]
-        for _, c, new in merged
-        if not new and c["kind"] not in ("reaction", "membership")
-    }
-    current = await store_changes.messages_by_ids(pool, list(touched), columns)
-    ids = [m["id"] for _, m, new in merged if new] + list(current)
-    reactions = await store_changes.reactions_of(pool, ids)
+
+
+def _frames(
+    room_id: uuid.UUID,
+    merged: list[tuple[int, Any, bool]],
+    current: dict[uuid.UUID, Any],
+    reactions: dict[uuid.UUID, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for at, row, new in merged:
         if new:

@@ -20,6 +20,7 @@ from chatcore.web import authenticate, bearer_token, json_response, read_json
 from message_service import store
 from message_service.access import check_action_rate, require_member
 from message_service.api import api
+from message_service.membership import room_ids_of
 from message_service.models import (
     POSITIONS_MAX,
     JoinedRoomStates,
@@ -147,12 +148,3 @@ def _items(answer: Any) -> list[dict[str, Any]]:
     except (KeyError, TypeError, ValueError):
         raise Unavailable("room-service gave an answer that cannot be read.") from None
     return items
-
-
-def room_ids_of(answer: Any) -> list[uuid.UUID]:
-    """The room ids of room-service's ``GET /rooms/joined`` answer, each once."""
-    try:
-        ids = [uuid.UUID(str(item["room_id"])) for item in answer["items"]]
-    except (KeyError, TypeError, ValueError):
-        raise Unavailable("room-service gave an answer that cannot be read.") from None
-    return list(dict.fromkeys(ids))

@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Any
 
 from chatcore import jsonutil
-from chatcore.errors import NotFound
+from chatcore.errors import NotFound, Unavailable
 from chatcore.httpclient import ServiceClient
 from chatcore.logs import get_logger
 from chatcore.pubsub import Subscriber
@@ -35,6 +35,9 @@ from message_service import metrics
 log = get_logger(__name__)
 
 ROLES = frozenset({"owner", "admin", "member"})
+# Rooms to look up past which one list of the caller's rooms answers them all: a resume of
+# 100 rooms looked up one by one cost room-service 0.1 to 0.2 s of CPU before its first read.
+LIST_PAST = 8
 Key = tuple[uuid.UUID, uuid.UUID]
 
 
@@ -125,6 +128,30 @@ class Membership:
             in_flight = self._flights[key] = (flight, task)
         # Shielded: one caller going away must not cancel the look-up the others wait for.
         return await asyncio.shield(in_flight[1])
+
+    async def member_of(
+        self, token: str, room_ids: list[uuid.UUID], user_id: uuid.UUID
+    ) -> list[bool]:
+        """Whether ``user_id`` (the caller) is a member of each room, in order: cached
+        answers from memory, the others looked up together (see :meth:`seat`), or, past
+        :data:`LIST_PAST` of them, read from one list of the caller's rooms (those answers
+        are not cached: the list tells no mutes)."""
+        seats = [self.cached(room_id, user_id) for room_id in room_ids]
+        misses = [index for index, seat in enumerate(seats) if isinstance(seat, Unknown)]
+        if len(misses) > LIST_PAST:
+            answer = await self.rooms.request("GET", "/rooms/joined", token=token)
+            joined = set(room_ids_of(answer))
+            answered = {index: room_ids[index] in joined for index in misses}
+        else:
+            looked_up = await asyncio.gather(
+                *(self.seat(token, room_ids[index], user_id) for index in misses)
+            )
+            found = zip(misses, looked_up, strict=True)
+            answered = {index: seat is not None for index, seat in found}
+        return [
+            answered[index] if isinstance(seat, Unknown) else seat is not None
+            for index, seat in enumerate(seats)
+        ]
 
     async def _look_up(self, token: str, key: Key, flight: _Flight) -> Seat | None:
         room_id, user_id = key
@@ -266,3 +293,12 @@ class MembershipListener:
     def _set_listening(self, listening: bool) -> None:
         self.membership.listening = listening
         metrics.MEMBERSHIP_LISTENING.set(1 if listening else 0)
+
+
+def room_ids_of(answer: Any) -> list[uuid.UUID]:
+    """The room ids of room-service's ``GET /rooms/joined`` answer, each once."""
+    try:
+        ids = [uuid.UUID(str(item["room_id"])) for item in answer["items"]]
+    except (KeyError, TypeError, ValueError):
+        raise Unavailable("room-service gave an answer that cannot be read.") from None
+    return list(dict.fromkeys(ids))

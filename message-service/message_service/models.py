@@ -61,6 +61,10 @@ def _integral(value: object) -> object:
     return value
 
 
+# A JSON integer (3.0 counts; a string or a boolean does not).
+Integer = Annotated[StrictInt, BeforeValidator(_integral)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -101,7 +105,7 @@ class EditMessage(Strict):
 
 class MarkRead(Strict):
     room_id: uuid.UUID
-    seq: Annotated[StrictInt, BeforeValidator(_integral)] = Field(ge=0, le=SEQ_MAX)
+    seq: Integer = Field(ge=0, le=SEQ_MAX)
 
 
 class HistoryQuery(Strict):

@@ -23,7 +23,7 @@ from message_service import store, store_search
 from message_service.access import check_rate, require_member
 from message_service.api import api
 from message_service.highlight import has_terms, highlight
-from message_service.markers import room_ids_of
+from message_service.membership import room_ids_of
 from message_service.models import PAGE_DEFAULT, PAGE_MAX, Message, Strict
 from message_service.replica import Reads
 

@@ -170,64 +170,113 @@ async def thread_replies(
     )
 
 
-async def room_position(pool: asyncpg.Pool, room_id: uuid.UUID) -> tuple[int, int]:
-    """The room's last change position and last seq (0, 0 before its first message)."""
-    row = await pool.fetchrow(
-        "SELECT last_pos, last_seq FROM messages.rooms WHERE room_id = $1", room_id
+async def room_states(pool: asyncpg.Pool, room_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+    """``last_pos, last_seq, oldest_seq, oldest_pos`` of each room, in the order given (0, 0,
+    1, 1 for a room with no message yet): one query, one index look-up per room."""
+    return await pool.fetch(
+        """SELECT coalesce(c.last_pos, 0) AS last_pos, coalesce(c.last_seq, 0) AS last_seq,
+                  coalesce(c.oldest_seq, 1) AS oldest_seq, coalesce(c.oldest_pos, 1) AS oldest_pos
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS r(room_id, ord)
+           LEFT JOIN messages.rooms c ON c.room_id = r.room_id
+           ORDER BY r.ord""",
+        list(room_ids),
     )
-    return (int(row["last_pos"]), int(row["last_seq"])) if row else (0, 0)
 
 
-async def seq_at_pos(pool: asyncpg.Pool, room_id: uuid.UUID, pos: int) -> int:
-    """The room's last seq as of change position ``pos``.
+async def seqs_at_pos(
+    pool: asyncpg.Pool, asks: Sequence[tuple[uuid.UUID, int]]
+) -> dict[tuple[uuid.UUID, int], int]:
+    """Each room's last seq as of change position ``pos``, by ``(room_id, pos)``.
 
     Every position between two ``changes`` rows is a new message, so it is the seq of the
-    nearest change at or before ``pos`` plus the positions after it.
+    nearest change at or before ``pos`` plus the positions after it (one index probe each).
     """
-    row = await pool.fetchrow(
-        """SELECT pos, seq_at FROM messages.changes WHERE room_id = $1 AND pos <= $2
-           ORDER BY pos DESC LIMIT 1""",
-        room_id,
-        pos,
+    if not asks:
+        return {}
+    rows = await pool.fetch(
+        """SELECT r.room_id, r.pos AS asked, c.pos, c.seq_at
+           FROM unnest($1::uuid[], $2::bigint[]) AS r(room_id, pos)
+           CROSS JOIN LATERAL (
+               SELECT pos, seq_at FROM messages.changes
+               WHERE room_id = r.room_id AND pos <= r.pos ORDER BY pos DESC LIMIT 1) c""",
+        [room_id for room_id, _ in asks],
+        [pos for _, pos in asks],
     )
-    if row is None:
-        return pos
-    return int(row["seq_at"]) + (pos - int(row["pos"]))
+    found = {(row["room_id"], int(row["asked"])): row for row in rows}
+    seqs = {}
+    for key in asks:
+        row = found.get(key)
+        seqs[key] = key[1] if row is None else int(row["seq_at"]) + (key[1] - int(row["pos"]))
+    return seqs
 
 
-async def pos_of_seq(pool: asyncpg.Pool, room_id: uuid.UUID, seq: int) -> int | None:
-    """The position of the room's message ``seq`` (None if there is no such message)."""
-    value = await pool.fetchval(
-        "SELECT pos FROM messages.messages WHERE room_id = $1 AND seq = $2", room_id, seq
+async def pos_of_seqs(
+    pool: asyncpg.Pool, asks: Sequence[tuple[uuid.UUID, int]]
+) -> dict[tuple[uuid.UUID, int], int]:
+    """The position of each room's message ``seq``, by ``(room_id, seq)`` (left out if there
+    is no such message)."""
+    if not asks:
+        return {}
+    rows = await pool.fetch(
+        """SELECT r.room_id, r.seq, m.pos
+           FROM unnest($1::uuid[], $2::bigint[]) AS r(room_id, seq)
+           CROSS JOIN LATERAL (
+               SELECT pos FROM messages.messages
+               WHERE room_id = r.room_id AND seq = r.seq LIMIT 1) m""",
+        [room_id for room_id, _ in asks],
+        [seq for _, seq in asks],
     )
-    return None if value is None else int(value)
+    return {(row["room_id"], int(row["seq"])): int(row["pos"]) for row in rows}
+
+
+# (room_id, after, limit): a room's rows after a seq or a position, at most ``limit``.
+After = tuple[uuid.UUID, int, int]
+
+
+def _by_room(rows: list[asyncpg.Record]) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    found: dict[uuid.UUID, list[asyncpg.Record]] = {}
+    for row in rows:
+        found.setdefault(row["room_id"], []).append(row)
+    return found
 
 
 async def messages_after(
-    pool: asyncpg.Pool, room_id: uuid.UUID, seq: int, limit: int, columns: str
-) -> list[asyncpg.Record]:
-    """Up to ``limit`` of the room's messages after ``seq``, oldest first."""
-    return await pool.fetch(
-        f"""SELECT {columns} FROM messages.messages
-            WHERE room_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4""",
-        room_id,
-        seq,
+    pool: asyncpg.Pool, asks: Sequence[After], columns: str
+) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """Each room's messages after its seq, oldest first, at most its limit: by room (one
+    query, an index range scan per room)."""
+    if not asks:
+        return {}
+    rows = await pool.fetch(
+        f"""SELECT m.* FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS r(room_id, seq, lim)
+            CROSS JOIN LATERAL (
+                SELECT {columns} FROM messages.messages
+                WHERE room_id = r.room_id AND seq > r.seq AND seq <= $4
+                ORDER BY seq LIMIT r.lim) m""",
+        [room_id for room_id, _, _ in asks],
+        [seq for _, seq, _ in asks],
+        [limit for _, _, limit in asks],
         SEQ_MAX,
-        limit,
     )
+    return _by_room(rows)
 
 
 async def changes_after(
-    pool: asyncpg.Pool, room_id: uuid.UUID, pos: int, limit: int
-) -> list[asyncpg.Record]:
-    """Up to ``limit`` of the room's other changes after ``pos``, in order."""
-    return await pool.fetch(
-        """SELECT pos, seq_at, kind, message_id, data FROM messages.changes
-           WHERE room_id = $1 AND pos > $2 ORDER BY pos LIMIT $3""",
-        room_id,
-        pos,
-        limit,
+    pool: asyncpg.Pool, asks: Sequence[After]
+) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """Each room's other changes after its position, in order, at most its limit: by room."""
+    if not asks:
+        return {}
+    rows = await pool.fetch(
+        """SELECT c.* FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS r(room_id, pos, lim)
+           CROSS JOIN LATERAL (
+               SELECT room_id, pos, seq_at, kind, message_id, data FROM messages.changes
+               WHERE room_id = r.room_id AND pos > r.pos ORDER BY pos LIMIT r.lim) c""",
+        [room_id for room_id, _, _ in asks],
+        [pos for _, pos, _ in asks],
+        [limit for _, _, limit in asks],
     )
+    return _by_room(rows)
 
 
 async def messages_by_ids(

@@ -35,14 +35,6 @@ async def oldest_seq(pool: asyncpg.Pool, room_id: uuid.UUID) -> int:
     return int(found) if found is not None else 1
 
 
-async def oldest_position(pool: asyncpg.Pool, room_id: uuid.UUID) -> tuple[int, int]:
-    """``(oldest_seq, oldest_pos)`` of the room."""
-    row = await pool.fetchrow(
-        "SELECT oldest_seq, oldest_pos FROM messages.rooms WHERE room_id = $1", room_id
-    )
-    return (int(row["oldest_seq"]), int(row["oldest_pos"])) if row else (1, 1)
-
-
 async def expired_rooms(pool: asyncpg.Pool, global_seconds: int, limit: int) -> list[Any]:
     """Rooms whose oldest retained message has expired: ``room_id, keep``."""
     return await pool.fetch(

@@ -12,6 +12,7 @@ CALLS = {
     ("patch", "/messages/{message_id}"),
     ("delete", "/messages/{message_id}"),
     ("post", "/messages/read"),
+    ("post", "/messages/changes"),
     ("get", "/messages/unread"),
     ("post", "/messages/batch"),
     ("get", "/messages/rooms"),

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -76,13 +76,6 @@ class RoomAfter(Strict):
 class ChangesOfRooms(Strict):
     rooms: list[RoomAfter] = Field(min_length=1, max_length=ROOMS_MAX)
     limit: Integer = Field(default=PAGE_MAX, ge=1, le=PAGE_MAX, description="changes per room")
-
-    @field_validator("rooms")
-    @classmethod
-    def _distinct(cls, rooms: list[RoomAfter]) -> list[RoomAfter]:
-        if len({room.room_id for room in rooms}) != len(rooms):
-            raise ValueError("each room at most once")
-        return rooms
 
 
 class ChangePage(BaseModel):
@@ -171,30 +164,48 @@ async def changes_of_rooms(request: Request) -> Response:
     claims = await authenticate(request)
     body = await read_json(request, ChangesOfRooms, max_bytes=ROOMS_MAX * 256)
     membership: Membership = request.app.state.membership
-    room_ids = [room.room_id for room in body.rooms]
+    room_ids = list(dict.fromkeys(room.room_id for room in body.rooms))
     member = await membership.member_of(bearer_token(request), room_ids, claims.user_id)
-    asked = [room for room, yes in zip(body.rooms, member, strict=True) if yes]
+    allowed = {room_id for room_id, yes in zip(room_ids, member, strict=True) if yes}
+    asked = [(i, room) for i, room in enumerate(body.rooms) if room.room_id in allowed]
+    layers = _layers(asked)
     pool = request.app.state.pool
-    found = await starts(pool, [(r.room_id, r.after_pos, r.after_seq) for r in asked])
-    limits = shares([min(body.limit, max(0, s.last_pos - s.pos)) for s in found], TOTAL_MAX)
-    frames = await frames_after(
-        pool, request.app.state.files, list(zip(found, limits, strict=True))
-    )
-    pages = {
-        start.room_id: _page(start, items, bool(items) and items[-1]["pos"] < start.last_pos)
-        for start, items in zip(found, frames, strict=True)
-    }
+    pages: dict[int, dict[str, Any]] = {}
+    for layer in layers:
+        found = await starts(pool, [(r.room_id, r.after_pos, r.after_seq) for _, r in layer])
+        limits = shares(
+            [min(body.limit, max(0, s.last_pos - s.pos)) for s in found],
+            TOTAL_MAX // len(layers),
+        )
+        frames = await frames_after(
+            pool, request.app.state.files, list(zip(found, limits, strict=True))
+        )
+        for (i, _), start, items in zip(layer, found, frames, strict=True):
+            pages[i] = _page(start, items, bool(items) and items[-1]["pos"] < start.last_pos)
     missing = {"code": "room_not_found", "message": "No such room."}
     return json_response(
         {
             "rooms": [
-                {"room_id": room_id, "status": 200, "page": pages[room_id]}
-                if room_id in pages
-                else {"room_id": room_id, "status": 404, "error": missing}
-                for room_id in room_ids
+                {"room_id": room.room_id, "status": 200, "page": pages[i]}
+                if i in pages
+                else {"room_id": room.room_id, "status": 404, "error": missing}
+                for i, room in enumerate(body.rooms)
             ]
         }
     )
+
+
+def _layers(asked: list[tuple[int, RoomAfter]]) -> list[list[tuple[int, RoomAfter]]]:
+    """The rooms asked, split so no room is twice in one read: the first time each room is
+    named, then the second, ... (a room named twice, from two positions, gets two pages)."""
+    layers: list[list[tuple[int, RoomAfter]]] = []
+    times: dict[uuid.UUID, int] = {}
+    for i, room in asked:
+        n = times[room.room_id] = times.get(room.room_id, -1) + 1
+        if n == len(layers):
+            layers.append([])
+        layers[n].append((i, room))
+    return layers
 
 
 def shares(wanted: Sequence[int], total: int) -> list[int]:

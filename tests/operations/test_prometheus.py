@@ -69,8 +69,14 @@ def prometheus(
         log.close()
 
 
-async def _query(http: httpx.AsyncClient, base: str, expr: str) -> list[dict[str, object]]:
+async def _query(
+    http: httpx.AsyncClient, base: str, expr: str, *, starting: bool = False
+) -> list[dict[str, object]]:
+    """The query's result. ``starting``: nothing yet while Prometheus still starts (503 until
+    its storage is ready: a slow machine's first queries can come before that)."""
     r = await http.get(f"{base}/api/v1/query", params={"query": expr})
+    if starting and r.status_code == 503:
+        return []
     assert r.status_code == 200, r.text
     result: list[dict[str, object]] = r.json()["data"]["result"]
     return result
@@ -96,8 +102,8 @@ async def test_prometheus_scrapes_one_series_from_each_process(
     missing = dict(wanted)
     while missing and time.monotonic() < deadline:
         for job, expr in list(missing.items()):
-            up = await _query(http, prometheus, f'up{{job="{job}"}} == 1')
-            if up and await _query(http, prometheus, expr):
+            up = await _query(http, prometheus, f'up{{job="{job}"}} == 1', starting=True)
+            if up and await _query(http, prometheus, expr, starting=True):
                 del missing[job]
         await asyncio.sleep(0.5)
     assert missing == {}

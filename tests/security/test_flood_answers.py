@@ -115,13 +115,15 @@ async def test_ping_flood_without_reading_closes_within_a_second(
             f"({max(n for n, _ in results)} frames written); RSS {grown:+.1f} MB over 4 "
             f"floods after a first one ({(rss_before - rss_start) / 1024:+.1f} MB); "
             f"others' p99 {loaded * 1000:.1f} ms vs {baseline * 1000:.1f} ms",
-            "closed < 1 s; RSS < +5 MB; p99 < 2x baseline",
+            "closed < 1 s; RSS < +5 MB; p99 < 2x baseline + 50 ms",
         )
     )
     assert floods - floods_before == len(attackers) + 1
     assert worst < 1.0, results
     assert grown < 5.0, (rss_before, rss_after)
-    assert loaded < 2 * baseline, (loaded, baseline)
+    # The baseline is taken just before, not at the same moment: on a 2-core machine a few
+    # tens of ms of scheduling noise are allowed; a gateway held up by the flood adds seconds.
+    assert loaded < 2 * baseline + 0.05, (loaded, baseline)
 
 
 async def test_answers_count_against_the_outgoing_buffer(

@@ -20,9 +20,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from annotated_types import Ge, Le
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,7 +34,7 @@ from message_service.api import api
 from message_service.files import Files
 from message_service.frames import message_frame, reaction_frame, thread_frame
 from message_service.membership import Membership
-from message_service.models import PAGE_MAX, SEQ_MAX, Integer, Strict
+from message_service.models import PAGE_MAX, SEQ_MAX, Integer, Strict, integral
 from message_service.notices import notice_frame
 
 _FRAME_TYPES = {"edited": "message_edited", "deleted": "message_deleted"}
@@ -60,15 +61,19 @@ class ChangesQuery(Strict):
     )
 
 
+# A position or seq, 0 or more. The bounds sit on the integer itself, so the document's
+# schema states them inside the optional field (on ``Integer | None`` pydantic writes them as
+# unknown keywords, and schemathesis sends the negative numbers the service refuses).
+Position = Annotated[StrictInt, Ge(0), Le(SEQ_MAX), BeforeValidator(integral)]
+
+
 class RoomAfter(Strict):
     room_id: uuid.UUID
-    after_pos: Integer | None = Field(
-        default=None, ge=0, le=SEQ_MAX, description="the last change position the client has"
+    after_pos: Position | None = Field(
+        default=None, description="the last change position the client has"
     )
-    after_seq: Integer | None = Field(
+    after_seq: Position | None = Field(
         default=None,
-        ge=0,
-        le=SEQ_MAX,
         description="without after_pos: start after the change that created this message",
     )
 

@@ -54,7 +54,7 @@ def message_text(value: str, *, may_be_empty: bool = False) -> str:
     return value.strip()
 
 
-def _integral(value: object) -> object:
+def integral(value: object) -> object:
     """JSON Schema counts 3.0 as an integer; so do we."""
     if type(value) is float and value.is_integer():
         return int(value)
@@ -62,7 +62,7 @@ def _integral(value: object) -> object:
 
 
 # A JSON integer (3.0 counts; a string or a boolean does not).
-Integer = Annotated[StrictInt, BeforeValidator(_integral)]
+Integer = Annotated[StrictInt, BeforeValidator(integral)]
 
 
 class Strict(BaseModel):

@@ -144,7 +144,7 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Co
         storm_rooms=int(_number(env, "BENCH_STORM_ROOMS", q(1000, 100), 1)),
         # The whole run must finish within fifteen minutes; scenarios that would not fit are
         # skipped (and say so) once this many seconds are spent.
-        budget_s=_number(env, "BENCH_BUDGET", q(840, 300), 30),
+        budget_s=_number(env, "BENCH_BUDGET", q(870, 300), 30),
         profile=env.get("BENCH_PROFILE", "").strip() not in ("", "0"),
         redis_url=env.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
         admin_database_url=env.get(

@@ -112,11 +112,13 @@ class Scenarios:
     def _step_s(self) -> float:
         return self.config.step_warmup_s + self.config.step_duration_s + STEP_DRAIN_S + 1
 
-    def fanout(self, system: System) -> Case:
+    def fanout(self, system: System, windows: dict[int, int] | None = None) -> Case:
         """One room per size, nested (room ``f<size>`` holds the first ``size`` users), on one
         set of connections; user 0 sends to each in turn, and at each size the window is
-        raised (``BENCH_WINDOWS``) until deliveries/s stop rising by 5% (saturation)."""
+        raised (``BENCH_WINDOWS``) until deliveries/s stop rising by 5% (saturation). A size
+        in ``windows`` runs at that one window instead of the sweep."""
         c = self.config
+        windows = windows or {}
         sizes = sorted(c.fanout_sizes)
         if system.processes == 1:
             # One-process rows: the sizes of both lists (all of them if none is shared).
@@ -140,7 +142,7 @@ class Scenarios:
                 "duration_s": c.step_duration_s,
             }
             for n in sizes
-            for w in c.windows
+            for w in ((windows[n],) if n in windows else c.windows)
         ]
         spec = self._base(system, "traffic", "fan", len(clients))
         # Thousands of connects take a loaded system longer than the usual budget.

@@ -1,5 +1,7 @@
 from harness.config import load
 from harness.plan import build
+from harness.scenarios import Scenarios
+from harness.systems import System
 
 
 def test_full_plan_has_the_rooms_of_every_scenario() -> None:
@@ -51,3 +53,13 @@ def test_a_subset_makes_only_the_users_it_needs() -> None:
         "f10",
         "f100",
     ]
+
+
+def test_one_process_rows_run_their_siblings_best_windows() -> None:
+    """A size given a window runs that one window; a size without one is swept."""
+    env = {"SCENARIOS": "fanout", "BENCH_SIZES": "500,2000", "BENCH_WINDOWS": "16,64,256"}
+    config = load([], env)
+    system = System("socketio-1p", "sio", "ws://x", False, [], {}, processes=1)
+    case = Scenarios(config, build(config)).fanout(system, {500: 64})
+    steps = [(s["size"], s["window"]) for s in case.spec["steps"]]
+    assert steps == [(500, 64), (2000, 16), (2000, 64), (2000, 256)]

@@ -408,11 +408,12 @@ def main(argv: list[str] | None = None) -> int:
     path = out_dir / f"{stamp}.json"
     path.write_text(json.dumps(document, indent=1, default=str))
     pictures = plots.draw(run.results, out_dir / stamp)
-    # The latest run's pictures, under a fixed name: bench/README.md shows them (a run of one
-    # system compares nothing: it leaves them as they are).
+    # The latest run's pictures, under a fixed name: bench/README.md shows them (a run without
+    # every two-process system compares less than they do: it leaves them as they are).
     latest = out_dir / "latest"
     latest.mkdir(exist_ok=True)
-    for picture in pictures if len(systems) > 1 else []:
+    copied = set(FAMILIES) <= set(systems)
+    for picture in pictures if copied else []:
         shutil.copyfile(picture, latest / picture.name.removeprefix(f"{stamp}-"))
     say("")
     say("server processes: " + ", ".join(f"{n} {processes_of(n)}" for n in systems))
@@ -427,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     say(targets.render(verdicts))
     say(f"\nresults: {path.relative_to(BENCH.parent)}; logs: {logs.relative_to(BENCH.parent)}")
     for picture in pictures:
-        say(f"picture: {picture.relative_to(BENCH.parent)} (and results/latest/)")
+        also = " (and results/latest/)" if copied else ""
+        say(f"picture: {picture.relative_to(BENCH.parent)}{also}")
     say(f"total {time.monotonic() - began:.0f}s")
     return 130 if interrupted else 0
 

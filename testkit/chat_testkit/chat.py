@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from typing import Any
@@ -48,14 +49,25 @@ class Chat:
         assert answer.status_code == 204, answer.text
 
     async def send(
-        self, user: TestUser, room_id: str, body: str = "hello", *, base: str | None = None
+        self,
+        user: TestUser,
+        room_id: str,
+        body: str = "hello",
+        *,
+        base: str | None = None,
+        paced: bool = False,
     ) -> dict[str, Any]:
-        """The message ``user`` sent, through the message-service at ``base`` if given."""
-        answer = await self.http.post(
-            f"{base or self.messages_url}/messages",
-            json={"room_id": room_id, "body": body, "client_msg_id": uuid.uuid4().hex},
-            headers=user.headers,
-        )
+        """The message ``user`` sent, through the message-service at ``base`` if given;
+        ``paced``: a 429 is waited out (its ``Retry-After``) and the send repeated with the
+        same ``client_msg_id``, as a client does, for tests that send more than a burst."""
+        request = {"room_id": room_id, "body": body, "client_msg_id": uuid.uuid4().hex}
+        while True:
+            answer = await self.http.post(
+                f"{base or self.messages_url}/messages", json=request, headers=user.headers
+            )
+            if not (paced and answer.status_code == 429):
+                break
+            await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
         assert answer.status_code == 201, answer.text
         message: dict[str, Any] = answer.json()
         return message

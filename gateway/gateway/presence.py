@@ -219,12 +219,6 @@ class Presence:
             ]
         )
 
-    async def room_online(self, room_id: str) -> list[str]:
-        """The room's members online now: its online set, each checked for a live lease.
-        Costs O(online members), whatever the room's size."""
-        (members,) = await self.pipelines.run([("SMEMBERS", self._online_key(room_id))])
-        return sorted(await self.online([_text(u) for u in members]))
-
     async def publish_ephemeral(self, room_id: str, kind: Kind, frame: dict[str, object]) -> None:
         """Publish an ephemeral frame (typing, presence) on the room's channel."""
         payload = room_event(kind, 0, frame)
@@ -279,13 +273,6 @@ class Presence:
                     known.add(user_id)
                     self._live[user_id] = now
         return [u for u in user_ids if u in known]
-
-    async def last_seen(self, user_ids: list[str]) -> dict[str, str]:
-        """When each of ``user_ids`` was last connected, for those with a record."""
-        values = await self.pipelines.run(
-            [("GET", presence_keys.seen_key(self.names, u)) for u in user_ids]
-        )
-        return {u: _iso(int(_text(v))) for u, v in zip(user_ids, values, strict=True) if v}
 
     async def room_state(self, room_id: str) -> dict[str, Any]:
         """``presence_state``'s fields for a room: who is online (its online set, each checked

@@ -26,7 +26,8 @@ from chatcore.tokens import TokenVerifier
 from gateway.delivery import Delivery
 from gateway.gapcheck import GapCheck
 from gateway.membership_events import MembershipEvents
-from gateway.pipelines import BatchedPresence, BatchedRateLimiter
+from gateway.pipelines import BatchedRateLimiter, Pipelines
+from gateway.presence import Presence
 from gateway.profiles import Profiles
 from gateway.registry import Registry
 from gateway.requests import Requests
@@ -101,13 +102,13 @@ class Gateway:
             self.upstream, self.subscriptions, send_buffer_limit=settings.send_buffer_limit
         )
         self.gaps = GapCheck(self.delivery, settings.gap_check_interval)
-        # Its Redis work, and the rate limiters', shares pipelines with other connections'.
-        self.presence = BatchedPresence(self.redis, names, settings.presence_lease)
-        pipelines = self.presence.pipelines
+        # Presence's Redis work and the rate limiters' share pipelines across connections.
+        self.pipelines = Pipelines(self.redis)
+        self.presence = Presence(self.pipelines, names, settings.presence_lease)
         self.registry = Registry(self.delivery)
         resumes = Resumes(self.delivery, self.upstream)
         user_limits = BatchedRateLimiter(
-            pipelines,
+            self.pipelines,
             names.key("gateway", "user", ""),
             rate=settings.user_rate,
             burst=settings.user_burst,
@@ -153,7 +154,7 @@ class Gateway:
         self.verifier.revocations = self.revocations
         self.connections.revocations = self.revocations
         connects = BatchedRateLimiter(
-            pipelines,
+            self.pipelines,
             names.key("gateway", "connects", ""),
             rate=settings.connect_rate,
             burst=settings.connect_burst,
@@ -250,7 +251,7 @@ class Gateway:
             await self.presence.release_all()
         await self.connections.reads.aclose()
         await self.delivery.change_reads.aclose()
-        await self.presence.pipelines.aclose()
+        await self.pipelines.aclose()
         await self.subscriptions.stop()
         await self.revocations.stop()
         await self.upstream.aclose()

@@ -408,11 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     path = out_dir / f"{stamp}.json"
     path.write_text(json.dumps(document, indent=1, default=str))
     pictures = plots.draw(run.results, out_dir / stamp)
-    # The latest run's pictures, under a fixed name: bench/README.md shows them (a run without
-    # every two-process system compares less than they do: it leaves them as they are).
+    # The latest full run's pictures, under a fixed name: bench/README.md shows them (a quick
+    # run, or one without every two-process system, compares less: it leaves them as they are).
     latest = out_dir / "latest"
     latest.mkdir(exist_ok=True)
-    copied = set(FAMILIES) <= set(systems)
+    copied = set(FAMILIES) <= set(systems) and not config.quick
     for picture in pictures if copied else []:
         shutil.copyfile(picture, latest / picture.name.removeprefix(f"{stamp}-"))
     say("")

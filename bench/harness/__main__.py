@@ -41,6 +41,8 @@ SETTLE_MAX_S = 20.0
 MIN_BUDGET_S = 10.0
 # Loading a million messages and building their index takes a few minutes on two cores.
 SEARCH_NEEDS_S = 240.0
+# Loading the history and paging it: about 35 s.
+HISTORY_NEEDS_S = 45.0
 
 
 def say(text: str) -> None:
@@ -260,6 +262,11 @@ class Run:
         self.titles.setdefault("history", HISTORY_TITLE)
         if "ours" in self.down:
             error = f"system not running: {self.down['ours'].splitlines()[0]}"
+            self.results["history"] = {"ours": {"error": error}}
+            return
+        if self.deadline - time.monotonic() < HISTORY_NEEDS_S:
+            say(f"{HISTORY_TITLE} on ours: skipped, the run's time budget is spent")
+            error = "skipped: not enough of the run's time budget left (BENCH_BUDGET)"
             self.results["history"] = {"ours": {"error": error}}
             return
         say(f"{HISTORY_TITLE} on ours ...")

@@ -58,7 +58,7 @@ def populate(plan: Plan, auth_url: str, rooms_url: str) -> tuple[list[str], dict
     seconds = answer["seconds"]
     print(
         f"  {plan.users} users in {seconds['users']:.1f}s, "
-        f"{len(plan.rooms)} rooms (made as their members were) {seconds['rooms']:.1f}s later",
+        f"{len(plan.rooms)} rooms in {seconds['rooms']:.1f}s",
         flush=True,
     )
     tokens = [str(t) for t in answer["tokens"]]

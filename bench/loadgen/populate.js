@@ -87,34 +87,19 @@ async function main() {
   const plan = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const concurrency = plan.concurrency || 32;
   const t0 = Date.now();
-  // A room is made as soon as its members are: the big fan-out rooms grow one member per
-  // call, each call waiting for the room's lock, so their chains are the population's long
-  // pole; they start while the later users are still registering.
-  const ids = new Array(plan.users);
-  const tokens = new Array(plan.users);
-  const done = new Array(plan.users).fill(false);
-  let t1 = null;
-  const users = bounded(plan.users, concurrency, async (i) => {
-    [ids[i], tokens[i]] = await makeUser(plan, i);
-    done[i] = true;
-  }).then(() => {
-    t1 = Date.now();
-  });
-  const ready = async (room) => {
-    while (!room.members.every((u) => done[u])) await new Promise((r) => setTimeout(r, 50));
-  };
-  const rooms = bounded(plan.rooms.length, concurrency, async (i) => {
-    await ready(plan.rooms[i]);
-    return makeRoom(plan, plan.rooms[i], ids, tokens);
-  });
-  await users;
-  const roomIds = await rooms;
-  const keys = {};
+  const users = await bounded(plan.users, concurrency, (i) => makeUser(plan, i));
+  const ids = users.map((u) => u[0]);
+  const tokens = users.map((u) => u[1]);
+  const t1 = Date.now();
+  const made = await bounded(plan.rooms.length, concurrency, (i) =>
+    makeRoom(plan, plan.rooms[i], ids, tokens),
+  );
+  const rooms = {};
   plan.rooms.forEach((room, i) => {
-    keys[room.key] = roomIds[i];
+    rooms[room.key] = made[i];
   });
   const seconds = { users: (t1 - t0) / 1000, rooms: (Date.now() - t1) / 1000 };
-  process.stdout.write(`${JSON.stringify({ ids, tokens, rooms: keys, seconds })}\n`);
+  process.stdout.write(`${JSON.stringify({ ids, tokens, rooms, seconds })}\n`);
 }
 
 main().catch((err) => {

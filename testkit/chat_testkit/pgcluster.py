@@ -36,10 +36,18 @@ def _bin(name: str) -> str:
     return found
 
 
+def as_postgres(command: list[str]) -> list[str]:
+    """``command`` run as the postgres user when we are root (Postgres refuses root);
+    runuser lives in /usr/sbin, which a minimal PATH may leave out."""
+    if os.geteuid() != 0:
+        return command
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    return [runuser or "runuser", "-u", "postgres", "--", *command]
+
+
 def _run(*args: str, timeout: float = 120.0) -> None:
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     result = subprocess.run(
-        [*prefix, *args], capture_output=True, text=True, timeout=timeout, check=False
+        as_postgres(list(args)), capture_output=True, text=True, timeout=timeout, check=False
     )
     if result.returncode != 0:
         raise NoCluster(f"{' '.join(args)}: {result.stdout}{result.stderr}")

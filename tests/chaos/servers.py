@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat_testkit.pgcluster import as_postgres
 from chat_testkit.servers import free_port, spawn_redis, wait_port
 
 PG_BIN = Path(os.environ.get("CHAOS_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -77,9 +78,7 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-        command = [str(PG_BIN / args[0]), *args[1:]]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
+        command = as_postgres([str(PG_BIN / args[0]), *args[1:]])
         return subprocess.run(command, capture_output=True, timeout=timeout, check=False)
 
     def init(self) -> PrivatePostgres:

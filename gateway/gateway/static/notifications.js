@@ -69,7 +69,9 @@ function notifyHidden(message) {
     data: { room_id: room.id },
   };
   if (registration) {
-    registration.showNotification(title, options).catch(() => {});
+    // Through the active worker: just after notifications are turned on, the registered one
+    // may still be installing, and showNotification on it would fail.
+    navigator.serviceWorker.ready.then((active) => active.showNotification(title, options)).catch(() => {});
     return;
   }
   const shown = new Notification(title, options);

@@ -30,10 +30,24 @@ from tests.browser.ui import Person, register
 
 NewContext = Callable[[], Awaitable[BrowserContext]]
 
+# The notifications the page asked the browser to show, and those the browser lists as on
+# screen: headless Chromium sometimes drops one it was asked to show (showNotification resolved,
+# getNotifications lists nothing), and what the browser does with a notification is not the
+# client's to test.
+RECORD_SHOWN = """(() => {
+  const show = ServiceWorkerRegistration.prototype.showNotification;
+  window.__shown = [];
+  ServiceWorkerRegistration.prototype.showNotification = function (title, options) {
+    window.__shown.push({ title, body: options?.body, room_id: options?.data?.room_id });
+    return show.call(this, title, options);
+  };
+})();"""
+
 NOTIFICATIONS = """async () => {
   const registration = await navigator.serviceWorker.ready;
-  return (await registration.getNotifications()).map(
+  const listed = (await registration.getNotifications()).map(
     (n) => ({ title: n.title, body: n.body, room_id: n.data && n.data.room_id }));
+  return [...(window.__shown || []), ...listed];
 }"""
 
 HIDE = """() => {
@@ -52,6 +66,7 @@ async def new_context(browser: Browser, web_url: str) -> AsyncIterator[NewContex
         context = await browser.new_context(viewport={"width": 1280, "height": 800})
         context.set_default_timeout(10_000)
         await context.grant_permissions(["notifications"], origin=web_url.rstrip("/"))
+        await context.add_init_script(RECORD_SHOWN)
         contexts.append(context)
         return context
 
@@ -107,6 +122,34 @@ async def direct_message(
     assert r.status_code == 201, r.text
     message: dict[str, Any] = r.json()
     return message
+
+
+async def live_message(
+    page: Page,
+    http: httpx.AsyncClient,
+    rooms_url: str,
+    messages_url: str,
+    sender: TestUser,
+    to: TestUser,
+    body: str,
+) -> dict[str, Any]:
+    """A direct message that reached the open page as a live frame. The room list shows the
+    first one from the read that fills a new room in, so its showing says nothing of the frame
+    (which could then come after the tab is hidden, and be notified): messages go until one
+    moves the preview of the room already listed, which only a live frame does."""
+    for attempt in range(10):
+        message = await direct_message(
+            http, rooms_url, messages_url, sender, to, f"{body} {attempt}"
+        )
+        try:
+            await expect(page.locator("#room-list")).to_contain_text(
+                f"{body} {attempt}", timeout=2000
+            )
+        except AssertionError:
+            continue
+        if attempt > 0:
+            return message  # only a live frame moves the preview of a room already listed
+    raise AssertionError(f"no live message reached the page: {body}")
 
 
 async def shown(page: Page, text: str) -> list[dict[str, Any]]:
@@ -167,10 +210,9 @@ async def test_hidden_tab_shows_a_notification(
     bob_http = await signed_in(http, auth_service.url, bob)
     alice = await make_user(display_name="Alice")
     await turn_on(page)
-    first = await direct_message(
-        http, room_service.url, message_service.url, alice, bob_http, "seen in the open tab"
+    first = await live_message(
+        page, http, room_service.url, message_service.url, alice, bob_http, "seen in the open tab"
     )
-    await expect(page.locator("#room-list")).to_contain_text("seen in the open tab")
     await page.evaluate(HIDE)
     await direct_message(
         http, room_service.url, message_service.url, alice, bob_http, "안녕, are you there?"

@@ -30,7 +30,7 @@ from harness.processes import StartFailed, raise_file_limit
 from harness.profile import Profiler
 from harness.quiet import wait_quiet
 from harness.runner import run_loadgen, run_storm
-from harness.scenarios import Case, Scenarios
+from harness.scenarios import Case, Scenarios, fit
 from harness.search import run_search
 from harness.steps import dig, split
 from harness.systems import FAMILIES, System, family, label, processes_of
@@ -38,11 +38,11 @@ from harness.systems import FAMILIES, System, family, label, processes_of
 BENCH = Path(__file__).resolve().parent.parent
 PidGroups = dict[str, list[int]]
 SETTLE_MAX_S = 20.0
-MIN_BUDGET_S = 10.0
 # Loading a million messages and building their index takes a few minutes on two cores.
 SEARCH_NEEDS_S = 240.0
 # Loading the history and paging it: about 35 s.
 HISTORY_NEEDS_S = 45.0
+SKIPPED = "skipped: not enough of the run's time budget left (BENCH_BUDGET)"
 
 
 def say(text: str) -> None:
@@ -134,9 +134,7 @@ class Run:
             case = fit(case, self.deadline - time.monotonic())
             if case.timeout_s <= 0:
                 say(f"{case.title} on {name}: skipped, the run's time budget is spent")
-                self.results.setdefault(key, {})[name] = {
-                    "error": "skipped: not enough of the run's time budget left (BENCH_BUDGET)"
-                }
+                self.results.setdefault(key, {})[name] = {"error": SKIPPED}
                 continue
             say(f"{case.title} on {name} ...")
             started = time.monotonic()
@@ -168,7 +166,7 @@ class Run:
             for key, part in split(case.key, result).items():
                 self.titles.setdefault(key, part.get("title", case.title))
                 self.results.setdefault(key, {})[name] = part
-                say(f"  {key}: {summary(key, part)}")
+                say(f"  {key}: {report.summary(key, part)}")
             say(f"  ({result['wall_s']:.0f}s)")
             self.settle()
 
@@ -264,10 +262,7 @@ class Run:
             error = f"system not running: {self.down['ours'].splitlines()[0]}"
             self.results["history"] = {"ours": {"error": error}}
             return
-        if self.deadline - time.monotonic() < HISTORY_NEEDS_S:
-            say(f"{HISTORY_TITLE} on ours: skipped, the run's time budget is spent")
-            error = "skipped: not enough of the run's time budget left (BENCH_BUDGET)"
-            self.results["history"] = {"ours": {"error": error}}
+        if self.over_budget("history", HISTORY_TITLE, HISTORY_NEEDS_S):
             return
         say(f"{HISTORY_TITLE} on ours ...")
         started = time.monotonic()
@@ -279,10 +274,7 @@ class Run:
     def search(self) -> None:
         """message-service's full-text search on a million messages (no server, no peer)."""
         self.titles.setdefault("search", "search, 1M messages")
-        if self.deadline - time.monotonic() < SEARCH_NEEDS_S:
-            say("search on ours: skipped, the run's time budget is spent")
-            error = "skipped: not enough of the run's time budget left (BENCH_BUDGET)"
-            self.results["search"] = {"ours": {"error": error}}
+        if self.over_budget("search", "search, 1M messages", SEARCH_NEEDS_S):
             return
         say("search, 1M messages on ours ...")
         started = time.monotonic()
@@ -299,6 +291,15 @@ class Run:
             f" loaded in {result['load_s']} s ({result['wall_s']:.0f}s)"
         )
 
+    def over_budget(self, key: str, title: str, needs_s: float) -> bool:
+        """Whether less than ``needs_s`` of the budget is left for a scenario on ours alone
+        (then recorded as skipped)."""
+        if self.deadline - time.monotonic() >= needs_s:
+            return False
+        say(f"{title} on ours: skipped, the run's time budget is spent")
+        self.results[key] = {"ours": {"error": SKIPPED}}
+        return True
+
     def config_fanout(self, chosen: tuple[str, ...]) -> None:
         """Latency alone still needs the 1 x 500 saturation: fan-out at that one size."""
         if "fanout" not in chosen:
@@ -308,46 +309,6 @@ class Run:
         # The one-process gateway first: ours' services stop after it.
         for system in sorted(self.systems.values(), key=lambda s: s.name != "ours-1p"):
             system.stop()
-
-
-def fit(case: Case, left_s: float) -> Case:
-    """The case as it fits in ``left_s`` seconds: a shorter connect (or send) budget, or, when
-    even a 10-second one would not fit, a timeout of 0 (skip it)."""
-    if case.timeout_s <= left_s:
-        return case
-    for budget in ("connect_budget_s", "send_budget_s"):
-        if budget in case.spec:
-            shorter = case.spec[budget] - (case.timeout_s - left_s)
-            if shorter < MIN_BUDGET_S:
-                break
-            spec = {**case.spec, budget: shorter}
-            return replace(case, spec=spec, timeout_s=left_s)
-    return replace(case, timeout_s=0)
-
-
-def summary(key: str, r: dict[str, Any]) -> str:
-    if r.get("error"):
-        return f"FAILED: {r['error']}"
-    if key == "idle":
-        return f"{r.get('open_at_end', 0):,} connections held"
-    if key == "storm":
-        return (
-            f"{r.get('resumed', 0):,}/{dig(r, 'connections', 'ok') or 0:,} resumed; 99% in "
-            f"{r.get('resumed_99_s')} s, all in {r.get('resumed_all_s')} s; "
-            f"{r.get('cpu_ms_per_connect_total')} ms CPU/connect; messages {r.get('messages')}"
-        )
-    if key == "resume":
-        cpu = ", ".join(f"{name} {s:.3f}" for name, s in (r.get("cpu_s") or {}).items())
-        return (
-            f"{r.get('received', 0):,}/{r.get('expected', 0):,} in {r.get('resume_to_all_s')} s;"
-            f" CPU s: {cpu}; other CPU cores {dig(r, 'machine', 'other_cores')}"
-        )
-    m = r.get("measured", {})
-    lat = m.get("latency", {})
-    return (
-        f"{m.get('delivered_per_s', 0):,.0f} deliveries/s, {m.get('acked_per_s', 0):,.0f} acked/s,"
-        f" p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms"
-    )
 
 
 def machine() -> dict[str, Any]:

@@ -290,3 +290,29 @@ def notes(results: Results, persists: dict[str, bool]) -> list[str]:
             if r.get("out_of_order"):
                 out.append(f"WARNING {where}: {r['out_of_order']} messages out of order")
     return out
+
+
+def summary(key: str, r: dict[str, Any]) -> str:
+    """The line printed after a case on a system: its headline figures, or why it failed."""
+    if r.get("error"):
+        return f"FAILED: {r['error']}"
+    if key == "idle":
+        return f"{r.get('open_at_end', 0):,} connections held"
+    if key == "storm":
+        return (
+            f"{r.get('resumed', 0):,}/{dig(r, 'connections', 'ok') or 0:,} resumed; 99% in "
+            f"{r.get('resumed_99_s')} s, all in {r.get('resumed_all_s')} s; "
+            f"{r.get('cpu_ms_per_connect_total')} ms CPU/connect; messages {r.get('messages')}"
+        )
+    if key == "resume":
+        cpu = ", ".join(f"{name} {s:.3f}" for name, s in (r.get("cpu_s") or {}).items())
+        return (
+            f"{r.get('received', 0):,}/{r.get('expected', 0):,} in {r.get('resume_to_all_s')} s;"
+            f" CPU s: {cpu}; other CPU cores {dig(r, 'machine', 'other_cores')}"
+        )
+    m = r.get("measured", {})
+    lat = m.get("latency", {})
+    return (
+        f"{m.get('delivered_per_s', 0):,.0f} deliveries/s, {m.get('acked_per_s', 0):,.0f} acked/s,"
+        f" p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms"
+    )

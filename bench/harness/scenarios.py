@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -292,3 +292,22 @@ class Scenarios:
         timeout = RESUME_SEND_BUDGET_S + 30 + 30 + 10
         title = f"resume after {count} missed messages in {RESUME_ROOMS} rooms"
         return Case("resume", title, spec, timeout)
+
+
+# The shortest connect (or send) budget a case is shortened to before it is skipped.
+MIN_BUDGET_S = 10.0
+
+
+def fit(case: Case, left_s: float) -> Case:
+    """The case as it fits in ``left_s`` seconds: a shorter connect (or send) budget, or, when
+    even a 10-second one would not fit, a timeout of 0 (skip it)."""
+    if case.timeout_s <= left_s:
+        return case
+    for budget in ("connect_budget_s", "send_budget_s"):
+        if budget in case.spec:
+            shorter = case.spec[budget] - (case.timeout_s - left_s)
+            if shorter < MIN_BUDGET_S:
+                break
+            spec = {**case.spec, budget: shorter}
+            return replace(case, spec=spec, timeout_s=left_s)
+    return replace(case, timeout_s=0)

@@ -1,5 +1,4 @@
-from harness.__main__ import fit
-from harness.scenarios import Case
+from harness.scenarios import Case, fit
 
 
 def case(timeout: float, budget: float) -> Case:

@@ -192,13 +192,10 @@ def muted_rooms(
 ) -> Iterator[ServiceProcess]:
     """A room-service replica that publishes its membership events on another Redis prefix:
     every change made through it is an event the gateway never sees. It shares the run's
-    database, so its outbox relay would publish other tests' due events where no gateway
-    hears them (a lost publish of test_outbox's went there): it takes only rows a minute old,
+    database, so it leaves the run's outbox rows alone (chat_testkit.plugin.ELSEWHERE_SAFE),
     and it stops with the module."""
     process = start_service(
-        "room_service",
-        env={"REDIS_PREFIX": f"{redis_prefix}muted:", "ROOMS_OUTBOX_AGE": "60"},
-        migrate=False,
+        "room_service", env={"REDIS_PREFIX": f"{redis_prefix}muted:"}, migrate=False
     )
     yield process
     process.stop()

@@ -28,13 +28,8 @@ def fuzz_services(
     # No rate limits: the fuzzer must reach the parsers, not the limiters.
     env = {
         "REDIS_PREFIX": f"{redis_prefix}fuzz:",
-        # They share the run's database but publish under their own prefix, where no gateway
-        # listens: their background workers must leave the shared rows to the run's own
-        # services. The outbox relay takes only rows a minute old (the run's relay publishes
-        # them within a second), and no notification worker runs (it would see every user
-        # offline under this prefix and notify people who are connected).
-        "ROOMS_OUTBOX_AGE": "60",
-        "MESSAGES_NOTIFY_WORKER": "false",
+        # They share the run's database under their own prefix: the starter leaves the run's
+        # background work to the run's services (chat_testkit.plugin.ELSEWHERE_SAFE).
         "GATEWAY_RATE": "100000",
         "GATEWAY_BURST": "100000",
         "MESSAGES_SEND_RATE": "100000",

@@ -34,6 +34,10 @@ class NotifyTargets:
         self.membership = membership
         self._kinds: dict[uuid.UUID, tuple[str, str | None]] = {}  # room -> (kind, title)
         self._direct: dict[uuid.UUID, tuple[uuid.UUID, ...]] = {}
+        # The job of a direct message without mentions, by room, sender and sender's name:
+        # the same for each of their messages while the room's facts are the ones it was
+        # made from (checked by identity: a new answer or a drop makes new tuples).
+        self._jobs: dict[tuple[uuid.UUID, uuid.UUID, str], tuple[object, object, str]] = {}
         membership.on_drop.append(self._drop)
         membership.on_answer.append(self._learn)
 
@@ -78,6 +82,16 @@ class NotifyTargets:
         members = self._direct.get(room_id) if kind[0] == "direct" else ()
         if members is None:
             return None
+        if not mentions:
+            key = (room_id, sender_id, sender_name)
+            made = self._jobs.get(key)
+            if made is not None and made[0] is members and made[1] is kind:
+                return made[2]
+            job = _job(kind, sender_id, sender_name, members, ())
+            if len(self._jobs) >= ROOMS_MAX:
+                self._jobs.clear()
+            self._jobs[key] = (members, kind, job)
+            return job
         mentioned: list[uuid.UUID] = []
         for user_id in _mentions(mentions, sender_id):
             role = self.membership.cached(room_id, user_id)

@@ -123,7 +123,13 @@ class Gateway:
             delivery=self.delivery,
             presence=self.presence,
             registry=self.registry,
-            requests=Requests(self.upstream, self.presence, resumes, user_limits=user_limits),
+            requests=Requests(
+                self.upstream,
+                self.presence,
+                resumes,
+                user_limits=user_limits,
+                delivery=self.delivery,
+            ),
             user_rooms=user_rooms,
         )
         self.gaps.positions = self.connections.reads.position

@@ -208,7 +208,11 @@ class Delivery:
         for client in feed.members:
             if client.buffered() > self.limit:
                 slow.append(client)
-            elif (skip_user is None or client.session.user_id != skip_user) and client.write(wire):
+            elif (skip_user is None or client.session.user_id != skip_user) and (
+                client.write(wire)
+                if client.parked is None
+                else client.write_room(wire, feed.room_id, feed.seq)
+            ):
                 written += 1
         metrics.FRAMES_OUT.inc(written * len(frames))
         for client in slow:

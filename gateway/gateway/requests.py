@@ -20,6 +20,7 @@ from chatcore.logs import get_logger
 from chatcore.ratelimit import RedisRateLimiter
 from gateway import frames, metrics
 from gateway.client import Client
+from gateway.delivery import Delivery
 from gateway.frames import ClientFrame, Read, Resume, Send, Typing, Who
 from gateway.presence import Presence
 from gateway.resume import Resumes
@@ -43,8 +44,11 @@ class Requests:
         resumes: Resumes,
         *,
         user_limits: RedisRateLimiter | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.upstream = upstream
+        # The room feeds: an ack goes out with the sender's copy of its message.
+        self.delivery = delivery
         self.presence = presence
         self.resumes = resumes
         self.sends = Sends(upstream)
@@ -79,7 +83,17 @@ class Requests:
                 span.set_attribute("chat.outcome", "ack" if error is None else error.code)
                 span.end()
             if error is None:
-                client.push(frames.build("ack", frame.ref, message=message))
+                ack = frames.build("ack", frame.ref, message=message)
+                seq = message.get("seq") if isinstance(message, dict) else None
+                if (
+                    self.delivery is not None
+                    and isinstance(seq, int)
+                    and frame.room_id in client.session.rooms
+                ):
+                    delivered = self.delivery.position(client, frame.room_id)[1]
+                    client.ack(frame.room_id, seq, ack, delivered)
+                else:
+                    client.push(ack)
             else:
                 client.push(_error_frame(error, frame.ref))
 

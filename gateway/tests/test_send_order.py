@@ -50,11 +50,14 @@ def unlimited(
     return messages, gateway
 
 
-async def _pipeline(base: str, token: str, rooms: list[str], tag: str) -> list[dict[str, Any]]:
+async def _pipeline(
+    base: str, token: str, rooms: list[str], tag: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Write SENDS send frames back to back (alternating over ``rooms``) while reading;
-    the answer (ack or error) of each, in send order."""
+    the answer (ack or error) of each, in send order, and the answers as they arrived."""
     ws = await connect_gateway(base, token)
     answers: dict[str, dict[str, Any]] = {}
+    arrived: list[dict[str, Any]] = []
     try:
         assert orjson.loads(await ws.recv())["type"] == "ready"
 
@@ -74,12 +77,13 @@ async def _pipeline(base: str, token: str, rooms: list[str], tag: str) -> list[d
                 frame = orjson.loads(await ws.recv())
                 if frame["type"] in ("ack", "error") and "ref" in frame:
                     answers[frame["ref"]] = frame
+                    arrived.append(frame)
 
         async with asyncio.timeout(60):
             await asyncio.gather(write(), read())
     finally:
         await ws.close()
-    return [answers[str(i)] for i in range(SENDS)]
+    return [answers[str(i)] for i in range(SENDS)], arrived
 
 
 @pytest.mark.timeout(120)
@@ -90,7 +94,8 @@ async def test_pipelined_sends_get_increasing_seqs_in_send_order(
     room_service: ServiceProcess,
 ) -> None:
     """1,000 sends written back to back on each of 20 connections: every ack, and each
-    connection's seqs per room strictly increase in the order it sent."""
+    connection's seqs per room strictly increase in the order it sent, and its acks of one
+    room arrive in that order too (an ack may wait for the copy of its message)."""
     messages, gateway = unlimited
     api = Chat(http, room_service.url, messages.url)
     users = [await make_user() for _ in range(CONNECTIONS)]
@@ -100,12 +105,13 @@ async def test_pipelined_sends_get_increasing_seqs_in_send_order(
         shared = [await api.room(users[i], users[i + 1]) for _ in range(ROOMS_PER_CONNECTION)]
         rooms[i] = rooms[i + 1] = shared
     started = time.monotonic()
-    results = await asyncio.gather(
+    pipelines = await asyncio.gather(
         *(
             _pipeline(gateway.url, users[i].access_token, rooms[i], f"c{i}")
             for i in range(CONNECTIONS)
         )
     )
+    results = [answers for answers, _ in pipelines]
     elapsed = time.monotonic() - started
     out_of_order: list[str] = []
     errors = [f for answers in results for f in answers if f["type"] != "ack"]
@@ -119,6 +125,13 @@ async def test_pipelined_sends_get_increasing_seqs_in_send_order(
             if seq <= last.get(room, 0):
                 out_of_order.append(f"connection {c} send {i}: seq {seq} after {last[room]}")
             last[room] = seq
+    for c, (_, arrived) in enumerate(pipelines):
+        seen: dict[str, int] = {}
+        for ack in arrived:
+            room, seq = ack["message"]["room_id"], ack["message"]["seq"]
+            if seq <= seen.get(room, 0):
+                out_of_order.append(f"connection {c}: ack of seq {seq} came after {seen[room]}")
+            seen[room] = seq
     print(f"{CONNECTIONS} x {SENDS} pipelined sends acked in {elapsed:.1f} s")
     assert out_of_order == [], out_of_order[:10]
     # Two connections send SENDS / 2 to each of their two rooms: every seq 1..SENDS once.

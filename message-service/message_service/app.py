@@ -17,7 +17,7 @@ from chatcore.db import create_pool
 from chatcore.httpclient import ServiceClient, create_http_client
 from chatcore.internal_secret import load_secrets
 from chatcore.ratelimit import RedisRateLimiter
-from chatcore.redisconn import Names, RedisClient, create_redis
+from chatcore.redisconn import Names, RedisClient, create_redis, packing_in_c
 from chatcore.revocations import follow
 from chatcore.service import build_app, create_from_env, postgres_ready, redis_ready
 from chatcore.tokens import TokenVerifier
@@ -81,13 +81,15 @@ def events_redis(url: str, *, cluster: bool = False) -> RedisClient:
             socket_timeout=5,
             socket_keepalive=True,
         )
-    return aioredis.Redis.from_url(
-        url,
-        retry=Retry(NoBackoff(), 0),
-        socket_connect_timeout=2,
-        socket_timeout=5,
-        socket_keepalive=True,
-        health_check_interval=10,
+    return packing_in_c(
+        aioredis.Redis.from_url(
+            url,
+            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            socket_keepalive=True,
+            health_check_interval=10,
+        )
     )
 
 

@@ -300,14 +300,22 @@ class Presence:
         return states
 
     async def run(self) -> None:
-        """Renew this process's leases every lease/3 and sweep the expired ones of others."""
-        while True:
+        """Renew this process's leases every lease/3 and sweep the expired ones of others,
+        until the process is ``stopping`` (its leases go back all together) or cancelled."""
+        while not self.stopping:
             await asyncio.sleep(self.lease_ms / 3000)
             try:
                 await self._renew()
                 await self._sweep()
             except Exception as exc:  # Redis down: the next round tries again.
                 log.warning("presence_round_failed", error=type(exc).__name__)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Cancelled mid-pipeline, redis-py can swallow the cancellation and return
+                # (reproduced in gateway/tests/test_presence.py): this loop then went on, and
+                # a gateway's shutdown waited for it until its 15 s limit, one reconnect
+                # storm in three.
+                raise asyncio.CancelledError
 
     async def _renew(self) -> None:
         # A pipeline of its own, not a shared one: it holds a command per connection of this

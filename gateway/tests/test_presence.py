@@ -104,3 +104,26 @@ async def test_shutdown_releases_every_lease_together(
     assert state["online"] == []
     assert set(state["last_seen"]) == {a, b}
     assert await redis.zscore(names.key("presence", "processes"), presence.process_id) is None
+
+
+async def test_the_lease_loop_ends_when_cancelled_or_stopping(
+    pipelines: Pipelines, redis: aioredis.Redis, names: Names
+) -> None:
+    """Cancelled at any point of a round, a long renewal pipeline included, the loop ends
+    (a cancellation redis-py turned into an error of its own once kept it running, and a
+    gateway's shutdown waited for it); once ``stopping`` is set it ends by itself."""
+    presence = Presence(pipelines, names, 0.03)
+    for n in range(3000):
+        presence.local[f"c{n}"] = str(uuid.uuid4())
+    for delay in (0.0, 0.005, 0.011, 0.017, 0.023, 0.031, 0.043, 0.057):
+        task = asyncio.ensure_future(presence.run())
+        await asyncio.sleep(delay)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=5)
+        assert task in done, f"still running {delay} s into it, after its cancel"
+    task = asyncio.ensure_future(presence.run())
+    await asyncio.sleep(0.02)
+    presence.stopping = True
+    done, _ = await asyncio.wait([task], timeout=5)
+    assert task in done
+    assert not task.cancelled()

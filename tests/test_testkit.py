@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat_testkit.plugin import ELSEWHERE_SAFE, elsewhere_safe
+from chat_testkit.processes import ELSEWHERE_SAFE, elsewhere_safe
 
 RUN = {"DATABASE_URL": "postgresql://127.0.0.1/run", "REDIS_PREFIX": "run:"}
 

@@ -299,8 +299,10 @@ class _Link:
                 self.was_up = True
             log.info("pubsub_subscribed", node=self.node, channels=len(self.sent))
             parser = getattr(pubsub.connection, "_parser", None)
-            if isinstance(getattr(parser, "_reader", None), hiredis.Reader):
-                await self._read_replies(pubsub, parser)
+            reader = getattr(parser, "_reader", None)
+            stream = getattr(parser, "_stream", None)
+            if isinstance(reader, hiredis.Reader) and isinstance(stream, asyncio.StreamReader):
+                await self._read_replies(pubsub, reader, stream)
             while True:  # another parser than hiredis: redis-py's reader, message by message
                 message = await pubsub.get_message(timeout=None)
                 if message is not None:
@@ -311,15 +313,15 @@ class _Link:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def _read_replies(self, pubsub: aioredis.client.PubSub, parser: Any) -> None:
+    async def _read_replies(
+        self, pubsub: aioredis.client.PubSub, reader: hiredis.Reader, stream: asyncio.StreamReader
+    ) -> None:
         """Read the connection's replies straight from its hiredis reader, every whole
         reply of each read at once. redis-py's ``get_message`` costs a health check, a retry
         wrapper, a dict and a metrics call per message: a tenth of the gateway's CPU in the
         direct-rooms benchmark. Its health check is kept here by a watchdog: a connection
         that reads nothing for a while is sent a PING, and dropped if that is not answered
         either."""
-        reader: hiredis.Reader = parser._reader
-        stream: asyncio.StreamReader = parser._stream
         loop = asyncio.get_running_loop()
         self.last_read = loop.time()
         watchdog = asyncio.ensure_future(self._watch(pubsub))
@@ -362,13 +364,15 @@ class _Link:
         """One reply of a subscribed connection: ``[kind, channel, data or count]``."""
         if isinstance(reply, Exception):
             raise reply
+        if not isinstance(reply, list) or len(reply) < 3:
+            return  # a PING's answer ([b"pong", b""]): nothing to do
         kind = reply[0]
         if kind == b"message" or kind == b"smessage":
             try:
                 self.owner.on_message(reply[1], reply[2])
             except Exception:
                 log.exception("dispatch_failed")
-        elif kind != b"pong":
+        elif isinstance(kind, bytes):
             self._handle({"type": kind.decode(), "channel": reply[1], "data": reply[2]})
 
     def _handle(self, message: dict[str, Any]) -> None:

@@ -192,7 +192,7 @@ def muted_rooms(
 ) -> Iterator[ServiceProcess]:
     """A room-service replica that publishes its membership events on another Redis prefix:
     every change made through it is an event the gateway never sees. It shares the run's
-    database, so it leaves the run's outbox rows alone (chat_testkit.plugin.ELSEWHERE_SAFE),
+    database, so it leaves the run's outbox rows alone (chat_testkit.processes.ELSEWHERE_SAFE),
     and it stops with the module."""
     process = start_service(
         "room_service", env={"REDIS_PREFIX": f"{redis_prefix}muted:"}, migrate=False

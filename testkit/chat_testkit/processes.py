@@ -90,3 +90,21 @@ class ServiceProcess:
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, **self.env}
+
+
+# What an instance sharing the run's database under another Redis prefix runs of the work
+# the run's own services share out through that database: the room outbox relay takes only
+# rows a minute old (the run's relay publishes them within a second), and no notification
+# worker runs. Otherwise they would take the run's rows and act on them under a prefix no
+# gateway hears: a lost member_removed (seen twice in CI), a push to a user who is connected.
+ELSEWHERE_SAFE = {"ROOMS_OUTBOX_AGE": "60", "MESSAGES_NOTIFY_WORKER": "false"}
+
+
+def elsewhere_safe(service_env: dict[str, str], env: dict[str, str]) -> dict[str, str]:
+    """``env``, with :data:`ELSEWHERE_SAFE` under it when it names another Redis prefix and
+    the run's database (what ``env`` sets itself wins)."""
+    prefix = env.get("REDIS_PREFIX", service_env.get("REDIS_PREFIX"))
+    database = env.get("DATABASE_URL", service_env.get("DATABASE_URL"))
+    if prefix == service_env.get("REDIS_PREFIX") or database != service_env.get("DATABASE_URL"):
+        return env
+    return {**ELSEWHERE_SAFE, **env}

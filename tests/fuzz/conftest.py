@@ -29,7 +29,7 @@ def fuzz_services(
     env = {
         "REDIS_PREFIX": f"{redis_prefix}fuzz:",
         # They share the run's database under their own prefix: the starter leaves the run's
-        # background work to the run's services (chat_testkit.plugin.ELSEWHERE_SAFE).
+        # background work to the run's services (chat_testkit.processes.ELSEWHERE_SAFE).
         "GATEWAY_RATE": "100000",
         "GATEWAY_BURST": "100000",
         "MESSAGES_SEND_RATE": "100000",

@@ -306,7 +306,7 @@ class _Link:
             while True:  # another parser than hiredis: redis-py's reader, message by message
                 message = await pubsub.get_message(timeout=None)
                 if message is not None:
-                    self._handle(message)
+                    self._dispatch(message["type"].encode(), message["channel"], message["data"])
         finally:
             self.up.clear()
             self.pubsub = None
@@ -364,35 +364,27 @@ class _Link:
         """One reply of a subscribed connection: ``[kind, channel, data or count]``."""
         if isinstance(reply, Exception):
             raise reply
-        if not isinstance(reply, list) or len(reply) < 3:
-            return  # a PING's answer ([b"pong", b""]): nothing to do
-        kind = reply[0]
-        if kind == b"message" or kind == b"smessage":
-            try:
-                self.owner.on_message(reply[1], reply[2])
-            except Exception:
-                log.exception("dispatch_failed")
-        elif isinstance(kind, bytes):
-            self._handle({"type": kind.decode(), "channel": reply[1], "data": reply[2]})
+        if isinstance(reply, list) and len(reply) >= 3 and isinstance(reply[0], bytes):
+            self._dispatch(reply[0], reply[1], reply[2])
+        # Anything else is a PING's answer ([b"pong", b""]): nothing to do.
 
-    def _handle(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind == "message" or kind == "smessage":
+    def _dispatch(self, kind: bytes, channel: bytes, data: Any) -> None:
+        if kind == b"message" or kind == b"smessage":
             # A handler's error must not end the link: every channel on it shares it.
             try:
-                self.owner.on_message(message["channel"], message["data"])
+                self.owner.on_message(channel, data)
             except Exception:
                 log.exception("dispatch_failed")
             return
-        channel = message["channel"].decode()
-        if kind == "subscribe" or kind == "ssubscribe":
-            self.owner._confirm(self, channel)
-        elif kind == "unsubscribe" or kind == "sunsubscribe":
-            pending = self.unsubscribing.pop(channel, 0)
+        name = channel.decode()
+        if kind == b"subscribe" or kind == b"ssubscribe":
+            self.owner._confirm(self, name)
+        elif kind == b"unsubscribe" or kind == b"sunsubscribe":
+            pending = self.unsubscribing.pop(name, 0)
             if pending > 1:
-                self.unsubscribing[channel] = pending - 1
-            elif pending == 0 and channel in self.sent:
-                raise ChannelMoved(channel)
+                self.unsubscribing[name] = pending - 1
+            elif pending == 0 and name in self.sent:
+                raise ChannelMoved(name)
 
     async def close(self) -> None:
         if self.pubsub is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,10 +19,18 @@ from room_service.community_models import Invite, NewInvite
 from room_service.routes import room_change, room_id
 from room_service.settings import RoomSettings
 
-# 16 random bytes: a code cannot be guessed, and fits a URL as 22 characters.
-CODE_BYTES = 16
+# 22 letters and digits (130 random bits): a code cannot be guessed, fits a URL, and is
+# one word to a double click or a shell. No '-' or '_': a code that began with '-' read as
+# an option to `chat join`.
+CODE_ALPHABET = string.ascii_letters + string.digits
+CODE_LENGTH = 22
 CODE_MAX = 64
 CODE_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def new_code() -> str:
+    """A fresh invite code."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
 def invite_json(row: dict[str, Any], settings: RoomSettings) -> dict[str, Any]:
@@ -52,7 +61,7 @@ async def create_invite(request: Request) -> Response:
     expires_at = None
     if body.expires_in is not None:
         expires_at = datetime.now(UTC) + timedelta(seconds=body.expires_in)
-    code = secrets.token_urlsafe(CODE_BYTES)
+    code = new_code()
     async with room_change(request, target) as conn:
         row = await community.create_invite(
             conn, target, claims.user_id, code, expires_at, body.max_uses

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING
 
 import asyncpg
 
 from chat_testkit.plugin import MakeUser
+from room_service.invites import new_code
 
 if TYPE_CHECKING:
     from conftest import MakeUsers, Rooms
@@ -104,6 +106,15 @@ async def test_visibility_changes_by_patch_and_a_direct_room_is_never_public(
     assert r.json()["error"]["field"] == "visibility"
 
 
+def test_invite_codes_are_one_word_of_letters_and_digits() -> None:
+    """No code starts with '-' (a shell command would take it for an option) or holds '_'
+    or '-' (a double click would select half of it), and codes do not repeat."""
+    codes = {new_code() for _ in range(5000)}
+    assert len(codes) == 5000
+    assert all(re.fullmatch(r"[A-Za-z0-9]{22}", code) for code in codes)
+    assert len({code[0] for code in codes}) == 62
+
+
 async def test_invite_link_joins_and_revoked_code_is_404(
     rooms: Rooms, make_users: MakeUsers
 ) -> None:
@@ -117,6 +128,7 @@ async def test_invite_link_joins_and_revoked_code_is_404(
     )
     assert r.status_code == 201, r.text
     invite = r.json()
+    assert re.fullmatch(r"[A-Za-z0-9]{22}", invite["code"])
     assert invite["url"].endswith(f"/#/join/{invite['code']}")
     assert invite["max_uses"] == 5
     assert invite["expires_at"]

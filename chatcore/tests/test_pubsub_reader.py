@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis.asyncio as aioredis
 
-from chatcore import pubsub
+from chatcore import pubsub_link
 from chatcore.pubsub import Subscriber
 
 
@@ -128,7 +128,7 @@ async def test_a_silent_connection_is_found_and_replaced(
 ) -> None:
     """A connection that stops carrying bytes, without closing, is pinged, then dropped when
     the ping is not answered either: its channels are reported lost and subscribed again."""
-    monkeypatch.setattr(pubsub, "HEALTH_INTERVAL", 0.2)
+    monkeypatch.setattr(pubsub_link, "HEALTH_INTERVAL", 0.2)
     target = urlsplit(redis_url)
     relay = FreezingRelay(target.hostname or "127.0.0.1", target.port or 6379)
     port = await relay.start()

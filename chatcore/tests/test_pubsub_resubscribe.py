@@ -53,3 +53,51 @@ async def test_resubscribe_after_the_unsubscribe_went_out(
     finally:
         await subscriber.stop()
         await publisher.aclose()
+
+
+async def test_subscribes_of_one_moment_go_out_as_one_command(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A thousand channels wanted at once (a reconnect storm's new rooms) go out in a couple
+    of SUBSCRIBE commands, not one each, and are all confirmed and live; dropped at once, they
+    leave in a couple of UNSUBSCRIBE commands."""
+    channels = [f"{redis_prefix}many:{n}" for n in range(1000)]
+    subscriber = Subscriber(redis_url, on_message=lambda _channel, _data: None)
+    publisher = aioredis.Redis.from_url(redis_url)
+    commands: list[str] = []
+
+    async def watch(ready: asyncio.Event) -> None:
+        async with publisher.monitor() as monitor:
+            ready.set()
+            async for entry in monitor.listen():
+                command = str(entry["command"])
+                if f"{redis_prefix}many:" in command:
+                    commands.append(command.split(" ", 1)[0].upper())
+
+    try:
+        await subscriber.start()
+        await subscriber.subscribe(f"{redis_prefix}many:first")  # the connection is up
+        ready = asyncio.Event()
+        watcher = asyncio.ensure_future(watch(ready))
+        await ready.wait()
+        async with asyncio.timeout(5):
+            await asyncio.gather(*(subscriber.subscribe(c) for c in channels))
+        counter = aioredis.Redis.from_url(redis_url)
+        try:
+            assert await counter.publish(channels[-1], b"live") == 1
+            for channel in channels:
+                subscriber.unsubscribe(channel)
+            async with asyncio.timeout(5):
+                while await counter.publish(channels[0], b"gone?") != 0:
+                    await asyncio.sleep(0.01)
+        finally:
+            await counter.aclose()
+        await asyncio.sleep(0.1)
+        watcher.cancel()
+        subscribes = commands.count("SUBSCRIBE")
+        unsubscribes = commands.count("UNSUBSCRIBE")
+        assert 1 <= subscribes <= 3, commands[:5]
+        assert 1 <= unsubscribes <= 3, commands[:5]
+    finally:
+        await subscriber.stop()
+        await publisher.aclose()

@@ -169,7 +169,7 @@ class Gateway:
             rate=settings.connect_rate,
             burst=settings.connect_burst,
         )
-        self.routes = Routes(settings, self.ready, connects)
+        self.routes = Routes(settings, self.ready, connects, busy=self.connections.busy)
         self._tasks: list[asyncio.Task[None]] = []
         # Connection handlers still running, and the event set when the last one returns.
         self._handlers = 0

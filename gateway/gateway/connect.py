@@ -50,6 +50,13 @@ CALLS_IN_FLIGHT = 2
 # gives up on a socket with no `ready` after 10 s and tries again, wasting the work done for
 # it), where in turns most finish early and a client that gave up while waiting costs nothing.
 CONNECTS_AT_ONCE = 200
+# Seconds the oldest waiting connect may have waited before the newest go first: a connect
+# takes well under a second unless connects pile up, and a client waits 10 s for `ready`.
+NEWEST_FIRST_AFTER = 1.0
+# Seconds the oldest waiting connect may have waited before new connections are refused at
+# the upgrade (503, retry with backoff): one answered at once costs a fraction of one that
+# joins a queue its client leaves before its turn.
+BUSY_AFTER = 2.0
 
 
 class CallMissing(Exception):

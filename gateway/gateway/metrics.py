@@ -16,7 +16,8 @@ FLOODS = Counter(
 )
 REFUSED = Counter(
     "gateway_connections_refused_total",
-    "Connections refused: over the per-user cap (4029) or the per-address connect rate.",
+    "Connections refused: over the per-user cap (4029), the per-address connect rate (429), "
+    "or while connects are backed up (503).",
 )
 RESUMES = Counter("gateway_resumes_total", "resume requests served.")
 GAP_FILLS = Counter("gateway_gap_fills_total", "Messages delivered from history to fill a gap.")

@@ -88,23 +88,29 @@ def response(status: int, body: bytes, content_type: str, **extra: str) -> Respo
     return Response(status, HTTPStatus(status).phrase, headers, body)
 
 
-def _json(status: int, value: object) -> Response:
-    return response(status, jsonutil.dumps(value), "application/json")
+def _json(status: int, value: object, **extra: str) -> Response:
+    return response(status, jsonutil.dumps(value), "application/json", **extra)
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return _json(status, {"error": {"code": code, "message": message}})
+def _error(status: int, code: str, message: str, **extra: str) -> Response:
+    return _json(status, {"error": {"code": code, "message": message}}, **extra)
 
 
 class Routes:
     """``process_request`` for the websocket server."""
 
     def __init__(
-        self, settings: GatewaySettings, ready: Ready, connects: RedisRateLimiter | None = None
+        self,
+        settings: GatewaySettings,
+        ready: Ready,
+        connects: RedisRateLimiter | None = None,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self.origins = set(settings.origin_list)
         # New connections per client address, shared by every gateway process.
         self.connects = connects
+        # Whether this process's connects have backed up (server.Connections.busy).
+        self.busy = busy
         self.trust_forwarded = settings.trust_forwarded
         self.csp = content_security_policy(settings)
         self.ready = ready
@@ -126,6 +132,11 @@ class Routes:
                 return _error(403, "forbidden_origin", "This origin may not open the websocket.")
             if request.headers.get("Upgrade", "").lower() != "websocket":
                 return _error(426, "upgrade_required", "Open /ws as a websocket.")
+            if self.busy is not None and self.busy():
+                metrics.REFUSED.inc()
+                return _error(
+                    503, "busy", "The gateway is busy; reconnect with backoff.", Retry_After="1"
+                )
             return await self._admit(connection, request)
         if path == "/healthz":
             return _json(200, {"status": "ok"})

@@ -23,7 +23,15 @@ from chatcore.revocations import Revocations
 from chatcore.tokens import TokenVerifier
 from gateway import metrics
 from gateway.client import ABORT_AFTER, Client
-from gateway.connect import CONNECTS_AT_ONCE, ConnectReads, TooManyConnections, gone, load_rooms
+from gateway.connect import (
+    BUSY_AFTER,
+    CONNECTS_AT_ONCE,
+    NEWEST_FIRST_AFTER,
+    ConnectReads,
+    TooManyConnections,
+    gone,
+    load_rooms,
+)
 from gateway.delivery import Delivery
 from gateway.presence import Presence
 from gateway.presence_state import send_initial
@@ -48,6 +56,7 @@ from gateway.session import (
 )
 from gateway.settings import GatewaySettings
 from gateway.tasks import background
+from gateway.turns import Turns
 from gateway.upstream import Upstream
 from gateway.user_rooms import UserRooms
 
@@ -82,8 +91,13 @@ class Connections:
         self.reads = ConnectReads(
             upstream, settings.internal_secret, settings.internal_secret_file, user_rooms
         )
-        # Connects go through their reads CONNECTS_AT_ONCE at a time, in the order they came.
-        self._turns = asyncio.Semaphore(CONNECTS_AT_ONCE)
+        # Connects go through their reads CONNECTS_AT_ONCE at a time: in the order they came,
+        # newest first once the queue has backed up (gateway.turns).
+        self._turns = Turns(CONNECTS_AT_ONCE, newest_first_after=NEWEST_FIRST_AFTER)
+
+    def busy(self) -> bool:
+        """Connects have backed up: new connections are refused until they move again."""
+        return self._turns.oldest_wait() > BUSY_AFTER
 
     def revoke(self, user_id: uuid.UUID) -> None:
         """End every open connection of a user whose sessions were revoked (4003)."""
@@ -275,6 +289,7 @@ class Connections:
             return
         if loaded is None:
             return  # the client left while its rooms were read
+
         ready = session.ready(
             loaded.rooms, client.id, resume, ref, last_pos=loaded.last_pos, positions=positions
         )

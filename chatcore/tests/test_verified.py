@@ -40,7 +40,7 @@ async def test_remembered_until_expiry() -> None:
     """A verified token is answered from memory, and refused once its exp has passed."""
     key = Ed25519PrivateKey.generate()
     verifier = _verifier(key)
-    token = _token(key, ttl=1)
+    token = _token(key, ttl=2)  # exp is whole seconds: ttl=1 could expire before its check
     first = verifier.verify_cached(token)
     assert verifier.verify_cached(token) is first
     await asyncio.sleep(max(0.0, first.expires_at - time.time()) + 1.05)

@@ -7,6 +7,7 @@
 // (Buffer.indexOf is native), which keeps the generator far from being the bottleneck.
 
 const WebSocket = require('ws');
+const { deadline } = require('./stall');
 
 const STAMP = Buffer.from('@T');
 const TYPE = Buffer.from('"type":"');
@@ -128,23 +129,24 @@ class Connection {
         headers,
         perMessageDeflate: false,
         localAddress: this.localAddress,
-        handshakeTimeout: timeoutMs,
+        // No timer of ws's own: the deadline below covers the handshake too.
       });
       this.ws = ws;
       let settled = false;
       let joinsLeft = this.rooms.length;
-      const timer = setTimeout(() => fail(new Error('timeout waiting for ready')), timeoutMs);
+      // Counted in the generator's running time (stall.js), not across its own stalls.
+      const cancel = deadline(timeoutMs, () => fail(new Error('timeout waiting for ready')));
       const done = (value) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        cancel();
         this.open = true;
         resolve(value);
       };
       const fail = (err) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        cancel();
         ws.terminate();
         reject(err);
       };

@@ -289,7 +289,6 @@ class Connections:
             return
         if loaded is None:
             return  # the client left while its rooms were read
-
         ready = session.ready(
             loaded.rooms, client.id, resume, ref, last_pos=loaded.last_pos, positions=positions
         )

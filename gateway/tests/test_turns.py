@@ -28,24 +28,33 @@ async def _queue(turns: Turns, names: list[str], order: list[str], go: asyncio.E
         await asyncio.sleep(0)
 
 
-async def test_waiters_go_in_order_while_the_queue_moves() -> None:
-    """Under the limit a holder goes in at once; waiters who have not waited long are let in
-    first come, first served."""
-    turns = Turns(1, newest_first_after=10.0)
+async def _let_in(turns: Turns, names: list[str], *, wait: float) -> list[str]:
+    """One holder ("first") takes the only turn, the named waiters queue in that order, and
+    after ``wait`` seconds the holder leaves: the order in which all of them got in."""
     order: list[str] = []
     first_done = asyncio.Event()
     go = asyncio.Event()
     holder = asyncio.ensure_future(_hold(turns, "first", order, first_done))
     await asyncio.sleep(0)
     assert order == ["first"]
-    await _queue(turns, ["a", "b", "c"], order, go)
-    assert turns.waiting == 3
+    await _queue(turns, names, order, go)
+    assert turns.waiting == len(names)
+    await asyncio.sleep(wait)
+    assert turns.oldest_wait() >= wait
     go.set()
     first_done.set()
     await holder
     async with asyncio.timeout(1):
-        while len(order) < 4:
+        while len(order) < len(names) + 1:
             await asyncio.sleep(0)
+    return order
+
+
+async def test_waiters_go_in_order_while_the_queue_moves() -> None:
+    """Under the limit a holder goes in at once; waiters who have not waited long are let in
+    first come, first served."""
+    turns = Turns(1, newest_first_after=10.0)
+    order = await _let_in(turns, ["a", "b", "c"], wait=0.0)
     assert order == ["first", "a", "b", "c"]
     assert turns.waiting == 0
     assert turns.free == 1
@@ -55,20 +64,7 @@ async def test_newest_go_first_once_the_oldest_waited_too_long() -> None:
     """Once the oldest waiter has waited longer than ``newest_first_after``, the newest
     waiter is let in first: its client is the one most likely to be still waiting."""
     turns = Turns(1, newest_first_after=0.05)
-    order: list[str] = []
-    first_done = asyncio.Event()
-    go = asyncio.Event()
-    holder = asyncio.ensure_future(_hold(turns, "first", order, first_done))
-    await asyncio.sleep(0)
-    await _queue(turns, ["old", "middle", "new"], order, go)
-    await asyncio.sleep(0.1)
-    assert turns.oldest_wait() >= 0.05
-    go.set()
-    first_done.set()
-    await holder
-    async with asyncio.timeout(1):
-        while len(order) < 4:
-            await asyncio.sleep(0)
+    order = await _let_in(turns, ["old", "middle", "new"], wait=0.1)
     assert order == ["first", "new", "middle", "old"]
     assert turns.oldest_wait() == 0.0
 

@@ -188,10 +188,12 @@ class Routes:
         if wait <= 0:
             return None
         metrics.REFUSED.inc()
-        body = jsonutil.dumps(
-            {"error": {"code": "rate_limited", "message": "Too many new connections; slow down."}}
+        return _error(
+            429,
+            "rate_limited",
+            "Too many new connections; slow down.",
+            Retry_After=str(max(1, int(wait + 0.999))),
         )
-        return response(429, body, "application/json", Retry_After=str(max(1, int(wait + 0.999))))
 
     def address(self, connection: ServerConnection, request: Request) -> str:
         """The client's address: the TCP peer, or the last X-Forwarded-For entry when the

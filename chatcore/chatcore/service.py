@@ -7,7 +7,8 @@ its OpenAPI document, the request-id middleware and the one error mapping.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from chatcore import tracing
+from chatcore import gctuning, tracing
 from chatcore.logs import configure_logging, get_logger
 from chatcore.metrics import DEPENDENCY_UP, metrics_endpoint
 from chatcore.middleware import RequestContext
@@ -37,11 +38,29 @@ def create_from_env(
     name: str, settings: type[S], create_app: Callable[[S], Starlette]
 ) -> Starlette:
     """What each service's uvicorn factory returns: its settings read once from the
-    environment, logging and tracing set up for ``name``, then ``create_app(settings)``."""
+    environment, logging and tracing set up for ``name``, then ``create_app(settings)``,
+    whose startup ends with the collector tuned for serving."""
     read = settings.from_env()
     configure_logging(name, read.log_level, json=read.log_json)
     tracing.configure(name)
-    return create_app(read)
+    app = create_app(read)
+    app.router.lifespan_context = _tuned_after(app.router.lifespan_context)
+    return app
+
+
+def _tuned_after(
+    lifespan: Callable[[Any], AbstractAsyncContextManager[Any]],
+) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
+    """``lifespan``, then the collector tuned for serving (chatcore.gctuning), so what the
+    startup built (pools, caches, loaded modules) is frozen with the rest."""
+
+    @contextlib.asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[Any]:
+        async with lifespan(app) as state:
+            gctuning.tune()
+            yield state
+
+    return run
 
 
 def build_app(

@@ -30,11 +30,12 @@ from chatcore.tokens import AccessClaims
 from message_service import references
 from message_service.access import may_write, send_waits
 from message_service.files import Files
+from message_service.ids import new_message_id
 from message_service.membership import Membership, Seat, Unknown
 from message_service.models import SendMessage, message_text
 from message_service.notify_targets import NotifyTargets, mentions_of
 from message_service.sendrate import SendRateLimiter
-from message_service.store import NewMessage, new_message_id
+from message_service.store import NewMessage
 
 log = get_logger(__name__)
 

@@ -6,14 +6,12 @@ sends, to any number of rooms, in one statement.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from asyncpg.pgproto.pgproto import UUID as PgUUID
 
 from message_service import store_changes
 from message_service.models import SEQ_MAX
@@ -45,18 +43,6 @@ def thread_column(root: str) -> str:
 MESSAGE_COLUMNS = _columns("")
 
 SendKey = tuple[uuid.UUID, str]
-
-# A version-4 UUID's fixed bits: the version (0100) and the RFC 4122 variant (10).
-_V4_KEEP = ((1 << 128) - 1) ^ (0xF000 << 64) ^ (0xC000 << 48)
-_V4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def new_message_id() -> uuid.UUID:
-    """A random (version 4) UUID, as :func:`uuid.uuid4` makes, at a third of its cost:
-    asyncpg's UUID (a :class:`uuid.UUID`) is built from bytes in C, without the checks of
-    ``uuid.UUID.__init__``."""
-    bits = (int.from_bytes(os.urandom(16), "big") & _V4_KEEP) | _V4_SET
-    return PgUUID(bits.to_bytes(16, "big"))
 
 
 class _Nothing(Exception):

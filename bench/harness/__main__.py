@@ -36,7 +36,6 @@ from harness.steps import dig, split
 from harness.systems import FAMILIES, System, family, label, processes_of
 
 BENCH = Path(__file__).resolve().parent.parent
-PidGroups = dict[str, list[int]]
 SETTLE_MAX_S = 20.0
 # Loading a million messages and building their index takes a few minutes on two cores.
 SEARCH_NEEDS_S = 240.0
@@ -141,11 +140,11 @@ class Run:
             profiler = Profiler(system, case.key, self.logs, self.config.profile)
             profiler.start()
 
-            def restart(system: System = system, profiler: Profiler = profiler) -> PidGroups:
-                groups = system.restart_edge()
-                for pid in groups[system.edge_group]:
+            def restart(system: System = system, profiler: Profiler = profiler) -> dict[str, Any]:
+                restarted = system.restart_edge()
+                for pid in restarted["pids"][system.edge_group]:
                     profiler.attach(system.edge_group, pid)
-                return groups
+                return restarted
 
             try:
                 if case.key == "storm":

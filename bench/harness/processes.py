@@ -53,6 +53,12 @@ class Server:
     log_path: Path
     cwd: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # CPU seconds its process tree had spent when it first answered ready: what starting
+    # costs it (imports, connections), before any client.
+    startup_cpu_s: float | None = None
+    # The same at the last start (after a restart: its startup and what clients that
+    # reached it before its readiness was seen cost it).
+    ready_cpu_s: float = 0.0
 
     @property
     def pid(self) -> int:
@@ -74,6 +80,9 @@ class Server:
                 raise StartFailed(f"{self.name} exited early:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.health_url, timeout=1.0).status_code == 200:
+                    self.ready_cpu_s = cpu_seconds(self.process.pid)
+                    if self.startup_cpu_s is None:
+                        self.startup_cpu_s = self.ready_cpu_s
                     return self
             time.sleep(0.1)
         self.stop()
@@ -116,6 +125,22 @@ def children(pid: int) -> list[int]:
         if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
             found.append(int(entry.parent.name))
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of ``pid`` and its descendants still alive (from /proc)."""
+    total = 0.0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            text = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        stack.extend(children(current))
+    return total
 
 
 def run_once(argv: list[str], env: dict[str, str], timeout: float = 120.0) -> None:

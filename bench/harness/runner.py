@@ -54,11 +54,12 @@ def run_loadgen(spec: dict[str, Any], timeout_s: float) -> Result:
 
 
 def run_storm(
-    spec: dict[str, Any], timeout_s: float, restart: Callable[[], dict[str, list[int]]]
+    spec: dict[str, Any], timeout_s: float, restart: Callable[[], dict[str, Any]]
 ) -> Result:
     """The storm's result: like ``run_loadgen``, but when the generator prints
-    ``{"ev": "restart"}`` the server is restarted (``restart()``) and the new process groups
-    and the instant it was ready go back on the generator's stdin."""
+    ``{"ev": "restart"}`` the server is restarted (``restart()``, which answers the new
+    process groups as ``pids`` and what the restarted edge's CPU was, System.restart_edge),
+    and that and the instant it was ready go back on the generator's stdin."""
     fd, path = tempfile.mkstemp(prefix="bench-spec-", suffix=".json")
     lines: queue.Queue[str | None] = queue.Queue()
     try:
@@ -94,13 +95,13 @@ def run_storm(
                 break
             if line == '{"ev":"restart"}':
                 try:
-                    pids = restart()
+                    restarted = restart()
                 except Exception as exc:
                     os.killpg(child.pid, signal.SIGKILL)
                     child.wait()
                     return {"error": f"restart failed: {exc}"}
                 ready_us = time.monotonic_ns() // 1000
-                answer = json.dumps({"pids": pids, "ready_us": ready_us})
+                answer = json.dumps({**restarted, "ready_us": ready_us})
                 stdin.write(f"{answer}\n".encode())
                 stdin.close()
             elif line:

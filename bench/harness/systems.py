@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.processes import Server
 
@@ -74,14 +75,20 @@ class System:
         """The process group clients connect to (what a reconnect storm restarts)."""
         return "gateway" if self.protocol == "ours" else "server"
 
-    def restart_edge(self) -> dict[str, list[int]]:
+    def restart_edge(self) -> dict[str, Any]:
         """Stop the edge server with SIGTERM (ours closes every connection with 1001), start
-        it again, and return the process groups with its new pid."""
+        it again; the process groups with its new pid (``pids``), the CPU seconds its first
+        start took before it was ready (``startup_cpu_s``) and those this one had when it
+        was seen ready (``ready_cpu_s``)."""
         edge = next(s for s in self.servers if s.name.startswith(("gateway", self.name)))
         edge.stop()
         edge.start()
         self.pid_groups[self.edge_group] = [edge.pid]
-        return self.pid_groups
+        return {
+            "pids": self.pid_groups,
+            "startup_cpu_s": edge.startup_cpu_s,
+            "ready_cpu_s": edge.ready_cpu_s,
+        }
 
     def dead(self) -> list[str]:
         """Names of this system's processes that have exited."""

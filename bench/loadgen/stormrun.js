@@ -110,9 +110,14 @@ async function runStorm(workers, spec, log) {
     if ((resumed >= connected && (sent !== null || !spec.http)) || nowUs() > deadline) break;
   }
   const allAt = nowUs();
+  const edgeAfter = procstat.sample({ [edge]: answer.pids[edge] });
+  // The restarted edge: all it spent since it started, less what its first start took
+  // before it was ready (no client then). Connects it served before the harness saw it
+  // ready count too: a restart swamped by returning clients answers its readiness check late.
+  const edgeStart = answer.startup_cpu_s == null ? edgeBefore : { [edge]: { cpu_s: answer.startup_cpu_s } };
   const cpu = {
     ...cpuMs(othersBefore, procstat.sample(others)),
-    ...cpuMs(edgeBefore, procstat.sample({ [edge]: answer.pids[edge] })),
+    ...cpuMs(edgeStart, edgeAfter),
   };
   sent = await sending;
   // Drain: the last posted messages reach every member (or 5 s pass).
@@ -150,6 +155,8 @@ async function runStorm(workers, spec, log) {
     closes,
     connect_failures: failures,
     cpu_ms: cpu,
+    // Of the edge's: spent before it was seen ready, its startup excluded.
+    edge_cpu_ms_before_ready: answer.startup_cpu_s == null ? null : (answer.ready_cpu_s - answer.startup_cpu_s) * 1000,
     cpu_ms_per_connect: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, reconnects ? v / reconnects : null])),
     cpu_ms_per_connect_total: reconnects ? totalMs / reconnects : null,
     messages: sent && {

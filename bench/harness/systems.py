@@ -7,6 +7,7 @@ system in one process, a row of its own for the scenarios in ``ONE_PROCESS_SCENA
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,16 +79,21 @@ class System:
     def restart_edge(self) -> dict[str, Any]:
         """Stop the edge server with SIGTERM (ours closes every connection with 1001), start
         it again; the process groups with its new pid (``pids``), the CPU seconds its first
-        start took before it was ready (``startup_cpu_s``) and those this one had when it
-        was seen ready (``ready_cpu_s``)."""
+        start took before it was ready (``startup_cpu_s``), those this one had when it was
+        seen ready (``ready_cpu_s``), and how long the stop and the start took."""
         edge = next(s for s in self.servers if s.name.startswith(("gateway", self.name)))
+        started = time.monotonic()
         edge.stop()
+        stopped = time.monotonic()
         edge.start()
         self.pid_groups[self.edge_group] = [edge.pid]
         return {
             "pids": self.pid_groups,
             "startup_cpu_s": edge.startup_cpu_s,
             "ready_cpu_s": edge.ready_cpu_s,
+            # Of the restart: the old process's exit, then the new one's start until ready.
+            "stop_s": stopped - started,
+            "start_s": time.monotonic() - stopped,
         }
 
     def dead(self) -> list[str]:

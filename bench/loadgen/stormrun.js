@@ -145,6 +145,8 @@ async function runStorm(workers, spec, log) {
     connections: { requested: clients.length, ok: connected },
     resumed: reconnects,
     restart_s: since(answer.ready_us, restartAt),
+    restart_stop_s: answer.stop_s ?? null,
+    restart_start_s: answer.start_s ?? null,
     // From the restart request (SIGTERM): what a user waits, the server's own restart included.
     resumed_99_s: since(percentileAt(times, 0.99), restartAt),
     resumed_all_s: reconnects >= connected ? since(times[times.length - 1], restartAt) : null,

@@ -97,7 +97,6 @@ async function runStorm(workers, spec, log) {
   const restartAt = nowUs();
   const sending = spec.http ? postMessages(spec.http, spec.tag) : Promise.resolve(null);
   const answer = await askHarness();
-  const edgeBefore = procstat.sample({ [edge]: answer.pids[edge] });
   log(`storm: server back (${((answer.ready_us - restartAt) / 1e6).toFixed(2)}s after the restart request)`);
   const deadline = nowUs() + spec.storm_timeout_s * 1e6;
   let reports = [];
@@ -114,7 +113,7 @@ async function runStorm(workers, spec, log) {
   // The restarted edge: all it spent since it started, less what its first start took
   // before it was ready (no client then). Connects it served before the harness saw it
   // ready count too: a restart swamped by returning clients answers its readiness check late.
-  const edgeStart = answer.startup_cpu_s == null ? edgeBefore : { [edge]: { cpu_s: answer.startup_cpu_s } };
+  const edgeStart = { [edge]: { cpu_s: answer.startup_cpu_s } };
   const cpu = {
     ...cpuMs(othersBefore, procstat.sample(others)),
     ...cpuMs(edgeStart, edgeAfter),
@@ -158,7 +157,7 @@ async function runStorm(workers, spec, log) {
     connect_failures: failures,
     cpu_ms: cpu,
     // Of the edge's: spent before it was seen ready, its startup excluded.
-    edge_cpu_ms_before_ready: answer.startup_cpu_s == null ? null : (answer.ready_cpu_s - answer.startup_cpu_s) * 1000,
+    edge_cpu_ms_before_ready: (answer.ready_cpu_s - answer.startup_cpu_s) * 1000,
     cpu_ms_per_connect: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, reconnects ? v / reconnects : null])),
     cpu_ms_per_connect_total: reconnects ? totalMs / reconnects : null,
     messages: sent && {

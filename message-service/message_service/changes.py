@@ -34,7 +34,7 @@ from message_service.api import api
 from message_service.files import Files
 from message_service.frames import message_frame, reaction_frame, thread_frame
 from message_service.membership import Membership
-from message_service.models import PAGE_MAX, SEQ_MAX, Integer, Strict, integral
+from message_service.models import PAGE_MAX, SEQ_MAX, Integer, Strict, integral, message_json
 from message_service.notices import notice_frame
 
 _FRAME_TYPES = {"edited": "message_edited", "deleted": "message_deleted"}
@@ -326,7 +326,7 @@ def _frames(
     items: list[dict[str, Any]] = []
     for at, row, new in merged:
         if new:
-            message = store.message_json(row, reactions.get(row["id"]))
+            message = message_json(row, reactions.get(row["id"]))
             items.append(message_frame("message", at, message))
         elif row["kind"] == "reaction":
             items.append(reaction_frame(room_id, row["message_id"], at, row["data"]))
@@ -339,6 +339,6 @@ def _frames(
             if row["kind"] == "thread":
                 items.append(thread_frame(room_id, row["message_id"], at, target["thread"]))
             else:
-                message = store.message_json(target, reactions.get(target["id"]))
+                message = message_json(target, reactions.get(target["id"]))
                 items.append(message_frame(_FRAME_TYPES[row["kind"]], at, message))
     return items

@@ -16,7 +16,7 @@ from chatcore.web import authenticate, json_response, read_query
 from message_service import store, store_changes, store_retention, store_search
 from message_service.access import require_member
 from message_service.api import api
-from message_service.models import CURSOR_PATTERN, HistoryQuery, MessagePage
+from message_service.models import CURSOR_PATTERN, HistoryQuery, MessagePage, message_json
 from message_service.replica import Reads
 
 _CURSOR = Cursor(CURSOR_PATTERN)
@@ -87,7 +87,7 @@ async def history(request: Request) -> Response:
     next_cursor = None
     if len(rows) > query.limit:
         next_cursor = encode_cursor(position.next(page[-1]["seq"]))
-    items = [store.message_json(r, reactions.get(r["id"])) for r in page]
+    items = [message_json(r, reactions.get(r["id"])) for r in page]
     await request.app.state.files.fill(items)
     return json_response({"items": items, "next_cursor": next_cursor, "oldest_seq": oldest_seq})
 
@@ -127,6 +127,6 @@ async def around(request: Request, query: HistoryQuery, user_id: uuid.UUID) -> R
         forward = Position(newest_first=False, after=page[-1]["seq"], before=None)
         next_cursor = encode_cursor(forward)
     reactions = await store_changes.reactions_of(pool, [r["id"] for r in page])
-    items = [store.message_json(r, reactions.get(r["id"])) for r in page]
+    items = [message_json(r, reactions.get(r["id"])) for r in page]
     await request.app.state.files.fill(items)
     return json_response({"items": items, "next_cursor": next_cursor})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -213,3 +213,26 @@ class RoomPosition(BaseModel):
 
 class RoomPositions(BaseModel):
     items: list[RoomPosition]
+
+
+def message_json(row: Any, reactions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The contract's ``message`` object (``reactions`` as :func:`store_changes.reactions_of`
+    gives them; a new message has none)."""
+    return {
+        "id": row["id"],
+        "room_id": row["room_id"],
+        "seq": row["seq"],
+        "sender_id": row["sender_id"],
+        "body": row["body"],
+        "client_msg_id": row["client_msg_id"],
+        "created_at": row["created_at"],
+        "edited_at": row["edited_at"],
+        "deleted": row["deleted"],
+        "reply_to": row["reply_to"],
+        "thread_root_id": row["thread_root_id"],
+        "mentions": row["mentions"] or [],
+        "reactions": reactions or [],
+        "thread": row["thread"],
+        # Filled by the caller that knows them (files.Files.fill, or the writer).
+        "attachments": [],
+    }

@@ -27,7 +27,7 @@ from message_service.access import (
 from message_service.admission import Admission, Send
 from message_service.api import api
 from message_service.files import Files
-from message_service.models import EditMessage, Message, SendMessage, message_text
+from message_service.models import EditMessage, Message, SendMessage, message_json, message_text
 from message_service.publisher import Publisher, message_event
 from message_service.writer import Writer
 
@@ -148,7 +148,7 @@ def _files(request: Request) -> Files:
 async def with_reactions(pool: asyncpg.Pool, row: Any) -> dict[str, Any]:
     """The ``message`` object of a stored row, its reactions read."""
     found = await store_changes.reactions_of(pool, [row["id"]])
-    return store.message_json(row, found.get(row["id"]))
+    return message_json(row, found.get(row["id"]))
 
 
 def _publisher(request: Request) -> Publisher:

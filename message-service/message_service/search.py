@@ -19,12 +19,12 @@ from starlette.responses import Response
 from chatcore.cursors import Cursor, from_micros, micros
 from chatcore.httpclient import ServiceClient
 from chatcore.web import authenticate, bearer_token, json_response, read_query
-from message_service import store, store_search
+from message_service import store_search
 from message_service.access import check_rate, require_member
 from message_service.api import api
 from message_service.highlight import has_terms, highlight
 from message_service.membership import room_ids_of
-from message_service.models import PAGE_DEFAULT, PAGE_MAX, Message, Strict
+from message_service.models import PAGE_DEFAULT, PAGE_MAX, Message, Strict, message_json
 from message_service.replica import Reads
 
 QUERY_MAX = 256
@@ -114,9 +114,7 @@ async def search(request: Request) -> Response:
         next_cursor = encode_cursor(
             store_search.After(last["score"], last["created_at"], last["id"])
         )
-    items = [
-        {"message": store.message_json(r), "highlight": highlight(r["body"], query.q)} for r in page
-    ]
+    items = [{"message": message_json(r), "highlight": highlight(r["body"], query.q)} for r in page]
     return json_response({"items": items, "next_cursor": next_cursor})
 
 

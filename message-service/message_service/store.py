@@ -391,26 +391,3 @@ async def positions(pool: asyncpg.Pool, room_ids: Sequence[uuid.UUID]) -> list[a
            ORDER BY r.ord""",
         list(room_ids),
     )
-
-
-def message_json(row: Any, reactions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The contract's ``message`` object (``reactions`` as :func:`store_changes.reactions_of`
-    gives them; a new message has none)."""
-    return {
-        "id": row["id"],
-        "room_id": row["room_id"],
-        "seq": row["seq"],
-        "sender_id": row["sender_id"],
-        "body": row["body"],
-        "client_msg_id": row["client_msg_id"],
-        "created_at": row["created_at"],
-        "edited_at": row["edited_at"],
-        "deleted": row["deleted"],
-        "reply_to": row["reply_to"],
-        "thread_root_id": row["thread_root_id"],
-        "mentions": row["mentions"] or [],
-        "reactions": reactions or [],
-        "thread": row["thread"],
-        # Filled by the caller that knows them (files.Files.fill, or the writer).
-        "attachments": [],
-    }

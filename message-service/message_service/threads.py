@@ -12,7 +12,7 @@ from chatcore.web import authenticate, json_response, path_uuid, read_query
 from message_service import store, store_changes
 from message_service.access import require_member
 from message_service.api import api
-from message_service.models import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX, Message, Strict
+from message_service.models import PAGE_DEFAULT, PAGE_MAX, SEQ_MAX, Message, Strict, message_json
 
 # The cursor's whole syntax: the seq of the last reply given (any such value pages on).
 CURSOR_PATTERN = r"^(0|[1-9][0-9]{0,17})$"
@@ -63,8 +63,8 @@ async def thread(request: Request) -> Response:
     page = rows[: query.limit]
     reactions = await store_changes.reactions_of(pool, [root_id, *(r["id"] for r in page)])
     next_cursor = _encode(page[-1]["seq"]) if len(rows) > query.limit else None
-    root_message = store.message_json(root, reactions.get(root_id))
-    items = [store.message_json(r, reactions.get(r["id"])) for r in page]
+    root_message = message_json(root, reactions.get(root_id))
+    items = [message_json(r, reactions.get(r["id"])) for r in page]
     await request.app.state.files.fill([root_message, *items])
     return json_response({"root": root_message, "items": items, "next_cursor": next_cursor})
 

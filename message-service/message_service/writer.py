@@ -25,6 +25,7 @@ from chatcore.events import Kind
 from chatcore.logs import get_logger
 from message_service import metrics, store
 from message_service.frames import thread_frame, thread_summary
+from message_service.models import message_json
 from message_service.publisher import Publisher, change_event, message_event
 from message_service.store import NewMessage, SendKey
 
@@ -176,7 +177,7 @@ class Writer:
         carried = {m.id: m.attachments for m in unique if m.attachments}
         messages: dict[Any, dict[str, Any]] = {}
         for message_id, row in created.items():
-            stored = store.message_json(row)
+            stored = message_json(row)
             if message_id in carried:
                 got = set(row["attached_ids"] or ())
                 stored["attachments"] = [a for a in carried[message_id] if a["id"] in got]
@@ -217,7 +218,7 @@ class Writer:
         # A key is taken only together with its message, so a miss here is a failed read:
         # the client sends again and gets the message then.
         missing = Unavailable("The message could not be read back; send it again.")
-        messages = {k: store.message_json(row) for k, row in rows.items()}
+        messages = {k: message_json(row) for k, row in rows.items()}
         if self.fill is not None and messages:
             try:
                 await self.fill(list(messages.values()))

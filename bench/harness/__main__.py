@@ -206,7 +206,10 @@ class Run:
         return out
 
     def latency_rate(self) -> float | None:
-        """Half the slowest equal-process system's saturation, in messages/s (1 x 500)."""
+        """Half the slowest equal-process system's saturation, in messages/s (1 x 500), or
+        the rate ``BENCH_RATE`` names (to compare runs of fewer systems at one rate)."""
+        if self.config.latency_rate:
+            return self.config.latency_rate
         rates = [s for n in self.config.systems if n in FAMILIES and (s := self.saturation(n))]
         return min(rates) / 2 if rates else None
 
@@ -235,7 +238,9 @@ class Run:
                     s: {"error": "no fan-out 1 x 500 figure"} for s in everyone
                 }
             else:
-                say(f"fixed rate: {rate:.1f} msg/s (half the slowest 1 x 500 fan-out)")
+                slowest = "half the slowest 1 x 500 fan-out"
+                why = "BENCH_RATE" if self.config.latency_rate else slowest
+                say(f"fixed rate: {rate:.1f} msg/s ({why})")
                 self.record(
                     "latency",
                     lambda s: self.scenarios.latency(

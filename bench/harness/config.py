@@ -58,6 +58,7 @@ class Config:
     storm_clients: int
     storm_rooms: int
     budget_s: float
+    latency_rate: float | None  # BENCH_RATE: the fixed rate, msg/s (else half the slowest)
     profile: bool  # BENCH_PROFILE=1: py-spy flame graphs of ours' services per case
     redis_url: str
     admin_database_url: str
@@ -145,6 +146,7 @@ def load(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Co
         # The whole run must finish within fifteen minutes; scenarios that would not fit are
         # skipped (and say so) once this many seconds are spent.
         budget_s=_number(env, "BENCH_BUDGET", q(880, 300), 30),
+        latency_rate=_number(env, "BENCH_RATE", 0, 0) or None,
         profile=env.get("BENCH_PROFILE", "").strip() not in ("", "0"),
         redis_url=env.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
         admin_database_url=env.get(

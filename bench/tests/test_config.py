@@ -46,3 +46,14 @@ def test_unknown_names_and_bad_numbers_are_refused() -> None:
         load([], {"BENCH_DURATION": "ten"})
     with pytest.raises(ConfigError, match="at least"):
         load([], {"BENCH_DURATION": "0"})
+
+
+def test_the_fixed_rate_is_derived_unless_named() -> None:
+    """BENCH_RATE names the latency scenario's rate; unset (or 0), the run derives it."""
+    assert load([], {}).latency_rate is None
+    assert load([], {"BENCH_RATE": "0"}).latency_rate is None
+    assert load([], {"BENCH_RATE": "5.2"}).latency_rate == 5.2
+    with pytest.raises(ConfigError, match="BENCH_RATE"):
+        load([], {"BENCH_RATE": "fast"})
+    with pytest.raises(ConfigError, match="at least"):
+        load([], {"BENCH_RATE": "-1"})

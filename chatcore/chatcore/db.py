@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -75,12 +76,18 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     pooler: str = "",
+    settings: Mapping[str, str] | None = None,
 ) -> asyncpg.Pool:
     """A pool with JSON codecs and prepared-statement caching (asyncpg's default). With
     ``pooler`` (PgBouncer in transaction mode), named prepared statements are off: asyncpg
-    then sends each statement unnamed, in one round of parse, bind and execute."""
+    then sends each statement unnamed, in one round of parse, bind and execute.
+
+    ``settings``: more run-time parameters for the pool's sessions (not through a pooler,
+    which keeps no session's parameters and refuses unknown ones at connect)."""
     if pooler not in POOLERS:
         raise ValueError(f"unknown pooler {pooler!r}: one of {', '.join(p for p in POOLERS if p)}")
+    if pooler and settings:
+        raise ValueError("session settings do not survive a pooler in transaction mode")
     # asyncpg.create_pool's defaults, spelled out: it has no way to name the pool's class.
     pool = TimedPool(
         dsn,
@@ -93,7 +100,7 @@ async def create_pool(
         connection_class=Connection,
         record_class=asyncpg.Record,
         command_timeout=30,
-        server_settings={"application_name": application_name},
+        server_settings={**(settings or {}), "application_name": application_name},
         statement_cache_size=0 if pooler else 100,
         max_cached_statement_lifetime=0 if pooler else 300,
     )

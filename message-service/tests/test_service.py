@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 
 from chat_testkit.processes import ServiceProcess
@@ -63,6 +64,22 @@ async def test_health_ready_metrics(
         "messages_membership_cache_resets_total",
     ]:
         assert f"\n{name}" in metrics.text, name
+
+
+async def test_the_writer_has_sessions_of_its_own(
+    message_service: ServiceProcess, database_url: str
+) -> None:
+    """Without a pooler, the group-commit writer runs on sessions of its own (planning its
+    statement once), beside the service's pool."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        names = await conn.fetch(
+            "SELECT DISTINCT application_name FROM pg_stat_activity"
+            " WHERE datname = current_database()"
+        )
+    finally:
+        await conn.close()
+    assert {"message-service", "message-service-writer"} <= {r[0] for r in names}
 
 
 async def test_openapi_document_is_complete(

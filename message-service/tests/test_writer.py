@@ -8,11 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
+from chatcore.db import create_pool
 from chatcore.errors import InvalidInput
 from chatcore.events import parse_room_event
 from chatcore.migrations import migrate
@@ -25,10 +25,20 @@ from message_service.writer import Writer
 MIGRATIONS = Path(__file__).parents[1] / "message_service" / "migrations"
 
 
-@pytest.fixture
-async def writer(database_url: str, redis_url: str, redis_prefix: str) -> AsyncIterator[Writer]:
+# The service's writer runs on one generic plan (its own pool); through a pooler, on the
+# service's pool, planned for each batch (Postgres' default choice here): both store the same.
+@pytest.fixture(params=["force_generic_plan", "auto"])
+async def writer(
+    request: pytest.FixtureRequest, database_url: str, redis_url: str, redis_prefix: str
+) -> AsyncIterator[Writer]:
     await migrate(database_url, "messages", MIGRATIONS)
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    pool = await create_pool(
+        database_url,
+        application_name="test-writer",
+        min_size=1,
+        max_size=2,
+        settings={"plan_cache_mode": request.param},
+    )
     events = events_redis(redis_url)
     publisher = Publisher(events, Names(f"{redis_prefix}writer:"), max_pending=10_000)
     writer = Writer(pool, publisher, batch_max=64)

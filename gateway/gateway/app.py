@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -218,7 +219,8 @@ class Gateway:
         )
         log.info("gateway_listening", port=s.port, pid=os.getpid())
         await stop
-        log.info("gateway_stopping")
+        log.info("gateway_stopping", connections=self._handlers)
+        began = time.monotonic()
         # Nothing is given back one connection at a time: the channels go with the process,
         # the presence leases all together once the connections are closed.
         self.subscriptions.stopping = True
@@ -233,8 +235,15 @@ class Gateway:
             async with asyncio.timeout(SHUTDOWN_LIMIT):
                 if self._handlers:
                     await self._drained.wait()
+                closed = time.monotonic()
                 stage = "resources"
                 await self.close()
+            # How long each stage took: what a restart's downtime is made of.
+            log.info(
+                "gateway_stopped",
+                connections_s=round(closed - began, 3),
+                resources_s=round(time.monotonic() - closed, 3),
+            )
         except TimeoutError:
             log.warning("shutdown_unfinished", limit=SHUTDOWN_LIMIT, stage=stage, waiting=_waits())
 

@@ -95,8 +95,8 @@ class _WritingAtOnce(_PackingInC):
     With a socket timeout set (5 s by default), redis-py writes each command from a task of
     its own under ``asyncio.wait_for``, so the command waits a turn of the loop behind every
     task ready at that moment. For message-service's publisher that was the whole answer to
-    the request whose messages it publishes (serialised, written, logged): about half a
-    millisecond more before the messages reached their rooms. Only for a client with one
+    the request whose messages it publishes: the PUBLISH left after the answer was
+    serialised, written and logged (seen with strace). Only for a client with one
     command at a time: with many in flight, writing each at once costs more CPU than the
     turn it saves (measured: 62 -> 78 us per command at 50 in flight, 108 -> 100 at one).
     """

@@ -114,16 +114,17 @@ def create_app(settings: MessagesSettings) -> Starlette:
         )
         # The group-commit writer's own sessions, which run its statement on one generic plan.
         # Postgres otherwise plans it afresh for each round, as it sees the arrays' lengths:
-        # half a millisecond of a lone send's latency, for the same plan. Through a pooler
-        # no statement is prepared, so there the writer shares the service's pool.
+        # half a millisecond of a lone send's latency, for the same plan. One session: one
+        # round at a time; opened by the first send. Through a pooler no statement is
+        # prepared, so there the writer shares the service's pool.
         writer_pool = (
             app.state.pool
             if settings.db_pooler
             else await create_pool(
                 settings.service_database_url,
                 application_name="message-service-writer",
-                min_size=1,
-                max_size=2,
+                min_size=0,
+                max_size=1,
                 settings={"plan_cache_mode": "force_generic_plan"},
             )
         )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncpg
 import httpx
 
+from chat_testkit.plugin import MakeUser
 from chat_testkit.processes import ServiceProcess
+
+if TYPE_CHECKING:
+    from conftest import Chat
 
 CALLS = {
     ("post", "/messages"),
@@ -67,10 +73,12 @@ async def test_health_ready_metrics(
 
 
 async def test_the_writer_has_sessions_of_its_own(
-    message_service: ServiceProcess, database_url: str
+    message_service: ServiceProcess, database_url: str, chat: Chat, make_user: MakeUser
 ) -> None:
     """Without a pooler, the group-commit writer runs on sessions of its own (planning its
-    statement once), beside the service's pool."""
+    statement once), beside the service's pool; a send opens one."""
+    alice = await make_user()
+    await chat.send(alice, await chat.room(alice), "열렸다")
     conn = await asyncpg.connect(database_url)
     try:
         names = await conn.fetch(

@@ -163,6 +163,9 @@ def service_env(
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": redis_prefix,
         "LOG_LEVEL": "INFO",
+        # A run keeps dozens of service processes alive at once, each with its own pool, on
+        # a Postgres that allows 100 connections: at the default of 10 a full run reached 96.
+        "DB_POOL_MAX": "6",
         "AUTH_URL": f"http://127.0.0.1:{ports['auth']}",
         "ROOMS_URL": f"http://127.0.0.1:{ports['rooms']}",
         "MESSAGES_URL": f"http://127.0.0.1:{ports['messages']}",

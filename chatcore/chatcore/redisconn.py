@@ -137,8 +137,6 @@ def _packing_in_c(base: type[Any], at_once: bool = False) -> type[Any]:
     mixin = _WritingAtOnce if at_once else _PackingInC
     if issubclass(base, mixin):
         return base
-    if issubclass(base, _PackingInC):  # packing in C already: the base below it
-        base = next(b for b in base.__mro__ if not issubclass(b, _PackingInC))
     return type(f"{mixin.__name__[1:]}{base.__name__}", (mixin, base), {})
 
 

@@ -4,7 +4,9 @@ turn of the event loop, and a write that cannot finish fails as redis-py's does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -61,51 +63,54 @@ async def test_the_client_answers_as_before(redis_url: str, redis_prefix: str) -
 async def test_a_peer_that_never_reads_times_out_and_disconnects() -> None:
     """Commands pile up in the buffer of a peer that reads nothing: the write gives up after
     the socket timeout with redis-py's TimeoutError, and the connection is dropped."""
-    accepted: list[asyncio.StreamWriter] = []
 
-    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)  # never reads
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    conn = _packing_in_c(Connection, True)(
-        host="127.0.0.1", port=port, socket_timeout=0.3, driver_info=None, protocol=2
-    )
-    try:
-        await conn.connect()
+    async with _connected_to(lambda _writer: None, socket_timeout=0.3) as conn:  # never reads
         conn._writer.transport.get_extra_info("socket").setsockopt(  # type: ignore[union-attr]
             socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
         )
         with pytest.raises(RedisTimeoutError):
             await _write_until_it_fails(conn, b"x" * (1 << 20))
         assert not conn.is_connected
-    finally:
-        await conn.disconnect()
-        for writer in accepted:
-            writer.close()
-        server.close()
-        await server.wait_closed()
 
 
 async def test_a_closed_peer_is_a_connection_error() -> None:
     """A peer gone mid-write: redis-py's ConnectionError (what its retries act on)."""
 
-    async def drop(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.transport.abort()
-
-    server = await asyncio.start_server(drop, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    conn = _packing_in_c(Connection, True)(
-        host="127.0.0.1", port=port, socket_timeout=1, driver_info=None, protocol=2
-    )
-    try:
-        await conn.connect()
+    async with _connected_to(lambda writer: writer.transport.abort(), socket_timeout=1) as conn:
         await asyncio.sleep(0.1)  # the reset has arrived
         with pytest.raises(RedisConnectionError):
             await _write_until_it_fails(conn, b"x" * 65536, pause=0.01)
         assert not conn.is_connected
+
+
+@contextlib.asynccontextmanager
+async def _connected_to(
+    on_accept: Callable[[asyncio.StreamWriter], None], socket_timeout: float
+) -> AsyncIterator[Connection]:
+    """A writing-at-once connection to a local peer that reads nothing and speaks no Redis
+    (none is asked: RESP2, no client info); ``on_accept`` is what the peer does first."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def peer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        on_accept(writer)
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    conn = _packing_in_c(Connection, True)(
+        host="127.0.0.1",
+        port=port,
+        socket_timeout=socket_timeout,
+        driver_info=None,
+        protocol=2,
+    )
+    try:
+        await conn.connect()
+        yield conn
     finally:
         await conn.disconnect()
+        for writer in accepted:
+            writer.close()
         server.close()
         await server.wait_closed()
 

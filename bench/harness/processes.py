@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from harness.quiet import cpu_seconds
+
 # Connections are file descriptors on both sides: 20,000 idle sockets need more than the
 # usual soft limit in the servers (which inherit ours) and in the load generator.
 WANTED_FILES = 65536
@@ -80,7 +82,7 @@ class Server:
                 raise StartFailed(f"{self.name} exited early:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.health_url, timeout=1.0).status_code == 200:
-                    self.ready_cpu_s = cpu_seconds(self.process.pid)
+                    self.ready_cpu_s = cpu_seconds([self.process.pid])
                     if self.startup_cpu_s is None:
                         self.startup_cpu_s = self.ready_cpu_s
                     return self
@@ -125,22 +127,6 @@ def children(pid: int) -> list[int]:
         if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
             found.append(int(entry.parent.name))
     return found
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of ``pid`` and its descendants still alive (from /proc)."""
-    total = 0.0
-    stack = [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            text = Path(f"/proc/{current}/stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        stack.extend(children(current))
-    return total
 
 
 def run_once(argv: list[str], env: dict[str, str], timeout: float = 120.0) -> None:

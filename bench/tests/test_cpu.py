@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.processes import cpu_seconds
+from harness.quiet import cpu_seconds
 
 # A parent that starts a child; both spin until killed.
 _SPIN_TREE = """
@@ -27,7 +27,7 @@ def test_a_process_trees_cpu_counts_its_descendants() -> None:
     try:
         time.sleep(1.5)
         own = _own_cpu(parent.pid)
-        spent = cpu_seconds(parent.pid)
+        spent = cpu_seconds([parent.pid])
     finally:
         subprocess.run(["pkill", "-P", str(parent.pid)], check=False)
         parent.kill()
@@ -37,4 +37,4 @@ def test_a_process_trees_cpu_counts_its_descendants() -> None:
 
 
 def test_a_process_that_is_gone_costs_nothing() -> None:
-    assert cpu_seconds(2**22 + 12345) == 0.0
+    assert cpu_seconds([2**22 + 12345]) == 0.0
